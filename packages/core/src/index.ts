@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './geometry.js';
+export type { KvStore } from './store.js';

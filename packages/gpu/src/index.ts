@@ -1,0 +1,1 @@
+export { alignTo } from './uniforms.js';
