@@ -1,0 +1,139 @@
+import { ShapeError } from '../errors.js';
+import { type CacheGeometry, groupSize, validateGeometry } from '../geometry.js';
+import type { KvStore } from '../store.js';
+
+interface HeadRows {
+  keys: number[][];
+  values: number[][];
+  positions: number[];
+}
+
+/**
+ * The reference store: plain arrays per (layer, KV head), obviously correct, the twin every fast
+ * store is checked against. Not fast and not compact.
+ */
+export class ReferenceStore implements KvStore {
+  readonly geometry: CacheGeometry;
+  private readonly heads: HeadRows[][];
+
+  constructor(geometry: CacheGeometry) {
+    this.geometry = validateGeometry(geometry);
+    this.heads = Array.from({ length: geometry.layers }, () =>
+      Array.from({ length: geometry.kvHeads }, () => ({ keys: [], values: [], positions: [] })),
+    );
+  }
+
+  length(layer: number, head: number): number {
+    return this.head(layer, head).positions.length;
+  }
+
+  positions(layer: number, head: number): Int32Array {
+    return Int32Array.from(this.head(layer, head).positions);
+  }
+
+  keys(layer: number, head: number): Float32Array {
+    return Float32Array.from(this.head(layer, head).keys.flat());
+  }
+
+  values(layer: number, head: number): Float32Array {
+    return Float32Array.from(this.head(layer, head).values.flat());
+  }
+
+  append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+    const { kvHeads, headDim } = this.geometry;
+    const tokens = positions.length;
+    const expected = tokens * kvHeads * headDim;
+    if (keys.length !== expected || values.length !== expected) {
+      throw new ShapeError(
+        `append: expected ${tokens} tokens x ${kvHeads} KV heads x ${headDim} = ${expected} floats ` +
+          `for keys and values, got ${keys.length} and ${values.length}.`,
+      );
+    }
+    for (let h = 0; h < kvHeads; h++) {
+      const rows = this.head(layer, h);
+      for (let t = 0; t < tokens; t++) {
+        const start = (t * kvHeads + h) * headDim;
+        rows.keys.push(Array.from(keys.subarray(start, start + headDim)));
+        rows.values.push(Array.from(values.subarray(start, start + headDim)));
+        rows.positions.push(positions[t]!);
+      }
+    }
+  }
+
+  compact(layer: number, kept: readonly Int32Array[]): void {
+    const { kvHeads } = this.geometry;
+    if (kept.length !== kvHeads) {
+      throw new ShapeError(`compact: expected a kept-index list for each of ${kvHeads} KV heads, got ${kept.length}.`);
+    }
+    for (let h = 0; h < kvHeads; h++) {
+      const rows = this.head(layer, h);
+      const indices = kept[h]!;
+      for (let i = 0; i < indices.length; i++) {
+        const index = indices[i]!;
+        if (!Number.isInteger(index) || index < 0 || index >= rows.positions.length) {
+          throw new ShapeError(`compact: index ${index} of head ${h} is outside [0, ${rows.positions.length}).`);
+        }
+        if (i > 0 && index <= indices[i - 1]!) {
+          throw new ShapeError(`compact: kept indices of head ${h} must be strictly ascending.`);
+        }
+      }
+    }
+    for (let h = 0; h < kvHeads; h++) {
+      const rows = this.head(layer, h);
+      const indices = Array.from(kept[h]!);
+      rows.keys = indices.map((i) => rows.keys[i]!);
+      rows.values = indices.map((i) => rows.values[i]!);
+      rows.positions = indices.map((i) => rows.positions[i]!);
+    }
+  }
+
+  attend(layer: number, queries: Float32Array, out: Float32Array): void {
+    const { queryHeads, headDim } = this.geometry;
+    if (queries.length !== queryHeads * headDim || out.length !== queryHeads * headDim) {
+      throw new ShapeError(`attend: queries and out must hold ${queryHeads} x ${headDim} floats.`);
+    }
+    const group = groupSize(this.geometry);
+    const scale = 1 / Math.sqrt(headDim);
+    for (let q = 0; q < queryHeads; q++) {
+      const rows = this.head(layer, Math.floor(q / group));
+      const query = queries.subarray(q * headDim, (q + 1) * headDim);
+      const logits = rows.keys.map((key) => {
+        let dot = 0;
+        for (let i = 0; i < headDim; i++) dot += query[i]! * key[i]!;
+        return dot * scale;
+      });
+      const max = Math.max(...logits);
+      const weights = logits.map((logit) => Math.exp(logit - max));
+      const total = weights.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < headDim; i++) {
+        let acc = 0;
+        for (let r = 0; r < weights.length; r++) acc += weights[r]! * rows.values[r]![i]!;
+        out[q * headDim + i] = weights.length === 0 ? 0 : acc / total;
+      }
+    }
+  }
+
+  bytes(): number {
+    let rows = 0;
+    for (const layer of this.heads) for (const head of layer) rows += head.positions.length;
+    return rows * this.geometry.headDim * 2 * Float32Array.BYTES_PER_ELEMENT;
+  }
+
+  dispose(): void {
+    for (const layer of this.heads) for (const head of layer) {
+      head.keys = [];
+      head.values = [];
+      head.positions = [];
+    }
+  }
+
+  private head(layer: number, head: number): HeadRows {
+    const rows = this.heads[layer]?.[head];
+    if (!rows) {
+      throw new ShapeError(
+        `No (layer ${layer}, KV head ${head}): the cache has ${this.geometry.layers} layers x ${this.geometry.kvHeads} KV heads.`,
+      );
+    }
+    return rows;
+  }
+}
