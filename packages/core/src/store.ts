@@ -5,6 +5,9 @@ import type { CacheGeometry } from './geometry.js';
  * absolute position of each row. Implemented by the reference TS store, the paged WASM store and the
  * WebGPU store; every method and the model runner work against this interface only.
  *
+ * Reads that may need a device round trip (`keys`, `values`, `attend`) are async so the WebGPU store
+ * fits the same contract; bookkeeping and writes are synchronous.
+ *
  * Layouts: a token's rows for one layer are `[kvHeads][headDim]` (K and V separately); queries for
  * one token are `[queryHeads][headDim]`. Query head `q` reads KV head `floor(q / groupSize)`.
  */
@@ -15,9 +18,9 @@ export interface KvStore {
   /** Original absolute positions of one head's entries, in storage order (a copy). */
   positions(layer: number, head: number): Int32Array;
   /** One head's keys, `[length][headDim]` (a copy). */
-  keys(layer: number, head: number): Float32Array;
+  keys(layer: number, head: number): Promise<Float32Array>;
   /** One head's values, `[length][headDim]` (a copy). */
-  values(layer: number, head: number): Float32Array;
+  values(layer: number, head: number): Promise<Float32Array>;
   /**
    * Appends `tokens` entries to every KV head of `layer`: `keys`/`values` are `[tokens][kvHeads][headDim]`
    * (RoPE already applied), `positions` holds each token's absolute position.
@@ -33,7 +36,7 @@ export interface KvStore {
    * per query head into `out` (`[queryHeads][headDim]`), numerically stable. Every cached entry is
    * visible (causality is the caller's concern).
    */
-  attend(layer: number, queries: Float32Array, out: Float32Array): void;
+  attend(layer: number, queries: Float32Array, out: Float32Array): Promise<void>;
   /** Bytes the store holds for K/V (and, for paged stores, the blocks it owns). */
   bytes(): number;
   /** Releases everything; the store must not be used afterwards. */

@@ -31,11 +31,11 @@ export class ReferenceStore implements KvStore {
     return Int32Array.from(this.head(layer, head).positions);
   }
 
-  keys(layer: number, head: number): Float32Array {
+  async keys(layer: number, head: number): Promise<Float32Array> {
     return Float32Array.from(this.head(layer, head).keys.flat());
   }
 
-  values(layer: number, head: number): Float32Array {
+  async values(layer: number, head: number): Promise<Float32Array> {
     return Float32Array.from(this.head(layer, head).values.flat());
   }
 
@@ -87,7 +87,7 @@ export class ReferenceStore implements KvStore {
     }
   }
 
-  attend(layer: number, queries: Float32Array, out: Float32Array): void {
+  async attend(layer: number, queries: Float32Array, out: Float32Array): Promise<void> {
     const { queryHeads, headDim } = this.geometry;
     if (queries.length !== queryHeads * headDim || out.length !== queryHeads * headDim) {
       throw new ShapeError(`attend: queries and out must hold ${queryHeads} x ${headDim} floats.`);
