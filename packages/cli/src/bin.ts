@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { createProgram } from './program.js';
+import { runCli } from './main.js';
 
-void createProgram().parseAsync(process.argv);
+process.on('SIGINT', () => process.exit(130));
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,1 +1,3 @@
 export { createProgram } from './program.js';
+export { runCli, type CliIo } from './main.js';
+export { ExitCode } from './exit-codes.js';

@@ -1,9 +1,12 @@
 import { Command } from 'commander';
+import type { CliIo } from './main.js';
 
 /** Builds the `adakv` command tree; exported so tests drive it without spawning a process. */
-export function createProgram(): Command {
-  return new Command('adakv')
+export function createProgram(io: CliIo = process): Command {
+  const program = new Command('adakv')
     .description('Adaptive per-head KV-cache compression (Ada-KV) for JavaScript.')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError('(run with --help for usage)');
+  void io;
+  return program;
 }

@@ -1,0 +1,38 @@
+import { AdakvError } from '@adakv/core';
+import { CommanderError } from 'commander';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { createProgram } from './program.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/**
+ * Runs the `adakv` command and returns its exit code. User mistakes print one clear line, never a
+ * stack trace; only unexpected failures print the stack.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {
+  const program = createProgram(io);
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => io.stderr.write(text),
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (error instanceof AdakvError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      return exitCodeFor(error.code);
+    }
+    io.stderr.write(`adakv: unexpected failure; please report it with the command you ran.\n${
+      error instanceof Error ? (error.stack ?? error.message) : String(error)
+    }\n`);
+    return ExitCode.internal;
+  }
+}
