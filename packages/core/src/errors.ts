@@ -56,3 +56,24 @@ export class UnknownMethodError extends AdakvError {
     super('UNKNOWN_METHOD', `Unknown method "${name}". Known methods: ${known.join(', ')}.`);
   }
 }
+
+/** A model or tokenizer file that is truncated, of a foreign format, or inconsistent with itself. */
+export class ModelFormatError extends AdakvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_FORMAT', message, options);
+  }
+}
+
+/** A model file whose bytes do not match the hash it must have (truncated or tampered download). */
+export class ModelIntegrityError extends AdakvError {
+  constructor(message: string) {
+    super('MODEL_INTEGRITY', message);
+  }
+}
+
+/** A position at or beyond the model's context length. */
+export class ContextOverflowError extends AdakvError {
+  constructor(message: string) {
+    super('CONTEXT_OVERFLOW', message);
+  }
+}

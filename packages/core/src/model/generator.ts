@@ -1,0 +1,195 @@
+import { ContextOverflowError, OptionError } from '../errors.js';
+import type { KvStore } from '../store.js';
+import { ReferenceStore } from '../stores/reference-store.js';
+import { cacheGeometry } from './config.js';
+import { Transformer } from './forward.js';
+import type { Model } from './model.js';
+import type { LayerObservation } from './observation.js';
+import { Rng, Sampler } from './sampler.js';
+import { TokenTextStream } from './tokenizer.js';
+
+/**
+ * Runs once at the end of every prefill, before the first decoded token: the place where a
+ * compression method evicts from the store, planning from what prefill observed. Its result is
+ * returned with the prefill output.
+ */
+export type AfterPrefill<T = unknown> = (input: {
+  readonly store: KvStore;
+  readonly observations: readonly LayerObservation[];
+}) => T | Promise<T>;
+
+export interface GeneratorOptions {
+  /** Where K/V live; a fresh {@link ReferenceStore} of the model's geometry by default. */
+  store?: KvStore;
+  /** Compression (or any inspection) at the end of prefill. */
+  afterPrefill?: AfterPrefill;
+}
+
+export interface PrefillResult {
+  /** Logits predicting the token after the prompt (a copy). */
+  readonly logits: Float32Array;
+  readonly observations: readonly LayerObservation[];
+  /** What `afterPrefill` returned, if set. */
+  readonly afterPrefill: unknown;
+}
+
+export interface GeneratedToken {
+  readonly token: number;
+  /** The text this token adds (may be empty while a multi-byte character is incomplete). */
+  readonly text: string;
+  /** Position of the token in the sequence. */
+  readonly position: number;
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate; the rest of the context by default. */
+  steps?: number;
+  /** 0 = greedy (default). */
+  temperature?: number;
+  /** Nucleus sampling threshold, 0.9 by default as llama2.c; 1 turns it off. */
+  topP?: number;
+  /** Seed of the sampler's xorshift generator (default 42); ignored when greedy. */
+  seed?: number;
+  /** Stop when the model emits BOS or EOS (default true); the stop token is not reported. */
+  stopAtEndOfText?: boolean;
+  /** Called for every generated token as soon as it is sampled. */
+  onToken?: (token: GeneratedToken) => void;
+}
+
+export interface GenerateResult {
+  readonly promptTokens: number[];
+  readonly tokens: number[];
+  readonly text: string;
+  readonly stopReason: 'steps' | 'end-of-text';
+  readonly prefill: PrefillResult;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  /** Prompt tokens per second of the batched prefill. */
+  readonly prefillTokensPerSecond: number;
+  /** Forwarded tokens per second during decode (NaN when no token was forwarded). */
+  readonly decodeTokensPerSecond: number;
+}
+
+/**
+ * One sequence's generation session: a model, a KV store, a position. `prefill` processes a prompt
+ * as one batch, `step` forwards one token, `generate` does both and samples, streaming tokens.
+ */
+export class Generator {
+  readonly store: KvStore;
+  private readonly transformer: Transformer;
+  private readonly afterPrefill: AfterPrefill | undefined;
+  private nextPosition = 0;
+
+  constructor(readonly model: Model, options: GeneratorOptions = {}) {
+    this.store = options.store ?? new ReferenceStore(cacheGeometry(model.config));
+    this.afterPrefill = options.afterPrefill;
+    this.transformer = new Transformer(model);
+  }
+
+  /** Position the next token will take (= tokens processed so far). */
+  get position(): number {
+    return this.nextPosition;
+  }
+
+  /** Empties the store and starts a new sequence at position 0. */
+  reset(): void {
+    const { layers, kvHeads } = this.store.geometry;
+    const none = Array.from({ length: kvHeads }, () => new Int32Array(0));
+    for (let layer = 0; layer < layers; layer++) this.store.compact(layer, none);
+    this.nextPosition = 0;
+  }
+
+  /** Processes `tokens` at positions 0..n-1 as one batch (the session must be fresh or reset). */
+  async prefill(tokens: readonly number[]): Promise<PrefillResult> {
+    if (this.nextPosition !== 0) {
+      throw new OptionError('prefill starts a sequence, but this session is at position ' +
+        `${this.nextPosition}; call reset() first, or step() to continue the sequence.`);
+    }
+    const { logits, observations } = await this.transformer.prefill(tokens, this.store);
+    this.nextPosition = tokens.length;
+    const afterPrefill = this.afterPrefill ? await this.afterPrefill({ store: this.store, observations }) : undefined;
+    return { logits, observations, afterPrefill };
+  }
+
+  /** Forwards `token` at the current position; returns the next-token logits (reused by the next call). */
+  async step(token: number): Promise<Float32Array> {
+    const logits = await this.transformer.decode(token, this.nextPosition, this.store);
+    this.nextPosition++;
+    return logits;
+  }
+
+  /** Encodes `prompt` (BOS first) or takes its tokens, prefills, then samples `steps` tokens. */
+  async generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
+    const { contextLength, vocabSize } = this.model.config;
+    const tokenizer = this.model.tokenizer;
+    const promptTokens = typeof prompt === 'string' ? this.encodePrompt(prompt) : [...prompt];
+    if (promptTokens.length === 0) throw new OptionError('The prompt has no tokens; give at least one.');
+    if (promptTokens.length > contextLength) {
+      throw new ContextOverflowError(
+        `The prompt is ${promptTokens.length} tokens, longer than the model's context of ${contextLength}; shorten it.`,
+      );
+    }
+    const room = contextLength - promptTokens.length;
+    const steps = options.steps ?? room;
+    if (!Number.isInteger(steps) || steps < 0) throw new OptionError(`steps must be a whole number >= 0, got ${steps}.`);
+    if (steps > room) {
+      throw new ContextOverflowError(
+        `${promptTokens.length} prompt tokens + ${steps} steps exceed the model's context of ${contextLength}; ` +
+          `ask for at most ${room} steps or shorten the prompt.`,
+      );
+    }
+    const sampler = new Sampler(
+      vocabSize,
+      { temperature: options.temperature ?? 0, topP: options.topP ?? 0.9 },
+      new Rng(options.seed ?? 42),
+    );
+    const stopAtEndOfText = options.stopAtEndOfText ?? true;
+    if (this.nextPosition !== 0) this.reset();
+
+    const prefillStart = performance.now();
+    const prefill = await this.prefill(promptTokens);
+    const prefillMs = performance.now() - prefillStart;
+
+    const text = tokenizer ? new TokenTextStream(tokenizer, promptTokens[promptTokens.length - 1]) : undefined;
+    const tokens: number[] = [];
+    let output = '';
+    let logits = prefill.logits;
+    let stopReason: GenerateResult['stopReason'] = 'steps';
+    const decodeStart = performance.now();
+    for (let i = 0; i < steps; i++) {
+      const token = sampler.sample(logits);
+      if (stopAtEndOfText && tokenizer && (token === tokenizer.bosToken || token === tokenizer.eosToken)) {
+        stopReason = 'end-of-text';
+        break;
+      }
+      const piece = text ? text.push(token) : '';
+      output += piece;
+      tokens.push(token);
+      options.onToken?.({ token, text: piece, position: this.nextPosition });
+      if (i + 1 < steps) logits = await this.step(token);
+    }
+    const decodeMs = performance.now() - decodeStart;
+    if (text) output += text.flush();
+    const forwarded = Math.max(0, tokens.length - (stopReason === 'steps' ? 1 : 0));
+    return {
+      promptTokens,
+      tokens,
+      text: output,
+      stopReason,
+      prefill,
+      prefillMs,
+      decodeMs,
+      prefillTokensPerSecond: (promptTokens.length * 1000) / prefillMs,
+      decodeTokensPerSecond: forwarded === 0 ? NaN : (forwarded * 1000) / decodeMs,
+    };
+  }
+
+  private encodePrompt(prompt: string): number[] {
+    const tokenizer = this.model.tokenizer;
+    if (!tokenizer) {
+      throw new OptionError('This model was loaded without a tokenizer; pass prompt token ids, or load its tokenizer.');
+    }
+    if (prompt.length === 0) throw new OptionError('The prompt is empty; give some text to continue.');
+    return tokenizer.encode(prompt);
+  }
+}

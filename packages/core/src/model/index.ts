@@ -1,0 +1,17 @@
+export { type ModelConfig, cacheGeometry, validateConfig } from './config.js';
+export type { LayerWeights, ModelWeights } from './weights.js';
+export type { Model, ModelSource } from './model.js';
+export type { LayerObservation } from './observation.js';
+export { Tokenizer, TokenTextStream, parseLlama2cTokenizer, type EncodeOptions } from './tokenizer.js';
+export { loadLlama2cModel } from './llama2c.js';
+export { Transformer, type PrefillOutput } from './forward.js';
+export { Rng, Sampler, argmax, type SamplingOptions } from './sampler.js';
+export {
+  Generator,
+  type AfterPrefill,
+  type GeneratorOptions,
+  type PrefillResult,
+  type GeneratedToken,
+  type GenerateOptions,
+  type GenerateResult,
+} from './generator.js';
