@@ -1,0 +1,251 @@
+import { ROW_KEYS, ROW_VALUES } from './abi.js';
+import { Allocator } from './allocator.js';
+import { AllocatorError, check } from './errors.js';
+import { POOL_STAT_COUNT, type PoolStats, SEQUENCE_STAT_COUNT, type SequenceStats, poolStatsFrom, sequenceStatsFrom } from './stats.js';
+import type { WasmSource } from './wasm-source.js';
+
+/** Tokens per block unless the caller chooses otherwise. */
+export const DEFAULT_BLOCK_SIZE = 16;
+
+export interface BlockPoolOptions {
+  /** Floats per K (and per V) row. */
+  headDim: number;
+  /** Tokens per block, 1..1024 (default 16). */
+  blockSize?: number;
+  /** Blocks allocated up front (default 0: allocate on demand). */
+  initialBlocks?: number;
+  /**
+   * The most blocks the pool may ever hold; appends beyond it fail with POOL_EXHAUSTED. Default: as
+   * many as the 4 GiB WebAssembly heap allows.
+   */
+  maxBlocks?: number;
+}
+
+/** cu_seqlens-style view of one layer of a sequence, for varlen kernels. */
+export interface FlatLayerView {
+  /** kvHeads + 1 prefix sums of head lengths. */
+  cuSeqlens: Int32Array;
+  /** kvHeads + 1 prefix sums of block counts: head h's blocks are blockTable[cuBlocks[h] .. cuBlocks[h+1]). */
+  cuBlocks: Int32Array;
+  /** Block ids, head after head. */
+  blockTable: Int32Array;
+  /** Byte offset in the allocator's memory of each listed block's K rows; its V rows follow blockSize rows later. */
+  blockAddresses: Uint32Array;
+}
+
+interface SequenceShape {
+  layers: number;
+  kvHeads: number;
+}
+
+const MAX_HEAP_BYTES = 2 ** 32;
+
+/**
+ * A pool of fixed-size blocks shared by many sequences; each (sequence, layer, KV head) owns a block
+ * table. All rows live in the allocator's WebAssembly memory; reads copy them out.
+ */
+export class BlockPool {
+  readonly allocator: Allocator;
+  readonly headDim: number;
+  readonly blockSize: number;
+  readonly maxBlocks: number;
+  private handle: number;
+  private readonly shapes = new Map<number, SequenceShape>();
+
+  private constructor(allocator: Allocator, handle: number, headDim: number, blockSize: number, maxBlocks: number) {
+    this.allocator = allocator;
+    this.handle = handle;
+    this.headDim = headDim;
+    this.blockSize = blockSize;
+    this.maxBlocks = maxBlocks;
+  }
+
+  /** Loads the WebAssembly (or uses the given Allocator) and creates a pool in it. */
+  static async create(options: BlockPoolOptions & { wasm?: WasmSource | Allocator }): Promise<BlockPool> {
+    const allocator = options.wasm instanceof Allocator ? options.wasm : await Allocator.load(options.wasm);
+    return BlockPool.inAllocator(allocator, options);
+  }
+
+  /** Creates a pool inside an already loaded Allocator. */
+  static inAllocator(allocator: Allocator, options: BlockPoolOptions): BlockPool {
+    const { headDim } = options;
+    const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    const initialBlocks = options.initialBlocks ?? 0;
+    for (const [name, value] of Object.entries({ headDim, blockSize, initialBlocks })) {
+      if (!Number.isInteger(value) || value < (name === 'initialBlocks' ? 0 : 1)) {
+        throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: ${name} must be a ${name === 'initialBlocks' ? 'non-negative' : 'positive'} integer, got ${value}.`);
+      }
+    }
+    if (blockSize > 1024 || headDim > 4096) {
+      throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: blockSize must be at most 1024 and headDim at most 4096, got ${blockSize} and ${headDim}.`);
+    }
+    const blockBytes = 2 * blockSize * headDim * 4;
+    const heapLimit = Math.max(1, Math.min(Math.floor(MAX_HEAP_BYTES / blockBytes), Math.floor(2 ** 31 / blockSize) - 1));
+    const maxBlocks = options.maxBlocks ?? Math.max(heapLimit, initialBlocks);
+    if (!Number.isInteger(maxBlocks) || maxBlocks < Math.max(1, initialBlocks)) {
+      throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: maxBlocks must be an integer >= max(1, initialBlocks = ${initialBlocks}), got ${maxBlocks}.`);
+    }
+    const handle = check(allocator.exports.adakv_pool_create(headDim, blockSize, initialBlocks, maxBlocks), 'BlockPool.create');
+    return new BlockPool(allocator, handle, headDim, blockSize, maxBlocks);
+  }
+
+  /** Adds an empty sequence of `layers` x `kvHeads` heads; returns its handle. */
+  addSequence(layers: number, kvHeads: number): number {
+    const sequence = check(this.allocator.exports.adakv_sequence_add(this.live(), layers, kvHeads), 'addSequence');
+    this.shapes.set(sequence, { layers, kvHeads });
+    return sequence;
+  }
+
+  /** Returns every block of the sequence to the pool; the handle is dead afterwards. */
+  removeSequence(sequence: number): void {
+    check(this.allocator.exports.adakv_sequence_remove(this.live(), sequence), 'removeSequence');
+    this.shapes.delete(sequence);
+  }
+
+  /**
+   * Appends tokens to every KV head of `layer`: keys/values `[tokens][kvHeads][headDim]`, positions
+   * `[tokens]`. Either every row is written or, on error, none.
+   */
+  append(sequence: number, layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+    const { kvHeads } = this.shape(sequence);
+    const tokens = positions.length;
+    const floats = tokens * kvHeads * this.headDim;
+    if (keys.length !== floats || values.length !== floats) {
+      throw new AllocatorError('INVALID_ARGUMENT', `append: ${tokens} positions need ${tokens} x ${kvHeads} x ${this.headDim} = ${floats} floats of keys and of values, got ${keys.length} and ${values.length}.`);
+    }
+    if (tokens === 0) return;
+    const { allocator } = this;
+    const [k, v, p] = allocator.scratch.regions(floats * 4, floats * 4, tokens * 4) as [number, number, number];
+    allocator.f32(k, floats).set(keys);
+    allocator.f32(v, floats).set(values);
+    allocator.i32(p, tokens).set(positions);
+    check(allocator.exports.adakv_append(this.live(), sequence, layer, tokens, k, v, p), 'append');
+  }
+
+  /**
+   * Keeps, per KV head of `layer`, the rows whose indices `kept[head]` lists (strictly ascending), in
+   * order; whole trailing blocks go back to the pool. Returns how many rows moved.
+   */
+  compact(sequence: number, layer: number, kept: readonly Int32Array[]): number {
+    const { kvHeads } = this.shape(sequence);
+    if (kept.length !== kvHeads) {
+      throw new AllocatorError('INVALID_PLAN', `compact: expected a kept-index list for each of ${kvHeads} KV heads, got ${kept.length}.`);
+    }
+    const total = kept.reduce((sum, list) => sum + list.length, 0);
+    const { allocator } = this;
+    const [counts, indices] = allocator.scratch.regions(kvHeads * 4, total * 4) as [number, number];
+    const countView = allocator.i32(counts, kvHeads);
+    const indexView = allocator.i32(indices, total);
+    let offset = 0;
+    kept.forEach((list, head) => {
+      countView[head] = list.length;
+      indexView.set(list, offset);
+      offset += list.length;
+    });
+    return check(allocator.exports.adakv_compact(this.live(), sequence, layer, counts, indices), 'compact');
+  }
+
+  length(sequence: number, layer: number, head: number): number {
+    return check(this.allocator.exports.adakv_length(this.live(), sequence, layer, head), 'length');
+  }
+
+  /** One head's keys, `[length][headDim]` (a copy). */
+  keys(sequence: number, layer: number, head: number): Float32Array {
+    return this.readRows(sequence, layer, head, ROW_KEYS);
+  }
+
+  /** One head's values, `[length][headDim]` (a copy). */
+  values(sequence: number, layer: number, head: number): Float32Array {
+    return this.readRows(sequence, layer, head, ROW_VALUES);
+  }
+
+  /** One head's original positions, in storage order (a copy). */
+  positions(sequence: number, layer: number, head: number): Int32Array {
+    const length = this.length(sequence, layer, head);
+    const [out] = this.allocator.scratch.regions(length * 4) as [number];
+    check(this.allocator.exports.adakv_read_positions(this.handle, sequence, layer, head, out), 'positions');
+    return this.allocator.i32(out, length).slice();
+  }
+
+  /**
+   * Decode attention of one token: `queries` `[queryHeads][headDim]` (queryHeads a multiple of the
+   * sequence's kvHeads) -> `out` `[queryHeads][headDim]`, softmax(qK^T/sqrt(d))V per query head.
+   */
+  attend(sequence: number, layer: number, queries: Float32Array, out: Float32Array): void {
+    this.shape(sequence);
+    const floats = queries.length;
+    if (floats === 0 || floats % this.headDim !== 0 || out.length !== floats) {
+      throw new AllocatorError('INVALID_ARGUMENT', `attend: queries must hold queryHeads x ${this.headDim} floats and out as many, got ${queries.length} and ${out.length}.`);
+    }
+    const { allocator } = this;
+    const [q, o] = allocator.scratch.regions(floats * 4, floats * 4) as [number, number];
+    allocator.f32(q, floats).set(queries);
+    check(allocator.exports.adakv_attend(this.live(), sequence, layer, floats / this.headDim, q, o), 'attend');
+    out.set(allocator.f32(o, floats));
+  }
+
+  /** The cu_seqlens-style view of one layer (copies of the tables; addresses point into live memory). */
+  flatten(sequence: number, layer: number): FlatLayerView {
+    const { kvHeads } = this.shape(sequence);
+    const { allocator } = this;
+    const blocks = check(allocator.exports.adakv_layer_blocks(this.live(), sequence, layer), 'flatten');
+    const [cuSeqlens, cuBlocks, table, addresses] = allocator.scratch.regions((kvHeads + 1) * 4, (kvHeads + 1) * 4, blocks * 4, blocks * 4) as [number, number, number, number];
+    check(allocator.exports.adakv_flatten(this.handle, sequence, layer, cuSeqlens, cuBlocks, table, addresses), 'flatten');
+    return {
+      cuSeqlens: allocator.i32(cuSeqlens, kvHeads + 1).slice(),
+      cuBlocks: allocator.i32(cuBlocks, kvHeads + 1).slice(),
+      blockTable: allocator.i32(table, blocks).slice(),
+      blockAddresses: allocator.u32(addresses, blocks).slice(),
+    };
+  }
+
+  stats(): PoolStats {
+    const [out] = this.allocator.scratch.regions(POOL_STAT_COUNT * 8) as [number];
+    check(this.allocator.exports.adakv_pool_stats(this.live(), out), 'stats');
+    return poolStatsFrom(this.allocator.f64(out, POOL_STAT_COUNT));
+  }
+
+  sequenceStats(sequence: number): SequenceStats {
+    const [out] = this.allocator.scratch.regions(SEQUENCE_STAT_COUNT * 8) as [number];
+    check(this.allocator.exports.adakv_sequence_stats(this.live(), sequence, out), 'sequenceStats');
+    return sequenceStatsFrom(this.allocator.f64(out, SEQUENCE_STAT_COUNT));
+  }
+
+  /** Throws INVARIANT_BROKEN unless every block is owned once or free and every table matches its length. */
+  check(): void {
+    check(this.allocator.exports.adakv_pool_check(this.live()), 'check');
+  }
+
+  /** Frees the pool and every sequence in it; the pool must not be used afterwards. */
+  dispose(): void {
+    if (this.handle < 0) return;
+    check(this.allocator.exports.adakv_pool_destroy(this.handle), 'dispose');
+    this.handle = -1;
+    this.shapes.clear();
+  }
+
+  get disposed(): boolean {
+    return this.handle < 0;
+  }
+
+  private readRows(sequence: number, layer: number, head: number, kind: number): Float32Array {
+    const floats = this.length(sequence, layer, head) * this.headDim;
+    const [out] = this.allocator.scratch.regions(floats * 4) as [number];
+    check(this.allocator.exports.adakv_read_rows(this.handle, sequence, layer, head, kind, out), 'read');
+    return this.allocator.f32(out, floats).slice();
+  }
+
+  private live(): number {
+    if (this.handle < 0) throw new AllocatorError('INVALID_HANDLE', 'This BlockPool was disposed: create a new one.');
+    return this.handle;
+  }
+
+  private shape(sequence: number): SequenceShape {
+    this.live();
+    const shape = this.shapes.get(sequence);
+    if (!shape) {
+      throw new AllocatorError('INVALID_HANDLE', `Sequence handle ${sequence} is not live in this pool (removed, or from another pool): add a sequence first.`);
+    }
+    return shape;
+  }
+}

@@ -1,0 +1,28 @@
+// The C ABI of the allocator (defined in exports.cpp): what allocator.wasm exports and what the native
+// sanitizer and fuzz builds call. Negative returns are adakv::Status codes (status.h).
+#pragma once
+#include <cstdint>
+
+extern "C" {
+int32_t adakv_pool_create(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks);
+int32_t adakv_pool_destroy(int32_t pool);
+int32_t adakv_pool_stats(int32_t pool, double* out);
+int32_t adakv_pool_check(int32_t pool);
+int32_t adakv_sequence_add(int32_t pool, int32_t layers, int32_t kvHeads);
+int32_t adakv_sequence_remove(int32_t pool, int32_t sequence);
+int32_t adakv_sequence_stats(int32_t pool, int32_t sequence, double* out);
+int32_t adakv_append(int32_t pool, int32_t sequence, int32_t layer, int32_t tokens, const float* keys,
+                     const float* values, const int32_t* positions);
+int32_t adakv_compact(int32_t pool, int32_t sequence, int32_t layer, const int32_t* keptCounts,
+                      const int32_t* keptIndices);
+int32_t adakv_length(int32_t pool, int32_t sequence, int32_t layer, int32_t head);
+int32_t adakv_read_rows(int32_t pool, int32_t sequence, int32_t layer, int32_t head, int32_t kind, float* out);
+int32_t adakv_read_positions(int32_t pool, int32_t sequence, int32_t layer, int32_t head, int32_t* out);
+int32_t adakv_layer_blocks(int32_t pool, int32_t sequence, int32_t layer);
+int32_t adakv_flatten(int32_t pool, int32_t sequence, int32_t layer, int32_t* cuSeqlens, int32_t* cuBlocks,
+                      int32_t* blockTable, uintptr_t* blockAddresses);
+int32_t adakv_attend(int32_t pool, int32_t sequence, int32_t layer, int32_t queryHeads, const float* queries,
+                     float* out);
+int32_t adakv_select_adaptive(const float* scores, int32_t heads, int32_t prefixLength, int32_t selectable,
+                              double alpha, int32_t* caps, int32_t* keptIndices);
+}

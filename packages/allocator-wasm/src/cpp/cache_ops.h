@@ -1,0 +1,20 @@
+// Writes and reads of one sequence's cache: append, compaction, copies out and the flattened view.
+#pragma once
+#include <cstdint>
+
+#include "pool.h"
+
+namespace adakv {
+
+// Appends `tokens` rows to every KV head of `layer`; keys/values are [tokens][kvHeads][headDim].
+// All blocks are secured before anything is written, so a failure leaves the sequence unchanged.
+Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens, const float* keys,
+                  const float* values, const int32_t* positions);
+
+// Keeps, per KV head, the rows listed (strictly ascending) in the head's slice of `keptIndices`;
+// `keptCounts[h]` rows for head h. Survivors move forward into holes in order; whole trailing blocks
+// return to the pool. The plan is checked in full before anything moves. Returns rows moved.
+int32_t compactRows(Pool* pool, Sequence* sequence, int32_t layer, const int32_t* keptCounts,
+                    const int32_t* keptIndices);
+
+}  // namespace adakv

@@ -1,0 +1,84 @@
+#include "pool.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace adakv {
+
+namespace {
+constexpr int32_t kMaxBlockSize = 1024;
+constexpr int32_t kMaxHeadDim = 4096;
+}  // namespace
+
+Status createPool(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks, Pool** out) {
+  if (headDim <= 0 || headDim > kMaxHeadDim) return kInvalidArgument;
+  if (blockSize <= 0 || blockSize > kMaxBlockSize) return kInvalidArgument;
+  if (initialBlocks < 0 || maxBlocks < initialBlocks || maxBlocks <= 0) return kInvalidArgument;
+  // Every row index of the pool (block * blockSize + slot) must fit an int32.
+  if (static_cast<int64_t>(maxBlocks) * blockSize > INT32_MAX) return kInvalidArgument;
+  Pool* pool = new (std::nothrow) Pool();
+  if (pool == nullptr) return kOutOfMemory;
+  pool->headDim = headDim;
+  pool->blockSize = blockSize;
+  pool->maxBlocks = maxBlocks;
+  if (initialBlocks > 0) {
+    Status status = growPool(pool, initialBlocks);
+    if (status != kOk) {
+      destroyPool(pool);
+      return status;
+    }
+  }
+  *out = pool;
+  return kOk;
+}
+
+void destroyPool(Pool* pool) {
+  for (size_t s = 0; s < pool->sequences.size(); s++) {
+    Sequence* sequence = pool->sequences[s];
+    if (sequence == nullptr) continue;
+    for (int32_t i = 0; i < sequence->layers * sequence->kvHeads; i++) sequence->heads[i].~HeadList();
+    std::free(sequence->heads);
+    delete sequence;
+  }
+  for (size_t c = 0; c < pool->chunks.size(); c++) std::free(pool->chunks[c]);
+  delete pool;
+}
+
+Status growPool(Pool* pool, int32_t count) {
+  if (count <= 0) return kOk;
+  const int64_t total = static_cast<int64_t>(pool->totalBlocks()) + count;
+  if (total > pool->maxBlocks) return kPoolExhausted;
+  const uint64_t chunkBytes = static_cast<uint64_t>(count) * pool->blockFloats() * sizeof(float);
+  if (chunkBytes > SIZE_MAX) return kOutOfMemory;
+  // Reserve every metadata array first so the commit below cannot fail halfway.
+  if (!pool->chunks.reserve(pool->chunks.size() + 1) || !pool->blockBase.reserve(static_cast<size_t>(total)) ||
+      !pool->positions.reserve(static_cast<size_t>(total) * pool->blockSize) ||
+      !pool->freeBlocks.reserve(static_cast<size_t>(total))) {
+    return kOutOfMemory;
+  }
+  float* chunk = static_cast<float*>(std::malloc(static_cast<size_t>(chunkBytes)));
+  if (chunk == nullptr) return kOutOfMemory;
+  const int32_t first = pool->totalBlocks();
+  pool->chunks.pushReserved(chunk);
+  for (int32_t i = 0; i < count; i++) pool->blockBase.pushReserved(chunk + static_cast<size_t>(i) * pool->blockFloats());
+  pool->positions.resize(static_cast<size_t>(total) * pool->blockSize, -1);
+  // Pushed in descending order so blocks are handed out in ascending order.
+  for (int32_t block = first + count - 1; block >= first; block--) pool->freeBlocks.pushReserved(block);
+  return kOk;
+}
+
+Status ensureFree(Pool* pool, int64_t needed) {
+  const int64_t missing = needed - pool->freeCount();
+  if (missing <= 0) return kOk;
+  const int64_t room = static_cast<int64_t>(pool->maxBlocks) - pool->totalBlocks();
+  if (missing > room) return kPoolExhausted;
+  int64_t doubling = pool->totalBlocks();
+  if (doubling > room) doubling = room;
+  const int32_t count = static_cast<int32_t>(missing > doubling ? missing : doubling);
+  Status status = growPool(pool, count);
+  // When doubling asks too much of the heap, the exact shortfall may still fit.
+  if (status == kOutOfMemory && count > missing) status = growPool(pool, static_cast<int32_t>(missing));
+  return status;
+}
+
+}  // namespace adakv

@@ -1,0 +1,34 @@
+// Accounting: what the pool and each sequence hold, and the consistency check the tests run after
+// every operation.
+#pragma once
+#include <cstdint>
+
+#include "pool.h"
+
+namespace adakv {
+
+// Layout of the doubles written by poolStats.
+enum PoolStat : int32_t {
+  kStatTotalBlocks,
+  kStatFreeBlocks,
+  kStatUsedBlocks,
+  kStatBlockBytes,     // K + V bytes of one block
+  kStatHeldBytes,      // used blocks x block bytes
+  kStatStoredRows,     // rows held across all heads
+  kStatWastedRows,     // empty row slots inside used blocks
+  kStatMetadataBytes,  // block tables, positions, free list and bookkeeping
+  kStatSequences,
+  kPoolStatCount,
+};
+
+// Layout of the doubles written by sequenceStats.
+enum SequenceStat : int32_t { kSeqBlocks, kSeqRows, kSeqHeldBytes, kSeqMetadataBytes, kSequenceStatCount };
+
+void poolStats(const Pool* pool, double* out);
+void sequenceStats(const Pool* pool, const Sequence* sequence, double* out);
+
+// No block owned twice or both owned and free, free + used = total, every block table holds exactly
+// ceil(length / blockSize) blocks. kOk, kInvariantBroken, or kOutOfMemory for the check's scratch.
+Status checkPool(const Pool* pool);
+
+}  // namespace adakv
