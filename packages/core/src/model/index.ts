@@ -15,3 +15,6 @@ export {
   type GenerateOptions,
   type GenerateResult,
 } from './generator.js';
+export { loadGgufModel } from './gguf.js';
+export { loadModel, isGguf } from './load.js';
+export { TensorType, dequantize, halfToFloat, tensorTypeName } from './dequantize.js';

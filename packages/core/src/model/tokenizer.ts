@@ -14,6 +14,25 @@ export interface EncodeOptions {
 
 const BYTE_PIECE = /^<0x([0-9A-F]{2})>$/;
 
+/**
+ * Byte-fallback tokens: `<0xXX>` pieces, or, in tokenizer.bin files exported by early llama2.c
+ * (which turned `<0xXX>` into the character U+00XX), the 256 pieces from id 3 when they spell exactly that.
+ */
+function findByteTokens(keys: readonly string[]): Map<number, number> {
+  const tokens = new Map<number, number>();
+  keys.forEach((key, id) => {
+    const match = BYTE_PIECE.exec(key);
+    if (match && !tokens.has(parseInt(match[1]!, 16))) tokens.set(parseInt(match[1]!, 16), id);
+  });
+  if (tokens.size > 0 || keys.length < 3 + 256) return tokens;
+  const encoder = new TextEncoder();
+  for (let byte = 0; byte < 256; byte++) {
+    if (keys[3 + byte] !== byteKey(encoder.encode(String.fromCharCode(byte)))) return tokens;
+  }
+  for (let byte = 0; byte < 256; byte++) tokens.set(byte, 3 + byte);
+  return tokens;
+}
+
 /** A byte string as a JS string of code units 0..255, so that concatenation is byte concatenation. */
 function byteKey(bytes: Uint8Array): string {
   let key = '';
@@ -45,15 +64,20 @@ export class Tokenizer {
     this.bosToken = special.bos ?? 1;
     this.eosToken = special.eos ?? 2;
     this.keys = pieces.map(byteKey);
-    this.keys.forEach((key, id) => {
-      if (!this.ids.has(key)) this.ids.set(key, id); // the first match wins, as llama2.c's str_lookup
-      const byte = BYTE_PIECE.exec(key);
-      if (byte) {
-        const value = parseInt(byte[1]!, 16);
-        if (this.byteTokens[value] === -1) this.byteTokens[value] = id;
-        this.byteOfToken.set(id, value);
-      }
+    findByteTokens(this.keys).forEach((id, byte) => {
+      this.byteTokens[byte] = id;
+      this.byteOfToken.set(id, byte);
+      this.keys[id] = `\u0100${byte}`; // above any byte value: a byte token never merges into a piece
     });
+    this.keys.forEach((key, id) => {
+      // byte tokens only stand in for bytes without a piece, as in SentencePiece; the first match wins
+      if (!this.byteOfToken.has(id) && !this.ids.has(key)) this.ids.set(key, id);
+    });
+  }
+
+  /** The byte a byte-fallback token stands for, or undefined for ordinary pieces. */
+  byteOf(token: number): number | undefined {
+    return this.byteOfToken.get(token);
   }
 
   get vocabSize(): number {
