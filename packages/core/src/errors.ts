@@ -77,3 +77,17 @@ export class ContextOverflowError extends AdakvError {
     super('CONTEXT_OVERFLOW', message);
   }
 }
+
+/** A block pool with no free blocks left (and no room to grow): compact or release sequences first. */
+export class PoolExhaustedError extends AdakvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('POOL_EXHAUSTED', message, options);
+  }
+}
+
+/** A store, pool or sequence used after it was disposed or removed. */
+export class InvalidHandleError extends AdakvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_HANDLE', message, options);
+  }
+}

@@ -1,0 +1,30 @@
+import { AllocatorError } from '@adakv/allocator-wasm';
+import { AdakvError, InvalidHandleError, InvalidNumberError, PoolExhaustedError, ShapeError } from '../errors.js';
+
+/** Runs an allocator call, turning its AllocatorError into the matching core error. */
+export function translated<T>(action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    throw toCoreError(error);
+  }
+}
+
+export function toCoreError(error: unknown): unknown {
+  if (!(error instanceof AllocatorError)) return error;
+  switch (error.code) {
+    case 'POOL_EXHAUSTED':
+    case 'OUT_OF_MEMORY':
+      return new PoolExhaustedError(error.message, { cause: error });
+    case 'INVALID_HANDLE':
+      return new InvalidHandleError(error.message, { cause: error });
+    case 'INVALID_NUMBER':
+      return new InvalidNumberError(error.message);
+    case 'INVALID_ARGUMENT':
+    case 'INVALID_PLAN':
+    case 'OUT_OF_RANGE':
+      return new ShapeError(error.message);
+    default:
+      return new AdakvError('BACKEND_UNAVAILABLE', `The WebAssembly allocator failed: ${error.message}`, { cause: error });
+  }
+}

@@ -1,0 +1,82 @@
+import { BlockPool, DEFAULT_BLOCK_SIZE, type PoolStats, type WasmSource } from '@adakv/allocator-wasm';
+import { AdakvError, OptionError } from '../errors.js';
+import { type CacheGeometry, validateGeometry } from '../geometry.js';
+import { PagedStore } from './paged-store.js';
+import { toCoreError, translated } from './paged-errors.js';
+
+export interface PagedPoolOptions {
+  /** Floats per K (and per V) row; every store made from the pool must have this head dim. */
+  headDim: number;
+  /** Tokens per block (default 16). */
+  blockSize?: number;
+  /**
+   * A fixed pool of exactly this many blocks, allocated up front; appends that need more fail with
+   * PoolExhaustedError. Default: the pool starts empty and grows on demand (never moving a block).
+   */
+  poolBlocks?: number;
+  /** Where allocator.wasm comes from (URL, path, bytes or WebAssembly.Module); default: the packaged file. */
+  wasm?: WasmSource;
+}
+
+/**
+ * One pool of fixed-size KV blocks in WebAssembly memory, shared by many sequences: each
+ * `createStore(geometry)` is one sequence's KvStore, its blocks drawn from the shared pool.
+ */
+export class PagedPool {
+  readonly blocks: BlockPool;
+
+  private constructor(blocks: BlockPool) {
+    this.blocks = blocks;
+  }
+
+  static async create(options: PagedPoolOptions): Promise<PagedPool> {
+    const { headDim, blockSize = DEFAULT_BLOCK_SIZE, poolBlocks, wasm } = options;
+    if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > 1024) {
+      throw new OptionError(`PagedPool: blockSize must be an integer in [1, 1024] (default ${DEFAULT_BLOCK_SIZE}), got ${blockSize}.`);
+    }
+    if (poolBlocks !== undefined && (!Number.isInteger(poolBlocks) || poolBlocks < 1)) {
+      throw new OptionError(`PagedPool: poolBlocks must be a positive integer (or omitted for a growing pool), got ${poolBlocks}.`);
+    }
+    try {
+      const fixed = poolBlocks === undefined ? {} : { initialBlocks: poolBlocks, maxBlocks: poolBlocks };
+      return new PagedPool(await BlockPool.create({ headDim, blockSize, ...fixed, ...(wasm ? { wasm } : {}) }));
+    } catch (error) {
+      const translatedError = toCoreError(error);
+      if (translatedError !== error) throw translatedError;
+      throw new AdakvError('BACKEND_UNAVAILABLE', `Could not start the WebAssembly allocator: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  get headDim(): number {
+    return this.blocks.headDim;
+  }
+
+  get blockSize(): number {
+    return this.blocks.blockSize;
+  }
+
+  /** A new, empty sequence store whose blocks come from this pool. */
+  createStore(geometry: CacheGeometry): PagedStore {
+    validateGeometry(geometry);
+    if (geometry.headDim !== this.headDim) {
+      throw new OptionError(`PagedPool.createStore: the pool holds rows of headDim ${this.headDim}, the geometry asks for ${geometry.headDim}.`);
+    }
+    const sequence = translated(() => this.blocks.addSequence(geometry.layers, geometry.kvHeads));
+    return new PagedStore(geometry, this, sequence, false);
+  }
+
+  /** Blocks used and free, bytes held, internal waste and metadata across every sequence. */
+  stats(): PoolStats {
+    return translated(() => this.blocks.stats());
+  }
+
+  /** Throws unless no block is owned twice, free + used = total, and every table matches its length. */
+  check(): void {
+    translated(() => this.blocks.check());
+  }
+
+  /** Frees the pool and every store made from it. */
+  dispose(): void {
+    this.blocks.dispose();
+  }
+}

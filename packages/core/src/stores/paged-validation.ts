@@ -1,0 +1,60 @@
+import { ShapeError } from '../errors.js';
+import type { CacheGeometry } from '../geometry.js';
+
+/** The same checks, in the same order and words, as the reference store, so both stores fail alike. */
+
+export function checkHead(geometry: CacheGeometry, layer: number, head: number): void {
+  const inside = (value: number, size: number) => Number.isInteger(value) && value >= 0 && value < size;
+  if (!inside(layer, geometry.layers) || !inside(head, geometry.kvHeads)) {
+    throw new ShapeError(
+      `No (layer ${layer}, KV head ${head}): the cache has ${geometry.layers} layers x ${geometry.kvHeads} KV heads.`,
+    );
+  }
+}
+
+export function checkAppend(geometry: CacheGeometry, layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+  const { kvHeads, headDim } = geometry;
+  const tokens = positions.length;
+  const expected = tokens * kvHeads * headDim;
+  if (keys.length !== expected || values.length !== expected) {
+    throw new ShapeError(
+      `append: expected ${tokens} tokens x ${kvHeads} KV heads x ${headDim} = ${expected} floats ` +
+        `for keys and values, got ${keys.length} and ${values.length}.`,
+    );
+  }
+  checkHead(geometry, layer, 0);
+}
+
+export function checkPlan(
+  geometry: CacheGeometry,
+  layer: number,
+  kept: readonly Int32Array[],
+  lengthOf: (head: number) => number,
+): void {
+  const { kvHeads } = geometry;
+  if (kept.length !== kvHeads) {
+    throw new ShapeError(`compact: expected a kept-index list for each of ${kvHeads} KV heads, got ${kept.length}.`);
+  }
+  checkHead(geometry, layer, 0);
+  for (let h = 0; h < kvHeads; h++) {
+    const length = lengthOf(h);
+    const indices = kept[h]!;
+    for (let i = 0; i < indices.length; i++) {
+      const index = indices[i]!;
+      if (!Number.isInteger(index) || index < 0 || index >= length) {
+        throw new ShapeError(`compact: index ${index} of head ${h} is outside [0, ${length}).`);
+      }
+      if (i > 0 && index <= indices[i - 1]!) {
+        throw new ShapeError(`compact: kept indices of head ${h} must be strictly ascending.`);
+      }
+    }
+  }
+}
+
+export function checkAttend(geometry: CacheGeometry, layer: number, queries: Float32Array, out: Float32Array): void {
+  const { queryHeads, headDim } = geometry;
+  if (queries.length !== queryHeads * headDim || out.length !== queryHeads * headDim) {
+    throw new ShapeError(`attend: queries and out must hold ${queryHeads} x ${headDim} floats.`);
+  }
+  checkHead(geometry, layer, 0);
+}
