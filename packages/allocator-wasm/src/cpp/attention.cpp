@@ -37,16 +37,11 @@ void attendHead(Pool* pool, const HeadList& head, int32_t group, const float* qu
       const float nextMax = blockMax > runningMax[g] ? blockMax : runningMax[g];
       const float keep = runningMax[g] == -INFINITY ? 0.0f : std::exp(runningMax[g] - nextMax);
       float sum = runningSum[g] * keep;
-      float* acc = out + g * d;
       for (int32_t r = 0; r < rows; r++) {
-        const float weight = std::exp(row[r] - nextMax);
-        sum += weight;
-        if (r == 0) {
-          scaleAndAdd(acc, keep, weight, values, d);
-        } else {
-          addScaled(acc, weight, values + r * d, d);
-        }
+        row[r] = std::exp(row[r] - nextMax);  // logits become weights in place
+        sum += row[r];
       }
+      accumulateRows(out + g * d, keep, row, values, rows, d);
       runningSum[g] = sum;
       runningMax[g] = nextMax;
     }

@@ -29,29 +29,36 @@ inline float dot(const float* a, const float* b, int32_t n) {
   return total;
 }
 
-// out[i] = out[i] * keep + weight * row[i]
-inline void scaleAndAdd(float* out, float keep, float weight, const float* row, int32_t n) {
+// out = out * keep + sum_r weights[r] * rows[r], rows [count][n]. Column strips of 16 stay in
+// registers across all rows, so `out` is read and written once per call rather than once per row.
+inline void accumulateRows(float* out, float keep, const float* weights, const float* rows, int32_t count, int32_t n) {
   int32_t i = 0;
 #ifdef __wasm_simd128__
-  const v128_t k = wasm_f32x4_splat(keep), w = wasm_f32x4_splat(weight);
-  for (; i + 4 <= n; i += 4) {
-    const v128_t current = wasm_f32x4_mul(wasm_v128_load(out + i), k);
-    wasm_v128_store(out + i, wasm_f32x4_add(current, wasm_f32x4_mul(w, wasm_v128_load(row + i))));
+  const v128_t k = wasm_f32x4_splat(keep);
+  for (; i + 16 <= n; i += 16) {
+    v128_t a0 = wasm_f32x4_mul(wasm_v128_load(out + i), k);
+    v128_t a1 = wasm_f32x4_mul(wasm_v128_load(out + i + 4), k);
+    v128_t a2 = wasm_f32x4_mul(wasm_v128_load(out + i + 8), k);
+    v128_t a3 = wasm_f32x4_mul(wasm_v128_load(out + i + 12), k);
+    for (int32_t r = 0; r < count; r++) {
+      const v128_t w = wasm_f32x4_splat(weights[r]);
+      const float* row = rows + static_cast<size_t>(r) * n + i;
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(row)));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(row + 4)));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(row + 8)));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(row + 12)));
+    }
+    wasm_v128_store(out + i, a0);
+    wasm_v128_store(out + i + 4, a1);
+    wasm_v128_store(out + i + 8, a2);
+    wasm_v128_store(out + i + 12, a3);
   }
 #endif
-  for (; i < n; i++) out[i] = out[i] * keep + weight * row[i];
-}
-
-// out[i] += weight * row[i]
-inline void addScaled(float* out, float weight, const float* row, int32_t n) {
-  int32_t i = 0;
-#ifdef __wasm_simd128__
-  const v128_t w = wasm_f32x4_splat(weight);
-  for (; i + 4 <= n; i += 4) {
-    wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), wasm_f32x4_mul(w, wasm_v128_load(row + i))));
+  for (; i < n; i++) {
+    float acc = out[i] * keep;
+    for (int32_t r = 0; r < count; r++) acc += weights[r] * rows[static_cast<size_t>(r) * n + i];
+    out[i] = acc;
   }
-#endif
-  for (; i < n; i++) out[i] += weight * row[i];
 }
 
 }  // namespace adakv
