@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -37,5 +38,18 @@ describe('loading allocator.wasm', () => {
     await expect(Allocator.load('/nonexistent/allocator.wasm')).rejects.toMatchObject({ code: 'WASM_LOAD_FAILED' });
     await expect(Allocator.load(new Uint8Array([1, 2, 3]))).rejects.toBeInstanceOf(AllocatorError);
     await expect(Allocator.load(new Uint8Array([1, 2, 3]))).rejects.toThrow(/wasm option/);
+  });
+});
+
+describe('the built package', () => {
+  const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+  it.each([
+    ['CommonJS', `createRequire(import.meta.url)(${JSON.stringify(`${dist}index.cjs`)})`],
+    ['ESM', `await import(${JSON.stringify(`${dist}index.js`)})`],
+  ])('finds allocator.wasm by default from the %s build', (_kind, load) => {
+    const script = `import { createRequire } from 'node:module'; const m = ${load};
+      const pool = await m.BlockPool.create({ headDim: 2 }); console.log(pool.stats().blockBytes);`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(output.trim()).toBe(String(2 * 16 * 2 * 4));
   });
 });
