@@ -34,7 +34,7 @@ describe('adaptive selection in WASM', async () => {
         fc.integer({ min: 0, max: 40 }),
         fc.integer({ min: 0, max: 45 }),
         fc.constantFrom(0, 0.2, 0.25, 0.5, 1),
-        fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 240, maxLength: 240 }),
+        fc.array(fc.integer({ min: -6, max: 6 }), { minLength: 240, maxLength: 240 }),
         (heads, length, selectable, alpha, pattern) => {
           const scores = Float32Array.from({ length: heads * length }, (_, i) => pattern[i % 240]! / 8);
           const result = selectAdaptive(allocator, scores, heads, selectable, alpha);
@@ -46,6 +46,28 @@ describe('adaptive selection in WASM', async () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('matches the twin on long rows of distinct and extreme scores (every radix pass decides)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), (heads, length, seed) => {
+        let state = seed;
+        const scores = Float32Array.from({ length: heads * length }, () => {
+          state = (state * 1103515245 + 12345) % 2 ** 31;
+          const pick = state % 10;
+          return pick === 0 ? -0 : pick === 1 ? 3.4e38 : pick === 2 ? -1e-30 : ((state / 2 ** 31) - 0.5) * 10 ** (state % 7);
+        });
+        const selectable = Math.floor(length / 3);
+        const result = selectAdaptive(allocator, scores, heads, selectable, 0.2);
+        expect(result.kept.map((list) => Array.from(list))).toEqual(referenceSelect(scores, heads, selectable, 0.2));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('treats -0 and +0 as equal scores (the lower index wins)', () => {
+    expect(Array.from(selectAdaptive(allocator, Float32Array.of(0, -0, 0, -1), 1, 1, 1).kept[0]!)).toEqual([0]);
+    expect(Array.from(selectAdaptive(allocator, Float32Array.of(-0, 0, -1, -2), 1, 1, 1).kept[0]!)).toEqual([0]);
   });
 
   it('alpha = 1 is uniform and alpha = 0 keeps exactly the flattened top-k', () => {

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "radix_select.h"
+
 namespace adakv {
 
 namespace {
@@ -17,16 +19,6 @@ uint32_t descendingScoreKey(float score) {
   std::memcpy(&bits, &normalized, sizeof bits);
   const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
   return ~ascending;
-}
-
-uint64_t packKey(float score, uint32_t index) {
-  return (static_cast<uint64_t>(descendingScoreKey(score)) << 32) | index;
-}
-
-// Moves the `count` smallest keys to the front (in any order).
-void selectSmallest(uint64_t* keys, size_t size, size_t count) {
-  if (count == 0 || count >= size) return;
-  std::nth_element(keys, keys + count - 1, keys + size);
 }
 
 }  // namespace
@@ -58,38 +50,40 @@ int32_t selectAdaptive(const float* scores, int32_t heads, int32_t prefixLength,
     return static_cast<int32_t>(entries);
   }
 
-  uint64_t* keys = static_cast<uint64_t*>(std::malloc((entries > 0 ? entries : 1) * sizeof(uint64_t)));
-  unsigned char* kept = static_cast<unsigned char*>(std::malloc(length > 0 ? length : 1));
-  if (keys == nullptr || kept == nullptr) {
-    std::free(keys);
-    std::free(kept);
-    return kOutOfMemory;
-  }
-  // Across heads: flat index h * prefixLength + t, so ties prefer the lower head, then the lower token.
-  for (uint64_t i = 0; i < entries; i++) keys[i] = packKey(scores[i], static_cast<uint32_t>(i));
-  const size_t total = static_cast<size_t>(heads) * static_cast<size_t>(selectable);
-  selectSmallest(keys, static_cast<size_t>(entries), total);
+  const size_t size = static_cast<size_t>(entries);
+  uint32_t* keys = static_cast<uint32_t*>(std::malloc(2 * size * sizeof(uint32_t)));
+  if (keys == nullptr) return kOutOfMemory;
+  uint32_t* scratch = keys + size;
+  for (size_t i = 0; i < size; i++) keys[i] = descendingScoreKey(scores[i]);
+
+  // Across heads, in flat order h * prefixLength + t: ties prefer the lower head, then the lower token.
   for (int32_t h = 0; h < heads; h++) caps[h] = 0;
-  for (size_t i = 0; i < total; i++) caps[static_cast<uint32_t>(keys[i]) / length]++;
+  const size_t total = static_cast<size_t>(heads) * static_cast<size_t>(selectable);
+  if (total > 0) {
+    const Threshold threshold = radixThreshold(keys, size, total, scratch);
+    size_t equalSeen = 0;
+    for (size_t i = 0; i < size; i++) {
+      if (selected(threshold, keys[i], equalSeen)) caps[i / length]++;
+    }
+  }
   const double floorShare = std::floor(static_cast<double>(selectable) * alpha);
   for (int32_t h = 0; h < heads; h++) {
     const double cap = roundHalfEven(static_cast<double>(caps[h]) * (1.0 - alpha) + floorShare);
     caps[h] = static_cast<int32_t>(std::min(cap, static_cast<double>(prefixLength)));
   }
 
+  // Each head's own top cap_h, emitted by one scan in token order (so already ascending).
   int32_t written = 0;
   for (int32_t h = 0; h < heads; h++) {
-    const float* row = scores + static_cast<size_t>(h) * length;
-    for (size_t t = 0; t < length; t++) keys[t] = packKey(row[t], static_cast<uint32_t>(t));
-    selectSmallest(keys, length, static_cast<size_t>(caps[h]));
-    std::memset(kept, 0, length);
-    for (int32_t i = 0; i < caps[h]; i++) kept[static_cast<uint32_t>(keys[i])] = 1;
+    if (caps[h] == 0) continue;
+    const uint32_t* row = keys + static_cast<size_t>(h) * length;
+    const Threshold threshold = radixThreshold(row, length, static_cast<size_t>(caps[h]), scratch);
+    size_t equalSeen = 0;
     for (size_t t = 0; t < length; t++) {
-      if (kept[t]) keptIndices[written++] = static_cast<int32_t>(t);
+      if (selected(threshold, row[t], equalSeen)) keptIndices[written++] = static_cast<int32_t>(t);
     }
   }
   std::free(keys);
-  std::free(kept);
   return written;
 }
 

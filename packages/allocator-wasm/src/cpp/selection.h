@@ -2,7 +2,7 @@
 // decide how many tokens each head keeps, with the alpha safeguard
 //   cap_h = roundHalfEven(c_h * (1 - alpha) + floor(selectable * alpha)),
 // then each head keeps its own top cap_h tokens. Ties: higher score first, then lower head, then lower
-// token index. Selection runs by nth_element on packed 64-bit keys, never a full sort.
+// token index. Selection is a radix select on 32-bit score keys (radix_select.h), never a full sort.
 #pragma once
 #include <cstdint>
 
