@@ -1,6 +1,7 @@
 // Checks that need the C++ toolchains, run before the vitest suite by `npm test`:
 //   1. reproducible wasm: rebuilds allocator.wasm with emcc and fails if it differs from the committed file;
 //   2. the native invariant test under -fsanitize=address,undefined;
+//      and builds build/allocator.debug.wasm, which the vitest property test also runs;
 //   3. a bounded libFuzzer run over operation sequences (FUZZ_SECONDS, default 20 in CI, 5 locally).
 // With CI=true a missing toolchain is a failure; locally it is reported and that check is skipped.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -57,6 +58,8 @@ if (requireTool('emcc', 'the reproducible-wasm check')) {
     process.exit(1);
   }
   console.log('wasm/allocator.wasm matches a rebuild from source');
+  // The debug build (assertions on: the pool re-checks itself after every change) for the vitest suite.
+  run('node', ['scripts/build-wasm.mjs', '--debug']);
 }
 
 if (requireTool('clang++', 'the native sanitizer and fuzz checks')) {

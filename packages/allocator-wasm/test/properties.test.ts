@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { Allocator, AllocatorError, BlockPool } from '../src/index.js';
 
@@ -20,9 +22,14 @@ const operation = fc.oneof(
   fc.record({ kind: fc.constant('exhaust' as const), pick: fc.nat() }),
 );
 
-const allocator = await Allocator.load();
+// The release build, and the debug build (assert()s re-check the whole pool after every change) that
+// `npm test` builds first; CI must have it.
+const debugWasm = fileURLToPath(new URL('../build/allocator.debug.wasm', import.meta.url));
+const builds = [['release', undefined]] as Array<[string, string | undefined]>;
+if (existsSync(debugWasm) || process.env.CI === 'true') builds.push(['debug', debugWasm]);
 
-it('keeps every invariant over random operation sequences', () => {
+it.each(builds)('keeps every invariant over random operation sequences (%s build)', async (_build, source) => {
+  const allocator = await Allocator.load(source);
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 8 }),
