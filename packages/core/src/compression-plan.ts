@@ -1,0 +1,22 @@
+/** What to keep in one layer. */
+export interface LayerPlan {
+  /** Per KV head: indices of the entries to keep (into the head's current storage order), strictly ascending. */
+  readonly kept: readonly Int32Array[];
+  /** Per KV head: how many entries the allocation granted (window included, capped at the head's length). */
+  readonly budgetPerHead: Int32Array;
+}
+
+/** The result of planning: which entries each (layer, KV head) keeps. Apply it with `applyPlan`. */
+export interface CompressionPlan {
+  readonly method: string;
+  /** Requested average tokens per KV head, window included. */
+  readonly budget: number;
+  readonly window: number;
+  readonly layers: readonly LayerPlan[];
+  /** Entries the budget asks for over all layers and KV heads (capped by what exists). */
+  readonly requestedTotal: number;
+  /** Entries actually kept; may differ from `requestedTotal` by rounding in the Ada-KV safeguard. */
+  readonly achievedTotal: number;
+  /** Entries before compression over all layers and KV heads. */
+  readonly originalTotal: number;
+}
