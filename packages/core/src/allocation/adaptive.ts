@@ -1,0 +1,16 @@
+import { roundHalfEven } from './round-half-even.js';
+import { countTopAcrossHeads } from './top-k.js';
+
+/**
+ * Ada-KV's head allocation (Feng et al., 2024, arXiv 2407.11550): take the top `heads x B'` scores of
+ * the layer across all heads, count `c_h` per head, then apply the safeguard
+ * `cap_h = roundHalfEven(c_h (1 - alpha) + floor(B' alpha))` so every head keeps a floor. The sum may
+ * miss `heads x B'` by rounding, as in the reference. `alpha = 1` is exactly uniform allocation.
+ */
+export function adaptiveAllocation(scores: readonly Float32Array[], selectable: number, alpha: number): Int32Array {
+  const counts = countTopAcrossHeads(scores, scores.length * selectable);
+  const floor = Math.floor(selectable * alpha);
+  return Int32Array.from(scores, (row, head) =>
+    Math.min(row.length, Math.max(0, roundHalfEven(counts[head]! * (1 - alpha) + floor))),
+  );
+}

@@ -1,0 +1,106 @@
+import { planLayer } from './allocation/plan-layer.js';
+import { type BudgetSpec, resolveBudget } from './budget.js';
+import type { CompressionPlan } from './compression-plan.js';
+import { BudgetError, InvalidNumberError, ShapeError } from './errors.js';
+import { type CacheGeometry, validateGeometry } from './geometry.js';
+import { resolveMethodOptions } from './methods/options.js';
+import { getMethod } from './methods/registry.js';
+import type { Method, MethodOptions } from './methods/types.js';
+import type { LayerObservation } from './model/observation.js';
+import { pyramidSchedule } from './schedules/pyramid.js';
+import { uniformSchedule } from './schedules/uniform.js';
+import { observationHeadContext, observedLength } from './scorers/observation-context.js';
+import type { KvStore } from './store.js';
+
+export interface CompressionRequest {
+  /** A registered method name (see `listMethods()`) or a method object. */
+  readonly method: string | Method;
+  /** Budget per KV head, window included: tokens (`48`, `{ tokensPerHead: 48 }`) or `{ ratio: 0.25 }` of the prompt. */
+  readonly budget: BudgetSpec;
+  /** Overrides of the method's defaults. */
+  readonly options?: Partial<MethodOptions>;
+}
+
+export interface PlanInput extends CompressionRequest {
+  readonly geometry: CacheGeometry;
+  /** What prefill saw, one entry per layer. */
+  readonly observations: readonly LayerObservation[];
+}
+
+function requireFinite(values: Float32Array, what: string, layer: number): void {
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new InvalidNumberError(`Layer ${layer} ${what} hold ${values[bad]} at index ${bad}; compression needs finite numbers.`);
+  }
+}
+
+/**
+ * Decides which prompt entries each (layer, KV head) keeps after prefill. Pure: the store is not
+ * touched; pass the plan to {@link applyPlan}. The observation window (the last `window` tokens) is
+ * always kept, and nothing is evicted when the budget covers the prompt.
+ */
+export function planCompression(input: PlanInput): CompressionPlan {
+  const method = typeof input.method === 'string' ? getMethod(input.method) : input.method;
+  const options = resolveMethodOptions(method, input.options);
+  const geometry = validateGeometry(input.geometry);
+  const { observations } = input;
+  if (observations.length !== geometry.layers) {
+    throw new ShapeError(`Expected one observation per layer (${geometry.layers}), got ${observations.length}.`);
+  }
+  const n = observedLength(geometry, observations[0]!);
+  observations.forEach((observation, layer) => {
+    if (observedLength(geometry, observation) !== n) {
+      throw new ShapeError(`Layer ${layer} observed ${observedLength(geometry, observation)} tokens, layer 0 observed ${n}.`);
+    }
+    requireFinite(observation.queries, 'queries', layer);
+    requireFinite(observation.keys, 'keys', layer);
+    requireFinite(observation.values, 'values', layer);
+  });
+  const budget = resolveBudget(input.budget, n);
+  const window = Math.min(options.window, n);
+  if (method.scorer !== null && budget < window) {
+    throw new BudgetError(
+      `A budget of ${budget} tokens per head cannot hold the observation window of ${window} tokens, which is always kept; ` +
+        `raise the budget to at least ${window} or lower the window.`,
+    );
+  }
+  const selectable = budget - window;
+  const prefix = n - window;
+  const schedule =
+    method.schedule === 'pyramid'
+      ? pyramidSchedule(selectable, geometry.layers, prefix, options.beta)
+      : uniformSchedule(selectable, geometry.layers);
+  const layers = observations.map((observation, layer) => {
+    const heads = Array.from({ length: geometry.kvHeads }, (_, h) => observationHeadContext(geometry, observation, h, window));
+    return planLayer(method, options, heads, schedule[layer]!);
+  });
+  const perHead = (selectableInLayer: number): number => (method.scorer === null ? n : Math.min(n, selectableInLayer + window));
+  return {
+    method: method.name,
+    budget,
+    window,
+    layers,
+    requestedTotal: geometry.kvHeads * Array.from(schedule).reduce((sum, s) => sum + perHead(s), 0),
+    achievedTotal: layers.reduce((sum, l) => sum + l.kept.reduce((s, k) => s + k.length, 0), 0),
+    originalTotal: geometry.layers * geometry.kvHeads * n,
+  };
+}
+
+/** Evicts from `store` every entry the plan does not keep. */
+export function applyPlan(store: KvStore, plan: CompressionPlan): void {
+  const { layers, kvHeads } = store.geometry;
+  if (plan.layers.length !== layers || plan.layers.some((l) => l.kept.length !== kvHeads)) {
+    throw new ShapeError(`The plan is for ${plan.layers.length} layers and a different head count than the store (${layers} x ${kvHeads}).`);
+  }
+  plan.layers.forEach((layerPlan, layer) => {
+    const unchanged = layerPlan.kept.every((k, h) => k.length === store.length(layer, h));
+    if (!unchanged) store.compact(layer, layerPlan.kept);
+  });
+}
+
+/** Plans and applies compression right after prefill (for `Generator`'s `afterPrefill`). */
+export function compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): CompressionPlan {
+  const plan = planCompression({ ...request, geometry: store.geometry, observations });
+  applyPlan(store, plan);
+  return plan;
+}
