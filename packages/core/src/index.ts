@@ -24,3 +24,4 @@ export { pyramidSchedule } from './schedules/pyramid.js';
 export { adaptiveAllocation } from './allocation/adaptive.js';
 export { uniformAllocation } from './allocation/uniform.js';
 export { roundHalfEven } from './allocation/round-half-even.js';
+export { EvictingStore, type DecodeEvictionOptions } from './decode/evicting-store.js';
