@@ -21,8 +21,8 @@ export function planLayer(method: Method, options: MethodOptions, heads: readonl
   const scorer = method.scorer;
   const scores = heads.map((head, h) => {
     const row = scorer.score(head, options);
-    if (row.some(Number.isNaN)) {
-      throw new InvalidNumberError(`Scorer "${scorer.name}" produced NaN for head ${h}; check the keys and queries for NaN.`);
+    if (row.some((value) => !Number.isFinite(value))) {
+      throw new InvalidNumberError(`Scorer "${scorer.name}" produced a non-finite score for head ${h}; scores must be finite numbers.`);
     }
     return row;
   });
