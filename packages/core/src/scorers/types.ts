@@ -27,7 +27,7 @@ export interface ScorerOptions {
 
 /**
  * Scores the selectable entries `[0, length - protectedCount)` of one KV head; higher means more
- * worth keeping. Scores must not be NaN.
+ * worth keeping. Scores must be finite (every backend selects on f32 bits).
  */
 export interface Scorer {
   readonly name: string;
