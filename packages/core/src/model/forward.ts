@@ -137,6 +137,58 @@ export class Transformer {
     return this.classify();
   }
 
+  /**
+   * One decode step for several sequences at once: the matrix products run over the whole batch
+   * (weights read once per step), attention runs per sequence through its own store. Row `i` of the
+   * result equals what `decode(tokens[i], positions[i], stores[i])` returns, bit for bit.
+   */
+  async decodeBatch(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<Float32Array[]> {
+    const { config, weights } = this.model;
+    const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps, vocabSize } = config;
+    const b = tokens.length;
+    if (positions.length !== b || stores.length !== b) {
+      throw new OptionError(`decodeBatch: ${b} tokens, ${positions.length} positions and ${stores.length} stores must match.`);
+    }
+    positions.forEach((position) => this.checkPositions(position, 1));
+    const qDim = queryHeads * headDim;
+    const kvDim = kvHeads * headDim;
+    const x = new Float32Array(b * dim);
+    tokens.forEach((token, i) => x.set(this.embeddingRow(token), i * dim));
+    const normed = new Float32Array(b * dim);
+    const q = new Float32Array(b * qDim);
+    const k = new Float32Array(b * kvDim);
+    const v = new Float32Array(b * kvDim);
+    const attention = new Float32Array(b * qDim);
+    const projected = new Float32Array(b * dim);
+    const gate = new Float32Array(b * hiddenDim);
+    const up = new Float32Array(b * hiddenDim);
+    for (let layer = 0; layer < config.layers; layer++) {
+      const w = weights.layers[layer]!;
+      rmsnorm(normed, x, w.attentionNorm, b, dim, normEps);
+      matmul(q, normed, w.wq, b, dim, qDim);
+      matmul(k, normed, w.wk, b, dim, kvDim);
+      matmul(v, normed, w.wv, b, dim, kvDim);
+      for (let i = 0; i < b; i++) {
+        applyRope(q, i * qDim, queryHeads, headDim, positions[i]!, weights.ropeCos, weights.ropeSin);
+        applyRope(k, i * kvDim, kvHeads, headDim, positions[i]!, weights.ropeCos, weights.ropeSin);
+        stores[i]!.append(layer, k.subarray(i * kvDim, (i + 1) * kvDim), v.subarray(i * kvDim, (i + 1) * kvDim), Int32Array.of(positions[i]!));
+        await stores[i]!.attend(layer, q.subarray(i * qDim, (i + 1) * qDim), attention.subarray(i * qDim, (i + 1) * qDim));
+      }
+      matmul(projected, attention, w.wo, b, qDim, dim);
+      addInPlace(x, projected, b * dim);
+      rmsnorm(normed, x, w.ffnNorm, b, dim, normEps);
+      matmul(gate, normed, w.w1, b, dim, hiddenDim);
+      matmul(up, normed, w.w3, b, dim, hiddenDim);
+      swiglu(gate, up, b * hiddenDim);
+      matmul(projected, gate, w.w2, b, hiddenDim, dim);
+      addInPlace(x, projected, b * dim);
+    }
+    rmsnorm(normed, x, weights.finalNorm, b, dim, normEps);
+    const logits = new Float32Array(b * vocabSize);
+    matmul(logits, normed, weights.classifier, b, dim, vocabSize);
+    return Array.from({ length: b }, (_, i) => logits.subarray(i * vocabSize, (i + 1) * vocabSize));
+  }
+
   /** Final norm of `this.x` and the classifier, into `this.logits`. */
   private classify(): Float32Array {
     const { dim, vocabSize, normEps } = this.model.config;
