@@ -11,8 +11,12 @@ import type { KvStore } from '../store.js';
 export interface DecodeEvictionOptions {
   /** The method whose scorer and head allocation re-score the cache (e.g. `ada-snapkv`). */
   readonly method: string | Method;
-  /** Most entries a layer may hold per KV head on average, recent window included. */
-  readonly maxTokensPerHead: number;
+  /**
+   * Most entries a layer may hold per KV head on average, recent window included; or a function of
+   * the tokens the sequence has seen so far (e.g. `(seen) => Math.ceil(seen / 4)` for 4x compression),
+   * never taken below `window + every`.
+   */
+  readonly maxTokensPerHead: number | ((seen: number) => number);
   /**
    * Decode steps between evictions (default 16): each eviction brings a layer down to
    * `maxTokensPerHead - every` per head, so it grows back to the maximum in `every` steps.
@@ -38,7 +42,7 @@ export class EvictingStore implements KvStore {
   readonly geometry: CacheGeometry;
   private readonly method: Method;
   private readonly options: MethodOptions;
-  private readonly maxTokensPerHead: number;
+  private readonly maxTokensPerHead: number | ((seen: number) => number);
   private readonly every: number;
   private readonly recent: RecentQueries[];
   private readonly lastPosition: Int32Array;
@@ -62,7 +66,8 @@ export class EvictingStore implements KvStore {
     if (!Number.isInteger(this.every) || this.every < 1) {
       throw new OptionError(`every must be a whole number of decode steps >= 1, got ${this.every}.`);
     }
-    if (!Number.isInteger(this.maxTokensPerHead) || this.maxTokensPerHead - this.every < this.options.window) {
+    const fixed = this.maxTokensPerHead;
+    if (typeof fixed === 'number' && (!Number.isInteger(fixed) || fixed - this.every < this.options.window)) {
       throw new BudgetError(
         `maxTokensPerHead (${this.maxTokensPerHead}) must be a whole number of at least window + every ` +
           `(${this.options.window} + ${this.every}) so the protected recent window fits after an eviction.`,
@@ -146,11 +151,30 @@ export class EvictingStore implements KvStore {
     return total;
   }
 
-  private async evictIfFull(layer: number): Promise<void> {
-    if (this.layerTotal(layer) > this.geometry.kvHeads * this.maxTokensPerHead) await this.evict(layer);
+  /** The current limit per KV head (entries, window included). */
+  limit(layer = 0): number {
+    const limit = this.maxTokensPerHead;
+    if (typeof limit === 'number') return limit;
+    return Math.max(this.options.window + this.every, Math.ceil(limit(this.lastPosition[layer]! + 1)));
   }
 
-  private async evict(layer: number): Promise<void> {
+  /**
+   * Evicts now, in every layer holding more than `tokensPerHead` entries per head on average, down to
+   * that many (at least the window): for a caller that needs memory back before the next eviction.
+   */
+  async compressTo(tokensPerHead: number): Promise<void> {
+    const target = Math.max(this.options.window, Math.floor(tokensPerHead));
+    for (let layer = 0; layer < this.geometry.layers; layer++) {
+      if (this.layerTotal(layer) > this.geometry.kvHeads * target) await this.evict(layer, target);
+    }
+  }
+
+  private async evictIfFull(layer: number): Promise<void> {
+    const limit = this.limit(layer);
+    if (this.layerTotal(layer) > this.geometry.kvHeads * limit) await this.evict(layer, limit - this.every);
+  }
+
+  private async evict(layer: number, tokensPerHead: number): Promise<void> {
     const { kvHeads, headDim } = this.geometry;
     const g = groupSize(this.geometry);
     const recent = this.recent[layer]!;
@@ -169,8 +193,7 @@ export class EvictingStore implements KvStore {
         protectedCount: Math.min(this.options.window, positions.length),
       });
     }
-    const target = this.maxTokensPerHead - this.every - this.options.window;
-    const plan = planLayer(this.method, this.options, heads, target);
+    const plan = planLayer(this.method, this.options, heads, tokensPerHead - this.options.window);
     const before = this.layerTotal(layer);
     this.inner.compact(layer, plan.kept);
     this.evictedTokens += before - this.layerTotal(layer);

@@ -45,6 +45,31 @@ describe('decode-time eviction', () => {
     },
   );
 
+  it('follows a limit that grows with the sequence (a compression ratio) and shrinks on demand', async () => {
+    const window = 4;
+    const store = new EvictingStore(new ReferenceStore(geometry), {
+      method: 'ada-snapkv',
+      maxTokensPerHead: (seen) => Math.ceil(seen / 3),
+      every: 4,
+      options: { window },
+    });
+    const generator = new Generator(model, { store, afterPrefill: ({ observations }) => store.observe(observations) });
+    const total = (layer: number) => Array.from({ length: geometry.kvHeads }, (_, h) => store.length(layer, h)).reduce((a, b) => a + b);
+    await generator.generate(prompt, {
+      steps: 60,
+      onToken: () => {
+        const limit = Math.max(window + 4, Math.ceil(generator.position / 3));
+        expect(store.limit(0)).toBe(limit);
+        for (let layer = 0; layer < geometry.layers; layer++) expect(total(layer)).toBeLessThanOrEqual(geometry.kvHeads * limit);
+      },
+    });
+    await store.compressTo(6);
+    for (let layer = 0; layer < geometry.layers; layer++) {
+      expect(total(layer)).toBeLessThanOrEqual(geometry.kvHeads * 6 + geometry.kvHeads); // within rounding of the safeguard
+      for (let h = 0; h < geometry.kvHeads; h++) expect(store.positions(layer, h).slice(-window)).toEqual(Int32Array.from({ length: window }, (_, i) => generator.position - window + i));
+    }
+  });
+
   it('changes nothing while the cache stays under its target', async () => {
     const plain = await new Generator(model).generate(prompt, { steps: 30 });
     const store = new EvictingStore(new ReferenceStore(geometry), { method: 'ada-snapkv', maxTokensPerHead: 96, options: { window: 8 } });
