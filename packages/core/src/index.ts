@@ -25,3 +25,4 @@ export { adaptiveAllocation } from './allocation/adaptive.js';
 export { uniformAllocation } from './allocation/uniform.js';
 export { roundHalfEven } from './allocation/round-half-even.js';
 export { EvictingStore, type DecodeEvictionOptions } from './decode/evicting-store.js';
+export * from './scheduler/index.js';

@@ -1,0 +1,74 @@
+import { OptionError } from '../errors.js';
+import { getMethod } from '../methods/registry.js';
+
+/** One completion to run in a {@link Scheduler}. */
+export interface CompletionRequest {
+  /** Text (encoded with BOS) or token ids. */
+  readonly prompt: string | readonly number[];
+  /** Tokens to generate at most (default 64). */
+  readonly maxTokens?: number;
+  /** 0 = greedy (default). */
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  /** Compression method (default `ada-snapkv`); `full` or no limit below means no compression. */
+  readonly method?: string;
+  /** Keep at most this many entries per KV head on average (window included). */
+  readonly maxCacheTokens?: number;
+  /** Or keep about 1/ratio of the tokens seen (ratio >= 1, e.g. 4 for 4x). */
+  readonly compressionRatio?: number;
+  /** Most recent entries never evicted (default 16). */
+  readonly protectedWindow?: number;
+  /** Stop at BOS/EOS (default true). */
+  readonly stopAtEndOfText?: boolean;
+  /** Cancels the request; its blocks go back to the pool. */
+  readonly signal?: AbortSignal;
+  /** Called with each generated token as soon as it is sampled. */
+  readonly onToken?: (event: { readonly token: number; readonly text: string }) => void;
+}
+
+export interface ResolvedRequest {
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly seed: number;
+  readonly method: string;
+  /** Per-head limit as a function of tokens seen; null = keep everything. */
+  readonly limit: ((seen: number) => number) | null;
+  readonly protectedWindow: number;
+  readonly stopAtEndOfText: boolean;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new OptionError(`${name} must be a whole number >= 1, got ${value}.`);
+  return value;
+}
+
+/** Defaults filled in and every field checked; throws typed errors a server can turn into 400s. */
+export function resolveRequest(request: CompletionRequest): ResolvedRequest {
+  const maxTokens = positiveInteger(request.maxTokens ?? 64, 'maxTokens');
+  const temperature = request.temperature ?? 0;
+  if (!Number.isFinite(temperature) || temperature < 0) throw new OptionError(`temperature must be >= 0, got ${temperature}.`);
+  const topP = request.topP ?? 0.9;
+  if (!(topP > 0 && topP <= 1)) throw new OptionError(`topP must be in (0, 1], got ${topP}.`);
+  const seed = request.seed ?? 42;
+  if (!Number.isInteger(seed)) throw new OptionError(`seed must be a whole number, got ${seed}.`);
+  const method = getMethod(request.method ?? 'ada-snapkv').name;
+  const protectedWindow = positiveInteger(request.protectedWindow ?? 16, 'protectedWindow');
+  const { maxCacheTokens, compressionRatio } = request;
+  if (maxCacheTokens !== undefined && compressionRatio !== undefined) {
+    throw new OptionError('Give maxCacheTokens or compressionRatio, not both.');
+  }
+  let limit: ResolvedRequest['limit'] = null;
+  if (maxCacheTokens !== undefined) {
+    positiveInteger(maxCacheTokens, 'maxCacheTokens');
+    limit = () => maxCacheTokens;
+  } else if (compressionRatio !== undefined) {
+    if (!Number.isFinite(compressionRatio) || compressionRatio < 1) {
+      throw new OptionError(`compressionRatio must be a number >= 1 (e.g. 4 for 4x), got ${compressionRatio}.`);
+    }
+    limit = (seen) => Math.ceil(seen / compressionRatio);
+  }
+  if (method === 'full') limit = null;
+  return { maxTokens, temperature, topP, seed, method, limit, protectedWindow, stopAtEndOfText: request.stopAtEndOfText ?? true };
+}
