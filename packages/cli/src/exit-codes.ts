@@ -25,6 +25,7 @@ const BY_ERROR_CODE: Record<AdakvErrorCode, number> = {
   INVALID_HANDLE: ExitCode.internal,
   MODEL_FORMAT: ExitCode.input,
   MODEL_INTEGRITY: ExitCode.input,
+  MODEL_DOWNLOAD: ExitCode.resource,
   CONTEXT_OVERFLOW: ExitCode.input,
   DEVICE_LOST: ExitCode.resource,
   DEVICE_OUT_OF_MEMORY: ExitCode.resource,

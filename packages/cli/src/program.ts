@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { serveCommand } from './commands/serve.js';
 import type { CliIo } from './main.js';
 
 /** Builds the `adakv` command tree; exported so tests drive it without spawning a process. */
@@ -7,6 +8,6 @@ export function createProgram(io: CliIo = process): Command {
     .description('Adaptive per-head KV-cache compression (Ada-KV) for JavaScript.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
-  void io;
+  program.addCommand(serveCommand(io));
   return program;
 }

@@ -1,0 +1,160 @@
+import { Generator, type Model } from '@adakv/core';
+import { loadDefaultModel } from '@adakv/core/node';
+import autocannon from 'autocannon';
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../src/server/start.js';
+
+let model: Model;
+let server: RunningServer;
+
+const post = (body: unknown, raw?: string) =>
+  fetch(`${server.url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: raw ?? JSON.stringify(body),
+  });
+
+async function expectPoolEmpty(): Promise<void> {
+  for (let i = 0; i < 100 && (server.pool.stats().usedBlocks > 0 || server.scheduler.runningCount > 0); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(server.pool.stats().usedBlocks).toBe(0);
+  server.pool.check();
+}
+
+beforeAll(async () => {
+  model = await loadDefaultModel();
+  server = await startServer({
+    model, modelName: 'stories15M', host: '127.0.0.1', port: 0,
+    poolBlocks: 2048, blockSize: 16, maxBatch: 4, maxPending: 16, bodyLimit: 4096,
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('adakv serve', () => {
+  it('answers a completion as OpenAI does, with the tokens the generator gives', async () => {
+    const expected = await new Generator(model).generate('Once upon a time', { steps: 12 });
+    const response = await post({ prompt: 'Once upon a time', max_tokens: 12 });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      object: 'text_completion',
+      model: 'stories15M',
+      choices: [{ index: 0, text: expected.text, finish_reason: 'length', logprobs: null }],
+      usage: { completion_tokens: 12, prompt_tokens: expected.promptTokens.length },
+    });
+    expect(body.id).toMatch(/^cmpl-/);
+  });
+
+  it('streams server-sent events that add up to the same text', async () => {
+    const response = await post({ prompt: 'Once upon a time', max_tokens: 12, stream: true, max_cache_tokens: 40, protected_window: 8 });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const events = (await response.text()).split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
+    expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
+    const expected = await new Generator(model).generate('Once upon a time', { steps: 12 });
+    expect(chunks.map((c) => c.choices[0].text).join('')).toBe(expected.text);
+  });
+
+  it('serves parallel clients, each getting what it would get alone', async () => {
+    const prompts = ['Tom had a red ball.', 'The cat sat on the mat and', 'Lily went to the park.', 'One day, a big dog', 'The sun was hot.'];
+    const bodies = await Promise.all(
+      prompts.map((prompt, i) =>
+        post({ prompt, max_tokens: 10, ...(i % 2 ? { max_cache_tokens: 40, method: 'snapkv', protected_window: 8 } : {}) }).then((r) => r.json()),
+      ),
+    );
+    for (const [i, prompt] of prompts.entries()) {
+      const alone = await post({ prompt, max_tokens: 10, ...(i % 2 ? { max_cache_tokens: 40, method: 'snapkv', protected_window: 8 } : {}) }).then((r) => r.json());
+      expect(bodies[i].choices[0].text).toBe(alone.choices[0].text);
+    }
+    await expectPoolEmpty();
+  });
+
+  it('answers bad requests with a 4xx and a JSON error', async () => {
+    const cases: [unknown, string | undefined, number, RegExp][] = [
+      [null, '{"prompt": "unterminated', 400, /JSON/i],
+      [{ max_tokens: 3 }, undefined, 400, /prompt/],
+      [{ prompt: 'x', method: 'nope' }, undefined, 400, /Unknown method "nope"/],
+      [{ prompt: 'x', max_tokens: 5000 }, undefined, 400, /context/],
+      [{ prompt: 'x', temperature: -1 }, undefined, 400, /temperature/],
+      [{ prompt: 'x', extra: 1 }, undefined, 400, /additional/],
+      [{ prompt: 'x'.repeat(5000) }, undefined, 413, /large/i],
+    ];
+    for (const [body, raw, status, message] of cases) {
+      const response = await post(body, raw);
+      expect(response.status).toBe(status);
+      const json = await response.json();
+      expect(json.error.message).toMatch(message);
+    }
+  });
+
+  it('frees the blocks of a client that disconnects mid-stream', async () => {
+    const cancelledBefore = server.scheduler.totals.cancelled;
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.once('data', () => {
+          expect(server.pool.stats().usedBlocks).toBeGreaterThan(0);
+          req.destroy(); // hang up after the first token
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ prompt: 'Once upon a time', max_tokens: 200, stream: true }));
+      setTimeout(() => reject(new Error('no data')), 20_000);
+    });
+    await expectPoolEmpty();
+    expect(server.scheduler.totals.cancelled).toBe(cancelledBefore + 1);
+  });
+
+  it('reports health and Prometheus metrics', async () => {
+    expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ status: 'ok', model: 'stories15M' });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const name of ['adakv_active_sequences 0', 'adakv_queue_length 0', 'adakv_pool_blocks{state="used"} 0', 'adakv_pool_blocks{state="free"} 2048']) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/adakv_generated_tokens_total [1-9]\d*/);
+    expect(metrics).toMatch(/adakv_requests_total\{outcome="cancelled"\} [1-9]/);
+    expect(metrics).toMatch(/# TYPE adakv_evicted_tokens_total counter/);
+  });
+
+  it('takes a bounded load without errors or leaked blocks', async () => {
+    const result = await autocannon({
+      url: `${server.url}/v1/completions`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 4, compression_ratio: 2, protected_window: 4 }),
+      connections: 4,
+      amount: 24,
+      timeout: 60,
+    });
+    expect(result.errors).toBe(0);
+    expect(result.non2xx).toBe(0);
+    expect(result['2xx']).toBe(24);
+    await expectPoolEmpty();
+  });
+});
+
+describe('adakv serve limits and shutdown', () => {
+  it('says 429 beyond the pending limit, and drains running requests on close', async () => {
+    const small = await startServer({
+      model, modelName: 'stories15M', host: '127.0.0.1', port: 0,
+      poolBlocks: 512, blockSize: 16, maxBatch: 2, maxPending: 1, bodyLimit: 4096,
+    });
+    const send = (body: unknown) =>
+      fetch(`${small.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const first = send({ prompt: 'Once upon a time', max_tokens: 24 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await send({ prompt: 'Hello', max_tokens: 2 });
+    expect(second.status).toBe(429);
+    expect((await second.json()).error.type).toBe('rate_limit_error');
+    const closing = small.close();
+    const answer = await (await first).json();
+    expect(answer.usage.completion_tokens).toBe(24); // drained, not cut off
+    await closing;
+  });
+});
