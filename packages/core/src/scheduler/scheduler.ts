@@ -20,6 +20,12 @@ export interface SchedulerOptions {
   readonly evictEvery?: number;
   /** Run steps by itself whenever there is work (default true); false = the caller calls `step()`. */
   readonly autoRun?: boolean;
+  /**
+   * `reserve` (default) admits a request only when its cache fits at its final length next to what
+   * the running ones may still grow into, so preemption is rare; `optimistic` admits when it fits
+   * now, runs more sequences at once, and relies on compression and preemption when they grow.
+   */
+  readonly admission?: 'reserve' | 'optimistic';
   /** Called after every step. */
   readonly onStep?: (metrics: StepMetrics) => void;
 }
@@ -170,7 +176,7 @@ export class Scheduler {
     // Admission, oldest first; a request that does not fit waits (no overtaking).
     while (this.running.length < this.maxBatch && this.queue.length > 0) {
       const candidate = this.queue[0]!;
-      const need = this.admissionBlocks(candidate) + this.blocksForNextStep();
+      const need = this.admissionBlocks(candidate);
       if (need > this.pool.stats().freeBlocks) {
         if (this.running.length === 0) this.fail(this.queue.shift()!, this.tooSmall(need, 'to start'));
         break;
@@ -260,20 +266,38 @@ export class Scheduler {
     return [...sequence.promptTokens, ...sequence.tokens.slice(0, -1)];
   }
 
-  /** Blocks admission may take at its peak: the compressed cache of every layer plus one full layer being written. */
-  private admissionBlocks(sequence: Sequence): number {
+  /** Blocks a sequence's cache may hold at most over its life: its limit at its final length, every layer. */
+  private lifetimeBlocks(sequence: Sequence): number {
     const { layers, kvHeads } = this.geometry;
-    const bs = this.pool.blockSize;
-    const n = sequence.tokens.length === 0 ? sequence.promptTokens.length : this.forwarded(sequence).length;
-    const kept = Math.min(n, this.budgetAfterPrefill(sequence, n));
-    const perLayer = Math.ceil((kvHeads * (kept + 1)) / bs) + kvHeads;
-    return layers * perLayer + kvHeads * Math.ceil(n / bs);
+    const { limit, maxTokens, protectedWindow } = sequence.resolved;
+    const final = sequence.promptTokens.length + maxTokens;
+    const perHead = limit ? Math.min(final, Math.max(protectedWindow + this.every, Math.ceil(limit(final)))) : final;
+    // at most one partly filled block per head on top of the whole ones
+    return layers * (Math.ceil((kvHeads * (perHead + 1)) / this.pool.blockSize) + kvHeads);
   }
 
+  /**
+   * Free blocks a candidate needs to be admitted: its lifetime cache plus one full layer written
+   * during admission, on top of what the running sequences may still grow into. Reserving the
+   * lifetime up front keeps preemption (which costs a new prefill) for estimates that were wrong.
+   */
+  private admissionBlocks(candidate: Sequence): number {
+    const n = candidate.tokens.length === 0 ? candidate.promptTokens.length : this.forwarded(candidate).length;
+    const fullLayer = this.geometry.kvHeads * Math.ceil(n / this.pool.blockSize);
+    if (this.options.admission === 'optimistic') {
+      const { layers, kvHeads } = this.geometry;
+      const kept = Math.min(n, this.budgetAfterPrefill(candidate, n));
+      return layers * (Math.ceil((kvHeads * (kept + 1)) / this.pool.blockSize) + kvHeads) + fullLayer + this.blocksForNextStep();
+    }
+    const growth = this.running.reduce((sum, s) => sum + Math.max(0, this.lifetimeBlocks(s) - s.store!.stats().blocks), 0);
+    return this.lifetimeBlocks(candidate) + fullLayer + growth;
+  }
+
+  /** Entries per head a sequence keeps right after prefill: its limit, less the room for `every` steps. */
   private budgetAfterPrefill(sequence: Sequence, n: number): number {
     const { limit, protectedWindow } = sequence.resolved;
     if (!limit) return n;
-    return Math.max(protectedWindow, Math.max(protectedWindow + this.every, Math.ceil(limit(n))) - this.every);
+    return Math.max(protectedWindow + this.every, Math.ceil(limit(n))) - this.every;
   }
 
   /** New blocks the next decode step needs at most: one per head sitting at a block boundary. */
