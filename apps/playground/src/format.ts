@@ -1,12 +1,2 @@
-/** Human-readable byte counts for the playground's live cache figures. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '–';
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+/** The playground's byte figures use the SDK's formatting, so the CLI and the page read the same. */
+export { formatBytes } from '@adakv/core';

@@ -1,5 +1,5 @@
 import { AdakvError } from '@adakv/core';
-import { CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { createProgram } from './program.js';
 
@@ -14,11 +14,13 @@ export interface CliIo {
  */
 export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {
   const program = createProgram(io);
-  program.exitOverride();
-  program.configureOutput({
-    writeOut: (text) => io.stdout.write(text),
-    writeErr: (text) => io.stderr.write(text),
-  });
+  // subcommands do not inherit these from their parent, so every command gets them
+  const configure = (command: Command): void => {
+    command.exitOverride();
+    command.configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+    command.commands.forEach(configure);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.ok;

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import type { CliIo } from './main.js';
 
@@ -8,6 +9,7 @@ export function createProgram(io: CliIo = process): Command {
     .description('Adaptive per-head KV-cache compression (Ada-KV) for JavaScript.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(runCommand(io));
   program.addCommand(serveCommand(io));
   return program;
 }

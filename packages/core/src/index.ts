@@ -27,3 +27,4 @@ export { uniformAllocation } from './allocation/uniform.js';
 export { roundHalfEven } from './allocation/round-half-even.js';
 export { EvictingStore, type DecodeEvictionOptions } from './decode/evicting-store.js';
 export * from './scheduler/index.js';
+export { formatBytes } from './format-bytes.js';

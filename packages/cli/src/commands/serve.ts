@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { CliIo } from '../main.js';
 import { integer } from '../options.js';
 import { startServer } from '../server/start.js';
-import { loadModelForCli } from '../server/load-model.js';
+import { loadModelForCli } from '../load-model.js';
 
 /** `adakv serve`: an OpenAI-compatible completion server whose KV cache lives in one fixed pool. */
 export function serveCommand(io: CliIo): Command {

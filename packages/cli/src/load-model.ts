@@ -1,7 +1,7 @@
 import type { Model } from '@adakv/core';
 import { loadDefaultModel, loadModelFile } from '@adakv/core/node';
-import type { CliIo } from '../main.js';
-import { ProgressBar } from '../ui/progress.js';
+import type { CliIo } from './main.js';
+import { ProgressBar } from './ui/progress.js';
 
 /** The model named by `--model` / `--tokenizer`, or the default stories15M (downloaded once, with a progress bar). */
 export async function loadModelForCli(flags: { model?: string; tokenizer?: string }, io: CliIo): Promise<{ model: Model; name: string }> {

@@ -1,0 +1,155 @@
+import {
+  type CompressionPlan,
+  EvictingStore,
+  Generator,
+  type GenerateResult,
+  type KvStore,
+  cacheGeometry,
+  compress,
+  formatBytes,
+  methodNames,
+} from '@adakv/core';
+import { Command, Option } from 'commander';
+import { tokenAgreement } from '../agreement.js';
+import { BACKENDS, type Backend, createStore } from '../backend.js';
+import { loadModelForCli } from '../load-model.js';
+import type { CliIo } from '../main.js';
+import { budget, integer, number } from '../options.js';
+
+import { formatTable } from '../ui/table.js';
+
+interface RunFlags {
+  method: string;
+  budget: number | { ratio: number };
+  alpha: number;
+  window: number;
+  steps: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  backend: Backend;
+  maxCacheTokens?: number;
+  evictEvery: number;
+  model?: string;
+  tokenizer?: string;
+  compare: boolean;
+  json: boolean;
+}
+
+interface Outcome {
+  result: GenerateResult;
+  bytes: number;
+  plan: CompressionPlan | null;
+  evictedDuringDecode: number;
+}
+
+/** A story opening of about 150 tokens, so the default budget of 48 per head really evicts. */
+export const DEMO_PROMPT =
+  'Once upon a time, in a small house at the edge of a big green forest, there lived a little girl named Mia. ' +
+  'Mia had a red hat, a brown dog called Max and a garden full of yellow flowers. Every morning she gave water ' +
+  'to the flowers, and Max ran after the butterflies. One day, a little bird with a hurt wing fell into the garden. ' +
+  'Mia picked it up very gently and took it inside. She gave the bird some seeds and a bowl of water, and Max ' +
+  'sat next to it all day. The next morning,';
+
+/** `adakv run "PROMPT"`: generate with a compressed cache, streamed, then compare with the full cache. */
+export function runCommand(io: CliIo): Command {
+  return new Command('run')
+    .description('Generate text with a compressed KV cache, streamed, then compare it with the full cache.')
+    .argument('[prompt]', 'text to continue (default: a short story opening, long enough to compress)')
+    .addOption(new Option('--method <name>', 'compression method').choices(methodNames).default('ada-snapkv'))
+    .option('--budget <tokens|ratio>', 'cache kept per KV head after prefill, window included: tokens (48) or a share of the prompt (0.25, 25%)', budget, 48)
+    .option('--alpha <a>', "Ada-KV safeguard: each head's guaranteed share (1 = uniform)", number(0, 1), 0.2)
+    .option('--window <tokens>', 'observation window: the last prompt tokens, always kept, whose queries score the rest', integer(1), 16)
+    .option('--steps <n>', 'tokens to generate', integer(1), 64)
+    .option('--temperature <t>', '0 = greedy; higher = more random', number(0, 100), 0)
+    .option('--top-p <p>', 'nucleus sampling threshold (with --temperature > 0)', number(0.01, 1), 0.9)
+    .option('--seed <n>', 'sampling seed', integer(0), 42)
+    .addOption(new Option('--backend <name>', 'where the KV cache lives').choices(BACKENDS).default('wasm'))
+    .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
+    .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
+    .option('--model <file>', 'a llama2.c .bin or .gguf model instead of the default stories15M')
+    .option('--tokenizer <file>', 'tokenizer.bin for a llama2.c model')
+    .option('--no-compare', 'skip the full-cache run')
+    .option('--json', 'print one JSON object instead of text and a table')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  adakv run                      (a built-in story opening)
+  adakv run "Once upon a time"
+  adakv run "Once upon a time" --method snapkv --budget 25% --steps 32
+  adakv run "Tom had a red ball." --temperature 0.8 --seed 7 --max-cache-tokens 64`,
+    )
+    .action(async (promptArgument: string | undefined, flags: RunFlags) => {
+      const prompt = promptArgument ?? DEMO_PROMPT;
+      const { model } = await loadModelForCli(flags, io);
+      if (flags.backend === 'auto') io.stderr.write('backend auto: no WebGPU store in this build, using wasm.\n');
+      const geometry = cacheGeometry(model.config);
+      const sampling = { steps: flags.steps, temperature: flags.temperature, topP: flags.topP, seed: flags.seed };
+      const options = { window: flags.window, alpha: flags.alpha };
+
+      const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
+        const inner = await createStore(flags.backend, geometry, io);
+        const evicting =
+          compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full'
+            ? new EvictingStore(inner, { method: flags.method, maxTokensPerHead: flags.maxCacheTokens, every: flags.evictEvery, options })
+            : null;
+        const store: KvStore = evicting ?? inner;
+        try {
+          const generator = new Generator(model, {
+            store,
+            afterPrefill: async ({ observations }) => {
+              if (!compressed) return null;
+              const plan = compress(store, observations, { method: flags.method, budget: flags.budget, options });
+              await evicting?.observe(observations);
+              return plan;
+            },
+          });
+          const result = await generator.generate(prompt, { ...sampling, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) });
+          return {
+            result,
+            bytes: store.bytes(),
+            plan: (result.prefill.afterPrefill as CompressionPlan | null) ?? null,
+            evictedDuringDecode: evicting?.evictedTokens ?? 0,
+          };
+        } finally {
+          store.dispose();
+        }
+      };
+
+      if (!flags.json) io.stdout.write(prompt);
+      const ours = await generate(true, flags.json ? undefined : (text) => io.stdout.write(text));
+      if (!flags.json) io.stdout.write('\n\n');
+      const full = flags.compare ? await generate(false) : null;
+      const agreement = full ? tokenAgreement(ours.result.tokens, full.result.tokens) : null;
+
+      if (flags.json) {
+        io.stdout.write(
+          `${JSON.stringify(
+            {
+              prompt,
+              method: flags.method,
+              text: ours.result.text,
+              tokens: ours.result.tokens,
+              kvBytes: ours.bytes,
+              keptAfterPrefill: ours.plan ? { kept: ours.plan.achievedTotal, of: ours.plan.originalTotal } : null,
+              evictedDuringDecode: ours.evictedDuringDecode,
+              decodeTokensPerSecond: ours.result.decodeTokensPerSecond,
+              full: full ? { text: full.result.text, kvBytes: full.bytes, decodeTokensPerSecond: full.result.decodeTokensPerSecond } : null,
+              agreement,
+            },
+            null,
+            2,
+          )}\n`,
+        );
+        return;
+      }
+      const kept = (o: Outcome) => (o.plan ? `${o.plan.achievedTotal} / ${o.plan.originalTotal}` : 'all');
+      const rows = [
+        [flags.method, formatBytes(ours.bytes), kept(ours), agreement ? `${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-', ours.result.decodeTokensPerSecond.toFixed(1)],
+      ];
+      if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', full.result.decodeTokensPerSecond.toFixed(1)]);
+      io.stdout.write(`${formatTable(['cache', 'KV bytes', 'entries kept after prefill', 'tokens equal to full before the first difference', 'tokens/s'], rows)}\n`);
+      if (ours.evictedDuringDecode > 0) io.stdout.write(`evicted during decode: ${ours.evictedDuringDecode} entries\n`);
+    });
+}

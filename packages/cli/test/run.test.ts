@@ -1,0 +1,46 @@
+import { Generator } from '@adakv/core';
+import { loadDefaultModel } from '@adakv/core/node';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../src/main.js';
+import { captureIo } from './capture.js';
+
+describe('adakv run', () => {
+  it('gives the greedy tokens of the generator, with the full cache', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', 'Once upon a time', '--steps', '8', '--method', 'full', '--json', '--no-compare'], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    const expected = await new Generator(await loadDefaultModel()).generate('Once upon a time', { steps: 8 });
+    expect(report.tokens).toEqual(expected.tokens);
+    expect(report.text).toBe(expected.text);
+  });
+
+  it('compresses the default story prompt and compares with the full cache', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', '--steps', '6', '--budget', '32', '--backend', 'reference'], io)).toBe(0);
+    const out = io.out();
+    expect(out).toMatch(/^Once upon a time, in a small house/);
+    expect(out).toMatch(/ada-snapkv\s+[\d.]+ KiB\s+(\d+) \/ (\d+)/);
+    const [, kept, of] = /ada-snapkv\s+\S+ \S+\s+(\d+) \/ (\d+)/.exec(out)!;
+    expect(Number(kept)).toBeLessThan(Number(of));
+    expect(out).toMatch(/full cache/);
+  });
+
+  it('keeps the cache within --max-cache-tokens while decoding', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', 'Once upon a time', '--steps', '40', '--max-cache-tokens', '24', '--window', '4', '--evict-every', '4', '--json', '--no-compare'], io)).toBe(0);
+    expect(JSON.parse(io.out()).evictedDuringDecode).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [['run', 'x', '--method', 'nope'], 2, /Allowed choices are full, streamingllm/],
+    [['run', 'x', '--budget', '0'], 2, /expected tokens per head/],
+    [['run', 'x', '--window', '0'], 2, /integer in \[1/],
+    [['run', '--budget', '8', '--window', '16', '--steps', '2'], 2, /observation window of 16/],
+    [['run', 'x', '--backend', 'webgpu'], 4, /WebGPU/],
+    [['run', 'x', '--model', 'no-such-model.bin'], 2, /No model file at no-such-model.bin/],
+  ])('refuses %j with exit code %i', async (argv, code, message) => {
+    const io = captureIo();
+    expect(await runCli(argv, io)).toBe(code);
+    expect(io.err()).toMatch(message);
+  });
+});
