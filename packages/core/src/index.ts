@@ -28,3 +28,4 @@ export { roundHalfEven } from './allocation/round-half-even.js';
 export { EvictingStore, type DecodeEvictionOptions } from './decode/evicting-store.js';
 export * from './scheduler/index.js';
 export { formatBytes } from './format-bytes.js';
+export * from './metrics/index.js';
