@@ -29,3 +29,4 @@ export { EvictingStore, type DecodeEvictionOptions } from './decode/evicting-sto
 export * from './scheduler/index.js';
 export { formatBytes } from './format-bytes.js';
 export * from './metrics/index.js';
+export * from './eval/index.js';

@@ -1,0 +1,188 @@
+import { type BudgetSpec, resolveBudget } from '../budget.js';
+import { ContextOverflowError, OptionError } from '../errors.js';
+import { type CacheGeometry } from '../geometry.js';
+import { getMethod } from '../methods/registry.js';
+import type { MethodOptions } from '../methods/types.js';
+import { attentionOutputL1 } from '../metrics/attention-output-l1.js';
+import { kvBytes } from '../metrics/kv-bytes.js';
+import { retainedMass } from '../metrics/retained-mass.js';
+import { cacheGeometry } from '../model/config.js';
+import { Transformer } from '../model/forward.js';
+import type { Model } from '../model/model.js';
+import type { LayerObservation } from '../model/observation.js';
+import { applyPlan, planCompression } from '../plan.js';
+import type { KvStore } from '../store.js';
+import { ReferenceStore } from '../stores/reference-store.js';
+import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
+
+export interface FidelityOptions {
+  readonly model: Model;
+  /** Token windows of real text, each at least `prefill + continuation + 1` long (BOS first). */
+  readonly segments: readonly (readonly number[])[];
+  readonly methods: readonly string[];
+  readonly budgets: readonly BudgetSpec[];
+  /** Prompt tokens prefilled, then compressed (default 192). */
+  readonly prefill?: number;
+  /** Tokens teacher-forced through the compressed cache afterwards (default 64). */
+  readonly continuation?: number;
+  /** Method options for every method (default `{ window: 16 }`). */
+  readonly options?: Partial<MethodOptions>;
+  /** Where the K/V live during the evaluation (default: a reference store). */
+  readonly createStore?: (geometry: CacheGeometry) => KvStore | Promise<KvStore>;
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface FidelityRow {
+  readonly method: string;
+  /** Tokens per KV head, window included. */
+  readonly budget: number;
+  /** Mean KL(full || compressed) of the next-token distributions over the continuation (nats). */
+  readonly kl: Spread;
+  /** Share of continuation positions where the compressed cache predicts the full cache's top token. */
+  readonly agreement: Spread;
+  /** Change of the mean negative log-likelihood of the real next tokens (nats; > 0 = worse). */
+  readonly nllDelta: Spread;
+  /** At compression time: attention-output L1 loss and retained attention mass (means over layers and heads). */
+  readonly attentionL1: Spread;
+  readonly retainedMass: Spread;
+  /** f32 K/V bytes kept right after compression, and with the full cache. */
+  readonly kvBytes: number;
+  readonly fullKvBytes: number;
+}
+
+export interface FidelityReport {
+  readonly settings: {
+    readonly segments: number;
+    readonly prefill: number;
+    readonly continuation: number;
+    readonly options: Partial<MethodOptions>;
+  };
+  readonly rows: readonly FidelityRow[];
+}
+
+interface Sample {
+  kl: number;
+  agreement: number;
+  nllDelta: number;
+  attentionL1: number;
+  retainedMass: number;
+  kvBytes: number;
+  fullKvBytes: number;
+}
+
+async function fill(store: KvStore, observations: readonly LayerObservation[], n: number): Promise<KvStore> {
+  const positions = Int32Array.from({ length: n }, (_, t) => t);
+  observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));
+  return store;
+}
+
+/** Log-probabilities after each continuation token is forwarded (they predict tokens prefill+1 ..). */
+async function teacherForce(transformer: Transformer, store: KvStore, tokens: readonly number[], prefill: number, continuation: number): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  for (let j = 0; j < continuation; j++) {
+    out.push(logSoftmax(await transformer.decode(tokens[prefill + j]!, prefill + j, store)));
+  }
+  return out;
+}
+
+/**
+ * How faithful a model stays with a compressed cache, on real text: per segment, prefill `prefill`
+ * tokens once, teacher-force `continuation` tokens with the full cache, then for every method x
+ * budget start again from the same prefill, compress, and teacher-force the same tokens. Reports
+ * mean and spread over segments.
+ */
+export async function evaluateFidelity(options: FidelityOptions): Promise<FidelityReport> {
+  const { model, segments, methods, budgets } = options;
+  const prefill = options.prefill ?? 192;
+  const continuation = options.continuation ?? 64;
+  const methodOptions = options.options ?? { window: 16 };
+  const createStore = options.createStore ?? ((geometry: CacheGeometry) => new ReferenceStore(geometry));
+  if (!Number.isInteger(prefill) || prefill < 2) throw new OptionError(`prefill must be a whole number >= 2, got ${prefill}.`);
+  if (!Number.isInteger(continuation) || continuation < 1) throw new OptionError(`continuation must be >= 1, got ${continuation}.`);
+  if (prefill + continuation > model.config.contextLength) {
+    throw new ContextOverflowError(
+      `prefill ${prefill} + continuation ${continuation} exceed the model's context of ${model.config.contextLength}.`,
+    );
+  }
+  if (segments.length === 0) throw new OptionError('Give at least one segment of text.');
+  const short = segments.findIndex((s) => s.length < prefill + continuation + 1);
+  if (short >= 0) throw new OptionError(`Segment ${short} has ${segments[short]!.length} tokens; each needs prefill + continuation + 1.`);
+  if (methods.length === 0 || budgets.length === 0) throw new OptionError('Give at least one method and one budget.');
+  methods.forEach((m) => getMethod(m));
+  budgets.forEach((b) => resolveBudget(b, prefill));
+
+  const geometry = cacheGeometry(model.config);
+  const transformer = new Transformer(model);
+  const samples = new Map<string, Sample[]>();
+  const total = segments.length * (1 + methods.length * budgets.length);
+  let done = 0;
+  const progress = (label: string) => options.onProgress?.(++done, total, label);
+
+  for (const [s, tokens] of segments.entries()) {
+    const fullStore = await createStore(geometry);
+    let observations: readonly LayerObservation[];
+    let reference: Float64Array[];
+    try {
+      ({ observations } = await transformer.prefill(tokens.slice(0, prefill), fullStore));
+      reference = await teacherForce(transformer, fullStore, tokens, prefill, continuation);
+    } finally {
+      fullStore.dispose();
+    }
+    progress(`segment ${s + 1}: full cache`);
+    for (const method of methods) {
+      for (const budgetSpec of budgets) {
+        options.signal?.throwIfAborted();
+        const plan = planCompression({ method, geometry, observations, budget: budgetSpec, options: methodOptions });
+        const store = await fill(await createStore(geometry), observations, prefill);
+        let predicted: Float64Array[];
+        try {
+          applyPlan(store, plan);
+          predicted = await teacherForce(transformer, store, tokens, prefill, continuation);
+        } finally {
+          store.dispose();
+        }
+        let kl = 0;
+        let agree = 0;
+        let nll = 0;
+        for (let j = 0; j < continuation; j++) {
+          const p = reference[j]!;
+          const q = predicted[j]!;
+          for (let v = 0; v < p.length; v++) if (p[v]! > -Infinity) kl += Math.exp(p[v]!) * (p[v]! - q[v]!);
+          if (argmax(p) === argmax(q)) agree++;
+          const target = tokens[prefill + j + 1]!;
+          nll += -q[target]! + p[target]!;
+        }
+        const key = `${method}\u0000${plan.budget}`;
+        const list = samples.get(key) ?? [];
+        list.push({
+          kl: kl / continuation,
+          agreement: agree / continuation,
+          nllDelta: nll / continuation,
+          attentionL1: attentionOutputL1(geometry, observations, plan).mean,
+          retainedMass: retainedMass(geometry, observations, plan).mean,
+          kvBytes: kvBytes(plan.achievedTotal, geometry.headDim),
+          fullKvBytes: kvBytes(plan.originalTotal, geometry.headDim),
+        });
+        samples.set(key, list);
+        progress(`segment ${s + 1}: ${method} @ ${plan.budget}`);
+      }
+    }
+  }
+  const rows = [...samples.entries()].map(([key, list]): FidelityRow => {
+    const [method, budget] = key.split('\u0000') as [string, string];
+    const of = (field: keyof Sample) => spread(list.map((x) => x[field]));
+    return {
+      method,
+      budget: Number(budget),
+      kl: of('kl'),
+      agreement: of('agreement'),
+      nllDelta: of('nllDelta'),
+      attentionL1: of('attentionL1'),
+      retainedMass: of('retainedMass'),
+      kvBytes: of('kvBytes').mean,
+      fullKvBytes: of('fullKvBytes').mean,
+    };
+  });
+  return { settings: { segments: segments.length, prefill, continuation, options: methodOptions }, rows };
+}
