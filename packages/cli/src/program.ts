@@ -1,4 +1,7 @@
 import { Command } from 'commander';
+import { evalCommand } from './commands/eval.js';
+import { inspectCommand } from './commands/inspect.js';
+import { modelsCommand } from './commands/models.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import type { CliIo } from './main.js';
@@ -9,7 +12,22 @@ export function createProgram(io: CliIo = process): Command {
     .description('Adaptive per-head KV-cache compression (Ada-KV) for JavaScript.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  adakv run                                   generate with Ada-SnapKV on the default model, compare with the full cache
+  adakv inspect --svg heads.svg               per-head concentration and budgets as heatmaps
+  adakv eval --segments 2 --continuation 16   fidelity of every method across budgets on real text
+  adakv serve --port 8080                     an OpenAI-compatible server over one fixed KV pool
+  adakv models pull                           fetch the default model (stories15M) once
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 unusable input (model, prompt), 4 out of resources, 130 interrupted.`,
+  );
   program.addCommand(runCommand(io));
+  program.addCommand(inspectCommand(io));
+  program.addCommand(evalCommand(io));
+  program.addCommand(modelsCommand(io));
   program.addCommand(serveCommand(io));
   return program;
 }

@@ -7,11 +7,11 @@ import {
   cacheGeometry,
   compress,
   formatBytes,
-  methodNames,
 } from '@adakv/core';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
-import { BACKENDS, type Backend, createStore } from '../backend.js';
+import { type Backend, createStore } from '../backend.js';
+import { backendOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../main.js';
 import { budget, integer, number } from '../options.js';
@@ -53,24 +53,22 @@ export const DEMO_PROMPT =
 
 /** `adakv run "PROMPT"`: generate with a compressed cache, streamed, then compare with the full cache. */
 export function runCommand(io: CliIo): Command {
-  return new Command('run')
+  const command = new Command('run')
     .description('Generate text with a compressed KV cache, streamed, then compare it with the full cache.')
     .argument('[prompt]', 'text to continue (default: a short story opening, long enough to compress)')
-    .addOption(new Option('--method <name>', 'compression method').choices(methodNames).default('ada-snapkv'))
+    .addOption(methodOption())
     .option('--budget <tokens|ratio>', 'cache kept per KV head after prefill, window included: tokens (48) or a share of the prompt (0.25, 25%)', budget, 48)
-    .option('--alpha <a>', "Ada-KV safeguard: each head's guaranteed share (1 = uniform)", number(0, 1), 0.2)
-    .option('--window <tokens>', 'observation window: the last prompt tokens, always kept, whose queries score the rest', integer(1), 16)
     .option('--steps <n>', 'tokens to generate', integer(1), 64)
     .option('--temperature <t>', '0 = greedy; higher = more random', number(0, 100), 0)
     .option('--top-p <p>', 'nucleus sampling threshold (with --temperature > 0)', number(0.01, 1), 0.9)
     .option('--seed <n>', 'sampling seed', integer(0), 42)
-    .addOption(new Option('--backend <name>', 'where the KV cache lives').choices(BACKENDS).default('wasm'))
+    .addOption(backendOption())
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
     .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
-    .option('--model <file>', 'a llama2.c .bin or .gguf model instead of the default stories15M')
-    .option('--tokenizer <file>', 'tokenizer.bin for a llama2.c model')
     .option('--no-compare', 'skip the full-cache run')
-    .option('--json', 'print one JSON object instead of text and a table')
+    .option('--json', 'print one JSON object instead of text and a table');
+  modelFlags(methodOptionFlags(command));
+  return command
     .addHelpText(
       'after',
       `

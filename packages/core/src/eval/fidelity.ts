@@ -115,7 +115,8 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
   const geometry = cacheGeometry(model.config);
   const transformer = new Transformer(model);
   const samples = new Map<string, Sample[]>();
-  const total = segments.length * (1 + methods.length * budgets.length);
+  const configurations = methods.reduce((sum, m) => sum + (getMethod(m).scorer === null ? 1 : budgets.length), 0);
+  const total = segments.length * (1 + configurations);
   let done = 0;
   const progress = (label: string) => options.onProgress?.(++done, total, label);
 
@@ -131,7 +132,8 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
     }
     progress(`segment ${s + 1}: full cache`);
     for (const method of methods) {
-      for (const budgetSpec of budgets) {
+      // a method that evicts nothing gives the same row at every budget: run it once
+      for (const budgetSpec of getMethod(method).scorer === null ? [prefill] : budgets) {
         options.signal?.throwIfAborted();
         const plan = planCompression({ method, geometry, observations, budget: budgetSpec, options: methodOptions });
         const store = await fill(await createStore(geometry), observations, prefill);

@@ -1,0 +1,21 @@
+import { methodNames } from '@adakv/core';
+import { type Command, Option } from 'commander';
+import { BACKENDS } from './backend.js';
+import { integer, number } from './options.js';
+
+/** `--model` / `--tokenizer`: any supported model instead of the default. */
+export function modelFlags(command: Command): Command {
+  return command
+    .option('--model <file>', 'a llama2.c .bin or .gguf model instead of the default stories15M')
+    .option('--tokenizer <file>', 'tokenizer.bin for a llama2.c model');
+}
+
+/** `--window` / `--alpha`: the method options every command shares. */
+export function methodOptionFlags(command: Command): Command {
+  return command
+    .option('--window <tokens>', 'observation window: the last prompt tokens, always kept, whose queries score the rest', integer(1), 16)
+    .option('--alpha <a>', "Ada-KV safeguard: each head's guaranteed share (1 = uniform)", number(0, 1), 0.2);
+}
+
+export const methodOption = () => new Option('--method <name>', 'compression method').choices(methodNames).default('ada-snapkv');
+export const backendOption = () => new Option('--backend <name>', 'where the KV cache lives').choices(BACKENDS).default('wasm');
