@@ -5,6 +5,18 @@ import { runCli } from '../src/main.js';
 import { captureIo } from './capture.js';
 
 describe('adakv run', () => {
+  it('refuses a corrupt model file with exit code 3 and no stack trace', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const folder = await mkdtemp(join(tmpdir(), 'adakv-bad-'));
+    await writeFile(join(folder, 'model.bin'), new Uint8Array(100).fill(7));
+    const io = captureIo();
+    expect(await runCli(['run', 'x', '--model', join(folder, 'model.bin')], io)).toBe(3);
+    expect(io.err()).toMatch(/^error: /);
+    expect(io.err()).not.toMatch(/    at /);
+  });
+
   it('gives the greedy tokens of the generator, with the full cache', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '8', '--method', 'full', '--json', '--no-compare'], io)).toBe(0);
@@ -38,6 +50,10 @@ describe('adakv run', () => {
     [['run', '--budget', '8', '--window', '16', '--steps', '2'], 2, /observation window of 16/],
     [['run', 'x', '--backend', 'webgpu'], 4, /WebGPU/],
     [['run', 'x', '--model', 'no-such-model.bin'], 2, /No model file at no-such-model.bin/],
+    [['run', ''], 2, /prompt is empty/],
+    [['run', 'word '.repeat(300)], 3, /longer than the model's context of 256/],
+    [['run', 'x', '--steps', '300'], 3, /exceed the model's context of 256/],
+    [['run', 'x', '--frobnicate'], 2, /unknown option '--frobnicate'/],
   ])('refuses %j with exit code %i', async (argv, code, message) => {
     const io = captureIo();
     expect(await runCli(argv, io)).toBe(code);

@@ -20,7 +20,7 @@ export { h2oScorer } from './scorers/h2o.js';
 export { streamingScorer } from './scorers/streaming.js';
 export { keyNormScorer } from './scorers/key-norm.js';
 export { attentionProbabilities } from './scorers/attention-probabilities.js';
-export { observationHeadContext, observationHeadValues } from './scorers/observation-context.js';
+export { observationHeadContext, observationHeadValues, observedLength } from './scorers/observation-context.js';
 export { pyramidSchedule } from './schedules/pyramid.js';
 export { adaptiveAllocation } from './allocation/adaptive.js';
 export { uniformAllocation } from './allocation/uniform.js';

@@ -1,7 +1,7 @@
 import { planLayer } from './allocation/plan-layer.js';
 import { type BudgetSpec, resolveBudget } from './budget.js';
 import type { CompressionPlan } from './compression-plan.js';
-import { BudgetError, InvalidNumberError, ShapeError } from './errors.js';
+import { BudgetError, InvalidNumberError, OptionError, ShapeError } from './errors.js';
 import { type CacheGeometry, validateGeometry } from './geometry.js';
 import { resolveMethodOptions } from './methods/options.js';
 import { getMethod } from './methods/registry.js';
@@ -56,6 +56,12 @@ export function planCompression(input: PlanInput): CompressionPlan {
     requireFinite(observation.keys, 'keys', layer);
     requireFinite(observation.values, 'values', layer);
   });
+  if (method.scorer !== null && options.window > n) {
+    throw new OptionError(
+      `The observation window (${options.window} tokens) is longer than the prompt (${n} tokens), so nothing can be scored; ` +
+        'use a window of at most the prompt length, or skip compression for prompts this short (nothing would be evicted).',
+    );
+  }
   const budget = resolveBudget(input.budget, n);
   const window = Math.min(options.window, n);
   if (method.scorer !== null && budget < window) {

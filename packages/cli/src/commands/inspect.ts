@@ -1,4 +1,4 @@
-import { Generator, type CompressionPlan, ReferenceStore, cacheGeometry, compress, concentration } from '@adakv/core';
+import { type CompressionPlan, Generator, OptionError, ReferenceStore, cacheGeometry, compress, concentration, observedLength } from '@adakv/core';
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
@@ -53,6 +53,10 @@ Examples:
       const generator = new Generator(model, {
         store: new ReferenceStore(geometry),
         afterPrefill: ({ store, observations }) => {
+          const promptLength = observedLength(geometry, observations[0]!);
+          if (promptLength <= flags.window) {
+            throw new OptionError(`inspect needs a prompt longer than the window (${flags.window} tokens); this one has ${promptLength}.`);
+          }
           concentrationMap = concentration(geometry, observations, flags.window).heads.map((heads) =>
             heads.map((h) => Math.round(h.fractionForTarget * 100)),
           );

@@ -7,6 +7,7 @@ import {
   cacheGeometry,
   compress,
   formatBytes,
+  observedLength,
 } from '@adakv/core';
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
@@ -98,6 +99,12 @@ Examples:
             store,
             afterPrefill: async ({ observations }) => {
               if (!compressed) return null;
+              const promptLength = observedLength(geometry, observations[0]!);
+              if (promptLength < flags.window && flags.method !== 'full') {
+                if (onToken) io.stderr.write(`(the prompt is ${promptLength} tokens, shorter than the window of ${flags.window}: nothing to evict after prefill)\n`);
+                await evicting?.observe(observations);
+                return null;
+              }
               const plan = compress(store, observations, { method: flags.method, budget: flags.budget, options });
               await evicting?.observe(observations);
               return plan;

@@ -317,7 +317,7 @@ export class Scheduler {
     const tokens = sequence.tokens.length === 0 ? sequence.promptTokens : this.forwarded(sequence);
     const { logits, observations } = await this.transformer.prefill(tokens, new ReferenceStore(this.geometry));
     const { method, limit, protectedWindow } = sequence.resolved;
-    const plan = limit
+    const plan = limit && tokens.length > protectedWindow // a prompt within the window has nothing to score yet
       ? planCompression({
           method,
           geometry: this.geometry,

@@ -87,3 +87,18 @@ describe('PyramidKV schedule', () => {
     );
   });
 });
+
+describe('the issue\'s hand-checked case', () => {
+  it('scores [[3,4,5,9999],[1,1,1,9998]], 2 selectable per head, alpha 0: keep 3 and 1, the window on top', async () => {
+    const { planLayer } = await import('../../src/allocation/plan-layer.js');
+    const { adaptive, getMethod, resolveMethodOptions } = await import('../../src/index.js');
+    const rows = [Float32Array.of(3, 4, 5, 9999), Float32Array.of(1, 1, 1, 9998)];
+    expect(Array.from(adaptiveAllocation(rows, 2, 0))).toEqual([3, 1]);
+    // the same through a whole layer plan, with a scorer that returns these scores and a window of 2
+    const scorer = { name: 'given', score: (_: unknown, __: unknown) => rows.shift()! };
+    const method = adaptive({ ...getMethod('snapkv'), name: 'given', scorer });
+    const head = { keys: new Float32Array(6), positions: Int32Array.of(0, 1, 2, 3, 4, 5), queries: new Float32Array(1), queryPositions: Int32Array.of(5), headDim: 1, groupSize: 1, protectedCount: 2 };
+    const plan = planLayer(method, resolveMethodOptions(method, { alpha: 0 }), [head, head], 2);
+    expect(plan.kept.map((k) => Array.from(k))).toEqual([[1, 2, 3, 4, 5], [3, 4, 5]]);
+  });
+});

@@ -13,6 +13,7 @@ export function xorshift(seed: number): () => number {
 /**
  * Random prefill observations whose heads differ in how peaked their attention is (the situation
  * Ada-KV exploits): each KV head's keys get their own scale, so some heads attend sharply and some flatly.
+ * Values are a per-head direction plus noise.
  */
 export function randomObservations(geometry: CacheGeometry, tokens: number, seed: number): LayerObservation[] {
   const random = xorshift(seed);
@@ -22,7 +23,9 @@ export function randomObservations(geometry: CacheGeometry, tokens: number, seed
     const sharpness = Array.from({ length: kvHeads }, () => 0.2 + 4 * random() ** 2);
     const keys = new Float32Array(tokens * kvHeads * headDim);
     const queries = new Float32Array(tokens * queryHeads * headDim);
-    const values = Float32Array.from({ length: keys.length }, () => random() * 2 - 1);
+    // values share a per-head direction plus noise, as real value vectors along a sequence do
+    const direction = Float32Array.from({ length: kvHeads * headDim }, () => random() * 2 - 1);
+    const values = Float32Array.from({ length: keys.length }, (_, i) => direction[i % (kvHeads * headDim)]! + 0.5 * (random() * 2 - 1));
     for (let t = 0; t < tokens; t++) {
       for (let h = 0; h < kvHeads; h++) {
         for (let i = 0; i < headDim; i++) keys[(t * kvHeads + h) * headDim + i] = (random() * 2 - 1) * sharpness[h]!;
