@@ -1,7 +1,184 @@
-import { validateGeometry } from '@adakv/core';
-import { formatBytes } from './format.js';
+import {
+  DEMO_PROMPT,
+  type KvStore,
+  type Model,
+  PagedPool,
+  ReferenceStore,
+  cacheGeometry,
+  concentration,
+  formatBytes,
+  listMethods,
+  planCompression,
+  retainedMass,
+} from '@adakv/core';
+import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
+import { runSideBySide } from './generation.js';
+import { loadServedModel, loadUserFiles } from './model-source.js';
+import { type RawSettings, type Settings, parseSettings } from './settings.js';
 
-const status = document.querySelector('#status');
-const g = validateGeometry({ layers: 6, queryHeads: 6, kvHeads: 6, headDim: 48 });
-const fullCacheBytes = g.layers * g.kvHeads * g.headDim * 2 * 4 * 256;
-if (status) status.textContent = `stories15M full cache at 256 tokens: ${formatBytes(fullCacheBytes)}`;
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const form = $<HTMLFormElement>('settings');
+const modelStatus = $('model-status');
+const runStatus = $('run-status');
+const generate = $<HTMLButtonElement>('generate');
+const stop = $<HTMLButtonElement>('stop');
+const methodSelect = $<HTMLSelectElement>('method');
+let model: Model | null = null;
+/** One block pool for the page: every run's two caches draw from it (and the .wasm is fetched once). */
+let pool: PagedPool | null = null;
+let running: AbortController | null = null;
+
+function say(element: HTMLElement, text: string, kind: 'info' | 'error' | 'notice' = 'info'): void {
+  element.textContent = text;
+  element.className = kind === 'info' ? '' : kind;
+}
+
+function setState(state: 'loading' | 'ready' | 'running' | 'done' | 'error'): void {
+  document.body.dataset.state = state;
+}
+
+for (const method of listMethods()) methodSelect.add(new Option(`${method.name} — ${method.summary}`, method.name));
+methodSelect.value = 'ada-snapkv';
+const summary = () => ($('method-summary').textContent = listMethods().find((m) => m.name === methodSelect.value)?.paper ?? '');
+methodSelect.addEventListener('change', summary);
+summary();
+$<HTMLTextAreaElement>('prompt').value = DEMO_PROMPT;
+
+async function useModel(loaded: Model, name: string): Promise<void> {
+  if (pool?.headDim !== loaded.config.headDim) {
+    pool?.dispose();
+    pool = await PagedPool.create({ headDim: loaded.config.headDim });
+  }
+  model = loaded;
+  const { layers, queryHeads, kvHeads, headDim, contextLength } = loaded.config;
+  say(modelStatus, `${name}: ${layers} layers, ${queryHeads} query / ${kvHeads} KV heads of ${headDim}, context ${contextLength}. Ready.`);
+  generate.disabled = false;
+  setState('ready');
+}
+
+async function loadDefault(): Promise<void> {
+  setState('loading');
+  const progress = $<HTMLProgressElement>('model-progress');
+  const base = new URL(new URLSearchParams(location.search).get('model') ?? 'models/stories15M/', document.baseURI);
+  try {
+    const loaded = await loadServedModel(base, (label, received, total) => {
+      progress.value = total ? received / total : 0;
+      say(modelStatus, `Downloading ${label}: ${formatBytes(received)} of ${formatBytes(total)}…`);
+    });
+    progress.value = 1;
+    await useModel(loaded, 'stories15M');
+  } catch (error) {
+    say(modelStatus, (error as Error).message, 'error');
+    setState('error');
+  }
+}
+
+async function loadFiles(files: File[]): Promise<void> {
+  say(modelStatus, `Reading ${files.map((f) => f.name).join(' and ')}…`);
+  try {
+    await useModel(await loadUserFiles(files), files.map((f) => f.name).join(' + '));
+  } catch (error) {
+    say(modelStatus, `That file cannot be used: ${(error as Error).message}`, 'error');
+    setState('error');
+  }
+}
+
+const picker = $<HTMLInputElement>('model-files');
+picker.addEventListener('change', () => void loadFiles([...(picker.files ?? [])]));
+const dropZone = $('drop-zone');
+dropZone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  dropZone.classList.add('over');
+});
+dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
+dropZone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dropZone.classList.remove('over');
+  void loadFiles([...(event.dataTransfer?.files ?? [])]);
+});
+
+/** The store for the chosen backend; `auto` says why it uses what it uses. */
+function storeFactory(settings: Settings, loaded: Model): () => Promise<KvStore> {
+  const geometry = cacheGeometry(loaded.config);
+  if (settings.backend === 'reference') return async () => new ReferenceStore(geometry);
+  if (settings.backend === 'auto') {
+    const gpu = 'gpu' in navigator ? 'WebGPU is available in this browser, but this build has no WebGPU store yet' : 'No WebGPU in this browser';
+    say(runStatus, `${gpu}: using the WASM backend.`, 'notice');
+  }
+  const shared = pool!;
+  return async () => shared.createStore(geometry);
+}
+
+function drawFigures(settings: Settings, loaded: Model, result: Awaited<ReturnType<typeof runSideBySide>>): void {
+  const geometry = cacheGeometry(loaded.config);
+  const { plan, observations } = result;
+  if (!plan || observations.length === 0) {
+    for (const id of ['heatmap', 'curves', 'mass']) $(id).textContent = 'Nothing was evicted (full cache, or a prompt within the window).';
+    return;
+  }
+  $('heatmap').innerHTML = budgetHeatmap(plan.layers.map((l) => Array.from(l.budgetPerHead)), `Entries kept per head by ${plan.method}`);
+  const curves = concentration(geometry, observations, settings.window).heads.flatMap((heads, layer) =>
+    heads.map((h, head) => ({ label: `layer ${layer}, head ${head}: 90% of attention in ${(h.fractionForTarget * 100).toFixed(0)}% of the cache`, massAt: h.massAt })),
+  );
+  $('curves').innerHTML = concentrationCurves(curves, 'Attention mass vs share of the cache, per head');
+  const options = { window: settings.window, alpha: settings.alpha };
+  const mass = (method: string) => retainedMass(geometry, observations, planCompression({ method, geometry, observations, budget: settings.budget, options })).perLayer;
+  $('mass').innerHTML = massBars(mass('snapkv'), mass('ada-snapkv'), 'Retained attention mass per layer, uniform vs Ada-KV');
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!model || running) return;
+  const loaded = model;
+  let settings: Settings;
+  try {
+    settings = parseSettings(Object.fromEntries(new FormData(form)) as RawSettings);
+  } catch (error) {
+    say(runStatus, (error as Error).message, 'error');
+    return;
+  }
+  const answers = { compressed: $('answer-compressed'), full: $('answer-full') };
+  for (const answer of Object.values(answers)) {
+    answer.textContent = '';
+    delete answer.dataset.tokens;
+  }
+  say(runStatus, 'Generating…');
+  const createStore = storeFactory(settings, loaded);
+  running = new AbortController();
+  generate.disabled = true;
+  stop.disabled = false;
+  setState('running');
+  void runSideBySide(
+    loaded,
+    settings,
+    createStore,
+    (side, text) => answers[side].append(text),
+    (stats) => {
+      $('stat-compressed').textContent = formatBytes(stats.compressedBytes);
+      $('stat-full').textContent = formatBytes(stats.fullBytes);
+      $('stat-ratio').textContent = stats.plan ? `${(stats.plan.originalTotal / stats.plan.achievedTotal).toFixed(2)}x after prefill` : 'none';
+      $('stat-agreement').textContent = `${stats.agreeing} of ${stats.generated} tokens`;
+      $('stat-speed').textContent = stats.tokensPerSecond.toFixed(1);
+    },
+    running.signal,
+  )
+    .then((result) => {
+      answers.compressed.dataset.tokens = JSON.stringify(result.tokens.compressed);
+      answers.full.dataset.tokens = JSON.stringify(result.tokens.full);
+      drawFigures(settings, loaded, result);
+      if (!runStatus.classList.contains('notice')) say(runStatus, 'Done.');
+      setState('done');
+    })
+    .catch((error: Error) => {
+      say(runStatus, error.name === 'AbortError' ? 'Stopped.' : error.message, error.name === 'AbortError' ? 'info' : 'error');
+      setState(error.name === 'AbortError' ? 'done' : 'error');
+    })
+    .finally(() => {
+      running = null;
+      generate.disabled = false;
+      stop.disabled = true;
+    });
+});
+stop.addEventListener('click', () => running?.abort());
+
+void loadDefault();

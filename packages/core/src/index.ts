@@ -30,3 +30,4 @@ export * from './scheduler/index.js';
 export { formatBytes } from './format-bytes.js';
 export * from './metrics/index.js';
 export * from './eval/index.js';
+export { DEMO_PROMPT } from './demo-prompt.js';

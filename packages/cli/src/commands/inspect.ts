@@ -1,8 +1,7 @@
-import { type CompressionPlan, Generator, OptionError, ReferenceStore, cacheGeometry, compress, concentration, observedLength } from '@adakv/core';
+import { type CompressionPlan, DEMO_PROMPT, Generator, OptionError, ReferenceStore, cacheGeometry, compress, concentration, observedLength } from '@adakv/core';
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
-import { DEMO_PROMPT } from './run.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../main.js';
 import { budget } from '../options.js';

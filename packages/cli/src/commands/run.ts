@@ -6,6 +6,7 @@ import {
   type KvStore,
   cacheGeometry,
   compress,
+  DEMO_PROMPT,
   formatBytes,
   observedLength,
 } from '@adakv/core';
@@ -43,14 +44,6 @@ interface Outcome {
   plan: CompressionPlan | null;
   evictedDuringDecode: number;
 }
-
-/** A story opening of about 150 tokens, so the default budget of 48 per head really evicts. */
-export const DEMO_PROMPT =
-  'Once upon a time, in a small house at the edge of a big green forest, there lived a little girl named Mia. ' +
-  'Mia had a red hat, a brown dog called Max and a garden full of yellow flowers. Every morning she gave water ' +
-  'to the flowers, and Max ran after the butterflies. One day, a little bird with a hurt wing fell into the garden. ' +
-  'Mia picked it up very gently and took it inside. She gave the bird some seeds and a bowl of water, and Max ' +
-  'sat next to it all day. The next morning,';
 
 /** `adakv run "PROMPT"`: generate with a compressed cache, streamed, then compare with the full cache. */
 export function runCommand(io: CliIo): Command {

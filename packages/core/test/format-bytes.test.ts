@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { formatBytes } from '../src/format.js';
+import { formatBytes } from '../src/index.js';
 
 it('formats bytes with binary units', () => {
   expect(formatBytes(512)).toBe('512 B');

@@ -1,0 +1,106 @@
+import {
+  type CompressionPlan,
+  Generator,
+  type KvStore,
+  type LayerObservation,
+  type Model,
+  Rng,
+  Sampler,
+  TokenTextStream,
+  compress,
+  observedLength,
+  cacheGeometry,
+} from '@adakv/core';
+import { type Settings, sharedPrefix } from './settings.js';
+
+export type Side = 'compressed' | 'full';
+
+export interface LiveStats {
+  readonly compressedBytes: number;
+  readonly fullBytes: number;
+  readonly plan: CompressionPlan | null;
+  /** Tokens both answers share before they first differ. */
+  readonly agreeing: number;
+  readonly generated: number;
+  readonly tokensPerSecond: number;
+}
+
+export interface RunResult {
+  readonly tokens: Record<Side, number[]>;
+  readonly plan: CompressionPlan | null;
+  readonly observations: readonly LayerObservation[];
+}
+
+const yieldToPage = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Generates the same prompt twice, token by token and interleaved so both stream together: once with
+ * the cache compressed after prefill by the chosen method, once with the full cache.
+ */
+export async function runSideBySide(
+  model: Model,
+  settings: Settings,
+  createStore: () => Promise<KvStore>,
+  onToken: (side: Side, text: string) => void,
+  onStats: (stats: LiveStats) => void,
+  signal?: AbortSignal,
+): Promise<RunResult> {
+  const tokenizer = model.tokenizer;
+  if (!tokenizer) throw new Error('This model has no tokenizer; load one with it.');
+  const prompt = tokenizer.encode(settings.prompt);
+  const geometry = cacheGeometry(model.config);
+  if (prompt.length + settings.steps > model.config.contextLength) {
+    throw new Error(`The prompt (${prompt.length} tokens) plus ${settings.steps} new tokens exceed the model's context of ${model.config.contextLength}.`);
+  }
+  const stores = { compressed: await createStore(), full: await createStore() };
+  let observations: readonly LayerObservation[] = [];
+  const generators = {
+    compressed: new Generator(model, {
+      store: stores.compressed,
+      afterPrefill: ({ store, observations: seen }) => {
+        observations = seen;
+        if (settings.method === 'full' || observedLength(geometry, seen[0]!) <= settings.window) return null;
+        return compress(store, seen, { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } });
+      },
+    }),
+    full: new Generator(model, { store: stores.full }),
+  };
+  try {
+    const sides: Side[] = ['compressed', 'full'];
+    const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };
+    const plan = (prefill.compressed.afterPrefill as CompressionPlan | null) ?? null;
+    const logits = { compressed: prefill.compressed.logits, full: prefill.full.logits };
+    const samplers = { compressed: new Sampler(model.config.vocabSize, { temperature: 0, topP: 0.9 }, new Rng(42)), full: new Sampler(model.config.vocabSize, { temperature: 0, topP: 0.9 }, new Rng(42)) };
+    const texts = { compressed: new TokenTextStream(tokenizer, prompt[prompt.length - 1]), full: new TokenTextStream(tokenizer, prompt[prompt.length - 1]) };
+    const tokens: Record<Side, number[]> = { compressed: [], full: [] };
+    const done = { compressed: false, full: false };
+    const started = performance.now();
+    for (let i = 0; i < settings.steps && !(done.compressed && done.full); i++) {
+      signal?.throwIfAborted();
+      for (const side of sides) {
+        if (done[side]) continue;
+        const token = samplers[side].sample(logits[side]);
+        if (token === tokenizer.eosToken || token === tokenizer.bosToken) {
+          done[side] = true;
+          continue;
+        }
+        tokens[side].push(token);
+        onToken(side, texts[side].push(token));
+        if (i + 1 < settings.steps) logits[side] = await generators[side].step(token);
+      }
+      onStats({
+        compressedBytes: stores.compressed.bytes(),
+        fullBytes: stores.full.bytes(),
+        plan,
+        agreeing: sharedPrefix(tokens.compressed, tokens.full),
+        generated: tokens.compressed.length,
+        tokensPerSecond: (tokens.compressed.length + tokens.full.length) / ((performance.now() - started) / 1000),
+      });
+      await yieldToPage();
+    }
+    return { tokens, plan, observations };
+  } finally {
+    stores.compressed.dispose();
+    stores.full.dispose();
+  }
+}

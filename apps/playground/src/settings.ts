@@ -1,0 +1,61 @@
+import { type BudgetSpec, methodNames } from '@adakv/core';
+
+export type Backend = 'auto' | 'wasm' | 'reference';
+
+export interface Settings {
+  readonly prompt: string;
+  readonly method: string;
+  readonly budget: BudgetSpec;
+  readonly alpha: number;
+  readonly window: number;
+  readonly steps: number;
+  readonly backend: Backend;
+}
+
+/** The form's raw values (strings, as inputs give them). */
+export type RawSettings = Record<keyof Settings, string>;
+
+/** A budget field: `48` tokens per head, or `25%` / `0.25` of the prompt. */
+export function parseBudget(text: string): BudgetSpec {
+  const trimmed = text.trim();
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(trimmed);
+  const value = percent ? Number(percent[1]) / 100 : Number(trimmed);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`Budget: give tokens per head (48) or a share of the prompt (25%), not "${text}".`);
+  if (percent || value < 1) {
+    if (value > 1) throw new Error(`Budget: a share of the prompt is at most 100%, not "${text}".`);
+    return { ratio: value };
+  }
+  if (!Number.isInteger(value)) throw new Error(`Budget: tokens per head must be a whole number, not "${text}".`);
+  return value;
+}
+
+function integerIn(text: string, name: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}: a whole number from ${min} to ${max}, not "${text}".`);
+  return value;
+}
+
+/** Checks every field; the error names the field and what it accepts. */
+export function parseSettings(raw: RawSettings): Settings {
+  if (raw.prompt.trim() === '') throw new Error('Prompt: write a few words for the model to continue.');
+  if (!methodNames.includes(raw.method)) throw new Error(`Method: one of ${methodNames.join(', ')}.`);
+  const alpha = Number(raw.alpha);
+  if (!(alpha >= 0 && alpha <= 1)) throw new Error(`Alpha: a number from 0 to 1, not "${raw.alpha}".`);
+  if (!['auto', 'wasm', 'reference'].includes(raw.backend)) throw new Error(`Backend: auto, wasm or reference.`);
+  return {
+    prompt: raw.prompt,
+    method: raw.method,
+    budget: parseBudget(raw.budget),
+    alpha,
+    window: integerIn(raw.window, 'Window', 1, 128),
+    steps: integerIn(raw.steps, 'Tokens to generate', 1, 200),
+    backend: raw.backend as Backend,
+  };
+}
+
+/** Tokens two answers share before they first differ. */
+export function sharedPrefix(a: readonly number[], b: readonly number[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
