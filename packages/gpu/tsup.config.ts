@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'es2022',
+  loader: { '.wgsl': 'text' }, // kernels ship inlined as strings: nothing to locate at run time
+  external: ['webgpu'],
 });

@@ -1,1 +1,8 @@
 export { alignTo } from './uniforms.js';
+export { GpuError, type GpuErrorCode } from './errors.js';
+export { type GpuContext, assertAlive, requestGpu } from './device.js';
+export { PipelineCache, type Program, type UniformField, packUniforms, workgroupsFor } from './program.js';
+export { PROGRAMS } from './programs.js';
+export { Dispatcher, type KernelName } from './dispatcher.js';
+export { GpuPagedCache, type PagedCacheShape } from './paged-cache.js';
+export { type WindowScoreOptions, adaptiveCounts, windowScores } from './scores.js';

@@ -1,0 +1,87 @@
+import { type GpuContext, assertAlive } from './device.js';
+import { PipelineCache, packUniforms, workgroupsFor } from './program.js';
+import { PROGRAMS } from './programs.js';
+
+export type KernelName = keyof typeof PROGRAMS;
+
+/**
+ * Encodes kernels with their uniforms and bindings, and owns the pipeline cache of one device.
+ * Temporary buffers live until `submit()`, which destroys them once the work is queued.
+ */
+export class Dispatcher {
+  readonly pipelines: PipelineCache;
+  private encoder: GPUCommandEncoder | null = null;
+  private temporary: GPUBuffer[] = [];
+  /** Buffers created and not yet destroyed by this dispatcher (leak checks). */
+  liveTemporary = 0;
+
+  constructor(readonly gpu: GpuContext) {
+    this.pipelines = new PipelineCache(gpu.device);
+  }
+
+  get device(): GPUDevice {
+    return this.gpu.device;
+  }
+
+  private current(): GPUCommandEncoder {
+    assertAlive(this.gpu);
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** A buffer that lives until the next submit. */
+  temp(size: number, usage: number, data?: ArrayBufferView | ArrayBuffer): GPUBuffer {
+    const bytes = Math.max(size, data?.byteLength ?? 0);
+    const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage: usage | GPUBufferUsage.COPY_DST });
+    if (data) this.device.queue.writeBuffer(buffer, 0, data instanceof ArrayBuffer ? data : (data.buffer as ArrayBuffer), data instanceof ArrayBuffer ? 0 : data.byteOffset, data.byteLength);
+    this.temporary.push(buffer);
+    this.liveTemporary++;
+    return buffer;
+  }
+
+  /** Encodes one dispatch of `kernel` over `[x, y]` workgroups (x given in threads when `threads` is set). */
+  run(kernel: KernelName, uniforms: Record<string, number>, buffers: readonly GPUBuffer[], grid: { threads?: number; x?: number; y?: number }): void {
+    const { program, uniforms: fields } = PROGRAMS[kernel];
+    const pipeline = this.pipelines.get(program);
+    const uniform = this.temp(0, GPUBufferUsage.UNIFORM, packUniforms(fields, uniforms));
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [uniform, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const pass = this.current().beginComputePass({ label: program.name });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid.threads !== undefined ? workgroupsFor(grid.threads, program.workgroupSize) : (grid.x ?? 1), grid.y ?? 1);
+    pass.end();
+  }
+
+  copy(from: GPUBuffer, fromOffset: number, to: GPUBuffer, toOffset: number, size: number): void {
+    this.current().copyBufferToBuffer(from, fromOffset, to, toOffset, size);
+  }
+
+  /** Submits what was encoded and releases the temporary buffers. */
+  submit(): void {
+    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    for (const buffer of this.temporary) buffer.destroy();
+    this.liveTemporary -= this.temporary.length;
+    this.temporary = [];
+  }
+
+  /** Copies `size` bytes of `source` back to the CPU (submitting first). */
+  async read(source: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
+    const staging = this.device.createBuffer({ size: Math.max(16, Math.ceil(size / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.liveTemporary++;
+    try {
+      if (size > 0) this.copy(source, offset, staging, 0, Math.ceil(size / 4) * 4);
+      this.submit();
+      await staging.mapAsync(GPUMapMode.READ);
+      assertAlive(this.gpu);
+      return staging.getMappedRange(0, Math.ceil(size / 4) * 4).slice(0, size);
+    } finally {
+      staging.destroy();
+      this.liveTemporary--;
+    }
+  }
+}
+

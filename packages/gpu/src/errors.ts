@@ -1,0 +1,11 @@
+export type GpuErrorCode = 'BACKEND_UNAVAILABLE' | 'DEVICE_LOST' | 'DEVICE_OUT_OF_MEMORY' | 'INVALID_ARGUMENT';
+
+/** Every error this package throws on purpose; `code` matches @adakv/core's error codes. */
+export class GpuError extends Error {
+  readonly code: GpuErrorCode;
+  constructor(code: GpuErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GpuError';
+    this.code = code;
+  }
+}

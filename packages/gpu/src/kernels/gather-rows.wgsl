@@ -1,0 +1,26 @@
+// Compaction: copies K/V row slot `src[i]` to row slot `dst[i]` for every kept row. Source and
+// destination slots never overlap (survivors move into freshly taken blocks).
+struct Params {
+  headDim: u32,
+  rows: u32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> moves: array<u32>; // [rows][2]: src, dst
+@group(0) @binding(2) var<storage, read_write> keys: array<f32>;
+@group(0) @binding(3) var<storage, read_write> values: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.x;
+  if (i >= p.rows * p.headDim) { return; }
+  let row = i / p.headDim;
+  let d = i % p.headDim;
+  let src = moves[row * 2u] * p.headDim + d;
+  let dst = moves[row * 2u + 1u] * p.headDim + d;
+  if (src >= arrayLength(&keys) || dst >= arrayLength(&keys)) { return; }
+  keys[dst] = keys[src];
+  values[dst] = values[src];
+}

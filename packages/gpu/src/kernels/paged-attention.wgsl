@@ -1,0 +1,85 @@
+// Flash-decoding, pass 1: one workgroup per (split, KV head). The G query heads of the group share
+// every K/V row read; each split covers `splitRows` rows of the head's paged cache and writes, per
+// query head, its running max, sum of exponentials and weighted V sum.
+struct Params {
+  headDim: u32,
+  groupSize: u32,
+  blockSize: u32,
+  maxBlocks: u32,
+  splitRows: u32,
+  splits: u32,
+  scale: f32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> keys: array<f32>;      // [block][blockSize][headDim]
+@group(0) @binding(2) var<storage, read> values: array<f32>;
+@group(0) @binding(3) var<storage, read> queries: array<f32>;   // [queryHeads][headDim]
+@group(0) @binding(4) var<storage, read> tables: array<u32>;    // [kvHeads][maxBlocks]
+@group(0) @binding(5) var<storage, read> lengths: array<u32>;   // [kvHeads]
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>; // [queryHeads][splits][headDim + 2]
+
+const WORKGROUP: u32 = 64u;
+const MAX_GROUP: u32 = 8u;
+const MAX_SPLIT_ROWS: u32 = 128u;
+var<workgroup> scores: array<f32, 1024>; // [MAX_GROUP][MAX_SPLIT_ROWS]
+var<workgroup> stats: array<f32, 16>;    // per group member: max, sum
+
+fn rowBase(head: u32, row: u32) -> u32 {
+  let block = tables[head * p.maxBlocks + row / p.blockSize];
+  return (block * p.blockSize + row % p.blockSize) * p.headDim;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
+  let split = wg.x;
+  let head = wg.y;
+  let length = lengths[head];
+  let first = split * p.splitRows;
+  let last = min(length, first + p.splitRows);
+  let rows = select(0u, last - first, last > first);
+  // scores of every (group member, row) of this split
+  for (var i = t; i < p.groupSize * rows; i += WORKGROUP) {
+    let member = i / rows;
+    let r = i % rows;
+    let k = rowBase(head, first + r);
+    let q = (head * p.groupSize + member) * p.headDim;
+    var dot = 0.0;
+    for (var d = 0u; d < p.headDim; d++) {
+      dot += queries[q + d] * keys[k + d];
+    }
+    scores[member * MAX_SPLIT_ROWS + r] = dot * p.scale;
+  }
+  workgroupBarrier();
+  if (t < p.groupSize) {
+    var m = -0x1.fffffep+127f;
+    for (var r = 0u; r < rows; r++) {
+      m = max(m, scores[t * MAX_SPLIT_ROWS + r]);
+    }
+    var l = 0.0;
+    for (var r = 0u; r < rows; r++) {
+      let e = exp(scores[t * MAX_SPLIT_ROWS + r] - m);
+      scores[t * MAX_SPLIT_ROWS + r] = e;
+      l += e;
+    }
+    stats[t * 2u] = m;
+    stats[t * 2u + 1u] = l;
+  }
+  workgroupBarrier();
+  let stride = p.headDim + 2u;
+  for (var i = t; i < p.groupSize * p.headDim; i += WORKGROUP) {
+    let member = i / p.headDim;
+    let d = i % p.headDim;
+    var acc = 0.0;
+    for (var r = 0u; r < rows; r++) {
+      acc += scores[member * MAX_SPLIT_ROWS + r] * values[rowBase(head, first + r) + d];
+    }
+    let out = ((head * p.groupSize + member) * p.splits + split) * stride;
+    partials[out + 2u + d] = acc;
+    if (d == 0u) {
+      partials[out] = select(-0x1.fffffep+127f, stats[member * 2u], rows > 0u);
+      partials[out + 1u] = stats[member * 2u + 1u] * select(0.0, 1.0, rows > 0u);
+    }
+  }
+}

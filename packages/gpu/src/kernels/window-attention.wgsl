@@ -1,0 +1,65 @@
+// SnapKV scores, pass 1: one workgroup per (query head, window row). The row's query attends
+// causally over all n keys (scaled by 1/sqrt(d), f32 softmax); the probabilities of the prefix
+// columns [0, n - window) are written out.
+struct Params {
+  headDim: u32,
+  queryHeads: u32,
+  kvHeads: u32,
+  tokens: u32,
+  window: u32,
+  scale: f32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> keys: array<f32>;    // [tokens][kvHeads][headDim]
+@group(0) @binding(2) var<storage, read> queries: array<f32>; // [tokens][queryHeads][headDim]
+@group(0) @binding(3) var<storage, read_write> probabilities: array<f32>; // [queryHeads][window][tokens - window]
+
+const WORKGROUP: u32 = 64u;
+var<workgroup> partial: array<f32, 64>;
+
+fn logit(q: u32, row: u32, t: u32) -> f32 {
+  let head = q / (p.queryHeads / p.kvHeads);
+  let qBase = ((p.tokens - p.window + row) * p.queryHeads + q) * p.headDim;
+  let kBase = (t * p.kvHeads + head) * p.headDim;
+  var dot = 0.0;
+  for (var d = 0u; d < p.headDim; d++) {
+    dot += queries[qBase + d] * keys[kBase + d];
+  }
+  return dot * p.scale;
+}
+
+fn reduce(t: u32, value: f32, isMax: bool) -> f32 {
+  partial[t] = value;
+  workgroupBarrier();
+  for (var width = WORKGROUP / 2u; width > 0u; width /= 2u) {
+    if (t < width) {
+      partial[t] = select(partial[t] + partial[t + width], max(partial[t], partial[t + width]), isMax);
+    }
+    workgroupBarrier();
+  }
+  let result = partial[0];
+  workgroupBarrier();
+  return result;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
+  let q = wg.x;
+  let row = wg.y;
+  if (q >= p.queryHeads || row >= p.window) { return; }
+  let prefix = p.tokens - p.window;
+  let visible = prefix + row + 1u; // causal inside the window block
+  var m = -0x1.fffffep+127f;
+  for (var k = t; k < visible; k += WORKGROUP) { m = max(m, logit(q, row, k)); }
+  m = reduce(t, m, true);
+  var sum = 0.0;
+  for (var k = t; k < visible; k += WORKGROUP) { sum += exp(logit(q, row, k) - m); }
+  sum = reduce(t, sum, false);
+  let out = (q * p.window + row) * prefix;
+  for (var k = t; k < prefix; k += WORKGROUP) {
+    probabilities[out + k] = exp(logit(q, row, k) - m) / sum;
+  }
+}

@@ -1,0 +1,231 @@
+import { type GpuContext, assertAlive } from './device.js';
+import { Dispatcher } from './dispatcher.js';
+import { GpuError } from './errors.js';
+
+export interface PagedCacheShape {
+  readonly layers: number;
+  readonly queryHeads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Tokens per block (default 16). */
+  readonly blockSize?: number;
+}
+
+interface HeadPages {
+  blocks: number[];
+  positions: number[];
+}
+
+/** One layer's K and V blocks on the GPU, grown by doubling; block bookkeeping stays on the CPU. */
+class LayerStorage {
+  keys: GPUBuffer;
+  values: GPUBuffer;
+  capacity: number;
+  readonly free: number[] = [];
+  readonly heads: HeadPages[];
+
+  constructor(private readonly cache: GpuPagedCache, kvHeads: number) {
+    this.capacity = 0;
+    this.keys = this.values = null as unknown as GPUBuffer;
+    this.heads = Array.from({ length: kvHeads }, () => ({ blocks: [], positions: [] }));
+    this.grow(Math.max(4, kvHeads));
+  }
+
+  take(): number {
+    if (this.free.length === 0) this.grow(this.capacity * 2);
+    return this.free.pop()!;
+  }
+
+  private grow(blocks: number): void {
+    const bytes = blocks * this.cache.blockBytes / 2;
+    const device = this.cache.dispatcher.device;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    device.pushErrorScope('out-of-memory');
+    const keys = device.createBuffer({ size: bytes, usage });
+    const values = device.createBuffer({ size: bytes, usage });
+    void device.popErrorScope().then((error) => {
+      if (error) this.cache.outOfMemory = error.message;
+    });
+    if (this.capacity > 0) {
+      const old = (this.capacity * this.cache.blockBytes) / 2;
+      this.cache.dispatcher.copy(this.keys, 0, keys, 0, old);
+      this.cache.dispatcher.copy(this.values, 0, values, 0, old);
+      this.cache.dispatcher.submit();
+      this.keys.destroy();
+      this.values.destroy();
+    } else this.cache.liveBuffers += 2;
+    for (let b = blocks - 1; b >= this.capacity; b--) this.free.push(b);
+    this.keys = keys;
+    this.values = values;
+    this.capacity = blocks;
+  }
+
+  destroy(): void {
+    this.keys.destroy();
+    this.values.destroy();
+    this.cache.liveBuffers -= 2;
+  }
+}
+
+/**
+ * Paged K/V storage for one sequence on the GPU: per (layer, KV head) a block table and the original
+ * position of every row, blocks of `blockSize` rows in one K and one V buffer per layer. Append and
+ * compaction are kernels (scatter, gather); decode attention is flash-decoding over the block tables.
+ */
+export class GpuPagedCache {
+  readonly dispatcher: Dispatcher;
+  readonly blockSize: number;
+  /** K + V bytes of one block. */
+  readonly blockBytes: number;
+  liveBuffers = 0;
+  outOfMemory: string | null = null;
+  private readonly layers: LayerStorage[];
+  private destroyed = false;
+
+  constructor(gpu: GpuContext, readonly shape: PagedCacheShape) {
+    const { layers, queryHeads, kvHeads, headDim } = shape;
+    for (const [name, value] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {
+      if (!Number.isInteger(value) || value <= 0) throw new GpuError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}.`);
+    }
+    if (queryHeads % kvHeads !== 0 || queryHeads / kvHeads > 8) {
+      throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}), at most 8 per group.`);
+    }
+    this.blockSize = shape.blockSize ?? 16;
+    this.blockBytes = this.blockSize * headDim * 4 * 2;
+    this.dispatcher = new Dispatcher(gpu);
+    this.layers = Array.from({ length: layers }, () => new LayerStorage(this, kvHeads));
+  }
+
+  private check(layer: number, head = 0): LayerStorage {
+    if (this.destroyed) throw new GpuError('INVALID_ARGUMENT', 'This GPU cache was destroyed.');
+    assertAlive(this.dispatcher.gpu);
+    if (this.outOfMemory) throw new GpuError('DEVICE_OUT_OF_MEMORY', `The GPU ran out of memory growing the cache: ${this.outOfMemory}`);
+    const storage = this.layers[layer];
+    if (!storage || !Number.isInteger(head) || head < 0 || head >= this.shape.kvHeads) {
+      throw new GpuError('INVALID_ARGUMENT', `No layer ${layer} / KV head ${head} (the cache has ${this.shape.layers} x ${this.shape.kvHeads}).`);
+    }
+    return storage;
+  }
+
+  length(layer: number, head: number): number {
+    return this.check(layer, head).heads[head]!.positions.length;
+  }
+
+  positions(layer: number, head: number): Int32Array {
+    return Int32Array.from(this.check(layer, head).heads[head]!.positions);
+  }
+
+  private slot(pages: HeadPages, row: number): number {
+    return pages.blocks[Math.floor(row / this.blockSize)]! * this.blockSize + (row % this.blockSize);
+  }
+
+  /** Appends `positions.length` tokens to every KV head of `layer` (`[tokens][kvHeads][headDim]`). */
+  append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+    const storage = this.check(layer);
+    const { kvHeads, headDim } = this.shape;
+    const rows = positions.length * kvHeads;
+    if (keys.length !== rows * headDim || values.length !== rows * headDim) {
+      throw new GpuError('INVALID_ARGUMENT', `append: expected ${rows * headDim} floats of keys and values, got ${keys.length} and ${values.length}.`);
+    }
+    if (rows === 0) return;
+    const slots = new Uint32Array(rows);
+    positions.forEach((position, t) => {
+      for (let h = 0; h < kvHeads; h++) {
+        const pages = storage.heads[h]!;
+        if (pages.positions.length % this.blockSize === 0) pages.blocks.push(storage.take());
+        pages.positions.push(position);
+        slots[t * kvHeads + h] = this.slot(pages, pages.positions.length - 1);
+      }
+    });
+    const d = this.dispatcher;
+    const storageUsage = GPUBufferUsage.STORAGE;
+    d.run('scatterRows', { headDim, rows }, [d.temp(keys.byteLength, storageUsage, keys), d.temp(values.byteLength, storageUsage, values), d.temp(slots.byteLength, storageUsage, slots), storage.keys, storage.values], { threads: rows * headDim });
+    d.submit();
+  }
+
+  /** Keeps, per KV head, the rows listed in `kept[head]` (strictly ascending), moving them into fresh blocks. */
+  compact(layer: number, kept: readonly Int32Array[]): void {
+    const storage = this.check(layer);
+    if (kept.length !== this.shape.kvHeads) throw new GpuError('INVALID_ARGUMENT', `compact: one index list per KV head (${this.shape.kvHeads}), got ${kept.length}.`);
+    kept.forEach((indices, h) => {
+      const length = storage.heads[h]!.positions.length;
+      indices.forEach((index, i) => {
+        if (!Number.isInteger(index) || index < 0 || index >= length || (i > 0 && index <= indices[i - 1]!)) {
+          throw new GpuError('INVALID_ARGUMENT', `compact: head ${h} indices must be strictly ascending in [0, ${length}); got ${index} at ${i}.`);
+        }
+      });
+    });
+    const moves: number[] = [];
+    const released: number[] = [];
+    kept.forEach((indices, h) => {
+      const pages = storage.heads[h]!;
+      if (indices.length === pages.positions.length) return; // everything kept
+      const fresh: HeadPages = { blocks: [], positions: [] };
+      for (let i = 0; i < indices.length; i++) {
+        if (i % this.blockSize === 0) fresh.blocks.push(storage.take());
+        moves.push(this.slot(pages, indices[i]!), this.slot(fresh, i));
+        fresh.positions.push(pages.positions[indices[i]!]!);
+      }
+      released.push(...pages.blocks);
+      storage.heads[h] = fresh;
+    });
+    if (moves.length > 0) {
+      const d = this.dispatcher;
+      const rows = moves.length / 2;
+      d.run('gatherRows', { headDim: this.shape.headDim, rows }, [d.temp(rows * 8, GPUBufferUsage.STORAGE, Uint32Array.from(moves)), storage.keys, storage.values], { threads: rows * this.shape.headDim });
+      d.submit();
+    }
+    storage.free.push(...released);
+  }
+
+  /** softmax(q K^T / sqrt(d)) V for each query head over the layer's cached rows (`[queryHeads][headDim]`). */
+  async attend(layer: number, queries: Float32Array): Promise<Float32Array> {
+    const storage = this.check(layer);
+    const { queryHeads, kvHeads, headDim } = this.shape;
+    if (queries.length !== queryHeads * headDim) throw new GpuError('INVALID_ARGUMENT', `attend: expected ${queryHeads * headDim} query floats, got ${queries.length}.`);
+    const splitRows = 128;
+    const lengths = Uint32Array.from(storage.heads, (h) => h.positions.length);
+    const maxBlocks = Math.max(1, ...storage.heads.map((h) => h.blocks.length));
+    const tables = new Uint32Array(kvHeads * maxBlocks);
+    storage.heads.forEach((h, i) => tables.set(h.blocks, i * maxBlocks));
+    const splits = Math.max(1, Math.ceil(Math.max(...lengths) / splitRows));
+    const d = this.dispatcher;
+    const usage = GPUBufferUsage.STORAGE;
+    const partials = d.temp(queryHeads * splits * (headDim + 2) * 4, usage);
+    const out = d.temp(queryHeads * headDim * 4, usage | GPUBufferUsage.COPY_SRC);
+    d.run(
+      'pagedAttention',
+      { headDim, groupSize: queryHeads / kvHeads, blockSize: this.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
+      [storage.keys, storage.values, d.temp(queries.byteLength, usage, queries), d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
+      { x: splits, y: kvHeads },
+    );
+    d.run('attentionReduce', { headDim, splits, queryHeads }, [partials, out], { x: queryHeads });
+    return new Float32Array(await d.read(out, queryHeads * headDim * 4));
+  }
+
+  /** One head's keys or values, `[length][headDim]`, read back from the GPU. */
+  async rows(layer: number, head: number, kind: 'keys' | 'values'): Promise<Float32Array> {
+    const storage = this.check(layer, head);
+    const pages = storage.heads[head]!;
+    const rowBytes = this.shape.headDim * 4;
+    const total = pages.positions.length * rowBytes;
+    const d = this.dispatcher;
+    const gathered = d.temp(total, GPUBufferUsage.COPY_SRC);
+    pages.blocks.forEach((block, b) => {
+      const rows = Math.min(this.blockSize, pages.positions.length - b * this.blockSize);
+      d.copy(kind === 'keys' ? storage.keys : storage.values, block * this.blockSize * rowBytes, gathered, b * this.blockSize * rowBytes, rows * rowBytes);
+    });
+    return new Float32Array(await d.read(gathered, total));
+  }
+
+  /** Bytes of the blocks the sequence holds (K and V, partly filled blocks included). */
+  bytes(): number {
+    return this.layers.reduce((sum, l) => sum + l.heads.reduce((s, h) => s + h.blocks.length, 0), 0) * this.blockBytes;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const layer of this.layers) layer.destroy();
+  }
+}

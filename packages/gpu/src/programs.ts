@@ -1,0 +1,47 @@
+import adaptiveCounts from './kernels/adaptive-counts.wgsl';
+import attentionReduce from './kernels/attention-reduce.wgsl';
+import gatherRows from './kernels/gather-rows.wgsl';
+import pagedAttention from './kernels/paged-attention.wgsl';
+import pool1d from './kernels/pool1d.wgsl';
+import scatterRows from './kernels/scatter-rows.wgsl';
+import windowAttention from './kernels/window-attention.wgsl';
+import windowReduce from './kernels/window-reduce.wgsl';
+import type { Program, UniformField } from './program.js';
+
+const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
+
+/** Every kernel with the fields of its uniform struct, in declaration order. */
+export const PROGRAMS = {
+  pagedAttention: {
+    program: program('paged-attention', pagedAttention, 64),
+    uniforms: [['headDim', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['splitRows', 'u32'], ['splits', 'u32'], ['scale', 'f32'], ['_pad', 'u32']] as UniformField[],
+  },
+  attentionReduce: {
+    program: program('attention-reduce', attentionReduce, 64),
+    uniforms: [['headDim', 'u32'], ['splits', 'u32'], ['queryHeads', 'u32'], ['_pad', 'u32']] as UniformField[],
+  },
+  scatterRows: {
+    program: program('scatter-rows', scatterRows, 64),
+    uniforms: [['headDim', 'u32'], ['rows', 'u32']] as UniformField[],
+  },
+  gatherRows: {
+    program: program('gather-rows', gatherRows, 64),
+    uniforms: [['headDim', 'u32'], ['rows', 'u32']] as UniformField[],
+  },
+  windowAttention: {
+    program: program('window-attention', windowAttention, 64),
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['window', 'u32'], ['scale', 'f32']] as UniformField[],
+  },
+  windowReduce: {
+    program: program('window-reduce', windowReduce, 64),
+    uniforms: [['queryHeads', 'u32'], ['kvHeads', 'u32'], ['window', 'u32'], ['prefix', 'u32'], ['groupMax', 'u32']] as UniformField[],
+  },
+  pool1d: {
+    program: program('pool1d', pool1d, 64),
+    uniforms: [['heads', 'u32'], ['length', 'u32'], ['kernelSize', 'u32'], ['average', 'u32']] as UniformField[],
+  },
+  adaptiveCounts: {
+    program: program('adaptive-counts', adaptiveCounts, 256),
+    uniforms: [['heads', 'u32'], ['length', 'u32'], ['k', 'u32']] as UniformField[],
+  },
+} as const;

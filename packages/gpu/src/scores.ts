@@ -1,0 +1,57 @@
+import type { Dispatcher } from './dispatcher.js';
+import { GpuError } from './errors.js';
+
+export interface WindowScoreOptions {
+  readonly queryHeads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Observation window: the last `window` queries score the first `tokens - window` keys. */
+  readonly window: number;
+  readonly kernelSize: number;
+  readonly pooling: 'max' | 'avg';
+  readonly groupReduce: 'mean' | 'max';
+}
+
+/**
+ * SnapKV scores on the GPU for one layer: keys `[tokens][kvHeads][headDim]` and queries
+ * `[tokens][queryHeads][headDim]` (post-RoPE) give `[kvHeads][tokens - window]` pooled scores.
+ */
+export async function windowScores(d: Dispatcher, keys: Float32Array, queries: Float32Array, o: WindowScoreOptions): Promise<Float32Array> {
+  const tokens = keys.length / (o.kvHeads * o.headDim);
+  if (!Number.isInteger(tokens) || queries.length !== tokens * o.queryHeads * o.headDim) {
+    throw new GpuError('INVALID_ARGUMENT', `windowScores: keys must be [n][${o.kvHeads}][${o.headDim}] and queries [n][${o.queryHeads}][${o.headDim}].`);
+  }
+  if (!Number.isInteger(o.window) || o.window < 1 || o.window > tokens) {
+    throw new GpuError('INVALID_ARGUMENT', `windowScores: the window must be in [1, ${tokens}], got ${o.window}.`);
+  }
+  const prefix = tokens - o.window;
+  if (prefix === 0) return new Float32Array(0);
+  const usage = GPUBufferUsage.STORAGE;
+  const probabilities = d.temp(o.queryHeads * o.window * prefix * 4, usage);
+  const raw = d.temp(o.kvHeads * prefix * 4, usage);
+  const pooled = d.temp(o.kvHeads * prefix * 4, usage | GPUBufferUsage.COPY_SRC);
+  d.run(
+    'windowAttention',
+    { headDim: o.headDim, queryHeads: o.queryHeads, kvHeads: o.kvHeads, tokens, window: o.window, scale: 1 / Math.sqrt(o.headDim) },
+    [d.temp(keys.byteLength, usage, keys), d.temp(queries.byteLength, usage, queries), probabilities],
+    { x: o.queryHeads, y: o.window },
+  );
+  d.run('windowReduce', { queryHeads: o.queryHeads, kvHeads: o.kvHeads, window: o.window, prefix, groupMax: o.groupReduce === 'max' ? 1 : 0 }, [probabilities, raw], { threads: o.kvHeads * prefix });
+  d.run('pool1d', { heads: o.kvHeads, length: prefix, kernelSize: o.kernelSize, average: o.pooling === 'avg' ? 1 : 0 }, [raw, pooled], { threads: o.kvHeads * prefix });
+  return new Float32Array(await d.read(pooled, o.kvHeads * prefix * 4));
+}
+
+/**
+ * How many of the top `k` scores of `[heads][length]` each head holds (Ada-KV's `c_h`), by a radix
+ * select on the GPU. Ties go to the lower head, then the lower index. Scores must be finite.
+ */
+export async function adaptiveCounts(d: Dispatcher, scores: Float32Array, heads: number, k: number): Promise<Uint32Array> {
+  const length = scores.length / heads;
+  if (!Number.isInteger(heads) || heads < 1 || heads > 256 || !Number.isInteger(length)) {
+    throw new GpuError('INVALID_ARGUMENT', `adaptiveCounts: scores must be [heads][length] with 1..256 heads; got ${scores.length} floats for ${heads} heads.`);
+  }
+  if (scores.some((s) => !Number.isFinite(s))) throw new GpuError('INVALID_ARGUMENT', 'adaptiveCounts: scores must be finite.');
+  const counts = d.temp(heads * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, new Uint32Array(heads));
+  d.run('adaptiveCounts', { heads, length, k: Math.max(0, Math.floor(k)) }, [d.temp(scores.byteLength, GPUBufferUsage.STORAGE, scores), counts], { x: 1 });
+  return new Uint32Array(await d.read(counts, heads * 4));
+}

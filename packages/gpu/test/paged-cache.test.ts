@@ -1,0 +1,124 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GpuContext, GpuError, GpuPagedCache, packUniforms, requestGpu } from '../src/index.js';
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await requestGpu();
+});
+afterAll(() => gpu?.device.destroy());
+
+/** The CPU twin: plain arrays per head, softmax attention in f64. */
+class TwinCache {
+  heads: { keys: number[][]; values: number[][]; positions: number[] }[];
+  constructor(readonly kvHeads: number, readonly headDim: number) {
+    this.heads = Array.from({ length: kvHeads }, () => ({ keys: [], values: [], positions: [] }));
+  }
+  append(keys: Float32Array, values: Float32Array, positions: Int32Array) {
+    positions.forEach((p, t) => this.heads.forEach((h, i) => {
+      const at = (t * this.kvHeads + i) * this.headDim;
+      h.keys.push(Array.from(keys.subarray(at, at + this.headDim)));
+      h.values.push(Array.from(values.subarray(at, at + this.headDim)));
+      h.positions.push(p);
+    }));
+  }
+  compact(kept: Int32Array[]) {
+    this.heads = this.heads.map((h, i) => ({ keys: [...kept[i]!].map((k) => h.keys[k]!), values: [...kept[i]!].map((k) => h.values[k]!), positions: [...kept[i]!].map((k) => h.positions[k]!) }));
+  }
+  attend(queries: Float32Array, group: number): Float32Array {
+    const out = new Float32Array(queries.length);
+    for (let q = 0; q < queries.length / this.headDim; q++) {
+      const h = this.heads[Math.floor(q / group)]!;
+      const logits = h.keys.map((k) => k.reduce((s, v, i) => s + v * queries[q * this.headDim + i]!, 0) / Math.sqrt(this.headDim));
+      const m = Math.max(...logits);
+      const e = logits.map((l) => Math.exp(l - m));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < this.headDim; i++) out[q * this.headDim + i] = h.values.reduce((s, v, r) => s + (e[r]! / sum) * v[i]!, 0);
+    }
+    return out;
+  }
+}
+
+const random = (seed: number) => {
+  let s = seed >>> 0 || 1;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+};
+
+describe('GpuPagedCache on WebGPU', () => {
+  it('finds an adapter', () => {
+    expect(gpu.adapterInfo.length).toBeGreaterThan(0);
+  });
+
+  it('matches its CPU twin through random appends, compactions and attention (GQA, odd lengths, single tokens)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 300 }), fc.integer(), async (kvHeads, group, tokens, seed) => {
+        const headDim = 8;
+        const rnd = random(seed);
+        const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: kvHeads * group, kvHeads, headDim, blockSize: 4 });
+        const twin = new TwinCache(kvHeads, headDim);
+        const floats = (n: number, scale = 1) => Float32Array.from({ length: n }, () => rnd() * scale);
+        const keys = floats(tokens * kvHeads * headDim, 3);
+        const values = floats(tokens * kvHeads * headDim);
+        const positions = Int32Array.from({ length: tokens }, (_, t) => t);
+        cache.append(0, keys, values, positions);
+        twin.append(keys, values, positions);
+        const kept = Array.from({ length: kvHeads }, (_, h) => Int32Array.from({ length: tokens }, (_, t) => t).filter((t) => (t * 7 + h + seed) % 3 !== 0 || h === 1));
+        cache.compact(0, kept);
+        twin.compact(kept);
+        const one = floats(kvHeads * headDim);
+        cache.append(0, one, one, Int32Array.of(tokens));
+        twin.append(one, one, Int32Array.of(tokens));
+        for (let h = 0; h < kvHeads; h++) {
+          expect(Array.from(cache.positions(0, h))).toEqual(twin.heads[h]!.positions);
+          expect(Array.from(await cache.rows(0, h, 'keys'))).toEqual(twin.heads[h]!.keys.flat().map(Math.fround));
+        }
+        const queries = floats(kvHeads * group * headDim, 2);
+        const actual = await cache.attend(0, queries);
+        const expected = twin.attend(queries, group);
+        expected.forEach((v, i) => expect(Math.abs(actual[i]! - v)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(v))));
+        cache.destroy();
+      }),
+      { numRuns: 10 },
+    );
+  }, 120_000);
+
+  it('gives zeros for a head with no rows, and refuses bad input with typed errors', async () => {
+    const cache = new GpuPagedCache(gpu, { layers: 2, queryHeads: 2, kvHeads: 2, headDim: 4 });
+    cache.append(0, new Float32Array(8).fill(1), new Float32Array(8).fill(2), Int32Array.of(0));
+    cache.compact(0, [Int32Array.of(0), new Int32Array(0)]);
+    const out = await cache.attend(0, new Float32Array(8).fill(1));
+    expect(Array.from(out)).toEqual([2, 2, 2, 2, 0, 0, 0, 0]);
+    expect(() => cache.compact(0, [Int32Array.of(0, 0), new Int32Array(0)])).toThrow(GpuError);
+    expect(() => cache.compact(0, [Int32Array.of(5), new Int32Array(0)])).toThrow(/strictly ascending/);
+    expect(() => cache.append(0, new Float32Array(3), new Float32Array(3), Int32Array.of(1))).toThrow(GpuError);
+    expect(() => cache.length(7, 0)).toThrow(/No layer 7/);
+    cache.destroy();
+    expect(() => cache.length(0, 0)).toThrow(/destroyed/);
+  });
+
+  it('releases every buffer over 1,000 compress/decode cycles', async () => {
+    const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: 4, kvHeads: 2, headDim: 8 });
+    const row = new Float32Array(16).fill(0.5);
+    for (let step = 0; step < 1000; step++) {
+      cache.append(0, row, row, Int32Array.of(step));
+      if (step % 10 === 9) {
+        const keep = (h: number) => Int32Array.from({ length: Math.min(6, cache.length(0, h)) }, (_, i) => cache.length(0, h) - Math.min(6, cache.length(0, h)) + i);
+        cache.compact(0, [keep(0), keep(1)]);
+      }
+      if (step % 50 === 0) await cache.attend(0, new Float32Array(32).fill(1));
+    }
+    expect(cache.dispatcher.liveTemporary).toBe(0);
+    expect(cache.liveBuffers).toBe(2);
+    cache.destroy();
+    expect(cache.liveBuffers).toBe(0);
+  });
+});
+
+describe('uniform packing', () => {
+  it('pads structs to 16 bytes and writes u32 and f32 fields in order', () => {
+    const buffer = packUniforms([['a', 'u32'], ['b', 'f32'], ['c', 'u32']], { a: 7, b: 0.5, c: 3 });
+    expect(buffer.byteLength).toBe(16);
+    const view = new DataView(buffer);
+    expect([view.getUint32(0, true), view.getFloat32(4, true), view.getUint32(8, true)]).toEqual([7, 0.5, 3]);
+  });
+});
