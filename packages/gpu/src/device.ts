@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 import { GpuError } from './errors.js';
 
 /** A WebGPU device and what it offers; `lost` settles if the device goes away. */
@@ -18,7 +19,8 @@ async function gpuEntryPoint(): Promise<GPU> {
   if (fromBrowser) return fromBrowser;
   if (dawn) return dawn;
   try {
-    const module = (await import('webgpu')) as { create(options: string[]): GPU; globals: object };
+    const name = 'webgpu'; // a variable, so bundlers for the browser leave Node's Dawn binding alone
+    const module = (await import(/* @vite-ignore */ name)) as { create(options: string[]): GPU; globals: object };
     Object.assign(globalThis, module.globals); // GPUBufferUsage, GPUMapMode, ...
     dawn = module.create([]);
     return dawn;

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 export { alignTo } from './uniforms.js';
 export { GpuError, type GpuErrorCode } from './errors.js';
 export { type GpuContext, assertAlive, requestGpu } from './device.js';

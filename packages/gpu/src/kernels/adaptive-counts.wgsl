@@ -36,8 +36,8 @@ fn main(@builtin(local_invocation_index) t: u32) {
   var prefix = 0u;     // the threshold key's bits found so far
   var prefixMask = 0u;
   var wanted = p.k;    // how many entries at or above the threshold are still to be placed
-  for (var pass = 0u; pass < 4u; pass++) {
-    let shift = 24u - pass * 8u;
+  for (var digitPass = 0u; digitPass < 4u; digitPass++) {
+    let shift = 24u - digitPass * 8u;
     atomicStore(&histogram[t], 0u);
     workgroupBarrier();
     for (var i = t; i < total; i += WORKGROUP) {

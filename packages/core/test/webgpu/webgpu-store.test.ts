@@ -1,0 +1,86 @@
+import { requestGpu } from '@adakv/gpu';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type CacheGeometry,
+  Generator,
+  type KvStore,
+  ReferenceStore,
+  ShapeError,
+  WebGpuStore,
+  cacheGeometry,
+  compress,
+  methodNames,
+} from '../../src/index.js';
+import { randomObservations, xorshift } from '../compression/random-observations.js';
+import { stories15m } from '../model/stories15m.js';
+
+const gpu = await requestGpu();
+afterAll(() => gpu.device.destroy());
+
+async function expectSameCache(reference: KvStore, other: KvStore, seed: number): Promise<void> {
+  const { layers, kvHeads, queryHeads, headDim } = reference.geometry;
+  const random = xorshift(seed);
+  for (let layer = 0; layer < layers; layer++) {
+    for (let head = 0; head < kvHeads; head++) {
+      expect(other.positions(layer, head)).toEqual(reference.positions(layer, head));
+      expect(await other.keys(layer, head)).toEqual(await reference.keys(layer, head));
+      expect(await other.values(layer, head)).toEqual(await reference.values(layer, head));
+    }
+    const queries = Float32Array.from({ length: queryHeads * headDim }, () => random() * 4 - 2);
+    const expected = new Float32Array(queries.length);
+    const actual = new Float32Array(queries.length);
+    await reference.attend(layer, queries, expected);
+    await other.attend(layer, queries, actual);
+    expected.forEach((v, i) => expect(Math.abs(actual[i]! - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+  }
+}
+
+describe.each<[string, CacheGeometry]>([
+  ['MHA', { layers: 2, queryHeads: 4, kvHeads: 4, headDim: 16 }],
+  ['GQA', { layers: 2, queryHeads: 8, kvHeads: 2, headDim: 16 }],
+])('the WebGPU store and the reference store agree (%s)', (_, geometry) => {
+  it.each(methodNames)('after %s compression and decode appends', async (method) => {
+    const n = 45;
+    const observations = randomObservations(geometry, n, 21);
+    const stores = [new ReferenceStore(geometry), await WebGpuStore.create(geometry, { gpu, blockSize: 8 })] as const;
+    const positions = Int32Array.from({ length: n }, (_, t) => t);
+    for (const store of stores) observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));
+    const plans = stores.map((store) => compress(store, observations, { method, budget: 14, options: { window: 5 } }));
+    expect(plans[1]).toEqual(plans[0]);
+    await expectSameCache(stores[0], stores[1], 3);
+    const random = xorshift(9);
+    for (let step = 0; step < 5; step++) {
+      const keys = Float32Array.from({ length: geometry.kvHeads * geometry.headDim }, () => random() - 0.5);
+      for (const store of stores) for (let layer = 0; layer < geometry.layers; layer++) store.append(layer, keys, keys, Int32Array.of(n + step));
+    }
+    await expectSameCache(stores[0], stores[1], 4);
+    stores[1].dispose();
+  });
+});
+
+describe('stories15M on the WebGPU store', () => {
+  const model = stories15m();
+  const prompt = 'Once upon a time, a little bunny named Tom lived in a forest full of tall trees. One day he';
+  const run = async (store: KvStore, method: string | null) =>
+    (
+      await new Generator(model, {
+        store,
+        afterPrefill: ({ store: s, observations }) => method && compress(s, observations, { method, budget: 16, options: { window: 8 } }),
+      }).generate(prompt, { steps: 64, stopAtEndOfText: false })
+    ).tokens;
+
+  it.each([null, 'snapkv', 'ada-snapkv'])('generates the same 64 greedy tokens as the CPU store (method %s)', async (method) => {
+    const geometry = cacheGeometry(model.config);
+    const expected = await run(new ReferenceStore(geometry), method);
+    const store = await WebGpuStore.create(geometry, { gpu });
+    expect(await run(store, method)).toEqual(expected);
+    store.dispose();
+  }, 120_000);
+
+  it('turns bad input into the SDK\'s typed errors', async () => {
+    const store = await WebGpuStore.create({ layers: 1, queryHeads: 2, kvHeads: 1, headDim: 4 }, { gpu });
+    expect(() => store.append(0, new Float32Array(3), new Float32Array(3), Int32Array.of(0))).toThrow(ShapeError);
+    await expect(store.attend(0, new Float32Array(3), new Float32Array(3))).rejects.toThrow(ShapeError);
+    store.dispose();
+  });
+});
