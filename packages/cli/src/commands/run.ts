@@ -75,7 +75,6 @@ Examples:
     .action(async (promptArgument: string | undefined, flags: RunFlags) => {
       const prompt = promptArgument ?? DEMO_PROMPT;
       const { model } = await loadModelForCli(flags, io);
-      if (flags.backend === 'auto') io.stderr.write('backend auto: no WebGPU store in this build, using wasm.\n');
       const geometry = cacheGeometry(model.config);
       const sampling = { steps: flags.steps, temperature: flags.temperature, topP: flags.topP, seed: flags.seed };
       const options = { window: flags.window, alpha: flags.alpha };

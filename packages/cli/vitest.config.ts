@@ -1,0 +1,18 @@
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+const runtimeDir = join(tmpdir(), 'adakv-xdg');
+mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+
+export default defineConfig({
+  test: {
+    // WebGPU through Dawn over SwiftShader when no GPU is configured (DESIGN.md section 7)
+    env: {
+      VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
+      XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? runtimeDir,
+    },
+    pool: 'forks',
+  },
+});
