@@ -1,18 +1,21 @@
 import {
   DEMO_PROMPT,
   type KvStore,
+  type GpuContext,
   type Model,
   PagedPool,
+  WebGpuStore,
   ReferenceStore,
   cacheGeometry,
   concentration,
   formatBytes,
   listMethods,
   planCompression,
+  requestGpu,
   retainedMass,
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
-import { runSideBySide } from './generation.js';
+import { type LiveStats, runSideBySide } from './generation.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { type RawSettings, type Settings, parseSettings } from './settings.js';
 
@@ -26,6 +29,7 @@ const methodSelect = $<HTMLSelectElement>('method');
 let model: Model | null = null;
 /** One block pool for the page: every run's two caches draw from it (and the .wasm is fetched once). */
 let pool: PagedPool | null = null;
+let gpu: GpuContext | null = null;
 let running: AbortController | null = null;
 
 function say(element: HTMLElement, text: string, kind: 'info' | 'error' | 'notice' = 'info'): void {
@@ -97,16 +101,22 @@ dropZone.addEventListener('drop', (event) => {
   void loadFiles([...(event.dataTransfer?.files ?? [])]);
 });
 
-/** The store for the chosen backend; `auto` says why it uses what it uses. */
-function storeFactory(settings: Settings, loaded: Model): () => Promise<KvStore> {
+/** The store for the chosen backend; `auto` prefers WebGPU and says so when it falls back to WASM. */
+async function storeFactory(settings: Settings, loaded: Model): Promise<{ createStore: () => Promise<KvStore>; label: string }> {
   const geometry = cacheGeometry(loaded.config);
-  if (settings.backend === 'reference') return async () => new ReferenceStore(geometry);
-  if (settings.backend === 'auto') {
-    const gpu = 'gpu' in navigator ? 'WebGPU is available in this browser, but this build has no WebGPU store yet' : 'No WebGPU in this browser';
-    say(runStatus, `${gpu}: using the WASM backend.`, 'notice');
-  }
   const shared = pool!;
-  return async () => shared.createStore(geometry);
+  const wasm = async () => shared.createStore(geometry);
+  if (settings.backend === 'reference') return { createStore: async () => new ReferenceStore(geometry), label: 'reference' };
+  if (settings.backend === 'wasm') return { createStore: wasm, label: 'WASM' };
+  try {
+    gpu ??= await requestGpu();
+    const context = gpu;
+    return { createStore: () => WebGpuStore.create(geometry, { gpu: context }), label: `WebGPU, ${context.adapterInfo}` };
+  } catch (error) {
+    if (settings.backend === 'webgpu') throw error;
+    say(runStatus, `WebGPU is not available here (${(error as Error).message.split(';')[0]}): using the WASM backend.`, 'notice');
+    return { createStore: wasm, label: 'WASM' };
+  }
 }
 
 function drawFigures(settings: Settings, loaded: Model, result: Awaited<ReturnType<typeof runSideBySide>>): void {
@@ -143,30 +153,29 @@ form.addEventListener('submit', (event) => {
     delete answer.dataset.tokens;
   }
   say(runStatus, 'Generating…');
-  const createStore = storeFactory(settings, loaded);
   running = new AbortController();
   generate.disabled = true;
   stop.disabled = false;
   setState('running');
-  void runSideBySide(
-    loaded,
-    settings,
-    createStore,
-    (side, text) => answers[side].append(text),
-    (stats) => {
-      $('stat-compressed').textContent = formatBytes(stats.compressedBytes);
-      $('stat-full').textContent = formatBytes(stats.fullBytes);
-      $('stat-ratio').textContent = stats.plan ? `${(stats.plan.originalTotal / stats.plan.achievedTotal).toFixed(2)}x after prefill` : 'none';
-      $('stat-agreement').textContent = `${stats.agreeing} of ${stats.generated} tokens`;
-      $('stat-speed').textContent = stats.tokensPerSecond.toFixed(1);
-    },
-    running.signal,
-  )
+  const showStats = (stats: LiveStats) => {
+    $('stat-compressed').textContent = formatBytes(stats.compressedBytes);
+    $('stat-full').textContent = formatBytes(stats.fullBytes);
+    $('stat-ratio').textContent = stats.plan ? `${(stats.plan.originalTotal / stats.plan.achievedTotal).toFixed(2)}x after prefill` : 'none';
+    $('stat-agreement').textContent = `${stats.agreeing} of ${stats.generated} tokens`;
+    $('stat-speed').textContent = stats.tokensPerSecond.toFixed(1);
+  };
+  const signal = running.signal;
+  let label = settings.backend as string;
+  void storeFactory(settings, loaded)
+    .then((backend) => {
+      label = backend.label;
+      return runSideBySide(loaded, settings, backend.createStore, (side, text) => answers[side].append(text), showStats, signal);
+    })
     .then((result) => {
       answers.compressed.dataset.tokens = JSON.stringify(result.tokens.compressed);
       answers.full.dataset.tokens = JSON.stringify(result.tokens.full);
       drawFigures(settings, loaded, result);
-      if (!runStatus.classList.contains('notice')) say(runStatus, 'Done.');
+      if (!runStatus.classList.contains('notice')) say(runStatus, `Done on ${label}.`);
       setState('done');
     })
     .catch((error: Error) => {

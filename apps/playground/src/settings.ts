@@ -1,6 +1,6 @@
 import { type BudgetSpec, methodNames } from '@adakv/core';
 
-export type Backend = 'auto' | 'wasm' | 'reference';
+export type Backend = 'auto' | 'webgpu' | 'wasm' | 'reference';
 
 export interface Settings {
   readonly prompt: string;
@@ -41,7 +41,7 @@ export function parseSettings(raw: RawSettings): Settings {
   if (!methodNames.includes(raw.method)) throw new Error(`Method: one of ${methodNames.join(', ')}.`);
   const alpha = Number(raw.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`Alpha: a number from 0 to 1, not "${raw.alpha}".`);
-  if (!['auto', 'wasm', 'reference'].includes(raw.backend)) throw new Error(`Backend: auto, wasm or reference.`);
+  if (!['auto', 'webgpu', 'wasm', 'reference'].includes(raw.backend)) throw new Error('Backend: auto, webgpu, wasm or reference.');
   return {
     prompt: raw.prompt,
     method: raw.method,

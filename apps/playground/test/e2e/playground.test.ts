@@ -97,6 +97,21 @@ describe('the playground in Chromium', () => {
     await page.close();
   }, 180_000);
 
+  it('generates on WebGPU (auto picks it) the same tokens as the CPU in Node', async () => {
+    const model = await loadDefaultModel();
+    const expected = await new Generator(model, {
+      afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'ada-snapkv', budget: 48, options: { window: 16, alpha: 0.2 } }),
+    }).generate(DEMO_PROMPT, { steps: 32 });
+    const errors: string[] = [];
+    const page = await open(browser, errors);
+    await generateWith(page, 32, 'auto');
+    expect(await page.textContent('#run-status')).toMatch(/Done on WebGPU/);
+    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(expected.tokens);
+    await page.screenshot({ path: join(artifacts, 'webgpu.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 180_000);
+
   it('shows a clear message for a corrupt model file', async () => {
     const errors: string[] = [];
     const page = await open(browser, errors);
