@@ -1,7 +1,12 @@
 #!/usr/bin/env node
+import { ExitCode } from './exit-codes.js';
 import { runCli } from './main.js';
 
-process.on('SIGINT', () => process.exit(130));
+// Ctrl-C: say so on its own line (a progress bar may be mid-line) and exit with the conventional 130.
+process.on('SIGINT', () => {
+  process.stderr.write('\nadakv: interrupted.\n');
+  process.exit(ExitCode.interrupted);
+});
 void runCli(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

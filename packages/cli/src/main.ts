@@ -15,12 +15,13 @@ export interface CliIo {
 export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {
   const program = createProgram(io);
   // subcommands do not inherit these from their parent, so every command gets them
-  const configure = (command: Command): void => {
+  const configure = (command: Command, path: string): void => {
     command.exitOverride();
+    command.showHelpAfterError(`(run \`${path} --help\` for usage)`);
     command.configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
-    command.commands.forEach(configure);
+    for (const sub of command.commands) configure(sub, `${path} ${sub.name()}`);
   };
-  configure(program);
+  configure(program, 'adakv');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.ok;

@@ -10,8 +10,7 @@ import type { CliIo } from './main.js';
 export function createProgram(io: CliIo = process): Command {
   const program = new Command('adakv')
     .description('Adaptive per-head KV-cache compression (Ada-KV) for JavaScript.')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)');
+    .version('0.1.0');
   program.addHelpText(
     'after',
     `

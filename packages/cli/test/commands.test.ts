@@ -1,6 +1,6 @@
 import { cacheGeometry } from '@adakv/core';
 import { ensureDefaultModel, loadDefaultModel } from '@adakv/core/node';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,38 +50,100 @@ describe('adakv eval', () => {
 });
 
 describe('adakv models', () => {
-  it('verifies the cache and refuses a tampered copy with exit code 3', async () => {
+  const cacheDir = () => join(scratch, 'cache');
+  const cached = (name: string) => join(cacheDir(), 'stories15M', name);
+
+  it('lists and verifies an intact copy, found through ADAKV_CACHE_DIR', async () => {
     const files = await ensureDefaultModel();
-    const cacheDir = join(scratch, 'cache');
-    await mkdir(join(cacheDir, 'stories15M'), { recursive: true });
-    await copyFile(files.modelPath, join(cacheDir, 'stories15M', 'model.bin'));
-    await copyFile(files.tokenizerPath, join(cacheDir, 'stories15M', 'tokenizer.bin'));
-    const ok = captureIo();
-    expect(await runCli(['models', 'verify', '--cache-dir', cacheDir], ok)).toBe(0);
-    const listed = captureIo();
-    expect(await runCli(['models', '--cache-dir', cacheDir], listed)).toBe(0);
-    expect(listed.out()).toMatch(/stories15M \(default\).*verified/);
-    const tokenizer = await readFile(join(cacheDir, 'stories15M', 'tokenizer.bin'));
+    await mkdir(join(cacheDir(), 'stories15M'), { recursive: true });
+    await copyFile(files.modelPath, cached('model.bin'));
+    await copyFile(files.tokenizerPath, cached('tokenizer.bin'));
+    const previous = process.env.ADAKV_CACHE_DIR;
+    process.env.ADAKV_CACHE_DIR = cacheDir();
+    try {
+      const ok = captureIo();
+      expect(await runCli(['models', 'verify'], ok)).toBe(0);
+      expect(ok.out()).toMatch(/model\.bin: verified[\s\S]*tokenizer\.bin: verified[\s\S]*both files match/);
+      const listed = captureIo();
+      expect(await runCli(['models'], listed)).toBe(0);
+      expect(listed.out()).toMatch(/stories15M \(default\)\s+model\.bin\s+58\.0 MiB\s+58\.0 MiB\s+verified/);
+      expect(listed.out()).toMatch(/tokenizer\.bin\s+422\.6 KiB\s+422\.6 KiB\s+verified/);
+      expect(listed.out()).toContain(join(cacheDir(), 'stories15M'));
+    } finally {
+      if (previous === undefined) delete process.env.ADAKV_CACHE_DIR;
+      else process.env.ADAKV_CACHE_DIR = previous;
+    }
+  });
+
+  it('refuses a tampered or truncated copy with exit code 3, naming the file', async () => {
+    const tokenizer = await readFile(cached('tokenizer.bin'));
     tokenizer[1000] = tokenizer[1000]! ^ 0xff;
-    await writeFile(join(cacheDir, 'stories15M', 'tokenizer.bin'), tokenizer);
+    await writeFile(cached('tokenizer.bin'), tokenizer);
     const damaged = captureIo();
-    expect(await runCli(['models', 'verify', '--cache-dir', cacheDir], damaged)).toBe(3);
-    expect(damaged.err()).toMatch(/modified \(sha256 mismatch\).*pull --force/);
+    expect(await runCli(['models', 'verify', '--cache-dir', cacheDir()], damaged)).toBe(3);
+    expect(damaged.out()).toMatch(/model\.bin: verified/);
+    expect(damaged.err()).toMatch(/^error: .*tokenizer\.bin at .* is modified \(sha256 mismatch\).*pull --force/);
+    expect(damaged.err()).not.toMatch(/    at /);
+    const listed = captureIo();
+    expect(await runCli(['models', 'list', '--cache-dir', cacheDir()], listed)).toBe(0);
+    expect(listed.out()).toMatch(/tokenizer\.bin .* modified/);
+
+    await writeFile(cached('model.bin'), (await readFile(cached('model.bin'))).subarray(0, 1000));
+    const truncated = captureIo();
+    expect(await runCli(['models', 'verify', '--cache-dir', cacheDir()], truncated)).toBe(3);
+    expect(truncated.err()).toMatch(/model\.bin at .* is truncated \(1000 of 60816028 bytes\)/);
+
     const empty = captureIo();
     expect(await runCli(['models', 'verify', '--cache-dir', join(scratch, 'none')], empty)).toBe(2);
-    expect(empty.err()).toMatch(/not cached/);
+    expect(empty.err()).toMatch(/not cached .*adakv models pull/);
+  });
+});
+
+describe('--help', () => {
+  it.each([['run'], ['inspect'], ['eval'], ['serve'], ['models'], ['models', 'list'], ['models', 'pull'], ['models', 'verify'], []])(
+    'of adakv %j shows usage and examples, exit code 0',
+    async (...command) => {
+      const io = captureIo();
+      expect(await runCli([...command, '--help'], io)).toBe(0);
+      expect(io.out()).toMatch(new RegExp(`^Usage: adakv ${command.join(' ')}`.trimEnd()));
+      expect(io.out()).toMatch(/Examples?:\n  (ADAKV_CACHE_DIR=\S+ )?adakv /);
+    },
+  );
+
+  it('answers a bad flag value with exit code 2 and the rule it broke', async () => {
+    const io = captureIo();
+    expect(await runCli(['eval', '--budgets', '32,abc'], io)).toBe(2);
+    expect(io.err()).toMatch(/option '--budgets <list>' argument '32,abc' is invalid\. expected tokens per head/);
+    expect(io.err()).toMatch(/\(run `adakv eval --help` for usage\)/);
   });
 });
 
 describe('the built adakv binary', () => {
+  const bin = join(import.meta.dirname, '..', 'dist', 'bin.js');
+
   it("prints help with every command and exits 2 on an unknown one", { timeout: 60_000 }, () => {
     execFileSync('npx', ['tsup', '--silent'], { cwd: join(import.meta.dirname, '..') });
-    const bin = join(import.meta.dirname, '..', 'dist', 'bin.js');
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     for (const command of ['run', 'inspect', 'eval', 'models', 'serve']) expect(help.stdout).toContain(`  ${command}`);
     const unknown = spawnSync(process.execPath, [bin, 'frobnicate'], { encoding: 'utf8' });
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('exits with code 130 on Ctrl-C in the middle of long work', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, [bin, 'eval'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/Evaluating \d+%/.test(stderr)) resolve();
+      });
+      void exited.then(() => reject(new Error(`eval ended before its first progress line: ${stderr}`)));
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/adakv: interrupted\.\n$/);
   });
 });
