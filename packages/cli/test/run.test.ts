@@ -1,4 +1,4 @@
-import { Generator } from '@adakv/core';
+import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/main.js';
@@ -26,6 +26,28 @@ describe('adakv run', () => {
     expect(report.text).toBe(expected.text);
   });
 
+  it('compresses exactly as the core pipeline does, and reports agreement with the full cache', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', '--steps', '12', '--method', 'snapkv', '--budget', '24', '--window', '8', '--json'], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    const model = await loadDefaultModel();
+    const geometry = cacheGeometry(model.config);
+    const store = await PagedStore.create(geometry);
+    const compressed = await new Generator(model, {
+      store,
+      afterPrefill: ({ observations }) => compress(store, observations, { method: 'snapkv', budget: 24, options: { window: 8, alpha: 0.2 } }),
+    }).generate(DEMO_PROMPT, { steps: 12 });
+    store.dispose();
+    const full = await new Generator(model).generate(DEMO_PROMPT, { steps: 12 });
+    expect(report.tokens).toEqual(compressed.tokens);
+    expect(report.full.tokens).toEqual(full.tokens);
+    expect(report.keptAfterPrefill.kept).toBe(24 * geometry.layers * geometry.kvHeads);
+    const firstDifference = full.tokens.findIndex((token, i) => token !== compressed.tokens[i]);
+    expect(report.agreement.firstDifference).toBe(firstDifference === -1 ? null : firstDifference);
+    expect(report.kvBytes).toBeLessThan(report.full.kvBytes);
+    expect(report.prefillTokensPerSecond).toBeGreaterThan(0);
+  });
+
   it('compresses the default story prompt and compares with the full cache', async () => {
     const io = captureIo();
     expect(await runCli(['run', '--steps', '6', '--budget', '32', '--backend', 'reference'], io)).toBe(0);
@@ -34,6 +56,7 @@ describe('adakv run', () => {
     expect(out).toMatch(/ada-snapkv\s+[\d.]+ KiB\s+(\d+) \/ (\d+)/);
     const [, kept, of] = /ada-snapkv\s+\S+ \S+\s+(\d+) \/ (\d+)/.exec(out)!;
     expect(Number(kept)).toBeLessThan(Number(of));
+    expect(out).toMatch(/ada-snapkv .* first \d+ of 6\s+\d+\s+[\d.]+\n/);
     expect(out).toMatch(/full cache/);
   });
 

@@ -131,8 +131,18 @@ Examples:
               kvBytes: ours.bytes,
               keptAfterPrefill: ours.plan ? { kept: ours.plan.achievedTotal, of: ours.plan.originalTotal } : null,
               evictedDuringDecode: ours.evictedDuringDecode,
+              backend: flags.backend,
+              prefillTokensPerSecond: ours.result.prefillTokensPerSecond,
               decodeTokensPerSecond: ours.result.decodeTokensPerSecond,
-              full: full ? { text: full.result.text, kvBytes: full.bytes, decodeTokensPerSecond: full.result.decodeTokensPerSecond } : null,
+              full: full
+                ? {
+                    text: full.result.text,
+                    tokens: full.result.tokens,
+                    kvBytes: full.bytes,
+                    prefillTokensPerSecond: full.result.prefillTokensPerSecond,
+                    decodeTokensPerSecond: full.result.decodeTokensPerSecond,
+                  }
+                : null,
               agreement,
             },
             null,
@@ -142,11 +152,12 @@ Examples:
         return;
       }
       const kept = (o: Outcome) => (o.plan ? `${o.plan.achievedTotal} / ${o.plan.originalTotal}` : 'all');
-      const rows = [
-        [flags.method, formatBytes(ours.bytes), kept(ours), agreement ? `${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-', ours.result.decodeTokensPerSecond.toFixed(1)],
-      ];
-      if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', full.result.decodeTokensPerSecond.toFixed(1)]);
-      io.stdout.write(`${formatTable(['cache', 'KV bytes', 'entries kept after prefill', 'tokens equal to full before the first difference', 'tokens/s'], rows)}\n`);
+      const speed = (o: Outcome) => [o.result.prefillTokensPerSecond.toFixed(0), o.result.decodeTokensPerSecond.toFixed(1)];
+      const sameAsFull = agreement ? `first ${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-';
+      const rows = [[flags.method, formatBytes(ours.bytes), kept(ours), sameAsFull, ...speed(ours)]];
+      if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', ...speed(full)]);
+      const columns = ['cache', 'KV bytes', 'entries kept after prefill', 'tokens identical to full', 'prefill tok/s', 'decode tok/s'];
+      io.stdout.write(`${formatTable(columns, rows)}\n`);
       if (ours.evictedDuringDecode > 0) io.stdout.write(`evicted during decode: ${ours.evictedDuringDecode} entries\n`);
     });
 }
