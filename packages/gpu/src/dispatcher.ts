@@ -1,8 +1,12 @@
 import { type GpuContext, assertAlive } from './device.js';
 import { PipelineCache, packUniforms, workgroupsFor } from './program.js';
 import { PROGRAMS } from './programs.js';
+import { GpuError } from './errors.js';
 
 export type KernelName = keyof typeof PROGRAMS;
+
+/** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
+const MAX_GROUPS_PER_DIMENSION = 65535;
 
 /**
  * Encodes kernels with their uniforms and bindings, and owns the pipeline cache of one device.
@@ -12,6 +16,8 @@ export class Dispatcher {
   readonly pipelines: PipelineCache;
   private encoder: GPUCommandEncoder | null = null;
   private temporary: GPUBuffer[] = [];
+  /** Validation scopes of submitted work, checked at the next read back. */
+  private scopes: Promise<GPUError | null>[] = [];
   /** Buffers created and not yet destroyed by this dispatcher (leak checks). */
   liveTemporary = 0;
 
@@ -25,7 +31,10 @@ export class Dispatcher {
 
   private current(): GPUCommandEncoder {
     assertAlive(this.gpu);
-    this.encoder ??= this.device.createCommandEncoder();
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder();
+    }
     return this.encoder;
   }
 
@@ -51,7 +60,12 @@ export class Dispatcher {
     const pass = this.current().beginComputePass({ label: program.name });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(grid.threads !== undefined ? workgroupsFor(grid.threads, program.workgroupSize) : (grid.x ?? 1), grid.y ?? 1);
+    if (grid.threads !== undefined) {
+      // element-wise kernels index `x + y * groupsX * workgroupSize`: spill into y past 65535 groups
+      const groups = workgroupsFor(grid.threads, program.workgroupSize);
+      const x = Math.min(groups, MAX_GROUPS_PER_DIMENSION);
+      pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+    } else pass.dispatchWorkgroups(grid.x ?? 1, grid.y ?? 1);
     pass.end();
   }
 
@@ -61,7 +75,10 @@ export class Dispatcher {
 
   /** Submits what was encoded and releases the temporary buffers. */
   submit(): void {
-    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.scopes.push(this.device.popErrorScope());
+    }
     this.encoder = null;
     for (const buffer of this.temporary) buffer.destroy();
     this.liveTemporary -= this.temporary.length;
@@ -77,6 +94,8 @@ export class Dispatcher {
       this.submit();
       await staging.mapAsync(GPUMapMode.READ);
       assertAlive(this.gpu);
+      const errors = (await Promise.all(this.scopes.splice(0))).filter((e) => e !== null);
+      if (errors.length > 0) throw new GpuError('INVALID_ARGUMENT', `A GPU kernel was rejected: ${errors[0]!.message}`);
       return staging.getMappedRange(0, Math.ceil(size / 4) * 4).slice(0, size);
     } finally {
       staging.destroy();

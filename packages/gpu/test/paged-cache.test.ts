@@ -122,3 +122,30 @@ describe('uniform packing', () => {
     expect([view.getUint32(0, true), view.getFloat32(4, true), view.getUint32(8, true)]).toEqual([7, 0.5, 3]);
   });
 });
+
+describe('a lost device', () => {
+  it('surfaces as a DEVICE_LOST GpuError on the next use', async () => {
+    const own = await requestGpu();
+    const cache = new GpuPagedCache(own, { layers: 1, queryHeads: 2, kvHeads: 1, headDim: 4 });
+    cache.append(0, new Float32Array(4).fill(1), new Float32Array(4).fill(1), Int32Array.of(0));
+    own.device.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(own.lostReason).not.toBeNull();
+    expect(() => cache.append(0, new Float32Array(4), new Float32Array(4), Int32Array.of(1))).toThrow(expect.objectContaining({ code: 'DEVICE_LOST' }));
+    await expect(cache.attend(0, new Float32Array(8))).rejects.toThrow(/device was lost/);
+  });
+});
+
+describe('large dispatches', () => {
+  it('appends more rows than one grid dimension holds (over 65,535 workgroups)', async () => {
+    const own = await requestGpu();
+    const tokens = 4200;
+    const cache = new GpuPagedCache(own, { layers: 1, queryHeads: 8, kvHeads: 8, headDim: 128 });
+    const keys = Float32Array.from({ length: tokens * 8 * 128 }, (_, i) => (i % 97) / 97);
+    cache.append(0, keys, keys, Int32Array.from({ length: tokens }, (_, t) => t));
+    const head7 = await cache.rows(0, 7, 'keys');
+    expect(head7[(tokens - 1) * 128 + 5]).toBeCloseTo(keys[((tokens - 1) * 8 + 7) * 128 + 5]!, 6);
+    cache.destroy();
+    own.device.destroy();
+  }, 60_000);
+});

@@ -13,8 +13,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> values: array<f32>;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3u) {
-  let i = id.x;
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = id.x + id.y * groups.x * 64u; // 2-D grid: one dimension holds at most 65535 workgroups
   if (i >= p.rows * p.headDim) { return; }
   let row = i / p.headDim;
   let d = i % p.headDim;

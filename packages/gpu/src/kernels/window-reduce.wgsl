@@ -16,8 +16,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> scores: array<f32>;  // [kvHeads][prefix]
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3u) {
-  let i = id.x;
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = id.x + id.y * groups.x * 64u; // 2-D grid: one dimension holds at most 65535 workgroups
   if (i >= p.kvHeads * p.prefix) { return; }
   let head = i / p.prefix;
   let t = i % p.prefix;
