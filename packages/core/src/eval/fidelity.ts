@@ -1,10 +1,11 @@
 import { type BudgetSpec, resolveBudget } from '../budget.js';
-import { ContextOverflowError, OptionError } from '../errors.js';
+import { BudgetError, ContextOverflowError, OptionError } from '../errors.js';
 import { type CacheGeometry } from '../geometry.js';
 import { getMethod } from '../methods/registry.js';
+import { resolveMethodOptions } from '../methods/options.js';
 import type { MethodOptions } from '../methods/types.js';
 import { attentionOutputL1 } from '../metrics/attention-output-l1.js';
-import { kvBytes } from '../metrics/kv-bytes.js';
+import { planKvBytes } from '../metrics/kv-bytes.js';
 import { retainedMass } from '../metrics/retained-mass.js';
 import { cacheGeometry } from '../model/config.js';
 import { Transformer } from '../model/forward.js';
@@ -25,7 +26,7 @@ export interface FidelityOptions {
   readonly prefill?: number;
   /** Tokens teacher-forced through the compressed cache afterwards (default 64). */
   readonly continuation?: number;
-  /** Method options for every method (default `{ window: 16 }`). */
+  /** Method options for every method, over `{ window: 16 }` (the reference's 32 is meant for prompts of thousands of tokens). */
   readonly options?: Partial<MethodOptions>;
   /** Where the K/V live during the evaluation (default: a reference store). */
   readonly createStore?: (geometry: CacheGeometry) => KvStore | Promise<KvStore>;
@@ -71,6 +72,23 @@ interface Sample {
   fullKvBytes: number;
 }
 
+/** Refuses up front what planning would refuse only after the first prefill. */
+function checkMethodSettings(name: string, overrides: Partial<MethodOptions>, budgets: readonly number[], prefill: number): void {
+  const method = getMethod(name);
+  const { window } = resolveMethodOptions(method, overrides);
+  if (method.scorer === null) return;
+  if (window > prefill) {
+    throw new OptionError(`The observation window (${window} tokens) is longer than the prefill (${prefill} tokens); lower the window or prefill more.`);
+  }
+  const tooSmall = budgets.filter((b) => b < window);
+  if (tooSmall.length > 0) {
+    throw new BudgetError(
+      `Budgets ${tooSmall.join(', ')} tokens per head cannot hold the observation window of ${window} tokens, which is always kept; ` +
+        `use budgets of at least ${window} or a smaller window.`,
+    );
+  }
+}
+
 async function fill(store: KvStore, observations: readonly LayerObservation[], n: number): Promise<KvStore> {
   const positions = Int32Array.from({ length: n }, (_, t) => t);
   observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));
@@ -78,9 +96,17 @@ async function fill(store: KvStore, observations: readonly LayerObservation[], n
 }
 
 /** Log-probabilities after each continuation token is forwarded (they predict tokens prefill+1 ..). */
-async function teacherForce(transformer: Transformer, store: KvStore, tokens: readonly number[], prefill: number, continuation: number): Promise<Float64Array[]> {
+async function teacherForce(
+  transformer: Transformer,
+  store: KvStore,
+  tokens: readonly number[],
+  prefill: number,
+  continuation: number,
+  signal: AbortSignal | undefined,
+): Promise<Float64Array[]> {
   const out: Float64Array[] = [];
   for (let j = 0; j < continuation; j++) {
+    signal?.throwIfAborted();
     out.push(logSoftmax(await transformer.decode(tokens[prefill + j]!, prefill + j, store)));
   }
   return out;
@@ -96,7 +122,7 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
   const { model, segments, methods, budgets } = options;
   const prefill = options.prefill ?? 192;
   const continuation = options.continuation ?? 64;
-  const methodOptions = options.options ?? { window: 16 };
+  const methodOptions: Partial<MethodOptions> = { window: 16, ...options.options };
   const createStore = options.createStore ?? ((geometry: CacheGeometry) => new ReferenceStore(geometry));
   if (!Number.isInteger(prefill) || prefill < 2) throw new OptionError(`prefill must be a whole number >= 2, got ${prefill}.`);
   if (!Number.isInteger(continuation) || continuation < 1) throw new OptionError(`continuation must be >= 1, got ${continuation}.`);
@@ -109,38 +135,39 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
   const short = segments.findIndex((s) => s.length < prefill + continuation + 1);
   if (short >= 0) throw new OptionError(`Segment ${short} has ${segments[short]!.length} tokens; each needs prefill + continuation + 1.`);
   if (methods.length === 0 || budgets.length === 0) throw new OptionError('Give at least one method and one budget.');
-  methods.forEach((m) => getMethod(m));
-  budgets.forEach((b) => resolveBudget(b, prefill));
+  // budgets that resolve to the same tokens per head would be one row measured twice
+  const tokenBudgets = [...new Set(budgets.map((b) => resolveBudget(b, prefill)))];
+  for (const name of methods) checkMethodSettings(name, methodOptions, tokenBudgets, prefill);
 
   const geometry = cacheGeometry(model.config);
   const transformer = new Transformer(model);
   const samples = new Map<string, Sample[]>();
-  const configurations = methods.reduce((sum, m) => sum + (getMethod(m).scorer === null ? 1 : budgets.length), 0);
+  const configurations = methods.reduce((sum, m) => sum + (getMethod(m).scorer === null ? 1 : tokenBudgets.length), 0);
   const total = segments.length * (1 + configurations);
   let done = 0;
   const progress = (label: string) => options.onProgress?.(++done, total, label);
 
   for (const [s, tokens] of segments.entries()) {
+    options.signal?.throwIfAborted();
     const fullStore = await createStore(geometry);
     let observations: readonly LayerObservation[];
     let reference: Float64Array[];
     try {
       ({ observations } = await transformer.prefill(tokens.slice(0, prefill), fullStore));
-      reference = await teacherForce(transformer, fullStore, tokens, prefill, continuation);
+      reference = await teacherForce(transformer, fullStore, tokens, prefill, continuation, options.signal);
     } finally {
       fullStore.dispose();
     }
     progress(`segment ${s + 1}: full cache`);
     for (const method of methods) {
       // a method that evicts nothing gives the same row at every budget: run it once
-      for (const budgetSpec of getMethod(method).scorer === null ? [prefill] : budgets) {
-        options.signal?.throwIfAborted();
-        const plan = planCompression({ method, geometry, observations, budget: budgetSpec, options: methodOptions });
+      for (const budget of getMethod(method).scorer === null ? [prefill] : tokenBudgets) {
+        const plan = planCompression({ method, geometry, observations, budget, options: methodOptions });
         const store = await fill(await createStore(geometry), observations, prefill);
         let predicted: Float64Array[];
         try {
           applyPlan(store, plan);
-          predicted = await teacherForce(transformer, store, tokens, prefill, continuation);
+          predicted = await teacherForce(transformer, store, tokens, prefill, continuation, options.signal);
         } finally {
           store.dispose();
         }
@@ -155,6 +182,7 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
           const target = tokens[prefill + j + 1]!;
           nll += -q[target]! + p[target]!;
         }
+        const bytes = planKvBytes(plan, geometry.headDim);
         const key = `${method}\u0000${plan.budget}`;
         const list = samples.get(key) ?? [];
         list.push({
@@ -163,8 +191,8 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
           nllDelta: nll / continuation,
           attentionL1: attentionOutputL1(geometry, observations, plan).mean,
           retainedMass: retainedMass(geometry, observations, plan).mean,
-          kvBytes: kvBytes(plan.achievedTotal, geometry.headDim),
-          fullKvBytes: kvBytes(plan.originalTotal, geometry.headDim),
+          kvBytes: bytes.kept,
+          fullKvBytes: bytes.full,
         });
         samples.set(key, list);
         progress(`segment ${s + 1}: ${method} @ ${plan.budget}`);

@@ -1,7 +1,7 @@
+import { OptionError } from '../errors.js';
 import type { CacheGeometry } from '../geometry.js';
 import type { LayerObservation } from '../model/observation.js';
-import { observedLength } from '../scorers/observation-context.js';
-import { windowAttention } from './window-attention.js';
+import { checkObservations, checkWindow, windowAttention } from './window-attention.js';
 
 export interface HeadConcentration {
   /** `massAt[k - 1]`: attention mass reached by the `k` most attended entries (k = 1..n). */
@@ -23,10 +23,12 @@ export interface Concentration {
  * is not — which is why budgets should differ per head.
  */
 export function concentration(geometry: CacheGeometry, observations: readonly LayerObservation[], window: number, target = 0.9): Concentration {
-  const heads = observations.map((observation) => {
-    const n = observedLength(geometry, observation);
-    const w = Math.min(window, n);
-    return Array.from({ length: geometry.kvHeads }, (_, head) => {
+  const n = checkObservations(geometry, observations);
+  checkWindow(window);
+  if (!(target > 0 && target <= 1)) throw new OptionError(`The target mass must lie in (0, 1], got ${target}.`);
+  const w = Math.min(window, n);
+  const heads = observations.map((observation) =>
+    Array.from({ length: geometry.kvHeads }, (_, head) => {
       const p = windowAttention(geometry, observation, head, w);
       const mean = new Float64Array(n);
       const rows = p.length / n;
@@ -41,7 +43,7 @@ export function concentration(geometry: CacheGeometry, observations: readonly La
         if (sum >= target - 1e-9 && reached === n) reached = k + 1;
       });
       return { massAt, fractionForTarget: reached / n };
-    });
-  });
+    }),
+  );
   return { target, heads };
 }
