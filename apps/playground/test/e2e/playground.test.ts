@@ -1,4 +1,4 @@
-import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress } from '@adakv/core';
+import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress, loadModel } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -8,13 +8,15 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Core's own test writer of GGUF files: a real stories15M GGUF without shipping one.
+import { modelToGguf } from '../../../../packages/core/test/model/gguf-writer.js';
 
 const app = fileURLToPath(new URL('../../', import.meta.url));
 const dist = join(app, 'dist');
 const artifacts = join(app, 'test-artifacts');
 const BASE = '/hosted/under/a/path/'; // the build must work under any base path
 /** The JavaScript budget of the page, model and .wasm excluded (see README). */
-const BUNDLE_BUDGET_BYTES = 350 * 1024;
+const BUNDLE_BUDGET_BYTES = 160 * 1024;
 const types: Record<string, string> = {
   '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
 };
@@ -111,6 +113,22 @@ describe('the playground in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
+
+  it("runs a user's own GGUF file (dropped in) and gives the tokens core gives in Node", async () => {
+    // The writer is typed against core's sources, this test against its build: the same Model.
+    const gguf = modelToGguf((await loadDefaultModel()) as unknown as Parameters<typeof modelToGguf>[0], 'q8_0');
+    const expected = await new Generator(await loadModel(gguf), {
+      afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'ada-snapkv', budget: 48, options: { window: 16, alpha: 0.2 } }),
+    }).generate(DEMO_PROMPT, { steps: 8 });
+    const errors: string[] = [];
+    const page = await open(browser, errors);
+    await page.setInputFiles('#model-files', [{ name: 'stories15M-q8_0.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(gguf) }]);
+    await page.waitForSelector('#model-status:has-text("stories15M-q8_0.gguf: 6 layers")');
+    await generateWith(page, 8, 'wasm');
+    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(expected.tokens);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
 
   it('shows a clear message for a corrupt model file', async () => {
     const errors: string[] = [];
