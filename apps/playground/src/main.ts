@@ -17,7 +17,9 @@ import {
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
+import { keepOffline } from './offline.js';
 import { type RawSettings, type Settings, parseSettings } from './settings.js';
+import { siteConfig } from './site-config.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('settings');
@@ -31,6 +33,7 @@ let model: Model | null = null;
 let pool: PagedPool | null = null;
 let gpu: GpuContext | null = null;
 let running: AbortController | null = null;
+const config = siteConfig(location.search, document.baseURI);
 
 function say(element: HTMLElement, text: string, kind: 'info' | 'error' | 'notice' = 'info'): void {
   element.textContent = text;
@@ -51,7 +54,7 @@ $<HTMLTextAreaElement>('prompt').value = DEMO_PROMPT;
 async function useModel(loaded: Model, name: string): Promise<void> {
   if (pool?.headDim !== loaded.config.headDim) {
     pool?.dispose();
-    pool = await PagedPool.create({ headDim: loaded.config.headDim });
+    pool = await PagedPool.create({ headDim: loaded.config.headDim, ...(config.wasm ? { wasm: config.wasm } : {}) });
   }
   model = loaded;
   const { layers, queryHeads, kvHeads, headDim, contextLength } = loaded.config;
@@ -60,20 +63,22 @@ async function useModel(loaded: Model, name: string): Promise<void> {
   setState('ready');
 }
 
-async function loadDefault(): Promise<void> {
+/** Loads the model served with the site; true when its files are kept in this browser for next time. */
+async function loadDefault(): Promise<boolean> {
   setState('loading');
   const progress = $<HTMLProgressElement>('model-progress');
-  const base = new URL(new URLSearchParams(location.search).get('model') ?? 'models/stories15M/', document.baseURI);
   try {
-    const loaded = await loadServedModel(base, (label, received, total) => {
+    const { model: loaded, cached, kept } = await loadServedModel(config.modelBase, (label, received, total) => {
       progress.value = total ? received / total : 0;
       say(modelStatus, `Downloading ${label}: ${formatBytes(received)} of ${formatBytes(total)}…`);
     });
     progress.value = 1;
-    await useModel(loaded, 'stories15M');
+    await useModel(loaded, cached ? 'stories15M (from this browser\'s storage)' : 'stories15M');
+    return kept;
   } catch (error) {
     say(modelStatus, (error as Error).message, 'error');
     setState('error');
+    return false;
   }
 }
 
@@ -190,4 +195,4 @@ form.addEventListener('submit', (event) => {
 });
 stop.addEventListener('click', () => running?.abort());
 
-void loadDefault();
+void loadDefault().then((kept) => keepOffline($('offline-status'), kept));

@@ -1,4 +1,5 @@
 import { type Model, isGguf, loadModel } from '@adakv/core';
+import { cachedBytes, contentKey, storeBytes } from './model-cache.js';
 
 export type Progress = (label: string, received: number, total: number) => void;
 
@@ -10,7 +11,12 @@ interface ManifestFile {
 
 /** Downloads with byte-level progress (the model is 60 MB). */
 export async function fetchBytes(url: URL, label: string, expected: number, onProgress: Progress): Promise<Uint8Array> {
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(`Could not download ${label} (${(error as Error).message}); check the connection and reload.`);
+  }
   if (!response.ok || !response.body) throw new Error(`Could not download ${label} (${response.status} ${response.statusText}).`);
   const total = Number(response.headers.get('content-length')) || expected;
   const out = new Uint8Array(total);
@@ -32,22 +38,73 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function checked(base: URL, file: ManifestFile, label: string, onProgress: Progress): Promise<Uint8Array> {
-  const bytes = await fetchBytes(new URL(file.path, base), label, file.bytes, onProgress);
-  if (bytes.byteLength !== file.bytes || (await sha256Hex(bytes)) !== file.sha256) {
-    throw new Error(`${label} did not arrive intact (size or sha256 differs from the manifest); reload the page.`);
-  }
-  return bytes;
+interface Manifest {
+  files: { model: ManifestFile; tokenizer: ManifestFile };
 }
 
-/** The model served with the site: `models/stories15M/manifest.json` next to the page, or `base` if given. */
-export async function loadServedModel(base: URL, onProgress: Progress): Promise<Model> {
-  const response = await fetch(new URL('manifest.json', base));
+/** The manifest from the network, or the copy this browser kept when the network is gone. */
+async function fetchManifest(url: URL): Promise<Manifest> {
+  const keptManifest = async () => {
+    const kept = await cachedBytes(url.href);
+    return kept ? (JSON.parse(new TextDecoder().decode(kept)) as Manifest) : undefined;
+  };
+  if (!navigator.onLine) {
+    const kept = await keptManifest();
+    if (kept) return kept;
+  }
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    const kept = await keptManifest();
+    if (kept) return kept;
+    throw new Error(`Could not reach ${url.href} (${(error as Error).message}); check the connection, or pick your own model file below.`);
+  }
   if (!response.ok) throw new Error(`This site has no default model (${response.status}); pick your own model file below.`);
-  const manifest = (await response.json()) as { files: { model: ManifestFile; tokenizer: ManifestFile } };
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+  } catch {
+    throw new Error(`${url.href} is not a model manifest (not JSON); pick your own model file below.`);
+  }
+  if (!manifest.files?.model?.sha256 || !manifest.files?.tokenizer?.sha256) throw new Error(`${url.href} names no model and tokenizer files with their sha256.`);
+  await storeBytes(url.href, bytes, 'application/json');
+  return manifest;
+}
+
+const intact = async (bytes: Uint8Array, file: ManifestFile) => bytes.byteLength === file.bytes && (await sha256Hex(bytes)) === file.sha256;
+
+/** A manifest file: from this browser's cache when it holds the same hash, else downloaded; checked either way. */
+async function checked(base: URL, file: ManifestFile, label: string, onProgress: Progress): Promise<{ bytes: Uint8Array; cached: boolean; kept: boolean }> {
+  const url = new URL(file.path, base);
+  const key = contentKey(url, file.sha256);
+  const kept = await cachedBytes(key);
+  if (kept && (await intact(kept, file))) {
+    onProgress(label, kept.byteLength, kept.byteLength);
+    return { bytes: kept, cached: true, kept: true };
+  }
+  const bytes = await fetchBytes(url, label, file.bytes, onProgress);
+  if (!(await intact(bytes, file))) {
+    throw new Error(`${label} did not arrive intact (size or sha256 differs from the manifest); reload the page.`);
+  }
+  return { bytes, cached: false, kept: await storeBytes(key, bytes) };
+}
+
+export interface ServedModel {
+  readonly model: Model;
+  /** Both files came from this browser's storage (no download). */
+  readonly cached: boolean;
+  /** Both files are now in this browser's storage (the next visit needs no download). */
+  readonly kept: boolean;
+}
+
+/** The model served with the site: `manifest.json`, `model.bin` and `tokenizer.bin` under `base`. */
+export async function loadServedModel(base: URL, onProgress: Progress): Promise<ServedModel> {
+  const manifest = await fetchManifest(new URL('manifest.json', base));
   const tokenizer = await checked(base, manifest.files.tokenizer, 'tokenizer.bin', onProgress);
   const model = await checked(base, manifest.files.model, 'model.bin', onProgress);
-  return loadModel(model, { tokenizer });
+  return { model: await loadModel(model.bytes, { tokenizer: tokenizer.bytes }), cached: tokenizer.cached && model.cached, kept: tokenizer.kept && model.kept };
 }
 
 /** A user's own files: a .gguf alone, or a llama2.c .bin with its tokenizer.bin. */

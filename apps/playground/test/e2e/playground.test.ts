@@ -1,15 +1,14 @@
 import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress, loadModel } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Core's own test writer of GGUF files: a real stories15M GGUF without shipping one.
 import { modelToGguf } from '../../../../packages/core/test/model/gguf-writer.js';
+import { type StaticServer, serveStatic } from './static-server.js';
 
 const app = fileURLToPath(new URL('../../', import.meta.url));
 const dist = join(app, 'dist');
@@ -17,21 +16,18 @@ const artifacts = join(app, 'test-artifacts');
 const BASE = '/hosted/under/a/path/'; // the build must work under any base path
 /** The JavaScript budget of the page, model and .wasm excluded (see README). */
 const BUNDLE_BUDGET_BYTES = 160 * 1024;
-const types: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
-};
 const baseFlags = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-let server: Server;
-let origin: string;
+let server: StaticServer;
 let browser: Browser;
 
-async function open(b: Browser, errors: string[]): Promise<Page> {
+/** A fresh browser context (empty caches) on the site; resolves once the default model is ready. */
+async function open(b: Browser, errors: string[], { query = '', site = server, ready = true } = {}): Promise<Page> {
   const page = await b.newPage({ viewport: { width: 1100, height: 1600 } });
   page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${origin}${BASE}`);
-  await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+  await page.goto(`${site.origin}${BASE}${query}`);
+  if (ready) await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
   return page;
 }
 
@@ -44,25 +40,17 @@ async function generateWith(page: Page, steps: number, backend: string): Promise
 }
 
 beforeAll(async () => {
-  execFileSync('npm', ['run', 'build'], { cwd: app, stdio: 'ignore' });
+  // Vitest sets NODE_ENV=test, which would make Vite build a development bundle: build as users do.
+  const { NODE_ENV: _vitestMode, ...env } = process.env;
+  execFileSync('npm', ['run', 'build'], { cwd: app, stdio: 'ignore', env });
   mkdirSync(artifacts, { recursive: true });
-  server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
-    if (!path.startsWith(BASE)) return void response.writeHead(404).end();
-    const relative = path.slice(BASE.length) || 'index.html';
-    const file = normalize(join(dist, relative));
-    if (!file.startsWith(dist) || !existsSync(file) || statSync(file).isDirectory()) return void response.writeHead(404).end();
-    const body = readFileSync(file);
-    response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'content-length': body.byteLength }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveStatic(dist, BASE);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...baseFlags, '--enable-unsafe-webgpu'] });
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  server?.close();
+  await server?.close();
 });
 
 describe('the playground in Chromium', () => {
@@ -144,6 +132,68 @@ describe('the playground in Chromium', () => {
   }, 120_000);
 });
 
+describe('hosting', () => {
+  it('checks the downloaded model against its sha256', async () => {
+    const errors: string[] = [];
+    const page = await (await browser.newContext()).newPage();
+    await page.route('**/tokenizer.bin', async (route) => {
+      const body = Buffer.from(await (await route.fetch()).body());
+      body.writeUInt8(body.readUInt8(1000) ^ 1, 1000); // one flipped bit, same size
+      await route.fulfill({ body });
+    });
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${server.origin}${BASE}`);
+    await page.waitForSelector('#model-status.error');
+    expect(await page.textContent('#model-status')).toMatch(/tokenizer.bin did not arrive intact/);
+    expect(await page.isDisabled('#generate')).toBe(true);
+    await page.screenshot({ path: join(artifacts, 'hash-mismatch.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
+  it('loads allocator.wasm from a URL given by ?wasm=, and says so when that URL is wrong', async () => {
+    const wasm = readdirSync(join(dist, 'assets')).find((f) => f.endsWith('.wasm'))!;
+    const elsewhere = await serveStatic(dist, BASE, { '/elsewhere/allocator.wasm': join(dist, 'assets', wasm) });
+    try {
+      const errors: string[] = [];
+      const page = await open(browser, errors, { query: '?wasm=/elsewhere/allocator.wasm', site: elsewhere });
+      await generateWith(page, 4, 'wasm');
+      // Later the service worker keeps the bundled copy for offline use; the page itself must not use it.
+      const worker = elsewhere.requests.indexOf(`${BASE}sw.js`);
+      const byThePage = worker < 0 ? elsewhere.requests : elsewhere.requests.slice(0, worker);
+      expect(byThePage).toContain('/elsewhere/allocator.wasm');
+      expect(byThePage).not.toContain(`${BASE}assets/${wasm}`);
+      expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(4);
+      expect(errors).toEqual([]);
+      await page.close();
+      const broken = await open(browser, [], { query: '?wasm=/nowhere/allocator.wasm', site: elsewhere, ready: false });
+      await broken.waitForSelector('#model-status.error');
+      expect(await broken.textContent('#model-status')).toMatch(/WebAssembly allocator/);
+      await broken.close();
+    } finally {
+      await elsewhere.close();
+    }
+  }, 120_000);
+
+  it('opens and generates with no server at all after one visit (service worker + cached model)', async () => {
+    const site = await serveStatic(dist, BASE);
+    const errors: string[] = [];
+    const page = await open(browser, errors, { site });
+    await page.waitForSelector('body[data-offline="ready"]', { timeout: 30_000 });
+    expect(await page.textContent('#offline-status')).toMatch(/page and its model now open and run without network/);
+    await site.close();
+    await page.context().setOffline(true);
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect(await page.textContent('#model-status')).toMatch(/from this browser's storage/);
+    await generateWith(page, 4, 'wasm');
+    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(4);
+    await page.screenshot({ path: join(artifacts, 'offline.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
+
 describe('the playground without WebGPU', () => {
   it('falls back to WASM, says so, and still generates', async () => {
     const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...baseFlags, '--disable-features=WebGPU'] });
@@ -163,8 +213,8 @@ describe('the playground without WebGPU', () => {
 
 describe('the bundle', () => {
   it(`keeps the page's JavaScript under ${BUNDLE_BUDGET_BYTES / 1024} KiB (model and .wasm excluded)`, () => {
-    const js = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'));
-    const total = js.reduce((sum, f) => sum + statSync(join(dist, 'assets', f)).size, 0);
+    const js = [...readdirSync(join(dist, 'assets')).map((f) => join('assets', f)), ...readdirSync(dist)].filter((f) => f.endsWith('.js'));
+    const total = js.reduce((sum, f) => sum + statSync(join(dist, f)).size, 0);
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThan(BUNDLE_BUDGET_BYTES);
   });
