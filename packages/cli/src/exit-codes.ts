@@ -7,7 +7,7 @@ export const ExitCode = {
   internal: 1,
   /** Bad flags, arguments or option values. */
   usage: 2,
-  /** A model, tokenizer or prompt that cannot be used. */
+  /** A model, tokenizer, prompt, file or folder that cannot be used. */
   input: 3,
   /** Out of memory blocks, no GPU adapter, a lost device. */
   resource: 4,

@@ -2,6 +2,7 @@ import { AdakvError } from '@adakv/core';
 import { type Command, CommanderError } from 'commander';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { createProgram } from './program.js';
+import { describeSystemError } from './system-errors.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -9,8 +10,8 @@ export interface CliIo {
 }
 
 /**
- * Runs the `adakv` command and returns its exit code. User mistakes print one clear line, never a
- * stack trace; only unexpected failures print the stack.
+ * Runs the `adakv` command and returns its exit code. User mistakes (bad flags, unusable files, an
+ * unwritable folder) print one clear line, never a stack trace; only unexpected failures print the stack.
  */
 export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {
   const program = createProgram(io);
@@ -32,6 +33,11 @@ export async function runCli(argv: readonly string[], io: CliIo = process): Prom
     if (error instanceof AdakvError) {
       io.stderr.write(`error: ${error.message}\n`);
       return exitCodeFor(error.code);
+    }
+    const systemError = describeSystemError(error);
+    if (systemError) {
+      io.stderr.write(`error: ${systemError.message}\n`);
+      return systemError.exitCode;
     }
     io.stderr.write(`adakv: unexpected failure; please report it with the command you ran.\n${
       error instanceof Error ? (error.stack ?? error.message) : String(error)

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/main.js';
+import { describeSystemError } from '../src/system-errors.js';
 import { captureIo } from './capture.js';
 
 let scratch: string;
@@ -115,6 +116,35 @@ describe('--help', () => {
     expect(await runCli(['eval', '--budgets', '32,abc'], io)).toBe(2);
     expect(io.err()).toMatch(/option '--budgets <list>' argument '32,abc' is invalid\. expected tokens per head/);
     expect(io.err()).toMatch(/\(run `adakv eval --help` for usage\)/);
+  });
+});
+
+describe('file-system mistakes', () => {
+  it.each([
+    [['eval', '--svg', 'missing-folder/kl.svg'], /^error: cannot access .*missing-folder: no such file or folder \(ENOENT\)\.\n$/],
+    [['inspect', '--svg', '.'], /^error: cannot open \.: is a folder, not a file \(EISDIR\)\.\n$/],
+    [['models', 'pull', '--cache-dir', 'a-file/cache'], /^error: cannot mkdir .*a-file.*: a part of the path is a file, not a folder \(ENOTDIR\)\.\n$/],
+  ])('%j fails at once with exit code 3 and one line', async (argv, message) => {
+    await writeFile(join(scratch, 'a-file'), 'not a folder');
+    const cwd = process.cwd();
+    process.chdir(scratch);
+    try {
+      const io = captureIo();
+      const started = performance.now();
+      expect(await runCli(argv, io)).toBe(3);
+      expect(io.err()).toMatch(message);
+      expect(performance.now() - started).toBeLessThan(500); // before any model load, evaluation or download
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('leaves other failures to the unexpected-failure path', () => {
+    expect(describeSystemError(new Error('plain'))).toBeNull();
+    expect(describeSystemError(Object.assign(new Error('x'), { code: 'ENOSPC', syscall: 'write' }))).toEqual({
+      message: 'cannot write: no space left on the device (ENOSPC).',
+      exitCode: 4,
+    });
   });
 });
 

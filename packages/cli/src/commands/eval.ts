@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { type Backend, createStore } from '../backend.js';
 import { backendOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
+import { checkWritableFile } from '../output-file.js';
 import type { CliIo } from '../main.js';
 import { budget, integer, list } from '../options.js';
 import { ProgressBar } from '../ui/progress.js';
@@ -77,6 +78,7 @@ Examples:
   adakv eval --json > report.json --svg kl.svg`,
     )
     .action(async (flags: EvalFlags) => {
+      if (flags.svg) await checkWritableFile(flags.svg);
       const { model } = await loadModelForCli(flags, io);
       if (!model.tokenizer) throw new InvalidArgumentError('eval needs a model with a tokenizer.');
       const segments = tokenSegments(model.tokenizer, gutenbergText(flags.text), {

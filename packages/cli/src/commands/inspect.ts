@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
+import { checkWritableFile } from '../output-file.js';
 import type { CliIo } from '../main.js';
 import { budget } from '../options.js';
 import { type Grid, svgHeatmap, terminalHeatmap } from '../ui/heatmap.js';
@@ -45,6 +46,7 @@ Examples:
   adakv inspect "Tom had a red ball." --method ada-pyramidkv --budget 24 --svg heads.svg`,
     )
     .action(async (promptArgument: string | undefined, flags: InspectFlags) => {
+      if (flags.svg) await checkWritableFile(flags.svg);
       const { model } = await loadModelForCli(flags, io);
       const geometry = cacheGeometry(model.config);
       const options = { window: flags.window, alpha: flags.alpha };

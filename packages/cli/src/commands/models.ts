@@ -1,5 +1,7 @@
 import { ModelIntegrityError, OptionError, formatBytes } from '@adakv/core';
 import { DEFAULT_MODEL, defaultCacheDir, ensureDefaultModel } from '@adakv/core/node';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { CliIo } from '../main.js';
 import { type CachedFile, defaultModelFolder, describeState, inspectDefaultModelCache } from '../model-cache.js';
@@ -57,6 +59,10 @@ Examples:
     .option('--force', 'download again even if a copy is cached')
     .addHelpText('after', '\nExamples:\n  adakv models pull\n  adakv models pull --force --cache-dir ./models')
     .action(async (flags: CacheFlags & { force?: boolean }) => {
+      // fail before a 100 MiB download, not after it, when the cache folder cannot be written
+      const folder = defaultModelFolder(flags.cacheDir ?? defaultCacheDir());
+      await mkdir(folder, { recursive: true });
+      await access(folder, constants.W_OK);
       const bar = new ProgressBar(`Downloading ${DEFAULT_MODEL.name}`, io.stderr);
       const files = await ensureDefaultModel({
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
