@@ -7,3 +7,4 @@ export { PROGRAMS } from './programs.js';
 export { Dispatcher, type KernelName } from './dispatcher.js';
 export { GpuPagedCache, type PagedCacheShape } from './paged-cache.js';
 export { type WindowScoreOptions, adaptiveCounts, windowScores } from './scores.js';
+export { selectTopK } from './selection.js';

@@ -6,6 +6,7 @@ import pool1d from './kernels/pool1d.wgsl';
 import scatterRows from './kernels/scatter-rows.wgsl';
 import windowAttention from './kernels/window-attention.wgsl';
 import windowReduce from './kernels/window-reduce.wgsl';
+import topkSelect from './kernels/topk-select.wgsl';
 import type { Program, UniformField } from './program.js';
 
 const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
@@ -43,5 +44,9 @@ export const PROGRAMS = {
   adaptiveCounts: {
     program: program('adaptive-counts', adaptiveCounts, 256),
     uniforms: [['heads', 'u32'], ['length', 'u32'], ['k', 'u32']] as UniformField[],
+  },
+  topkSelect: {
+    program: program('topk-select', topkSelect, 256),
+    uniforms: [['heads', 'u32']] as UniformField[],
   },
 } as const;

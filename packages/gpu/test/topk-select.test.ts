@@ -1,0 +1,62 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GpuContext, requestGpu } from '../src/device.js';
+import { Dispatcher } from '../src/dispatcher.js';
+import { GpuError } from '../src/errors.js';
+import { selectTopK } from '../src/selection.js';
+
+let gpu: GpuContext;
+let d: Dispatcher;
+beforeAll(async () => {
+  gpu = await requestGpu();
+  d = new Dispatcher(gpu);
+});
+afterAll(() => gpu?.device.destroy());
+
+/** The CPU twin: sort by score (higher first, -0 equal to +0), then by index; keep `cap`, ascending. */
+function twinTopK(scores: Float32Array, cap: number): number[] {
+  const order = Array.from(scores, (_, i) => i).sort((a, b) => (scores[a] === scores[b] ? a - b : scores[b]! - scores[a]! > 0 ? 1 : -1));
+  return order.slice(0, Math.min(cap, scores.length)).sort((a, b) => a - b);
+}
+
+const scoreArbitrary = fc.oneof(
+  fc.float({ noNaN: true, noDefaultInfinity: true }),
+  fc.constantFrom(0, -0, 1, 1e-30, -1e-30, 3.4e38, -3.4e38, Infinity, -Infinity),
+);
+
+describe('selectTopK on WebGPU', () => {
+  it('keeps exactly the entries the CPU twin keeps (ragged heads, ties, signed zeros, extremes)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.array(scoreArbitrary, { maxLength: 700 }), fc.nat({ max: 800 })), { minLength: 1, maxLength: 5 }),
+        async (heads) => {
+          const scores = heads.map(([row]) => Float32Array.from(row));
+          const caps = heads.map(([, cap]) => cap);
+          const kept = await selectTopK(d, scores, caps);
+          kept.forEach((indices, h) => expect(Array.from(indices)).toEqual(twinTopK(scores[h]!, caps[h]!)));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('breaks a row of equal scores by the lower index, across chunk boundaries', async () => {
+    const scores = [new Float32Array(1000).fill(0.5), Float32Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? 2 : 1))];
+    const [first, second] = await selectTopK(d, scores, [300, 250]);
+    expect(Array.from(first!)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(Array.from(second!)).toEqual(twinTopK(scores[1]!, 250));
+  });
+
+  it('handles a zero cap, a single token, an empty head and a cap past the length', async () => {
+    const kept = await selectTopK(d, [Float32Array.of(1, 2, 3), Float32Array.of(7), new Float32Array(0), Float32Array.of(5, 4)], [0, 1, 4, 9]);
+    expect(kept.map((k) => Array.from(k))).toEqual([[], [0], [], [0, 1]]);
+    expect(await selectTopK(d, [Float32Array.of(1)], [0])).toEqual([new Int32Array(0)]);
+  });
+
+  it('refuses bad input with typed errors', async () => {
+    await expect(selectTopK(d, [Float32Array.of(1)], [1, 2])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(selectTopK(d, [Float32Array.of(1)], [-1])).rejects.toBeInstanceOf(GpuError);
+    await expect(selectTopK(d, [Float32Array.of(1)], [1.5])).rejects.toThrow(/non-negative integer/);
+    await expect(selectTopK(d, [Float32Array.of(Number.NaN)], [1])).rejects.toThrow(/NaN/);
+  });
+});
