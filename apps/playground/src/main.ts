@@ -16,6 +16,7 @@ import {
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
+import { compressionText, paperParts, takeaway } from './summaries.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { keepOffline } from './offline.js';
 import { type RawSettings, type Settings, parseSettings } from './settings.js';
@@ -44,9 +45,17 @@ function setState(state: 'loading' | 'ready' | 'running' | 'done' | 'error'): vo
   document.body.dataset.state = state;
 }
 
-for (const method of listMethods()) methodSelect.add(new Option(`${method.name} — ${method.summary}`, method.name));
+for (const method of listMethods()) methodSelect.add(new Option(method.name, method.name));
 methodSelect.value = 'ada-snapkv';
-const summary = () => ($('method-summary').textContent = listMethods().find((m) => m.name === methodSelect.value)?.paper ?? '');
+const summary = () => {
+  const method = listMethods().find((m) => m.name === methodSelect.value);
+  const line = $('method-summary');
+  line.replaceChildren(`${method?.summary ?? ''} `);
+  for (const part of paperParts(method?.paper ?? '')) {
+    if (!part.href) line.append(part.text);
+    else line.append(Object.assign(document.createElement('a'), { href: part.href, textContent: part.text }));
+  }
+};
 methodSelect.addEventListener('change', summary);
 summary();
 $<HTMLTextAreaElement>('prompt').value = DEMO_PROMPT;
@@ -129,16 +138,19 @@ function drawFigures(settings: Settings, loaded: Model, result: Awaited<ReturnTy
   const { plan, observations } = result;
   if (!plan || observations.length === 0) {
     for (const id of ['heatmap', 'curves', 'mass']) $(id).textContent = 'Nothing was evicted (full cache, or a prompt within the window).';
+    $('takeaway').textContent = '';
     return;
   }
   $('heatmap').innerHTML = budgetHeatmap(plan.layers.map((l) => Array.from(l.budgetPerHead)), `Entries kept per head by ${plan.method}`);
   const curves = concentration(geometry, observations, settings.window).heads.flatMap((heads, layer) =>
-    heads.map((h, head) => ({ label: `layer ${layer}, head ${head}: 90% of attention in ${(h.fractionForTarget * 100).toFixed(0)}% of the cache`, massAt: h.massAt })),
+    heads.map((h, head) => ({ layer, head, massAt: h.massAt, fractionFor90: h.fractionForTarget })),
   );
   $('curves').innerHTML = concentrationCurves(curves, 'Attention mass vs share of the cache, per head');
   const options = { window: settings.window, alpha: settings.alpha };
   const mass = (method: string) => retainedMass(geometry, observations, planCompression({ method, geometry, observations, budget: settings.budget, options })).perLayer;
-  $('mass').innerHTML = massBars(mass('snapkv'), mass('ada-snapkv'), 'Retained attention mass per layer, uniform vs Ada-KV');
+  const [uniform, adaptive] = [mass('snapkv'), mass('ada-snapkv')];
+  $('mass').innerHTML = massBars(uniform, adaptive, 'Retained attention mass per layer, uniform vs Ada-KV');
+  $('takeaway').textContent = takeaway(curves.map((c) => c.fractionFor90), uniform, adaptive);
 }
 
 form.addEventListener('submit', (event) => {
@@ -165,7 +177,7 @@ form.addEventListener('submit', (event) => {
   const showStats = (stats: LiveStats) => {
     $('stat-compressed').textContent = formatBytes(stats.compressedBytes);
     $('stat-full').textContent = formatBytes(stats.fullBytes);
-    $('stat-ratio').textContent = stats.plan ? `${(stats.plan.originalTotal / stats.plan.achievedTotal).toFixed(2)}x after prefill` : 'none';
+    $('stat-ratio').textContent = compressionText(stats);
     $('stat-agreement').textContent = `${stats.agreeing} of ${stats.generated} tokens`;
     $('stat-speed').textContent = stats.tokensPerSecond.toFixed(1);
   };

@@ -59,6 +59,9 @@ describe('the playground in Chromium', () => {
     const page = await open(browser, errors);
     expect(await page.textContent('#model-status')).toMatch(/stories15M: 6 layers/);
     expect(await page.evaluate(async () => Boolean(await (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()))).toBe(true);
+    // Every form control has a label, every button a name.
+    expect(await page.$$eval('input, select, textarea', (controls) => controls.filter((c) => (c as HTMLInputElement).labels?.length === 0).map((c) => c.id))).toEqual([]);
+    expect(await page.$$eval('button', (buttons) => buttons.filter((b) => !b.textContent?.trim()).length)).toBe(0);
     await page.screenshot({ path: join(artifacts, 'loaded.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
@@ -81,8 +84,12 @@ describe('the playground in Chromium', () => {
     expect(await page.locator('#heatmap rect.cell').count()).toBe(layers * kvHeads);
     expect(await page.locator('#curves polyline').count()).toBe(layers * kvHeads);
     expect(await page.locator('#mass rect.bar').count()).toBe(2 * layers);
-    expect(await page.textContent('#stat-ratio')).toMatch(/x after prefill/);
+    expect(await page.textContent('#stat-ratio')).toMatch(/^\d+\.\d\dx now, \d+\.\d\dx after prefill$/);
+    expect(await page.textContent('#takeaway')).toMatch(/the most concentrated head holds 90% of its attention in \d+% of its cache/);
     await page.screenshot({ path: join(artifacts, 'generated.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone: nothing may stick out sideways
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: join(artifacts, 'phone.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
@@ -200,7 +207,10 @@ describe('the playground without WebGPU', () => {
     try {
       const errors: string[] = [];
       const page = await open(plain, errors);
-      await generateWith(page, 8, 'auto');
+      await page.fill('#steps', '8');
+      await page.focus('#window');
+      await page.keyboard.press('Enter'); // the keyboard alone starts a run
+      await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
       expect(await page.textContent('#run-status')).toMatch(/using the WASM backend/);
       expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(8);
       await page.screenshot({ path: join(artifacts, 'wasm-fallback.png'), fullPage: true });

@@ -1,0 +1,41 @@
+import type { LiveStats } from './generation.js';
+
+const percent = (value: number) => `${Math.round(value * 100)}%`;
+const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
+
+/** The compression figure: live (bytes now, generated tokens included) and what the plan cut at prefill. */
+export function compressionText(stats: Pick<LiveStats, 'compressedBytes' | 'fullBytes' | 'plan'>): string {
+  if (!stats.plan) return 'none';
+  const now = stats.compressedBytes > 0 ? stats.fullBytes / stats.compressedBytes : 1;
+  return `${now.toFixed(2)}x now, ${(stats.plan.originalTotal / stats.plan.achievedTotal).toFixed(2)}x after prefill`;
+}
+
+/** One sentence under the figures: how unequal the heads are, and what that buys Ada-KV here. */
+export function takeaway(fractionsFor90: readonly number[], uniform: readonly number[], adaptive: readonly number[]): string {
+  const [low, high] = [Math.min(...fractionsFor90), Math.max(...fractionsFor90)];
+  const [u, a] = [mean(uniform), mean(adaptive)];
+  const verdict =
+    a > u
+      ? `so at this budget Ada-KV keeps ${percent(a)} of the attention mass on average where an even split keeps ${percent(u)}.`
+      : `yet at this budget an even split keeps as much attention mass (${percent(u)}) as Ada-KV (${percent(a)}).`;
+  return `For this prompt, the most concentrated head holds 90% of its attention in ${percent(low)} of its cache and the most spread one needs ${percent(high)}, ${verdict}`;
+}
+
+export interface TextPart {
+  readonly text: string;
+  /** Set for a link. */
+  readonly href?: string;
+}
+
+/** A method's paper line, with every `arXiv NNNN.NNNNN` made a link to the abstract. */
+export function paperParts(paper: string): TextPart[] {
+  const parts: TextPart[] = [];
+  let last = 0;
+  for (const match of paper.matchAll(/arXiv (\d{4}\.\d{4,5})/g)) {
+    if (match.index > last) parts.push({ text: paper.slice(last, match.index) });
+    parts.push({ text: match[0], href: `https://arxiv.org/abs/${match[1]}` });
+    last = match.index + match[0].length;
+  }
+  if (last < paper.length) parts.push({ text: paper.slice(last) });
+  return parts;
+}
