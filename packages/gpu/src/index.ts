@@ -8,3 +8,4 @@ export { Dispatcher, type KernelName } from './dispatcher.js';
 export { GpuPagedCache, type PagedCacheShape } from './paged-cache.js';
 export { type WindowScoreOptions, adaptiveCounts, windowScores } from './scores.js';
 export { selectTopK } from './selection.js';
+export { argmax, encodeArgmax, encodeMatmul, encodeSoftmax, matmul, softmaxRows } from './model-ops.js';

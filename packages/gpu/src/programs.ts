@@ -7,6 +7,9 @@ import scatterRows from './kernels/scatter-rows.wgsl';
 import windowAttention from './kernels/window-attention.wgsl';
 import windowReduce from './kernels/window-reduce.wgsl';
 import topkSelect from './kernels/topk-select.wgsl';
+import matmul from './kernels/matmul.wgsl';
+import softmax from './kernels/softmax.wgsl';
+import argmax from './kernels/argmax.wgsl';
 import type { Program, UniformField } from './program.js';
 
 const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
@@ -48,5 +51,17 @@ export const PROGRAMS = {
   topkSelect: {
     program: program('topk-select', topkSelect, 256),
     uniforms: [['heads', 'u32']] as UniformField[],
+  },
+  matmul: {
+    program: program('matmul', matmul, 256),
+    uniforms: [['rows', 'u32'], ['inDim', 'u32'], ['outDim', 'u32'], ['accumulate', 'u32']] as UniformField[],
+  },
+  softmax: {
+    program: program('softmax', softmax, 64),
+    uniforms: [['rows', 'u32'], ['length', 'u32']] as UniformField[],
+  },
+  argmax: {
+    program: program('argmax', argmax, 256),
+    uniforms: [['length', 'u32']] as UniformField[],
   },
 } as const;

@@ -1,0 +1,66 @@
+import type { Dispatcher } from './dispatcher.js';
+import { GpuError } from './errors.js';
+
+/** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
+const MAX_GROUPS = 65535;
+const MATMUL_TILE = 16;
+
+function checkCount(op: string, name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new GpuError('INVALID_ARGUMENT', `${op}: ${name} must be a positive integer, got ${value}.`);
+}
+
+/**
+ * Encodes `out = a w^T` (`+= ` with `accumulate`): `a` is `[rows][inDim]`, `w` is `[outDim][inDim]`
+ * (row-major, as model files store weights), `out` is `[rows][outDim]`. Tiled through workgroup memory.
+ */
+export function encodeMatmul(d: Dispatcher, a: GPUBuffer, w: GPUBuffer, out: GPUBuffer, shape: { rows: number; inDim: number; outDim: number; accumulate?: boolean }): void {
+  const { rows, inDim, outDim } = shape;
+  for (const [name, value] of Object.entries({ rows, inDim, outDim })) checkCount('matmul', name, value);
+  const x = Math.ceil(outDim / MATMUL_TILE);
+  const y = Math.ceil(rows / MATMUL_TILE);
+  if (x > MAX_GROUPS || y > MAX_GROUPS) throw new GpuError('INVALID_ARGUMENT', `matmul: ${rows} x ${outDim} outputs need more than ${MAX_GROUPS} tiles along one side; split the call.`);
+  d.run('matmul', { rows, inDim, outDim, accumulate: shape.accumulate ? 1 : 0 }, [a, w, out], { x, y });
+}
+
+/** Encodes a numerically stable softmax, in place, of each row of `x` (`[rows][length]`). */
+export function encodeSoftmax(d: Dispatcher, x: GPUBuffer, rows: number, length: number): void {
+  checkCount('softmax', 'rows', rows);
+  checkCount('softmax', 'length', length);
+  const groupsX = Math.min(rows, MAX_GROUPS);
+  d.run('softmax', { rows, length }, [x], { x: groupsX, y: Math.ceil(rows / groupsX) });
+}
+
+/** Encodes the index of the largest of `x[0, length)` (ties to the lower index) into `result[0]` (u32). */
+export function encodeArgmax(d: Dispatcher, x: GPUBuffer, result: GPUBuffer, length: number): void {
+  checkCount('argmax', 'length', length);
+  d.run('argmax', { length }, [x, result], { x: 1 });
+}
+
+const storage = (): number => GPUBufferUsage.STORAGE;
+const readable = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+
+/** `a w^T` for `a` `[rows][inDim]` and `w` `[outDim][inDim]`, uploaded, computed and read back. */
+export async function matmul(d: Dispatcher, a: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number): Promise<Float32Array> {
+  if (a.length !== rows * inDim || w.length !== outDim * inDim) {
+    throw new GpuError('INVALID_ARGUMENT', `matmul: expected a of ${rows} x ${inDim} and w of ${outDim} x ${inDim} floats, got ${a.length} and ${w.length}.`);
+  }
+  const out = d.temp(rows * outDim * 4, readable());
+  encodeMatmul(d, d.temp(a.byteLength, storage(), a), d.temp(w.byteLength, storage(), w), out, { rows, inDim, outDim });
+  return new Float32Array(await d.read(out, rows * outDim * 4));
+}
+
+/** Row-wise softmax of `x` (`[rows][length]`) on the GPU. */
+export async function softmaxRows(d: Dispatcher, x: Float32Array, rows: number): Promise<Float32Array> {
+  const length = x.length / rows;
+  if (!Number.isInteger(length)) throw new GpuError('INVALID_ARGUMENT', `softmax: ${x.length} floats do not split into ${rows} rows.`);
+  const buffer = d.temp(x.byteLength, readable(), x);
+  encodeSoftmax(d, buffer, rows, length);
+  return new Float32Array(await d.read(buffer, x.byteLength));
+}
+
+/** The index of the largest value of `x` on the GPU (ties to the lower index). */
+export async function argmax(d: Dispatcher, x: Float32Array): Promise<number> {
+  const result = d.temp(4, readable());
+  encodeArgmax(d, d.temp(x.byteLength, storage(), x), result, x.length);
+  return new Uint32Array(await d.read(result, 4))[0]!;
+}
