@@ -7,6 +7,11 @@ process.on('SIGINT', () => {
   process.stderr.write('\nadakv: interrupted.\n');
   process.exit(ExitCode.interrupted);
 });
+// `adakv run | head`: the reader left, so stop quietly as other command-line tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(ExitCode.ok);
+});
 void runCli(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -161,6 +161,12 @@ describe('the built adakv binary', () => {
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 
+  it('stops quietly when its reader goes away (adakv run | head)', { timeout: 60_000 }, () => {
+    const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" run "Once upon a time" --method full --steps 40 --no-compare | head -c 4`], { encoding: 'utf8' });
+    expect(piped.stdout).toBe('Once');
+    expect(piped.stderr).toBe('');
+  });
+
   it('exits with code 130 on Ctrl-C in the middle of long work', { timeout: 60_000 }, async () => {
     const child = spawn(process.execPath, [bin, 'eval'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { svgHeatmap, terminalHeatmap } from '../src/ui/heatmap.js';
 import { ProgressBar } from '../src/ui/progress.js';
-import { lineChartSvg } from '../src/ui/svg-chart.js';
+import fc from 'fast-check';
+import { lineChartSvg, niceTicks } from '../src/ui/svg-chart.js';
 import { formatTable } from '../src/ui/table.js';
 
 describe('formatTable', () => {
@@ -40,6 +41,30 @@ describe('lineChartSvg', () => {
     expect(svg.match(/<polyline/g)).toHaveLength(2);
     expect(svg).toContain('>ada-snapkv</text>');
     expect(svg.startsWith('<svg')).toBe(true);
+  });
+});
+
+describe('niceTicks', () => {
+  it('counts from 0 in round steps', () => {
+    expect(niceTicks(0.453)).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5]);
+    expect(niceTicks(7)).toEqual([0, 2, 4, 6, 8]);
+    expect(niceTicks(1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(0)).toEqual([0, 1]);
+  });
+
+  it('always covers the maximum with 2 to 11 evenly spaced ticks', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 1e-6, max: 1e6, noNaN: true }), (max) => {
+        const ticks = niceTicks(max);
+        expect(ticks[0]).toBe(0);
+        expect(ticks.at(-1)!).toBeGreaterThanOrEqual(max * (1 - 1e-9));
+        expect(ticks.length).toBeGreaterThanOrEqual(2);
+        expect(ticks.length).toBeLessThanOrEqual(11);
+        const step = ticks[1]!;
+        ticks.forEach((t, i) => expect(t).toBeCloseTo(i * step, 9));
+        expect(ticks.at(-2)!).toBeLessThan(max); // no empty band above the data
+      }),
+    );
   });
 });
 

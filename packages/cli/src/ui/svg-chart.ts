@@ -18,6 +18,16 @@ const escapeXml = (text: string) =>
 
 const tidy = (value: number) => Number(value.toPrecision(3)).toString();
 
+/** Axis ticks from 0 at a round step (1, 2, 2.5 or 5 times a power of ten), the last at or above `max`. */
+export function niceTicks(max: number, target = 5): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
+  const rough = max / target;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((candidate) => candidate >= rough)!;
+  const count = Math.ceil(max / step - 1e-9);
+  return Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+}
+
 /** A self-contained SVG line chart (no library): one polyline and legend entry per series. */
 export function lineChartSvg(series: readonly Series[], options: ChartOptions): string {
   const width = options.width ?? 640;
@@ -27,7 +37,8 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   const xs = all.map((p) => p.x);
   const ys = all.map((p) => p.y);
   const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
-  const yMax = Math.max(...ys, 0) || 1;
+  const yTicks = niceTicks(Math.max(...ys, 0));
+  const yMax = yTicks.at(-1)!;
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const sx = (x: number) => margin.left + (xMax === xMin ? plotW / 2 : ((x - xMin) / (xMax - xMin)) * plotW);
@@ -42,8 +53,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
   for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
     parts.push(`<text x="${sx(x)}" y="${margin.top + plotH + 16}" text-anchor="middle">${tidy(x)}</text>`);
   }
-  for (let i = 0; i <= 4; i++) {
-    const y = (yMax * i) / 4;
+  for (const y of yTicks) {
     parts.push(
       `<line x1="${margin.left}" y1="${sy(y)}" x2="${margin.left + plotW}" y2="${sy(y)}" stroke="#ddd"/>`,
       `<text x="${margin.left - 6}" y="${sy(y) + 4}" text-anchor="end">${tidy(y)}</text>`,
