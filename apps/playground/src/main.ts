@@ -80,7 +80,7 @@ async function loadDefault(): Promise<boolean> {
     const { model: loaded, cached, kept } = await loadServedModel(config.modelBase, (label, received, total) => {
       progress.value = total ? received / total : 0;
       say(modelStatus, `Downloading ${label}: ${formatBytes(received)} of ${formatBytes(total)}…`);
-    });
+    }, (step) => say(modelStatus, step));
     progress.value = 1;
     await useModel(loaded, cached ? 'stories15M (from this browser\'s storage)' : 'stories15M');
     return kept;

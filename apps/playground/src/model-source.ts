@@ -2,6 +2,8 @@ import { type Model, isGguf, loadModel } from '@adakv/core';
 import { cachedBytes, contentKey, storeBytes } from './model-cache.js';
 
 export type Progress = (label: string, received: number, total: number) => void;
+/** A step without byte counts (checking hashes, parsing). */
+export type Step = (text: string) => void;
 
 interface ManifestFile {
   path: string;
@@ -76,15 +78,16 @@ async function fetchManifest(url: URL): Promise<Manifest> {
 const intact = async (bytes: Uint8Array, file: ManifestFile) => bytes.byteLength === file.bytes && (await sha256Hex(bytes)) === file.sha256;
 
 /** A manifest file: from this browser's cache when it holds the same hash, else downloaded; checked either way. */
-async function checked(base: URL, file: ManifestFile, label: string, onProgress: Progress): Promise<{ bytes: Uint8Array; cached: boolean; kept: boolean }> {
+async function checked(base: URL, file: ManifestFile, label: string, onProgress: Progress, onStep: Step): Promise<{ bytes: Uint8Array; cached: boolean; kept: boolean }> {
   const url = new URL(file.path, base);
   const key = contentKey(url, file.sha256);
   const kept = await cachedBytes(key);
-  if (kept && (await intact(kept, file))) {
-    onProgress(label, kept.byteLength, kept.byteLength);
-    return { bytes: kept, cached: true, kept: true };
+  if (kept) {
+    onStep(`Checking ${label} from this browser's storage (sha256)…`);
+    if (await intact(kept, file)) return { bytes: kept, cached: true, kept: true };
   }
   const bytes = await fetchBytes(url, label, file.bytes, onProgress);
+  onStep(`Checking ${label} (sha256)…`);
   if (!(await intact(bytes, file))) {
     throw new Error(`${label} did not arrive intact (size or sha256 differs from the manifest); reload the page.`);
   }
@@ -100,10 +103,11 @@ export interface ServedModel {
 }
 
 /** The model served with the site: `manifest.json`, `model.bin` and `tokenizer.bin` under `base`. */
-export async function loadServedModel(base: URL, onProgress: Progress): Promise<ServedModel> {
+export async function loadServedModel(base: URL, onProgress: Progress, onStep: Step = () => {}): Promise<ServedModel> {
   const manifest = await fetchManifest(new URL('manifest.json', base));
-  const tokenizer = await checked(base, manifest.files.tokenizer, 'tokenizer.bin', onProgress);
-  const model = await checked(base, manifest.files.model, 'model.bin', onProgress);
+  const tokenizer = await checked(base, manifest.files.tokenizer, 'tokenizer.bin', onProgress, onStep);
+  const model = await checked(base, manifest.files.model, 'model.bin', onProgress, onStep);
+  onStep('Reading the model…');
   return { model: await loadModel(model.bytes, { tokenizer: tokenizer.bytes }), cached: tokenizer.cached && model.cached, kept: tokenizer.kept && model.kept };
 }
 
