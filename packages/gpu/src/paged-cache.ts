@@ -1,6 +1,7 @@
 import { type GpuContext, assertAlive } from './device.js';
 import { Dispatcher } from './dispatcher.js';
 import { GpuError } from './errors.js';
+import { decodeHalves } from './half.js';
 
 export interface PagedCacheShape {
   readonly layers: number;
@@ -9,6 +10,11 @@ export interface PagedCacheShape {
   readonly headDim: number;
   /** Tokens per block (default 16). */
   readonly blockSize?: number;
+  /**
+   * How K/V rows are stored: `f32` (default), or `f16` (two halves per word: half the memory and the
+   * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32).
+   */
+  readonly kvFormat?: 'f32' | 'f16';
 }
 
 interface HeadPages {
@@ -75,6 +81,7 @@ class LayerStorage {
 export class GpuPagedCache {
   readonly dispatcher: Dispatcher;
   readonly blockSize: number;
+  readonly kvFormat: 'f32' | 'f16';
   /** K + V bytes of one block. */
   readonly blockBytes: number;
   liveBuffers = 0;
@@ -90,10 +97,18 @@ export class GpuPagedCache {
     if (queryHeads % kvHeads !== 0 || queryHeads / kvHeads > 8) {
       throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}), at most 8 per group.`);
     }
+    this.kvFormat = shape.kvFormat ?? 'f32';
+    if (this.kvFormat !== 'f32' && this.kvFormat !== 'f16') throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32' or 'f16', got ${String(this.kvFormat)}.`);
+    if (this.kvFormat === 'f16' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `f16 K/V storage packs pairs: headDim must be even, got ${headDim}.`);
     this.blockSize = shape.blockSize ?? 16;
-    this.blockBytes = this.blockSize * headDim * 4 * 2;
+    this.blockBytes = this.blockSize * this.rowBytes * 2;
     this.dispatcher = new Dispatcher(gpu);
     this.layers = Array.from({ length: layers }, () => new LayerStorage(this, kvHeads));
+  }
+
+  /** Bytes of one stored K (or V) row. */
+  private get rowBytes(): number {
+    return this.shape.headDim * (this.kvFormat === 'f16' ? 2 : 4);
   }
 
   private check(layer: number, head = 0): LayerStorage {
@@ -139,7 +154,8 @@ export class GpuPagedCache {
     });
     const d = this.dispatcher;
     const storageUsage = GPUBufferUsage.STORAGE;
-    d.run('scatterRows', { headDim, rows }, [d.temp(keys.byteLength, storageUsage, keys), d.temp(values.byteLength, storageUsage, values), d.temp(slots.byteLength, storageUsage, slots), storage.keys, storage.values], { threads: rows * headDim });
+    const f16 = this.kvFormat === 'f16';
+    d.run(f16 ? 'scatterRowsF16' : 'scatterRows', { headDim, rows }, [d.temp(keys.byteLength, storageUsage, keys), d.temp(values.byteLength, storageUsage, values), d.temp(slots.byteLength, storageUsage, slots), storage.keys, storage.values], { threads: (rows * headDim) / (f16 ? 2 : 1) });
     d.submit();
   }
 
@@ -172,7 +188,8 @@ export class GpuPagedCache {
     if (moves.length > 0) {
       const d = this.dispatcher;
       const rows = moves.length / 2;
-      d.run('gatherRows', { headDim: this.shape.headDim, rows }, [d.temp(rows * 8, GPUBufferUsage.STORAGE, Uint32Array.from(moves)), storage.keys, storage.values], { threads: rows * this.shape.headDim });
+      const words = this.rowBytes / 4; // rows move as 32-bit words, whatever the format
+      d.run('gatherRows', { headDim: words, rows }, [d.temp(rows * 8, GPUBufferUsage.STORAGE, Uint32Array.from(moves)), storage.keys, storage.values], { threads: rows * words });
       d.submit();
     }
     storage.free.push(...released);
@@ -194,7 +211,7 @@ export class GpuPagedCache {
     const partials = d.temp(queryHeads * splits * (headDim + 2) * 4, usage);
     const out = d.temp(queryHeads * headDim * 4, usage | GPUBufferUsage.COPY_SRC);
     d.run(
-      'pagedAttention',
+      this.kvFormat === 'f16' ? 'pagedAttentionF16' : 'pagedAttention',
       { headDim, groupSize: queryHeads / kvHeads, blockSize: this.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
       [storage.keys, storage.values, d.temp(queries.byteLength, usage, queries), d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
       { x: splits, y: kvHeads },
@@ -207,7 +224,7 @@ export class GpuPagedCache {
   async rows(layer: number, head: number, kind: 'keys' | 'values'): Promise<Float32Array> {
     const storage = this.check(layer, head);
     const pages = storage.heads[head]!;
-    const rowBytes = this.shape.headDim * 4;
+    const rowBytes = this.rowBytes;
     const total = pages.positions.length * rowBytes;
     const d = this.dispatcher;
     const gathered = d.temp(total, GPUBufferUsage.COPY_SRC);
@@ -215,7 +232,8 @@ export class GpuPagedCache {
       const rows = Math.min(this.blockSize, pages.positions.length - b * this.blockSize);
       d.copy(kind === 'keys' ? storage.keys : storage.values, block * this.blockSize * rowBytes, gathered, b * this.blockSize * rowBytes, rows * rowBytes);
     });
-    return new Float32Array(await d.read(gathered, total));
+    const bytes = await d.read(gathered, total);
+    return this.kvFormat === 'f16' ? decodeHalves(bytes) : new Float32Array(bytes);
   }
 
   /** Bytes of the blocks the sequence holds (K and V, partly filled blocks included). */

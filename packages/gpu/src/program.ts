@@ -8,11 +8,18 @@ export interface Program {
   readonly workgroupSize: number;
 }
 
+/** Pipelines compiled on each device, shared by every cache (and so every dispatcher) of that device. */
+const compiledByDevice = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
 /** One compiled pipeline per program cache key, per device. */
 export class PipelineCache {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines: Map<string, GPUComputePipeline>;
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(private readonly device: GPUDevice) {
+    let pipelines = compiledByDevice.get(device);
+    if (!pipelines) compiledByDevice.set(device, (pipelines = new Map()));
+    this.pipelines = pipelines;
+  }
 
   get(program: Program): GPUComputePipeline {
     let pipeline = this.pipelines.get(program.cacheKey);

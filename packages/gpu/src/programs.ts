@@ -10,6 +10,8 @@ import topkSelect from './kernels/topk-select.wgsl';
 import matmul from './kernels/matmul.wgsl';
 import softmax from './kernels/softmax.wgsl';
 import argmax from './kernels/argmax.wgsl';
+import kvF16 from './kernels/kv-f16.wgsl';
+import kvF32 from './kernels/kv-f32.wgsl';
 import type { Program, UniformField } from './program.js';
 
 const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
@@ -17,7 +19,7 @@ const program = (name: string, source: string, workgroupSize: number): Program =
 /** Every kernel with the fields of its uniform struct, in declaration order. */
 export const PROGRAMS = {
   pagedAttention: {
-    program: program('paged-attention', pagedAttention, 64),
+    program: program('paged-attention', kvF32 + pagedAttention, 64),
     uniforms: [['headDim', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['splitRows', 'u32'], ['splits', 'u32'], ['scale', 'f32'], ['_pad', 'u32']] as UniformField[],
   },
   attentionReduce: {
@@ -25,7 +27,7 @@ export const PROGRAMS = {
     uniforms: [['headDim', 'u32'], ['splits', 'u32'], ['queryHeads', 'u32'], ['_pad', 'u32']] as UniformField[],
   },
   scatterRows: {
-    program: program('scatter-rows', scatterRows, 64),
+    program: program('scatter-rows', kvF32 + scatterRows, 64),
     uniforms: [['headDim', 'u32'], ['rows', 'u32']] as UniformField[],
   },
   gatherRows: {
@@ -63,5 +65,13 @@ export const PROGRAMS = {
   argmax: {
     program: program('argmax', argmax, 256),
     uniforms: [['length', 'u32']] as UniformField[],
+  },
+  pagedAttentionF16: {
+    program: program('paged-attention-f16', kvF16 + pagedAttention, 64),
+    uniforms: [['headDim', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['splitRows', 'u32'], ['splits', 'u32'], ['scale', 'f32'], ['_pad', 'u32']] as UniformField[],
+  },
+  scatterRowsF16: {
+    program: program('scatter-rows-f16', kvF16 + scatterRows, 64),
+    uniforms: [['headDim', 'u32'], ['rows', 'u32']] as UniformField[],
   },
 } as const;

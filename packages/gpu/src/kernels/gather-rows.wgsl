@@ -1,5 +1,6 @@
 // Compaction: copies K/V row slot `src[i]` to row slot `dst[i]` for every kept row. Source and
-// destination slots never overlap (survivors move into freshly taken blocks).
+// destination slots never overlap (survivors move into freshly taken blocks). Rows are copied as
+// 32-bit words, bit for bit, whatever the storage format (`headDim` here is words per row).
 struct Params {
   headDim: u32,
   rows: u32,
@@ -9,8 +10,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> moves: array<u32>; // [rows][2]: src, dst
-@group(0) @binding(2) var<storage, read_write> keys: array<f32>;
-@group(0) @binding(3) var<storage, read_write> values: array<f32>;
+@group(0) @binding(2) var<storage, read_write> keys: array<u32>;
+@group(0) @binding(3) var<storage, read_write> values: array<u32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {

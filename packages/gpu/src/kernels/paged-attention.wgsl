@@ -1,6 +1,7 @@
 // Flash-decoding, pass 1: one workgroup per (split, KV head). The G query heads of the group share
 // every K/V row read; each split covers `splitRows` rows of the head's paged cache and writes, per
-// query head, its running max, sum of exponentials and weighted V sum.
+// query head, its running max, sum of exponentials and weighted V sum. K/V are read through keyAt and
+// valueAt from the kv-f32 or kv-f16 prelude.
 struct Params {
   headDim: u32,
   groupSize: u32,
@@ -13,8 +14,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> keys: array<f32>;      // [block][blockSize][headDim]
-@group(0) @binding(2) var<storage, read> values: array<f32>;
+@group(0) @binding(1) var<storage, read> keys: array<KvWord>;   // [block][blockSize][headDim]
+@group(0) @binding(2) var<storage, read> values: array<KvWord>;
 @group(0) @binding(3) var<storage, read> queries: array<f32>;   // [queryHeads][headDim]
 @group(0) @binding(4) var<storage, read> tables: array<u32>;    // [kvHeads][maxBlocks]
 @group(0) @binding(5) var<storage, read> lengths: array<u32>;   // [kvHeads]
@@ -47,7 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
     let q = (head * p.groupSize + member) * p.headDim;
     var dot = 0.0;
     for (var d = 0u; d < p.headDim; d++) {
-      dot += queries[q + d] * keys[k + d];
+      dot += queries[q + d] * keyAt(k + d);
     }
     scores[member * MAX_SPLIT_ROWS + r] = dot * p.scale;
   }
@@ -73,7 +74,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
     let d = i % p.headDim;
     var acc = 0.0;
     for (var r = 0u; r < rows; r++) {
-      acc += scores[member * MAX_SPLIT_ROWS + r] * values[rowBase(head, first + r) + d];
+      acc += scores[member * MAX_SPLIT_ROWS + r] * valueAt(rowBase(head, first + r) + d);
     }
     let out = ((head * p.groupSize + member) * p.splits + split) * stride;
     partials[out + 2u + d] = acc;
