@@ -17,6 +17,25 @@ describe('adakv run', () => {
     expect(io.err()).not.toMatch(/    at /);
   });
 
+  it('asks for --tokenizer when a llama2.c checkpoint comes without one, before printing anything', async () => {
+    const { copyFile, mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ensureDefaultModel } = await import('@adakv/core/node');
+    const folder = await mkdtemp(join(tmpdir(), 'adakv-alone-'));
+    try {
+      await copyFile((await ensureDefaultModel()).modelPath, join(folder, 'stories.bin'));
+      for (const command of ['run', 'inspect', 'eval']) {
+        const io = captureIo();
+        expect(await runCli([command, '--model', join(folder, 'stories.bin')], io)).toBe(2);
+        expect(io.err()).toMatch(/stories\.bin has no tokenizer: pass --tokenizer FILE/);
+        expect(io.out()).toBe('');
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it('gives the greedy tokens of the generator, with the full cache', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '8', '--method', 'full', '--json', '--no-compare'], io)).toBe(0);

@@ -80,7 +80,6 @@ Examples:
     .action(async (flags: EvalFlags) => {
       if (flags.svg) await checkWritableFile(flags.svg);
       const { model } = await loadModelForCli(flags, io);
-      if (!model.tokenizer) throw new InvalidArgumentError('eval needs a model with a tokenizer.');
       const segments = tokenSegments(model.tokenizer, gutenbergText(flags.text), {
         count: flags.segments,
         length: flags.prefill + flags.continuation + 1,

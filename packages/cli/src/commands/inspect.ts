@@ -64,7 +64,7 @@ Examples:
           return compress(store, observations, { method: flags.method, budget: flags.budget, options });
         },
       });
-      const { afterPrefill } = await generator.prefill(model.tokenizer ? model.tokenizer.encode(promptArgument ?? DEMO_PROMPT) : []);
+      const { afterPrefill } = await generator.prefill(model.tokenizer.encode(promptArgument ?? DEMO_PROMPT));
       const plan = afterPrefill as CompressionPlan;
       const budgets = plan.layers.map((layer) => Array.from(layer.budgetPerHead));
       if (flags.json) {
