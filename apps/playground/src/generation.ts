@@ -70,7 +70,9 @@ export async function runSideBySide(
     const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };
     const plan = (prefill.compressed.afterPrefill as CompressionPlan | null) ?? null;
     const logits = { compressed: prefill.compressed.logits, full: prefill.full.logits };
-    const samplers = { compressed: new Sampler(model.config.vocabSize, { temperature: 0, topP: 0.9 }, new Rng(42)), full: new Sampler(model.config.vocabSize, { temperature: 0, topP: 0.9 }, new Rng(42)) };
+    // The same sampler settings and seed on both sides, as Generator.generate uses them.
+    const sampler = () => new Sampler(model.config.vocabSize, { temperature: settings.temperature, topP: 0.9 }, new Rng(settings.seed));
+    const samplers = { compressed: sampler(), full: sampler() };
     const texts = { compressed: new TokenTextStream(tokenizer, prompt[prompt.length - 1]), full: new TokenTextStream(tokenizer, prompt[prompt.length - 1]) };
     const tokens: Record<Side, number[]> = { compressed: [], full: [] };
     const done = { compressed: false, full: false };

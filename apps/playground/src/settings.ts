@@ -9,6 +9,10 @@ export interface Settings {
   readonly alpha: number;
   readonly window: number;
   readonly steps: number;
+  /** 0 = greedy (the default: both answers differ only through the cache). */
+  readonly temperature: number;
+  /** Both answers sample with the same seed. */
+  readonly seed: number;
   readonly backend: Backend;
 }
 
@@ -41,6 +45,8 @@ export function parseSettings(raw: RawSettings): Settings {
   if (!methodNames.includes(raw.method)) throw new Error(`Method: one of ${methodNames.join(', ')}.`);
   const alpha = Number(raw.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`Alpha: a number from 0 to 1, not "${raw.alpha}".`);
+  const temperature = Number(raw.temperature);
+  if (!(temperature >= 0 && temperature <= 2)) throw new Error(`Temperature: a number from 0 (greedy) to 2, not "${raw.temperature}".`);
   if (!['auto', 'webgpu', 'wasm', 'reference'].includes(raw.backend)) throw new Error('Backend: auto, webgpu, wasm or reference.');
   return {
     prompt: raw.prompt,
@@ -49,6 +55,8 @@ export function parseSettings(raw: RawSettings): Settings {
     alpha,
     window: integerIn(raw.window, 'Window', 1, 128),
     steps: integerIn(raw.steps, 'Tokens to generate', 1, 200),
+    temperature,
+    seed: integerIn(raw.seed, 'Seed', 0, 2 ** 31 - 1),
     backend: raw.backend as Backend,
   };
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { type RawSettings, parseBudget, parseSettings, sharedPrefix } from '../src/settings.js';
 
-const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', backend: 'auto' };
+const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', temperature: '0', seed: '42', backend: 'auto' };
 
 describe('settings', () => {
   it('parses a complete form', () => {
-    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, backend: 'auto' });
+    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto' });
   });
 
   it('takes budgets as tokens or shares of the prompt', () => {
@@ -22,6 +22,9 @@ describe('settings', () => {
     expect(() => parseSettings({ ...raw, window: '0' })).toThrow(/Window/);
     expect(() => parseSettings({ ...raw, steps: '1000' })).toThrow(/Tokens to generate/);
     expect(() => parseSettings({ ...raw, backend: 'cuda' })).toThrow(/Backend/);
+    expect(() => parseSettings({ ...raw, temperature: '-1' })).toThrow(/Temperature/);
+    expect(() => parseSettings({ ...raw, temperature: 'hot' })).toThrow(/Temperature/);
+    expect(() => parseSettings({ ...raw, seed: '1.5' })).toThrow(/Seed/);
   });
 
   it('counts the tokens two answers share before they differ', () => {

@@ -1,9 +1,10 @@
-import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress, loadModel } from '@adakv/core';
+import { DEMO_PROMPT, Generator, type Model, ReferenceStore, cacheGeometry, compress, loadModel } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Core's own test writer of GGUF files: a real stories15M GGUF without shipping one.
@@ -39,10 +40,38 @@ async function generateWith(page: Page, steps: number, backend: string): Promise
   await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
 }
 
+/** What core gives in Node for the runs the page is held to (computed while the site builds). */
+interface NodeReference {
+  /** 32 greedy tokens of DEMO_PROMPT with Ada-SnapKV (budget 48, window 16, alpha 0.2): the form's defaults. */
+  readonly adaSnapkv: { tokens: number[]; text: string };
+  /** stories15M as a q8_0 GGUF file, and its first 8 tokens after SHORT_PROMPT with the same settings. */
+  readonly gguf: { bytes: Uint8Array; tokens: number[] };
+  readonly geometry: { layers: number; kvHeads: number };
+}
+let reference: NodeReference;
+/** About 70 tokens: still compressed at 48 per head, quicker to prefill. */
+const SHORT_PROMPT = DEMO_PROMPT.split('. ').slice(0, 3).join('. ');
+
+const adaSnapkv = (model: Model) =>
+  new Generator(model, {
+    store: new ReferenceStore(cacheGeometry(model.config)),
+    afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'ada-snapkv', budget: 48, options: { window: 16, alpha: 0.2 } }),
+  });
+
+async function nodeReference(): Promise<NodeReference> {
+  const model = await loadDefaultModel();
+  const full = await adaSnapkv(model).generate(DEMO_PROMPT, { steps: 32 });
+  // The writer is typed against core's sources, this test against its build: the same Model.
+  const bytes = modelToGguf(model as unknown as Parameters<typeof modelToGguf>[0], 'q8_0');
+  const gguf = await adaSnapkv(await loadModel(bytes)).generate(SHORT_PROMPT, { steps: 8 });
+  return { adaSnapkv: { tokens: full.tokens, text: full.text }, gguf: { bytes, tokens: gguf.tokens }, geometry: cacheGeometry(model.config) };
+}
+
 beforeAll(async () => {
   // Vitest sets NODE_ENV=test, which would make Vite build a development bundle: build as users do.
   const { NODE_ENV: _vitestMode, ...env } = process.env;
-  execFileSync('npm', ['run', 'build'], { cwd: app, stdio: 'ignore', env });
+  const build = promisify(execFile)('npm', ['run', 'build'], { cwd: app, env });
+  [reference] = await Promise.all([nodeReference(), build]);
   mkdirSync(artifacts, { recursive: true });
   server = await serveStatic(dist, BASE);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...baseFlags, '--enable-unsafe-webgpu'] });
@@ -68,19 +97,14 @@ describe('the playground in Chromium', () => {
   }, 120_000);
 
   it('generates with Ada-SnapKV exactly the tokens the CPU path gives in Node, and draws one cell per head', async () => {
-    const model = await loadDefaultModel();
-    const expected = await new Generator(model, {
-      store: await PagedStore.create(cacheGeometry(model.config)),
-      afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'ada-snapkv', budget: 48, options: { window: 16, alpha: 0.2 } }),
-    }).generate(DEMO_PROMPT, { steps: 32 });
     const errors: string[] = [];
     const page = await open(browser, errors);
     await page.context().setOffline(true); // once loaded, the page needs no network
     await generateWith(page, 32, 'wasm');
     const tokens = JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!);
-    expect(tokens).toEqual(expected.tokens);
-    expect(await page.textContent('#answer-compressed')).toBe(expected.text);
-    const { layers, kvHeads } = cacheGeometry(model.config);
+    expect(tokens).toEqual(reference.adaSnapkv.tokens);
+    expect(await page.textContent('#answer-compressed')).toBe(reference.adaSnapkv.text);
+    const { layers, kvHeads } = reference.geometry;
     expect(await page.locator('#heatmap rect.cell').count()).toBe(layers * kvHeads);
     expect(await page.locator('#curves polyline').count()).toBe(layers * kvHeads);
     expect(await page.locator('#mass rect.bar').count()).toBe(2 * layers);
@@ -95,32 +119,24 @@ describe('the playground in Chromium', () => {
   }, 180_000);
 
   it('generates on WebGPU (auto picks it) the same tokens as the CPU in Node', async () => {
-    const model = await loadDefaultModel();
-    const expected = await new Generator(model, {
-      afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'ada-snapkv', budget: 48, options: { window: 16, alpha: 0.2 } }),
-    }).generate(DEMO_PROMPT, { steps: 32 });
     const errors: string[] = [];
     const page = await open(browser, errors);
     await generateWith(page, 32, 'auto');
     expect(await page.textContent('#run-status')).toMatch(/Done on WebGPU/);
-    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(expected.tokens);
+    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.adaSnapkv.tokens);
     await page.screenshot({ path: join(artifacts, 'webgpu.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
 
   it("runs a user's own GGUF file (dropped in) and gives the tokens core gives in Node", async () => {
-    // The writer is typed against core's sources, this test against its build: the same Model.
-    const gguf = modelToGguf((await loadDefaultModel()) as unknown as Parameters<typeof modelToGguf>[0], 'q8_0');
-    const expected = await new Generator(await loadModel(gguf), {
-      afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'ada-snapkv', budget: 48, options: { window: 16, alpha: 0.2 } }),
-    }).generate(DEMO_PROMPT, { steps: 8 });
     const errors: string[] = [];
     const page = await open(browser, errors);
-    await page.setInputFiles('#model-files', [{ name: 'stories15M-q8_0.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(gguf) }]);
+    await page.setInputFiles('#model-files', [{ name: 'stories15M-q8_0.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(reference.gguf.bytes) }]);
     await page.waitForSelector('#model-status:has-text("stories15M-q8_0.gguf: 6 layers")');
+    await page.fill('#prompt', SHORT_PROMPT);
     await generateWith(page, 8, 'wasm');
-    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(expected.tokens);
+    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.gguf.tokens);
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);

@@ -1,0 +1,63 @@
+import { DEMO_PROMPT, Generator, type Model, PagedPool, ReferenceStore, cacheGeometry, compress } from '@adakv/core';
+import { loadDefaultModel } from '@adakv/core/node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type LiveStats, runSideBySide } from '../src/generation.js';
+import type { Settings } from '../src/settings.js';
+
+let model: Model;
+beforeAll(async () => {
+  model = await loadDefaultModel();
+}, 60_000);
+
+// Two sentences (about 50 tokens): long enough that a budget of 24 per head evicts, short enough to be quick.
+const PROMPT = DEMO_PROMPT.split('. ').slice(0, 2).join('. ');
+const settings: Settings = {
+  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm',
+};
+
+/** What core gives for one side on its own: the reference the page's interleaved run must match. */
+async function alone(s: Settings, compressed: boolean) {
+  const options = { window: s.window, alpha: s.alpha };
+  return new Generator(model, {
+    ...(compressed ? { afterPrefill: ({ store, observations }) => compress(store, observations, { method: s.method, budget: s.budget, options }) } : {}),
+  }).generate(s.prompt, { steps: s.steps, temperature: s.temperature, seed: s.seed, topP: 0.9 });
+}
+
+describe('the side-by-side run (the page logic, in Node with the real model)', () => {
+  it('gives each side exactly the tokens core gives it alone, greedy and sampled, streaming text and stats', async () => {
+    const pool = await PagedPool.create({ headDim: model.config.headDim });
+    for (const s of [settings, { ...settings, temperature: 0.9, seed: 7 }]) {
+      const text = { compressed: '', full: '' };
+      const stats: LiveStats[] = [];
+      const result = await runSideBySide(model, s, async () => pool.createStore(cacheGeometry(model.config)), (side, piece) => (text[side] += piece), (live) => stats.push(live));
+      const [compressed, full] = [await alone(s, true), await alone(s, false)];
+      expect(result.tokens.compressed).toEqual(compressed.tokens);
+      expect(result.tokens.full).toEqual(full.tokens);
+      expect(text).toEqual({ compressed: compressed.text, full: full.text });
+      expect(result.plan?.achievedTotal).toBeLessThan(result.plan!.originalTotal);
+      expect(result.observations).toHaveLength(model.config.layers);
+      const last = stats.at(-1)!;
+      expect(stats.map((x) => x.generated)).toEqual(stats.map((_, i) => i + 1));
+      expect(last.compressedBytes).toBeLessThan(last.fullBytes);
+      const firstDifference = compressed.tokens.findIndex((t, i) => t !== full.tokens[i]);
+      expect(last.agreeing).toBe(firstDifference < 0 ? compressed.tokens.length : firstDifference);
+    }
+    expect(pool.blocks.stats().usedBlocks).toBe(0); // both stores gave their blocks back
+    pool.dispose();
+  }, 60_000);
+
+  it('compresses nothing for the full method and stops between tokens when aborted', async () => {
+    const full = await runSideBySide(model, { ...settings, method: 'full', steps: 4 }, async () => new ReferenceStore(cacheGeometry(model.config)), () => {}, () => {});
+    expect(full.plan).toBeNull();
+    expect(full.tokens.compressed).toEqual(full.tokens.full);
+    const controller = new AbortController();
+    let seen = 0;
+    const run = runSideBySide(model, settings, async () => new ReferenceStore(cacheGeometry(model.config)), () => {}, () => ++seen === 3 && controller.abort(), controller.signal);
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toBe(3);
+  }, 60_000);
+
+  it('refuses a run longer than the context before allocating anything', async () => {
+    await expect(runSideBySide(model, { ...settings, prompt: DEMO_PROMPT, steps: 200 }, async () => { throw new Error('no store expected'); }, () => {}, () => {})).rejects.toThrow(/exceed the model's context of 256/);
+  });
+});
