@@ -8,6 +8,11 @@ export interface WebGpuStoreOptions {
   gpu?: GpuContext;
   /** Tokens per block (default 16). */
   blockSize?: number;
+  /**
+   * K/V storage: `f32` (default, equal to the CPU stores within 1e-5) or `f16` (half the GPU memory and
+   * attention bandwidth, about 1e-3 relative error).
+   */
+  kvFormat?: 'f32' | 'f16';
 }
 
 /** GPU errors as the SDK's typed errors (same codes). */
@@ -44,7 +49,7 @@ export class WebGpuStore implements KvStore {
     validateGeometry(geometry);
     try {
       const gpu = options.gpu ?? (await requestGpu());
-      return new WebGpuStore(geometry, new GpuPagedCache(gpu, { ...geometry, ...(options.blockSize ? { blockSize: options.blockSize } : {}) }));
+      return new WebGpuStore(geometry, new GpuPagedCache(gpu, { ...geometry, ...(options.blockSize ? { blockSize: options.blockSize } : {}), ...(options.kvFormat ? { kvFormat: options.kvFormat } : {}) }));
     } catch (error) {
       throw toCoreError(error);
     }
