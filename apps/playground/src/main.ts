@@ -30,6 +30,7 @@ const generate = $<HTMLButtonElement>('generate');
 const stop = $<HTMLButtonElement>('stop');
 const methodSelect = $<HTMLSelectElement>('method');
 let model: Model | null = null;
+let modelName = '';
 /** One block pool for the page: every run's two caches draw from it (and the .wasm is fetched once). */
 let pool: PagedPool | null = null;
 let gpu: GpuContext | null = null;
@@ -66,6 +67,7 @@ async function useModel(loaded: Model, name: string): Promise<void> {
     pool = await PagedPool.create({ headDim: loaded.config.headDim, ...(config.wasm ? { wasm: config.wasm } : {}) });
   }
   model = loaded;
+  modelName = name;
   const { layers, queryHeads, kvHeads, headDim, contextLength } = loaded.config;
   say(modelStatus, `${name}: ${layers} layers, ${queryHeads} query / ${kvHeads} KV heads of ${headDim}, context ${contextLength}. Ready.`);
   generate.disabled = false;
@@ -96,20 +98,29 @@ async function loadFiles(files: File[]): Promise<void> {
   try {
     await useModel(await loadUserFiles(files), files.map((f) => f.name).join(' + '));
   } catch (error) {
-    say(modelStatus, `That file cannot be used: ${(error as Error).message}`, 'error');
-    setState('error');
+    // The model loaded before (if any) stays in use.
+    const still = model ? ` Still using ${modelName}.` : '';
+    say(modelStatus, `That file cannot be used: ${(error as Error).message}${still}`, 'error');
+    setState(model ? 'ready' : 'error');
   }
 }
 
 const picker = $<HTMLInputElement>('model-files');
 picker.addEventListener('change', () => void loadFiles([...(picker.files ?? [])]));
+// Files dropped anywhere on the page are taken as a model (a browser would otherwise open them in
+// place of the page); the zone lights up while files are dragged over the page.
 const dropZone = $('drop-zone');
-dropZone.addEventListener('dragover', (event) => {
+const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') ?? false;
+document.addEventListener('dragover', (event) => {
+  if (!carriesFiles(event)) return;
   event.preventDefault();
   dropZone.classList.add('over');
 });
-dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
-dropZone.addEventListener('drop', (event) => {
+document.addEventListener('dragleave', (event) => {
+  if (event.relatedTarget === null) dropZone.classList.remove('over');
+});
+document.addEventListener('drop', (event) => {
+  if (!carriesFiles(event)) return;
   event.preventDefault();
   dropZone.classList.remove('over');
   void loadFiles([...(event.dataTransfer?.files ?? [])]);

@@ -141,16 +141,21 @@ describe('the playground in Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it('shows a clear message for a corrupt model file', async () => {
+  it('shows a clear message for a corrupt model file dropped on the page', async () => {
     const errors: string[] = [];
     const page = await open(browser, errors);
-    await page.setInputFiles('#model-files', [
-      { name: 'model.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(64, 7) },
-      { name: 'tokenizer.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(64, 1) },
-    ]);
+    const dataTransfer = await page.evaluateHandle(() => {
+      const files = new DataTransfer();
+      files.items.add(new File([new Uint8Array(64).fill(7)], 'model.bin'));
+      files.items.add(new File([new Uint8Array(64).fill(1)], 'tokenizer.bin'));
+      return files;
+    });
+    await page.dispatchEvent('#answers-heading', 'drop', { dataTransfer }); // anywhere, not only on the zone
     await page.waitForSelector('#model-status.error');
-    expect(await page.textContent('#model-status')).toMatch(/That file cannot be used: /);
+    expect(await page.textContent('#model-status')).toMatch(/^That file cannot be used: .+ Still using stories15M\.$/);
+    expect(await page.isDisabled('#generate')).toBe(false); // the model loaded before stays usable
     await page.screenshot({ path: join(artifacts, 'corrupt-model.png'), fullPage: true });
+    expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
 });
