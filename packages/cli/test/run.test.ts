@@ -1,4 +1,4 @@
-import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress } from '@adakv/core';
+import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress, requestGpu } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/main.js';
@@ -88,6 +88,18 @@ describe('adakv run', () => {
     }
     expect(outputs[0]).toHaveLength(16);
     expect(outputs[0]).toEqual(outputs[1]);
+  });
+
+  it('auto takes a hardware GPU, but skips a software one (SwiftShader in CI) for wasm, with a notice', async () => {
+    const gpu = await requestGpu();
+    const software = /swiftshader|llvmpipe|lavapipe|software/i.test(gpu.adapterInfo);
+    gpu.device.destroy();
+    const io = captureIo();
+    expect(await runCli(['run', '--steps', '4', '--backend', 'auto', '--json'], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    expect(report.tokens).toHaveLength(4);
+    if (software) expect(io.err()).toMatch(/^backend auto: WebGPU here is a software renderer \(.*\), slower than wasm; using wasm/);
+    else expect(io.err()).toBe('');
   });
 
   it('keeps the cache within --max-cache-tokens while decoding', async () => {

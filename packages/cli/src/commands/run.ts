@@ -81,6 +81,7 @@ Examples:
 
       const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
         const inner = await createStore(flags.backend, geometry, io);
+        if (onToken) onToken(prompt); // after any backend notice, so the story reads as one piece
         const evicting =
           compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full'
             ? new EvictingStore(inner, { method: flags.method, maxTokensPerHead: flags.maxCacheTokens, every: flags.evictEvery, options })
@@ -114,7 +115,6 @@ Examples:
         }
       };
 
-      if (!flags.json) io.stdout.write(prompt);
       const ours = await generate(true, flags.json ? undefined : (text) => io.stdout.write(text));
       if (!flags.json) io.stdout.write('\n\n');
       const full = flags.compare ? await generate(false) : null;
