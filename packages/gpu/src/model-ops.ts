@@ -3,7 +3,8 @@ import { GpuError } from './errors.js';
 
 /** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
 const MAX_GROUPS = 65535;
-const MATMUL_TILE = 16;
+/** Outputs per side of one workgroup's tile of the matrix product. */
+const MATMUL_TILE = 64;
 
 function checkCount(op: string, name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new GpuError('INVALID_ARGUMENT', `${op}: ${name} must be a positive integer, got ${value}.`);
@@ -11,7 +12,8 @@ function checkCount(op: string, name: string, value: number): void {
 
 /**
  * Encodes `out = a w^T` (`+= ` with `accumulate`): `a` is `[rows][inDim]`, `w` is `[outDim][inDim]`
- * (row-major, as model files store weights), `out` is `[rows][outDim]`. Tiled through workgroup memory.
+ * (row-major, as model files store weights), `out` is `[rows][outDim]`. 64 x 64 output tiles staged
+ * through workgroup memory, 4 x 4 outputs per thread in registers.
  */
 export function encodeMatmul(d: Dispatcher, a: GPUBuffer, w: GPUBuffer, out: GPUBuffer, shape: { rows: number; inDim: number; outDim: number; accumulate?: boolean }): void {
   const { rows, inDim, outDim } = shape;

@@ -80,6 +80,19 @@ describe('model kernels on WebGPU', () => {
     expectClose(actual, twinMatmul(a, w, 1, inDim, outDim).map((v, i) => v + residual[i]!), Math.sqrt(inDim));
   });
 
+  it('matmul over many rows (prefill) spans several 64 x 64 tiles and accumulates', async () => {
+    const [rows, inDim, outDim] = [70, 130, 150];
+    const a = floats(rows * inDim, 3, 2);
+    const w = floats(outDim * inDim, 4);
+    const expected = twinMatmul(a, w, rows, inDim, outDim);
+    expectClose(await matmul(d, a, w, rows, inDim, outDim), expected, Math.sqrt(inDim));
+    const residual = floats(rows * outDim, 5);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+    const out = d.temp(residual.byteLength, usage, residual);
+    encodeMatmul(d, d.temp(a.byteLength, usage, a), d.temp(w.byteLength, usage, w), out, { rows, inDim, outDim, accumulate: true });
+    expectClose(new Float32Array(await d.read(out, residual.byteLength)), expected.map((v, i) => v + residual[i]!), Math.sqrt(inDim));
+  });
+
   it('softmax matches its twin, with very large and very small scores and a single element', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 300 }), fc.constantFrom(1, 30, 1e4, 1e-6), fc.integer(), async (rows, length, scale, seed) => {
