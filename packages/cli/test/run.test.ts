@@ -36,6 +36,31 @@ describe('adakv run', () => {
     }
   });
 
+  it('runs a GGUF file given with --model, with the tokens of the llama2.c checkpoint it was written from', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    // core's test-only writer (typed against core's sources, hence the cast from the built types):
+    // the same weights as f32 GGUF tensors, the tokenizer as GGUF metadata
+    const { modelToGguf } = await import('../../core/test/model/gguf-writer.js');
+    const folder = await mkdtemp(join(tmpdir(), 'adakv-gguf-'));
+    try {
+      await writeFile(join(folder, 'stories15M.gguf'), modelToGguf((await loadDefaultModel()) as unknown as Parameters<typeof modelToGguf>[0], 'f32'));
+      const outputs = [];
+      for (const model of [[], ['--model', join(folder, 'stories15M.gguf')]]) {
+        const io = captureIo();
+        expect(await runCli(['run', 'Once upon a time', '--steps', '6', '--json', '--no-compare', ...model], io)).toBe(0);
+        outputs.push(JSON.parse(io.out()).tokens);
+      }
+      expect(outputs[1]).toEqual(outputs[0]);
+      const both = captureIo();
+      expect(await runCli(['run', 'x', '--model', join(folder, 'stories15M.gguf'), '--tokenizer', 'tokenizer.bin'], both)).toBe(2);
+      expect(both.err()).toMatch(/GGUF files carry their own tokenizer/);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it('gives the greedy tokens of the generator, with the full cache', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '8', '--method', 'full', '--json', '--no-compare'], io)).toBe(0);
