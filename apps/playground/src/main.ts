@@ -16,7 +16,7 @@ import {
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
-import { compressionText, paperParts, takeaway } from './summaries.js';
+import { compressionText, paperParts, takeaway, webGpuFallbackNotice } from './summaries.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { keepOffline } from './offline.js';
 import { type RawSettings, type Settings, parseSettings } from './settings.js';
@@ -139,7 +139,8 @@ async function storeFactory(settings: Settings, loaded: Model): Promise<{ create
     return { createStore: () => WebGpuStore.create(geometry, { gpu: context }), label: `WebGPU, ${context.adapterInfo}` };
   } catch (error) {
     if (settings.backend === 'webgpu') throw error;
-    say(runStatus, `WebGPU is not available here (${(error as Error).message.split(';')[0]}): using the WASM backend.`, 'notice');
+    say(runStatus, webGpuFallbackNotice('gpu' in navigator), 'notice');
+    console.info('WebGPU unavailable:', (error as Error).message); // the details, for developers
     return { createStore: wasm, label: 'WASM' };
   }
 }

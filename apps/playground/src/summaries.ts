@@ -39,3 +39,11 @@ export function paperParts(paper: string): TextPart[] {
   if (last < paper.length) parts.push({ text: paper.slice(last) });
   return parts;
 }
+
+/** What `auto` says when it falls back: a reason a browser user can act on (the error's details go to the console). */
+export function webGpuFallbackNotice(browserHasWebGpu: boolean): string {
+  const reason = browserHasWebGpu
+    ? 'this browser has WebGPU but offered no adapter (the GPU may be blocked or disabled)'
+    : 'this browser has no WebGPU (or it is turned off)';
+  return `WebGPU is not available: ${reason}. Using the WASM backend instead; the answers are the same, only the cache lives elsewhere.`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compressionText, paperParts, takeaway } from '../src/summaries.js';
+import { compressionText, paperParts, takeaway, webGpuFallbackNotice } from '../src/summaries.js';
 
 describe('summaries', () => {
   it('gives the live and the prefill compression', () => {
@@ -24,5 +24,11 @@ describe('summaries', () => {
       { text: ')' },
     ]);
     expect(paperParts('no paper')).toEqual([{ text: 'no paper' }]);
+  });
+
+  it('explains the WebGPU fallback in browser terms', () => {
+    expect(webGpuFallbackNotice(false)).toMatch(/^WebGPU is not available: this browser has no WebGPU .*Using the WASM backend instead/);
+    expect(webGpuFallbackNotice(true)).toMatch(/offered no adapter/);
+    expect(webGpuFallbackNotice(true)).not.toMatch(/VK_ICD|Vulkan/);
   });
 });

@@ -1,7 +1,7 @@
 import { DEMO_PROMPT, Generator, type Model, ReferenceStore, cacheGeometry, compress, loadModel } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,6 +17,8 @@ const artifacts = join(app, 'test-artifacts');
 const BASE = '/hosted/under/a/path/'; // the build must work under any base path
 /** The JavaScript budget of the page, model and .wasm excluded (see README). */
 const BUNDLE_BUDGET_BYTES = 192 * 1024;
+/** Debian's Chromium by default; `ADAKV_CHROMIUM` points elsewhere. */
+const CHROMIUM = process.env.ADAKV_CHROMIUM ?? '/usr/bin/chromium';
 const baseFlags = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let server: StaticServer;
@@ -68,13 +70,14 @@ async function nodeReference(): Promise<NodeReference> {
 }
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`The end-to-end suite drives Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set ADAKV_CHROMIUM.`);
   // Vitest sets NODE_ENV=test, which would make Vite build a development bundle: build as users do.
   const { NODE_ENV: _vitestMode, ...env } = process.env;
   const build = promisify(execFile)('npm', ['run', 'build'], { cwd: app, env });
   [reference] = await Promise.all([nodeReference(), build]);
   mkdirSync(artifacts, { recursive: true });
   server = await serveStatic(dist, BASE);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...baseFlags, '--enable-unsafe-webgpu'] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...baseFlags, '--enable-unsafe-webgpu'] });
 }, 180_000);
 
 afterAll(async () => {
@@ -129,7 +132,7 @@ describe('the playground in Chromium', () => {
     await page.close();
   }, 180_000);
 
-  it("runs a user's own GGUF file (dropped in) and gives the tokens core gives in Node", async () => {
+  it("runs a user's own GGUF file (picked in the page) and gives the tokens core gives in Node", async () => {
     const errors: string[] = [];
     const page = await open(browser, errors);
     await page.setInputFiles('#model-files', [{ name: 'stories15M-q8_0.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(reference.gguf.bytes) }]);
@@ -224,7 +227,7 @@ describe('hosting', () => {
 
 describe('the playground without WebGPU', () => {
   it('falls back to WASM, says so, and still generates', async () => {
-    const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...baseFlags, '--disable-features=WebGPU'] });
+    const plain = await chromium.launch({ executablePath: CHROMIUM, args: [...baseFlags, '--disable-features=WebGPU'] });
     try {
       const errors: string[] = [];
       const page = await open(plain, errors);
@@ -232,7 +235,7 @@ describe('the playground without WebGPU', () => {
       await page.focus('#window');
       await page.keyboard.press('Enter'); // the keyboard alone starts a run
       await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
-      expect(await page.textContent('#run-status')).toMatch(/using the WASM backend/);
+      expect(await page.textContent('#run-status')).toMatch(/WebGPU is not available: .*Using the WASM backend instead/);
       expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(8);
       await page.screenshot({ path: join(artifacts, 'wasm-fallback.png'), fullPage: true });
       expect(errors).toEqual([]);
