@@ -226,7 +226,7 @@ describe('hosting', () => {
 });
 
 describe('the playground without WebGPU', () => {
-  it('falls back to WASM, says so, and still generates', async () => {
+  it('falls back to WASM, says so, generates, and stops a long run on Stop', async () => {
     const plain = await chromium.launch({ executablePath: CHROMIUM, args: [...baseFlags, '--disable-features=WebGPU'] });
     try {
       const errors: string[] = [];
@@ -238,6 +238,14 @@ describe('the playground without WebGPU', () => {
       expect(await page.textContent('#run-status')).toMatch(/WebGPU is not available: .*Using the WASM backend instead/);
       expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(8);
       await page.screenshot({ path: join(artifacts, 'wasm-fallback.png'), fullPage: true });
+      // Stop ends a long run between tokens and the form is ready again.
+      await page.fill('#steps', '120');
+      await page.click('#generate');
+      await page.waitForFunction(() => (document.getElementById('answer-compressed')?.textContent ?? '').length > 0);
+      await page.click('#stop');
+      await page.waitForSelector('body[data-state="done"]');
+      expect(await page.textContent('#run-status')).toBe('Stopped.');
+      expect(await page.isEnabled('#generate')).toBe(true);
       expect(errors).toEqual([]);
     } finally {
       await plain.close();
