@@ -14,5 +14,8 @@ export default defineConfig({
       XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? runtimeDir,
     },
     pool: 'forks',
+    // real-model tests take seconds alone and much longer on a loaded 2-core machine
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });

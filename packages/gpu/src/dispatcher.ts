@@ -48,8 +48,14 @@ export class Dispatcher {
     return buffer;
   }
 
+  /** Destroys `buffer` at the next submit, once the commands that use it are queued. */
+  retire(buffer: GPUBuffer): void {
+    this.temporary.push(buffer);
+    this.liveTemporary++;
+  }
+
   /** Encodes one dispatch of `kernel` over `[x, y]` workgroups (x given in threads when `threads` is set). */
-  run(kernel: KernelName, uniforms: Record<string, number>, buffers: readonly GPUBuffer[], grid: { threads?: number; x?: number; y?: number }): void {
+  run(kernel: KernelName, uniforms: Record<string, number>, buffers: readonly GPUBuffer[], grid: { threads?: number; groups?: number; x?: number; y?: number }): void {
     const { program, uniforms: fields } = PROGRAMS[kernel];
     const pipeline = this.pipelines.get(program);
     const uniform = this.temp(0, GPUBufferUsage.UNIFORM, packUniforms(fields, uniforms));
@@ -60,9 +66,9 @@ export class Dispatcher {
     const pass = this.current().beginComputePass({ label: program.name });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    if (grid.threads !== undefined) {
-      // element-wise kernels index `x + y * groupsX * workgroupSize`: spill into y past 65535 groups
-      const groups = workgroupsFor(grid.threads, program.workgroupSize);
+    if (grid.threads !== undefined || grid.groups !== undefined) {
+      // kernels index `x + y * groupsX` (times the workgroup size for threads): spill into y past 65535 groups
+      const groups = grid.groups ?? workgroupsFor(grid.threads!, program.workgroupSize);
       const x = Math.min(groups, MAX_GROUPS_PER_DIMENSION);
       pass.dispatchWorkgroups(x, Math.ceil(groups / x));
     } else pass.dispatchWorkgroups(grid.x ?? 1, grid.y ?? 1);

@@ -7,5 +7,6 @@ export { PROGRAMS } from './programs.js';
 export { Dispatcher, type KernelName } from './dispatcher.js';
 export { GpuPagedCache, type PagedCacheShape } from './paged-cache.js';
 export { type WindowScoreOptions, adaptiveCounts, windowScores } from './scores.js';
+export { GpuLlamaDecoder, type LlamaLayerWeights, type LlamaShape, type LlamaWeights } from './llama-decoder.js';
 export { selectTopK } from './selection.js';
 export { argmax, encodeArgmax, encodeMatmul, encodeSoftmax, matmul, softmaxRows } from './model-ops.js';

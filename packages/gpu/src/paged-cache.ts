@@ -54,11 +54,11 @@ class LayerStorage {
     });
     if (this.capacity > 0) {
       const old = (this.capacity * this.cache.blockBytes) / 2;
+      // copied in command order, so rows written earlier in the same submission come along
       this.cache.dispatcher.copy(this.keys, 0, keys, 0, old);
       this.cache.dispatcher.copy(this.values, 0, values, 0, old);
-      this.cache.dispatcher.submit();
-      this.keys.destroy();
-      this.values.destroy();
+      this.cache.dispatcher.retire(this.keys);
+      this.cache.dispatcher.retire(this.values);
     } else this.cache.liveBuffers += 2;
     for (let b = blocks - 1; b >= this.capacity; b--) this.free.push(b);
     this.keys = keys;
@@ -143,6 +143,20 @@ export class GpuPagedCache {
       throw new GpuError('INVALID_ARGUMENT', `append: expected ${rows * headDim} floats of keys and values, got ${keys.length} and ${values.length}.`);
     }
     if (rows === 0) return;
+    const d = this.dispatcher;
+    const usage = GPUBufferUsage.STORAGE;
+    this.encodeAppend(layer, d.temp(keys.byteLength, usage, keys), d.temp(values.byteLength, usage, values), positions);
+    d.submit();
+  }
+
+  /**
+   * Encodes an append of rows that are already on the GPU (`[tokens][kvHeads][headDim]` in `keys` and
+   * `values`), without submitting: the GPU forward pass appends this way.
+   */
+  encodeAppend(layer: number, keys: GPUBuffer, values: GPUBuffer, positions: Int32Array): void {
+    const storage = this.check(layer);
+    const { kvHeads, headDim } = this.shape;
+    const rows = positions.length * kvHeads;
     const slots = new Uint32Array(rows);
     positions.forEach((position, t) => {
       for (let h = 0; h < kvHeads; h++) {
@@ -153,10 +167,8 @@ export class GpuPagedCache {
       }
     });
     const d = this.dispatcher;
-    const storageUsage = GPUBufferUsage.STORAGE;
     const f16 = this.kvFormat === 'f16';
-    d.run(f16 ? 'scatterRowsF16' : 'scatterRows', { headDim, rows }, [d.temp(keys.byteLength, storageUsage, keys), d.temp(values.byteLength, storageUsage, values), d.temp(slots.byteLength, storageUsage, slots), storage.keys, storage.values], { threads: (rows * headDim) / (f16 ? 2 : 1) });
-    d.submit();
+    d.run(f16 ? 'scatterRowsF16' : 'scatterRows', { headDim, rows }, [keys, values, d.temp(slots.byteLength, GPUBufferUsage.STORAGE, slots), storage.keys, storage.values], { threads: (rows * headDim) / (f16 ? 2 : 1) });
   }
 
   /** Keeps, per KV head, the rows listed in `kept[head]` (strictly ascending), moving them into fresh blocks. */
@@ -197,9 +209,19 @@ export class GpuPagedCache {
 
   /** softmax(q K^T / sqrt(d)) V for each query head over the layer's cached rows (`[queryHeads][headDim]`). */
   async attend(layer: number, queries: Float32Array): Promise<Float32Array> {
+    const { queryHeads, headDim } = this.shape;
+    this.check(layer);
+    if (queries.length !== queryHeads * headDim) throw new GpuError('INVALID_ARGUMENT', `attend: expected ${queryHeads * headDim} query floats, got ${queries.length}.`);
+    const d = this.dispatcher;
+    const out = d.temp(queryHeads * headDim * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    this.encodeAttend(layer, d.temp(queries.byteLength, GPUBufferUsage.STORAGE, queries), out);
+    return new Float32Array(await d.read(out, queryHeads * headDim * 4));
+  }
+
+  /** Encodes decode attention of `queries` (`[queryHeads][headDim]` on the GPU) into `out`, without submitting. */
+  encodeAttend(layer: number, queries: GPUBuffer, out: GPUBuffer): void {
     const storage = this.check(layer);
     const { queryHeads, kvHeads, headDim } = this.shape;
-    if (queries.length !== queryHeads * headDim) throw new GpuError('INVALID_ARGUMENT', `attend: expected ${queryHeads * headDim} query floats, got ${queries.length}.`);
     const splitRows = 128;
     const lengths = Uint32Array.from(storage.heads, (h) => h.positions.length);
     const maxBlocks = Math.max(1, ...storage.heads.map((h) => h.blocks.length));
@@ -209,15 +231,13 @@ export class GpuPagedCache {
     const d = this.dispatcher;
     const usage = GPUBufferUsage.STORAGE;
     const partials = d.temp(queryHeads * splits * (headDim + 2) * 4, usage);
-    const out = d.temp(queryHeads * headDim * 4, usage | GPUBufferUsage.COPY_SRC);
     d.run(
       this.kvFormat === 'f16' ? 'pagedAttentionF16' : 'pagedAttention',
       { headDim, groupSize: queryHeads / kvHeads, blockSize: this.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
-      [storage.keys, storage.values, d.temp(queries.byteLength, usage, queries), d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
+      [storage.keys, storage.values, queries, d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
       { x: splits, y: kvHeads },
     );
     d.run('attentionReduce', { headDim, splits, queryHeads }, [partials, out], { x: queryHeads });
-    return new Float32Array(await d.read(out, queryHeads * headDim * 4));
   }
 
   /** One head's keys or values, `[length][headDim]`, read back from the GPU. */

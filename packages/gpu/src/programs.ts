@@ -6,6 +6,10 @@ import pool1d from './kernels/pool1d.wgsl';
 import scatterRows from './kernels/scatter-rows.wgsl';
 import windowAttention from './kernels/window-attention.wgsl';
 import windowReduce from './kernels/window-reduce.wgsl';
+import matvec from './kernels/matvec.wgsl';
+import rmsnorm from './kernels/rmsnorm.wgsl';
+import rope from './kernels/rope.wgsl';
+import elementwise from './kernels/elementwise.wgsl';
 import topkSelect from './kernels/topk-select.wgsl';
 import matmul from './kernels/matmul.wgsl';
 import softmax from './kernels/softmax.wgsl';
@@ -49,6 +53,22 @@ export const PROGRAMS = {
   adaptiveCounts: {
     program: program('adaptive-counts', adaptiveCounts, 256),
     uniforms: [['heads', 'u32'], ['length', 'u32'], ['k', 'u32']] as UniformField[],
+  },
+  matvec: {
+    program: program('matvec', matvec, 64),
+    uniforms: [['inDim', 'u32'], ['outDim', 'u32'], ['weightOffset', 'u32']] as UniformField[],
+  },
+  rmsnorm: {
+    program: program('rmsnorm', rmsnorm, 64),
+    uniforms: [['dim', 'u32'], ['weightOffset', 'u32'], ['eps', 'f32']] as UniformField[],
+  },
+  rope: {
+    program: program('rope', rope, 64),
+    uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32']] as UniformField[],
+  },
+  elementwise: {
+    program: program('elementwise', elementwise, 64),
+    uniforms: [['length', 'u32'], ['op', 'u32']] as UniformField[],
   },
   topkSelect: {
     program: program('topk-select', topkSelect, 256),

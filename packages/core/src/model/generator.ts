@@ -3,6 +3,7 @@ import type { KvStore } from '../store.js';
 import { ReferenceStore } from '../stores/reference-store.js';
 import { cacheGeometry } from './config.js';
 import { Transformer } from './forward.js';
+import { GpuTransformer } from './gpu-transformer.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
 import { Rng, Sampler } from './sampler.js';
@@ -19,6 +20,11 @@ export type AfterPrefill<T = unknown> = (input: {
 }) => T | Promise<T>;
 
 export interface GeneratorOptions {
+  /**
+   * Where decode runs: `cpu` (default) or `gpu` (WGSL kernels; needs a `WebGpuStore`). Prefill is
+   * batched on the CPU either way.
+   */
+  forward?: 'cpu' | 'gpu';
   /** Where K/V live; a fresh {@link ReferenceStore} of the model's geometry by default. */
   store?: KvStore;
   /** Compression (or any inspection) at the end of prefill. */
@@ -76,14 +82,17 @@ export interface GenerateResult {
  */
 export class Generator {
   readonly store: KvStore;
-  private readonly transformer: Transformer;
+  private readonly transformer: Transformer | GpuTransformer;
   private readonly afterPrefill: AfterPrefill | undefined;
   private nextPosition = 0;
 
   constructor(readonly model: Model, options: GeneratorOptions = {}) {
     this.store = options.store ?? new ReferenceStore(cacheGeometry(model.config));
     this.afterPrefill = options.afterPrefill;
-    this.transformer = new Transformer(model);
+    if (options.forward !== undefined && options.forward !== 'cpu' && options.forward !== 'gpu') {
+      throw new OptionError(`forward must be "cpu" or "gpu", got ${String(options.forward)}.`);
+    }
+    this.transformer = options.forward === 'gpu' ? new GpuTransformer(model) : new Transformer(model);
   }
 
   /** Position the next token will take (= tokens processed so far). */

@@ -18,3 +18,4 @@ export {
 export { loadGgufModel } from './gguf.js';
 export { loadModel, isGguf } from './load.js';
 export { TensorType, dequantize, halfToFloat, tensorTypeName } from './dequantize.js';
+export { GpuTransformer } from './gpu-transformer.js';

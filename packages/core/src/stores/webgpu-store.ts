@@ -40,7 +40,8 @@ export class WebGpuStore implements KvStore {
 
   private constructor(
     geometry: CacheGeometry,
-    private readonly cache: GpuPagedCache,
+    /** The GPU-side cache, for a forward pass that stays on the GPU. */
+    readonly cache: GpuPagedCache,
   ) {
     this.geometry = geometry;
   }

@@ -84,3 +84,41 @@ describe('stories15M on the WebGPU store', () => {
     store.dispose();
   });
 });
+
+describe('stories15M decoding on the GPU (forward: gpu)', () => {
+  const model = stories15m();
+  const prompt = 'Once upon a time, a little bunny named Tom lived in a forest full of tall trees. One day he';
+
+  it.each([null, 'ada-snapkv'])('gives the CPU forward pass\'s greedy tokens (method %s)', async (method) => {
+    const geometry = cacheGeometry(model.config);
+    const afterPrefill = ({ store, observations }: { store: KvStore; observations: readonly import('../../src/index.js').LayerObservation[] }) =>
+      method && compress(store, observations, { method, budget: 16, options: { window: 8 } });
+    // 12 tokens: SwiftShader runs the 32000-row classifier on the CPU, slowly
+    const cpu = await new Generator(model, { afterPrefill }).generate(prompt, { steps: 12, stopAtEndOfText: false });
+    const store = await WebGpuStore.create(geometry, { gpu });
+    const generator = new Generator(model, { store, forward: 'gpu', afterPrefill });
+    const onGpu = await generator.generate(prompt, { steps: 12, stopAtEndOfText: false });
+    expect(onGpu.tokens).toEqual(cpu.tokens);
+    store.dispose();
+  }, 300_000);
+
+  it('checks its logits against the CPU twin at one step', async () => {
+    const geometry = cacheGeometry(model.config);
+    const tokens = model.tokenizer!.encode(prompt);
+    const cpu = new Generator(model);
+    const store = await WebGpuStore.create(geometry, { gpu });
+    const onGpu = new Generator(model, { store, forward: 'gpu' });
+    await cpu.prefill(tokens);
+    await onGpu.prefill(tokens);
+    const expected = Float32Array.from(await cpu.step(42));
+    const actual = await onGpu.step(42);
+    let worst = 0;
+    expected.forEach((v, i) => (worst = Math.max(worst, Math.abs(actual[i]! - v))));
+    expect(worst).toBeLessThan(1e-3);
+    store.dispose();
+  }, 120_000);
+
+  it('refuses the GPU forward pass without a WebGPU store', async () => {
+    await expect(new Generator(model, { forward: 'gpu' }).generate('Hi', { steps: 2 })).rejects.toThrow(/needs a WebGpuStore/);
+  });
+});
