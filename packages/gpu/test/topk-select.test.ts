@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, requestGpu } from '../src/device.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { GpuError } from '../src/errors.js';
+import { GpuPagedCache } from '../src/paged-cache.js';
 import { selectTopK } from '../src/selection.js';
 
 let gpu: GpuContext;
@@ -51,6 +52,23 @@ describe('selectTopK on WebGPU', () => {
     const kept = await selectTopK(d, [Float32Array.of(1, 2, 3), Float32Array.of(7), new Float32Array(0), Float32Array.of(5, 4)], [0, 1, 4, 9]);
     expect(kept.map((k) => Array.from(k))).toEqual([[], [0], [], [0, 1]]);
     expect(await selectTopK(d, [Float32Array.of(1)], [0])).toEqual([new Int32Array(0)]);
+  });
+
+  it('feeds compaction: the selected rows are what the paged cache keeps, in order', async () => {
+    const [kvHeads, headDim, tokens] = [3, 4, 37];
+    const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: kvHeads, kvHeads, headDim, blockSize: 8 });
+    const keys = Float32Array.from({ length: tokens * kvHeads * headDim }, (_, i) => i);
+    cache.append(0, keys, keys, Int32Array.from({ length: tokens }, (_, t) => 100 + t));
+    const scores = Array.from({ length: kvHeads }, (_, h) => Float32Array.from({ length: tokens }, (_, t) => Math.sin(t * (h + 1))));
+    const caps = [5, 0, 37];
+    const kept = await selectTopK(d, scores, caps);
+    cache.compact(0, kept);
+    for (let h = 0; h < kvHeads; h++) {
+      const expected = twinTopK(scores[h]!, caps[h]!);
+      expect(Array.from(cache.positions(0, h))).toEqual(expected.map((t) => 100 + t));
+      expect(Array.from(await cache.rows(0, h, 'keys'))).toEqual(expected.flatMap((t) => Array.from(keys.subarray((t * kvHeads + h) * headDim, (t * kvHeads + h + 1) * headDim))));
+    }
+    cache.destroy();
   });
 
   it('refuses bad input with typed errors', async () => {
