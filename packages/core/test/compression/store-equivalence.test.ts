@@ -11,24 +11,8 @@ import {
 } from '../../src/index.js';
 import { stories15m } from '../model/stories15m.js';
 import { randomObservations, xorshift } from './random-observations.js';
+import { expectSameCache } from './expect-same-cache.js';
 
-async function expectSameCache(reference: KvStore, paged: KvStore, seed: number): Promise<void> {
-  const { layers, kvHeads, queryHeads, headDim } = reference.geometry;
-  const random = xorshift(seed);
-  for (let layer = 0; layer < layers; layer++) {
-    for (let head = 0; head < kvHeads; head++) {
-      expect(paged.positions(layer, head)).toEqual(reference.positions(layer, head));
-      expect(await paged.keys(layer, head)).toEqual(await reference.keys(layer, head));
-      expect(await paged.values(layer, head)).toEqual(await reference.values(layer, head));
-    }
-    const queries = Float32Array.from({ length: queryHeads * headDim }, () => random() * 4 - 2);
-    const expected = new Float32Array(queries.length);
-    const actual = new Float32Array(queries.length);
-    await reference.attend(layer, queries, expected);
-    await paged.attend(layer, queries, actual);
-    for (let i = 0; i < expected.length; i++) expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThan(1e-5);
-  }
-}
 
 describe.each<[string, CacheGeometry]>([
   ['MHA', { layers: 2, queryHeads: 4, kvHeads: 4, headDim: 16 }],
