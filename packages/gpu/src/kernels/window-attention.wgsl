@@ -1,6 +1,6 @@
 // SnapKV scores, pass 1: one workgroup per (query head, window row). The row's query attends
 // causally over all n keys (scaled by 1/sqrt(d), f32 softmax); the probabilities of the prefix
-// columns [0, n - window) are written out.
+// columns [0, n - window) are written out. Each logit is computed once (online softmax).
 struct Params {
   headDim: u32,
   queryHeads: u32,
@@ -52,14 +52,22 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
   if (q >= p.queryHeads || row >= p.window) { return; }
   let prefix = p.tokens - p.window;
   let visible = prefix + row + 1u; // causal inside the window block
-  var m = -0x1.fffffep+127f;
-  for (var k = t; k < visible; k += WORKGROUP) { m = max(m, logit(q, row, k)); }
-  m = reduce(t, m, true);
-  var sum = 0.0;
-  for (var k = t; k < visible; k += WORKGROUP) { sum += exp(logit(q, row, k) - m); }
-  sum = reduce(t, sum, false);
   let out = (q * p.window + row) * prefix;
+  // one pass over the keys: each thread keeps an online-softmax state (max, rescaled sum) and parks
+  // its prefix logits in the output, so every logit is computed once
+  var m = -0x1.fffffep+127f;
+  var sum = 0.0;
+  for (var k = t; k < visible; k += WORKGROUP) {
+    let l = logit(q, row, k);
+    if (k < prefix) { probabilities[out + k] = l; }
+    let next = max(m, l);
+    sum = sum * exp(m - next) + exp(l - next);
+    m = next;
+  }
+  let rowMax = reduce(t, m, true);
+  let rowSum = reduce(t, sum * exp(m - rowMax), false);
+  // the same thread wrote these entries above, so it reads its own writes
   for (var k = t; k < prefix; k += WORKGROUP) {
-    probabilities[out + k] = exp(logit(q, row, k) - m) / sum;
+    probabilities[out + k] = exp(probabilities[out + k] - rowMax) / rowSum;
   }
 }
