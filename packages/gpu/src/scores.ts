@@ -27,13 +27,14 @@ export async function windowScores(d: Dispatcher, keys: Float32Array, queries: F
   const prefix = tokens - o.window;
   if (prefix === 0) return new Float32Array(0);
   const usage = GPUBufferUsage.STORAGE;
+  const windowQueries = queries.subarray(prefix * o.queryHeads * o.headDim); // only the window's rows are read
   const probabilities = d.temp(o.queryHeads * o.window * prefix * 4, usage);
   const raw = d.temp(o.kvHeads * prefix * 4, usage);
   const pooled = d.temp(o.kvHeads * prefix * 4, usage | GPUBufferUsage.COPY_SRC);
   d.run(
     'windowAttention',
     { headDim: o.headDim, queryHeads: o.queryHeads, kvHeads: o.kvHeads, tokens, window: o.window, scale: 1 / Math.sqrt(o.headDim) },
-    [d.temp(keys.byteLength, usage, keys), d.temp(queries.byteLength, usage, queries), probabilities],
+    [d.temp(keys.byteLength, usage, keys), d.temp(windowQueries.byteLength, usage, windowQueries), probabilities],
     { x: o.queryHeads, y: o.window },
   );
   d.run('windowReduce', { queryHeads: o.queryHeads, kvHeads: o.kvHeads, window: o.window, prefix, groupMax: o.groupReduce === 'max' ? 1 : 0 }, [probabilities, raw], { threads: o.kvHeads * prefix });

@@ -14,7 +14,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> keys: array<f32>;    // [tokens][kvHeads][headDim]
-@group(0) @binding(2) var<storage, read> queries: array<f32>; // [tokens][queryHeads][headDim]
+@group(0) @binding(2) var<storage, read> queries: array<f32>; // [window][queryHeads][headDim]: the window's rows only
 @group(0) @binding(3) var<storage, read_write> probabilities: array<f32>; // [queryHeads][window][tokens - window]
 
 const WORKGROUP: u32 = 64u;
@@ -22,7 +22,7 @@ var<workgroup> partial: array<f32, 64>;
 
 fn logit(q: u32, row: u32, t: u32) -> f32 {
   let head = q / (p.queryHeads / p.kvHeads);
-  let qBase = ((p.tokens - p.window + row) * p.queryHeads + q) * p.headDim;
+  let qBase = (row * p.queryHeads + q) * p.headDim;
   let kBase = (t * p.kvHeads + head) * p.headDim;
   var dot = 0.0;
   for (var d = 0u; d < p.headDim; d++) {
