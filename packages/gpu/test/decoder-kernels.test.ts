@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, requestGpu } from '../src/device.js';
 import { Dispatcher } from '../src/dispatcher.js';
+import { floats } from './helpers.js';
 
 let gpu: GpuContext;
 let d: Dispatcher;
@@ -11,14 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.device.destroy());
 
-const random = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-};
-const floats = (n: number, seed: number, scale = 1) => {
-  const rnd = random(seed);
-  return Float32Array.from({ length: n }, () => rnd() * scale);
-};
 const usage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
 const upload = (data: Float32Array) => d.temp(data.byteLength, usage(), data);
 const readBack = async (buffer: GPUBuffer, floatsToRead: number) => new Float32Array(await d.read(buffer, floatsToRead * 4));

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, requestGpu } from '../src/device.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { argmax, encodeMatmul, matmul, softmaxRows } from '../src/model-ops.js';
+import { floats } from './helpers.js';
 
 let gpu: GpuContext;
 let d: Dispatcher;
@@ -12,14 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.device.destroy());
 
-const random = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-};
-const floats = (n: number, seed: number, scale = 1) => {
-  const rnd = random(seed);
-  return Float32Array.from({ length: n }, () => rnd() * scale);
-};
 
 /** CPU twins, in f64. */
 function twinMatmul(a: Float32Array, w: Float32Array, rows: number, inDim: number, outDim: number): Float64Array {

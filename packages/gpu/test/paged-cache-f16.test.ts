@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, requestGpu } from '../src/device.js';
 import { halfToFloat } from '../src/half.js';
 import { GpuPagedCache } from '../src/paged-cache.js';
+import { random } from './helpers.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -10,10 +11,6 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.device.destroy());
 
-const random = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-};
 
 /** f64 attention of one query over rows `[n][headDim]` (the twin). */
 function twinAttend(query: ArrayLike<number>, keys: number[][], values: number[][]): number[] {

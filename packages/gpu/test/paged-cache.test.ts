@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, GpuError, GpuPagedCache, packUniforms, requestGpu } from '../src/index.js';
+import { random } from './helpers.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -39,10 +40,6 @@ class TwinCache {
   }
 }
 
-const random = (seed: number) => {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-};
 
 describe('GpuPagedCache on WebGPU', () => {
   it('finds an adapter', () => {

@@ -4,7 +4,7 @@ import type { CacheGeometry } from '../geometry.js';
 import type { KvStore } from '../store.js';
 import { translated } from './paged-errors.js';
 import { PagedPool, type PagedPoolOptions } from './paged-pool.js';
-import { checkAppend, checkAttend, checkHead, checkPlan } from './paged-validation.js';
+import { checkAppend, checkAttend, checkHead, checkPlan } from './store-validation.js';
 
 export type PagedStoreOptions = Omit<PagedPoolOptions, 'headDim'>;
 

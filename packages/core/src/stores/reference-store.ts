@@ -1,6 +1,6 @@
-import { ShapeError } from '../errors.js';
 import { type CacheGeometry, groupSize, validateGeometry } from '../geometry.js';
 import type { KvStore } from '../store.js';
+import { checkAppend, checkAttend, checkHead, checkPlan } from './store-validation.js';
 
 interface HeadRows {
   keys: number[][];
@@ -40,15 +40,9 @@ export class ReferenceStore implements KvStore {
   }
 
   append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+    checkAppend(this.geometry, layer, keys, values, positions);
     const { kvHeads, headDim } = this.geometry;
     const tokens = positions.length;
-    const expected = tokens * kvHeads * headDim;
-    if (keys.length !== expected || values.length !== expected) {
-      throw new ShapeError(
-        `append: expected ${tokens} tokens x ${kvHeads} KV heads x ${headDim} = ${expected} floats ` +
-          `for keys and values, got ${keys.length} and ${values.length}.`,
-      );
-    }
     for (let h = 0; h < kvHeads; h++) {
       const rows = this.head(layer, h);
       for (let t = 0; t < tokens; t++) {
@@ -61,24 +55,8 @@ export class ReferenceStore implements KvStore {
   }
 
   compact(layer: number, kept: readonly Int32Array[]): void {
-    const { kvHeads } = this.geometry;
-    if (kept.length !== kvHeads) {
-      throw new ShapeError(`compact: expected a kept-index list for each of ${kvHeads} KV heads, got ${kept.length}.`);
-    }
-    for (let h = 0; h < kvHeads; h++) {
-      const rows = this.head(layer, h);
-      const indices = kept[h]!;
-      for (let i = 0; i < indices.length; i++) {
-        const index = indices[i]!;
-        if (!Number.isInteger(index) || index < 0 || index >= rows.positions.length) {
-          throw new ShapeError(`compact: index ${index} of head ${h} is outside [0, ${rows.positions.length}).`);
-        }
-        if (i > 0 && index <= indices[i - 1]!) {
-          throw new ShapeError(`compact: kept indices of head ${h} must be strictly ascending.`);
-        }
-      }
-    }
-    for (let h = 0; h < kvHeads; h++) {
+    checkPlan(this.geometry, layer, kept, (head) => this.length(layer, head));
+    for (let h = 0; h < this.geometry.kvHeads; h++) {
       const rows = this.head(layer, h);
       const indices = Array.from(kept[h]!);
       rows.keys = indices.map((i) => rows.keys[i]!);
@@ -88,10 +66,8 @@ export class ReferenceStore implements KvStore {
   }
 
   async attend(layer: number, queries: Float32Array, out: Float32Array): Promise<void> {
+    checkAttend(this.geometry, layer, queries, out);
     const { queryHeads, headDim } = this.geometry;
-    if (queries.length !== queryHeads * headDim || out.length !== queryHeads * headDim) {
-      throw new ShapeError(`attend: queries and out must hold ${queryHeads} x ${headDim} floats.`);
-    }
     const group = groupSize(this.geometry);
     const scale = 1 / Math.sqrt(headDim);
     for (let q = 0; q < queryHeads; q++) {
@@ -128,12 +104,7 @@ export class ReferenceStore implements KvStore {
   }
 
   private head(layer: number, head: number): HeadRows {
-    const rows = this.heads[layer]?.[head];
-    if (!rows) {
-      throw new ShapeError(
-        `No (layer ${layer}, KV head ${head}): the cache has ${this.geometry.layers} layers x ${this.geometry.kvHeads} KV heads.`,
-      );
-    }
-    return rows;
+    checkHead(this.geometry, layer, head);
+    return this.heads[layer]![head]!;
   }
 }

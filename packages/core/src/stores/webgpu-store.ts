@@ -2,6 +2,7 @@ import { type GpuContext, GpuError, GpuPagedCache, requestGpu } from '@adakv/gpu
 import { AdakvError, ShapeError } from '../errors.js';
 import { type CacheGeometry, validateGeometry } from '../geometry.js';
 import type { KvStore } from '../store.js';
+import { checkAppend, checkAttend, checkHead, checkPlan } from './store-validation.js';
 
 export interface WebGpuStoreOptions {
   /** A device to share between stores (one per page or process is plenty); requested when omitted. */
@@ -57,31 +58,37 @@ export class WebGpuStore implements KvStore {
   }
 
   length(layer: number, head: number): number {
+    checkHead(this.geometry, layer, head);
     return translated(() => this.cache.length(layer, head));
   }
 
   positions(layer: number, head: number): Int32Array {
+    checkHead(this.geometry, layer, head);
     return translated(() => this.cache.positions(layer, head));
   }
 
   async keys(layer: number, head: number): Promise<Float32Array> {
+    checkHead(this.geometry, layer, head);
     return this.cache.rows(layer, head, 'keys').catch((error: unknown) => Promise.reject(toCoreError(error)));
   }
 
   async values(layer: number, head: number): Promise<Float32Array> {
+    checkHead(this.geometry, layer, head);
     return this.cache.rows(layer, head, 'values').catch((error: unknown) => Promise.reject(toCoreError(error)));
   }
 
   append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+    checkAppend(this.geometry, layer, keys, values, positions);
     translated(() => this.cache.append(layer, keys, values, positions));
   }
 
   compact(layer: number, kept: readonly Int32Array[]): void {
+    checkPlan(this.geometry, layer, kept, (head) => this.length(layer, head));
     translated(() => this.cache.compact(layer, kept));
   }
 
   async attend(layer: number, queries: Float32Array, out: Float32Array): Promise<void> {
-    if (out.length !== queries.length) throw new ShapeError(`attend: out must hold ${queries.length} floats, got ${out.length}.`);
+    checkAttend(this.geometry, layer, queries, out);
     out.set(await this.cache.attend(layer, queries).catch((error: unknown) => Promise.reject(toCoreError(error))));
   }
 

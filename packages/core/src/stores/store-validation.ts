@@ -1,7 +1,7 @@
 import { ShapeError } from '../errors.js';
 import type { CacheGeometry } from '../geometry.js';
 
-/** The same checks, in the same order and words, as the reference store, so both stores fail alike. */
+/** The checks every store makes, shared so all of them fail alike, with the same words. */
 
 export function checkHead(geometry: CacheGeometry, layer: number, head: number): void {
   const inside = (value: number, size: number) => Number.isInteger(value) && value >= 0 && value < size;
