@@ -5,6 +5,12 @@ import { GpuError } from './errors.js';
 
 export type KernelName = keyof typeof PROGRAMS;
 
+/** A copy encoded for reading back; see {@link Dispatcher.stage}. */
+export interface StagedRead {
+  readonly buffer: GPUBuffer;
+  readonly size: number;
+}
+
 /** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
 const MAX_GROUPS_PER_DIMENSION = 65535;
 
@@ -91,22 +97,36 @@ export class Dispatcher {
     this.temporary = [];
   }
 
-  /** Copies `size` bytes of `source` back to the CPU (submitting first). */
-  async read(source: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
-    const staging = this.device.createBuffer({ size: Math.max(16, Math.ceil(size / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  /**
+   * Encodes a copy of `size` bytes of `source`, as they are at this point of the command stream, into
+   * a fresh mappable buffer; `readStaged` brings it back. Lets one submission return several results.
+   */
+  stage(source: GPUBuffer, size: number, offset = 0): StagedRead {
+    const bytes = Math.ceil(size / 4) * 4;
+    const buffer = this.device.createBuffer({ size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.liveTemporary++;
+    if (size > 0) this.copy(source, offset, buffer, 0, bytes);
+    return { buffer, size };
+  }
+
+  /** Submits what was encoded, waits for it, and returns the staged bytes (checking kernels were accepted). */
+  async readStaged(staged: readonly StagedRead[]): Promise<ArrayBuffer[]> {
     try {
-      if (size > 0) this.copy(source, offset, staging, 0, Math.ceil(size / 4) * 4);
       this.submit();
-      await staging.mapAsync(GPUMapMode.READ);
+      await Promise.all(staged.map((s) => s.buffer.mapAsync(GPUMapMode.READ)));
       assertAlive(this.gpu);
       const errors = (await Promise.all(this.scopes.splice(0))).filter((e) => e !== null);
       if (errors.length > 0) throw new GpuError('INVALID_ARGUMENT', `A GPU kernel was rejected: ${errors[0]!.message}`);
-      return staging.getMappedRange(0, Math.ceil(size / 4) * 4).slice(0, size);
+      return staged.map((s) => s.buffer.getMappedRange(0, Math.max(16, Math.ceil(s.size / 4) * 4)).slice(0, s.size));
     } finally {
-      staging.destroy();
-      this.liveTemporary--;
+      for (const s of staged) s.buffer.destroy();
+      this.liveTemporary -= staged.length;
     }
+  }
+
+  /** Copies `size` bytes of `source` back to the CPU (submitting first). */
+  async read(source: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
+    return (await this.readStaged([this.stage(source, size, offset)]))[0]!;
   }
 }
 

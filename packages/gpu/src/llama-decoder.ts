@@ -1,7 +1,11 @@
 import type { GpuContext } from './device.js';
-import type { Dispatcher } from './dispatcher.js';
+import type { Dispatcher, StagedRead } from './dispatcher.js';
 import { GpuError } from './errors.js';
+import { encodeMatmul } from './model-ops.js';
 import type { GpuPagedCache } from './paged-cache.js';
+
+/** WebGPU's default `maxComputeWorkgroupsPerDimension`: prefill attention puts tokens on one axis. */
+const MAX_GROUPS = 65535;
 
 export interface LlamaShape {
   readonly dim: number;
@@ -36,12 +40,19 @@ export interface LlamaWeights {
   readonly ropeSin: Float32Array;
 }
 
+/** What a GPU prefill returns: the next-token logits and each layer's post-RoPE q, k, v. */
+export interface LlamaPrefill {
+  readonly logits: Float32Array;
+  readonly observations: { readonly queries: Float32Array; readonly keys: Float32Array; readonly values: Float32Array }[];
+}
+
 const MATRICES = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const;
 
 /**
- * The LLaMA decode step on the GPU: RMSNorm, the projections (matvec kernels), RoPE, the K/V append
- * and paged attention of a {@link GpuPagedCache}, SwiGLU, residuals, the final norm and classifier,
- * all in one submission per token; only the logits come back. Weights are uploaded once.
+ * The LLaMA forward pass on the GPU. Decode: RMSNorm, the projections (matvec kernels), RoPE, the K/V
+ * append and paged attention of a {@link GpuPagedCache}, SwiGLU, residuals, the final norm and
+ * classifier, one submission per token, only the logits come back. Prefill: the same layers over the
+ * whole prompt with tiled matrix products and causal attention, one submission. Weights are uploaded once.
  */
 export class GpuLlamaDecoder {
   private readonly buffers: GPUBuffer[] = [];
@@ -82,41 +93,104 @@ export class GpuLlamaDecoder {
 
   /** Forwards `token` at `position` through every layer, appending its K/V to `cache`; returns the logits. */
   async decode(token: number, position: number, cache: GpuPagedCache): Promise<Float32Array> {
+    const d = cache.dispatcher;
+    const logits = this.encodeForward([token], position, cache);
+    return new Float32Array(await d.read(logits, this.shape.vocabSize * 4));
+  }
+
+  /**
+   * Whether a prompt of `tokens` fits this device's limits for {@link prefill}: its largest activation
+   * (`tokens x` the hidden size) must fit one storage binding, and the tokens one grid dimension.
+   */
+  prefillFits(tokens: number): boolean {
+    const { dim, hiddenDim, queryHeads, headDim } = this.shape;
+    const largest = tokens * Math.max(dim, hiddenDim, queryHeads * headDim) * 4;
+    return tokens <= MAX_GROUPS && largest <= this.gpu.device.limits.maxStorageBufferBindingSize && headDim <= 256;
+  }
+
+  /**
+   * Runs the prompt `tokens` at positions `0 .. n-1` as one batch into the empty `cache`: matrix
+   * products over all tokens, causal attention over the prompt, K/V appended; one submission. Returns
+   * the logits after the last token and, per layer, the post-RoPE queries, keys and values.
+   */
+  async prefill(tokens: ArrayLike<number>, cache: GpuPagedCache): Promise<LlamaPrefill> {
+    const { layers, kvHeads, queryHeads, headDim, vocabSize } = this.shape;
+    const n = tokens.length;
+    if (n === 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: there are no tokens; give at least one.');
+    if (!this.prefillFits(n)) throw new GpuError('INVALID_ARGUMENT', `prefill: ${n} tokens exceed this device's limits (see prefillFits); prefill on the CPU.`);
+    for (let layer = 0; layer < layers; layer++) {
+      for (let head = 0; head < kvHeads; head++) {
+        if (cache.length(layer, head) !== 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: the cache already holds rows; prefill starts a sequence.');
+      }
+    }
+    const d = cache.dispatcher;
+    const [qBytes, kvBytes] = [n * queryHeads * headDim * 4, n * kvHeads * headDim * 4];
+    const staged: StagedRead[] = [];
+    const logits = this.encodeForward(Array.from(tokens), 0, cache, (q, k, v) => staged.push(d.stage(q, qBytes), d.stage(k, kvBytes), d.stage(v, kvBytes)));
+    staged.push(d.stage(logits, vocabSize * 4));
+    const bytes = await d.readStaged(staged);
+    const observations = Array.from({ length: layers }, (_, layer) => ({
+      queries: new Float32Array(bytes[3 * layer]!),
+      keys: new Float32Array(bytes[3 * layer + 1]!),
+      values: new Float32Array(bytes[3 * layer + 2]!),
+    }));
+    return { logits: new Float32Array(bytes[3 * layers]!), observations };
+  }
+
+  /**
+   * Encodes the forward pass of `tokens` at `position ..`: one token attends over the paged cache
+   * (decode), several attend causally among themselves (prefill, from position 0). `observe` sees
+   * each layer's post-RoPE q, k, v. Returns the buffer the last token's logits will be in.
+   */
+  private encodeForward(tokens: readonly number[], position: number, cache: GpuPagedCache, observe?: (q: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => void): GPUBuffer {
     const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength, normEps } = this.shape;
     if (this.outOfMemory) throw new GpuError('DEVICE_OUT_OF_MEMORY', `The model's weights did not fit on the GPU: ${this.outOfMemory}`);
-    if (!Number.isInteger(token) || token < 0 || token >= vocabSize) throw new GpuError('INVALID_ARGUMENT', `token ${token} is outside the vocabulary of ${vocabSize}.`);
-    if (!Number.isInteger(position) || position < 0 || position >= contextLength) throw new GpuError('INVALID_ARGUMENT', `position ${position} is outside the context of ${contextLength}.`);
+    const n = tokens.length;
+    for (const token of tokens) {
+      if (!Number.isInteger(token) || token < 0 || token >= vocabSize) throw new GpuError('INVALID_ARGUMENT', `token ${token} is outside the vocabulary of ${vocabSize}.`);
+    }
+    if (!Number.isInteger(position) || position < 0 || position + n > contextLength) {
+      throw new GpuError('INVALID_ARGUMENT', `positions ${position}..${position + n - 1} are outside the context of ${contextLength}.`);
+    }
     const d: Dispatcher = cache.dispatcher;
-    const storage = GPUBufferUsage.STORAGE;
-    const scratch = (floats: number) => d.temp(floats * 4, storage | GPUBufferUsage.COPY_SRC);
-    const [x, normed, q, k, v, attention, projected, gate, up, logits] = [dim, dim, queryHeads * headDim, kvHeads * headDim, kvHeads * headDim, queryHeads * headDim, dim, hiddenDim, hiddenDim, vocabSize].map(scratch) as GPUBuffer[];
-    d.copy(this.embedding, token * dim * 4, x!, 0, dim * 4);
-    const matvec = (w: GPUBuffer, input: GPUBuffer, out: GPUBuffer, inDim: number, outDim: number) =>
-      d.run('matvec', { inDim, outDim, weightOffset: 0 }, [w, input, out], { groups: outDim });
-    const rmsnorm = (input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer) => d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps }, [input, weight, out], { x: 1 });
-    const positionArray = Int32Array.of(position);
+    const scratch = (floats: number) => d.temp(floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const [x, normed, q, k, v, attention, projected, gate, up] = [dim, dim, queryHeads * headDim, kvHeads * headDim, kvHeads * headDim, queryHeads * headDim, dim, hiddenDim, hiddenDim].map((size) => scratch(n * size)) as GPUBuffer[];
+    tokens.forEach((token, t) => d.copy(this.embedding, token * dim * 4, x!, t * dim * 4, dim * 4));
+    const project = (w: GPUBuffer, input: GPUBuffer, out: GPUBuffer, inDim: number, outDim: number) => {
+      if (n === 1) d.run('matvec', { inDim, outDim, weightOffset: 0 }, [w, input, out], { groups: outDim });
+      else encodeMatmul(d, input, w, out, { rows: n, inDim, outDim });
+    };
+    const rmsnorm = (input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, rows = n) => d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps, rows }, [input, weight, out], { groups: rows });
+    const elementwise = (op: number, a: GPUBuffer, b: GPUBuffer, length: number) => d.run('elementwise', { length: n * length, op }, [a, b], { threads: n * length });
+    const positions = Int32Array.from({ length: n }, (_, t) => position + t);
     for (let layer = 0; layer < layers; layer++) {
       const w = this.layerWeights[layer]!;
       rmsnorm(x!, w.attentionNorm, normed!);
-      matvec(w.wq, normed!, q!, dim, queryHeads * headDim);
-      matvec(w.wk, normed!, k!, dim, kvHeads * headDim);
-      matvec(w.wv, normed!, v!, dim, kvHeads * headDim);
-      d.run('rope', { heads: queryHeads, headDim, position }, [q!, this.ropeCos, this.ropeSin], { threads: (queryHeads * headDim) / 2 });
-      d.run('rope', { heads: kvHeads, headDim, position }, [k!, this.ropeCos, this.ropeSin], { threads: (kvHeads * headDim) / 2 });
-      cache.encodeAppend(layer, k!, v!, positionArray);
-      cache.encodeAttend(layer, q!, attention!);
-      matvec(w.wo, attention!, projected!, queryHeads * headDim, dim);
-      d.run('elementwise', { length: dim, op: 0 }, [x!, projected!], { threads: dim });
+      project(w.wq, normed!, q!, dim, queryHeads * headDim);
+      project(w.wk, normed!, k!, dim, kvHeads * headDim);
+      project(w.wv, normed!, v!, dim, kvHeads * headDim);
+      for (const [vectors, heads] of [[q!, queryHeads], [k!, kvHeads]] as const) {
+        d.run('rope', { heads, headDim, position, tokens: n }, [vectors, this.ropeCos, this.ropeSin], { threads: (n * heads * headDim) / 2 });
+      }
+      observe?.(q!, k!, v!);
+      cache.encodeAppend(layer, k!, v!, positions);
+      if (n === 1) cache.encodeAttend(layer, q!, attention!);
+      else d.run('causalAttention', { headDim, queryHeads, kvHeads, tokens: n, scale: 1 / Math.sqrt(headDim) }, [q!, k!, v!, attention!], { x: queryHeads, y: n });
+      project(w.wo, attention!, projected!, queryHeads * headDim, dim);
+      elementwise(0, x!, projected!, dim);
       rmsnorm(x!, w.ffnNorm, normed!);
-      matvec(w.w1, normed!, gate!, dim, hiddenDim);
-      matvec(w.w3, normed!, up!, dim, hiddenDim);
-      d.run('elementwise', { length: hiddenDim, op: 1 }, [gate!, up!], { threads: hiddenDim });
-      matvec(w.w2, gate!, projected!, hiddenDim, dim);
-      d.run('elementwise', { length: dim, op: 0 }, [x!, projected!], { threads: dim });
+      project(w.w1, normed!, gate!, dim, hiddenDim);
+      project(w.w3, normed!, up!, dim, hiddenDim);
+      elementwise(1, gate!, up!, hiddenDim);
+      project(w.w2, gate!, projected!, hiddenDim, dim);
+      elementwise(0, x!, projected!, dim);
     }
-    rmsnorm(x!, this.finalNorm, normed!);
-    matvec(this.classifier, normed!, logits!, dim, vocabSize);
-    return new Float32Array(await d.read(logits!, vocabSize * 4));
+    const last = n === 1 ? x! : scratch(dim);
+    if (n > 1) d.copy(x!, (n - 1) * dim * 4, last, 0, dim * 4);
+    const logits = scratch(vocabSize);
+    rmsnorm(last, this.finalNorm, normed!, 1);
+    d.run('matvec', { inDim: dim, outDim: vocabSize, weightOffset: 0 }, [this.classifier, normed!, logits], { groups: vocabSize });
+    return logits;
   }
 
   /** Frees the uploaded weights. */

@@ -5,6 +5,7 @@ import pagedAttention from './kernels/paged-attention.wgsl';
 import pool1d from './kernels/pool1d.wgsl';
 import scatterRows from './kernels/scatter-rows.wgsl';
 import windowAttention from './kernels/window-attention.wgsl';
+import causalAttention from './kernels/causal-attention.wgsl';
 import windowReduce from './kernels/window-reduce.wgsl';
 import matvec from './kernels/matvec.wgsl';
 import rmsnorm from './kernels/rmsnorm.wgsl';
@@ -16,6 +17,7 @@ import softmax from './kernels/softmax.wgsl';
 import argmax from './kernels/argmax.wgsl';
 import kvF16 from './kernels/kv-f16.wgsl';
 import kvF32 from './kernels/kv-f32.wgsl';
+import workgroupReduce from './kernels/workgroup-reduce.wgsl';
 import type { Program, UniformField } from './program.js';
 
 const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
@@ -39,8 +41,12 @@ export const PROGRAMS = {
     uniforms: [['headDim', 'u32'], ['rows', 'u32']] as UniformField[],
   },
   windowAttention: {
-    program: program('window-attention', windowAttention, 64),
+    program: program('window-attention', workgroupReduce + windowAttention, 64),
     uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['window', 'u32'], ['scale', 'f32']] as UniformField[],
+  },
+  causalAttention: {
+    program: program('causal-attention', workgroupReduce + causalAttention, 64),
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32']] as UniformField[],
   },
   windowReduce: {
     program: program('window-reduce', windowReduce, 64),
@@ -55,16 +61,16 @@ export const PROGRAMS = {
     uniforms: [['heads', 'u32'], ['length', 'u32'], ['k', 'u32']] as UniformField[],
   },
   matvec: {
-    program: program('matvec', matvec, 64),
+    program: program('matvec', workgroupReduce + matvec, 64),
     uniforms: [['inDim', 'u32'], ['outDim', 'u32'], ['weightOffset', 'u32']] as UniformField[],
   },
   rmsnorm: {
-    program: program('rmsnorm', rmsnorm, 64),
-    uniforms: [['dim', 'u32'], ['weightOffset', 'u32'], ['eps', 'f32']] as UniformField[],
+    program: program('rmsnorm', workgroupReduce + rmsnorm, 64),
+    uniforms: [['dim', 'u32'], ['weightOffset', 'u32'], ['eps', 'f32'], ['rows', 'u32']] as UniformField[],
   },
   rope: {
     program: program('rope', rope, 64),
-    uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32']] as UniformField[],
+    uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32'], ['tokens', 'u32']] as UniformField[],
   },
   elementwise: {
     program: program('elementwise', elementwise, 64),
@@ -79,7 +85,7 @@ export const PROGRAMS = {
     uniforms: [['rows', 'u32'], ['inDim', 'u32'], ['outDim', 'u32'], ['accumulate', 'u32']] as UniformField[],
   },
   softmax: {
-    program: program('softmax', softmax, 64),
+    program: program('softmax', workgroupReduce + softmax, 64),
     uniforms: [['rows', 'u32'], ['length', 'u32']] as UniformField[],
   },
   argmax: {

@@ -1,17 +1,9 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GpuContext, requestGpu } from '../src/device.js';
-import { Dispatcher } from '../src/dispatcher.js';
+import { describe, expect, it } from 'vitest';
 import { argmax, encodeMatmul, matmul, softmaxRows } from '../src/model-ops.js';
-import { floats } from './helpers.js';
+import { floats, testGpu } from './helpers.js';
 
-let gpu: GpuContext;
-let d: Dispatcher;
-beforeAll(async () => {
-  gpu = await requestGpu();
-  d = new Dispatcher(gpu);
-});
-afterAll(() => gpu?.device.destroy());
+const { gpu, d } = await testGpu();
 
 
 /** CPU twins, in f64. */

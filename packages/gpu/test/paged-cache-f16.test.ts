@@ -1,15 +1,10 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GpuContext, requestGpu } from '../src/device.js';
+import { describe, expect, it } from 'vitest';
 import { halfToFloat } from '../src/half.js';
 import { GpuPagedCache } from '../src/paged-cache.js';
-import { random } from './helpers.js';
+import { random, testGpu } from './helpers.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await requestGpu();
-});
-afterAll(() => gpu?.device.destroy());
+const { gpu } = await testGpu();
 
 
 /** f64 attention of one query over rows `[n][headDim]` (the twin). */

@@ -1,13 +1,9 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GpuContext, GpuError, GpuPagedCache, packUniforms, requestGpu } from '../src/index.js';
-import { random } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { GpuError, GpuPagedCache, packUniforms, requestGpu } from '../src/index.js';
+import { random, testGpu } from './helpers.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await requestGpu();
-});
-afterAll(() => gpu?.device.destroy());
+const { gpu } = await testGpu();
 
 /** The CPU twin: plain arrays per head, softmax attention in f64. */
 class TwinCache {

@@ -1,13 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GpuContext, requestGpu } from '../src/device.js';
+import { describe, expect, it } from 'vitest';
+import { requestGpu } from '../src/device.js';
 import { PipelineCache } from '../src/program.js';
 import { PROGRAMS } from '../src/programs.js';
+import { testGpu } from './helpers.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await requestGpu();
-});
-afterAll(() => gpu?.device.destroy());
+const { gpu } = await testGpu();
 
 describe('PipelineCache', () => {
   it('compiles each program once per device, shared by every cache of the device', async () => {

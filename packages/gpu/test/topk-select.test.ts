@@ -1,18 +1,11 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GpuContext, requestGpu } from '../src/device.js';
-import { Dispatcher } from '../src/dispatcher.js';
+import { describe, expect, it } from 'vitest';
 import { GpuError } from '../src/errors.js';
 import { GpuPagedCache } from '../src/paged-cache.js';
 import { selectTopK } from '../src/selection.js';
+import { testGpu } from './helpers.js';
 
-let gpu: GpuContext;
-let d: Dispatcher;
-beforeAll(async () => {
-  gpu = await requestGpu();
-  d = new Dispatcher(gpu);
-});
-afterAll(() => gpu?.device.destroy());
+const { gpu, d } = await testGpu();
 
 /** The CPU twin: sort by score (higher first, -0 equal to +0), then by index; keep `cap`, ascending. */
 function twinTopK(scores: Float32Array, cap: number): number[] {

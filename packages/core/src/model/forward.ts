@@ -1,8 +1,9 @@
-import { ContextOverflowError, OptionError } from '../errors.js';
+import { OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
 import { addInPlace, dot, matmul, rmsnorm, swiglu } from './kernels.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
+import { checkPosition, checkPrefillInput, checkToken } from './forward-checks.js';
 import { applyRope } from './rope.js';
 
 /** Result of a batched prefill: the next-token logits after the last prompt token, and what each layer saw. */
@@ -52,15 +53,7 @@ export class Transformer {
     const { config, weights } = this.model;
     const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps } = config;
     const n = tokens.length;
-    if (n === 0) throw new OptionError('prefill: there are no tokens to process; give at least one (e.g. BOS).');
-    this.checkPositions(n - 1, n);
-    for (let layer = 0; layer < config.layers; layer++) {
-      for (let head = 0; head < kvHeads; head++) {
-        if (store.length(layer, head) !== 0) {
-          throw new OptionError('prefill: the store already holds entries; prefill starts a sequence (reset the session first).');
-        }
-      }
-    }
+    checkPrefillInput(config, tokens, store);
     const qDim = queryHeads * headDim;
     const kvDim = kvHeads * headDim;
     const x = new Float32Array(n * dim);
@@ -109,7 +102,7 @@ export class Transformer {
   async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
     const { config, weights } = this.model;
     const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps } = config;
-    this.checkPositions(position, 1);
+    checkPosition(config, position);
     const qDim = queryHeads * headDim;
     const kvDim = kvHeads * headDim;
     const x = this.x;
@@ -149,7 +142,7 @@ export class Transformer {
     if (positions.length !== b || stores.length !== b) {
       throw new OptionError(`decodeBatch: ${b} tokens, ${positions.length} positions and ${stores.length} stores must match.`);
     }
-    positions.forEach((position) => this.checkPositions(position, 1));
+    positions.forEach((position) => checkPosition(config, position));
     const qDim = queryHeads * headDim;
     const kvDim = kvHeads * headDim;
     const x = new Float32Array(b * dim);
@@ -232,20 +225,8 @@ export class Transformer {
   }
 
   private embeddingRow(token: number): Float32Array {
-    const { dim, vocabSize } = this.model.config;
-    if (!Number.isInteger(token) || token < 0 || token >= vocabSize) {
-      throw new OptionError(`Token ${token} is outside the vocabulary [0, ${vocabSize}).`);
-    }
+    const { dim } = this.model.config;
+    checkToken(this.model.config, token);
     return this.model.weights.tokenEmbedding.subarray(token * dim, (token + 1) * dim);
-  }
-
-  private checkPositions(last: number, count: number): void {
-    const { contextLength } = this.model.config;
-    if (last >= contextLength) {
-      throw new ContextOverflowError(
-        `Position ${last} is beyond the model's context of ${contextLength} tokens` +
-          (count > 1 ? ` (${count} tokens given); shorten the prompt.` : '; start a new sequence or generate fewer tokens.'),
-      );
-    }
   }
 }

@@ -21,8 +21,8 @@ export type AfterPrefill<T = unknown> = (input: {
 
 export interface GeneratorOptions {
   /**
-   * Where decode runs: `cpu` (default) or `gpu` (WGSL kernels; needs a `WebGpuStore`). Prefill is
-   * batched on the CPU either way.
+   * Where the forward pass runs: `cpu` (default) or `gpu` (WGSL kernels, prefill and decode; needs a
+   * `WebGpuStore`). Either way prefill is one batch and returns the observations compression needs.
    */
   forward?: 'cpu' | 'gpu';
   /** Where K/V live; a fresh {@link ReferenceStore} of the model's geometry by default. */

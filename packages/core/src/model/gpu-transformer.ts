@@ -4,6 +4,7 @@ import type { KvStore } from '../store.js';
 import { toCoreError, WebGpuStore } from '../stores/webgpu-store.js';
 import { Transformer, type PrefillOutput } from './forward.js';
 import type { Model } from './model.js';
+import { checkPosition, checkPrefillInput, checkToken } from './forward-checks.js';
 
 /** One decoder (uploaded weights) per model and device. */
 const decoders = new WeakMap<Model, WeakMap<GpuContext, GpuLlamaDecoder>>();
@@ -28,10 +29,11 @@ function gpuStore(store: KvStore): WebGpuStore {
 }
 
 /**
- * The forward pass with decode on the GPU: every decode step (norms, projections, RoPE, append,
- * paged attention, SwiGLU, classifier) runs as WGSL kernels in one submission, only the logits come
- * back. Prefill runs batched on the CPU (it also yields the observations compression needs) and
- * appends to the same WebGPU store.
+ * The forward pass on the GPU. Prefill runs the whole prompt as one submission (tiled matrix
+ * products, causal attention) and reads back each layer's q, k, v as the observations compression
+ * plans from; a prompt too large for the device's buffer limits prefills on the CPU instead. Every
+ * decode step (norms, projections, RoPE, append, paged attention, SwiGLU, classifier) is one
+ * submission too; only the logits come back.
  */
 export class GpuTransformer {
   private readonly cpu: Transformer;
@@ -40,12 +42,22 @@ export class GpuTransformer {
     this.cpu = new Transformer(model);
   }
 
-  prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
-    return this.cpu.prefill(tokens, gpuStore(store));
+  async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
+    const gpu = gpuStore(store);
+    checkPrefillInput(this.model.config, tokens, gpu);
+    const decoder = decoderFor(this.model, gpu);
+    if (!decoder.prefillFits(tokens.length)) return this.cpu.prefill(tokens, gpu);
+    try {
+      return await decoder.prefill(tokens, gpu.cache);
+    } catch (error) {
+      throw toCoreError(error);
+    }
   }
 
   async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
     const gpu = gpuStore(store);
+    checkToken(this.model.config, token);
+    checkPosition(this.model.config, position);
     try {
       return await decoderFor(this.model, gpu).decode(token, position, gpu.cache);
     } catch (error) {

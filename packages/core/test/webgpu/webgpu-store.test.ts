@@ -73,7 +73,7 @@ describe('stories15M decoding on the GPU (forward: gpu)', () => {
   const model = stories15m();
   const prompt = 'Once upon a time, a little bunny named Tom lived in a forest full of tall trees. One day he';
 
-  it.each([null, 'ada-snapkv'])('gives the CPU forward pass\'s greedy tokens (method %s)', async (method) => {
+  it.each([null, 'snapkv', 'ada-snapkv'])('gives the CPU forward pass\'s greedy tokens (method %s)', async (method) => {
     const geometry = cacheGeometry(model.config);
     const afterPrefill = ({ store, observations }: { store: KvStore; observations: readonly import('../../src/index.js').LayerObservation[] }) =>
       method && compress(store, observations, { method, budget: 16, options: { window: 8 } });
@@ -85,6 +85,25 @@ describe('stories15M decoding on the GPU (forward: gpu)', () => {
     expect(onGpu.tokens).toEqual(cpu.tokens);
     store.dispose();
   }, 300_000);
+
+  it('prefills on the GPU with the CPU\'s logits and observations (real activations through every kernel)', async () => {
+    const tokens = model.tokenizer!.encode(prompt);
+    const expected = await new Generator(model).prefill(tokens);
+    const store = await WebGpuStore.create(cacheGeometry(model.config), { gpu });
+    const actual = await new Generator(model, { store, forward: 'gpu' }).prefill(tokens);
+    const worstRelative = (a: Float32Array, b: Float32Array) => {
+      expect(a.length).toBe(b.length);
+      const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0) / scale;
+    };
+    expect(worstRelative(actual.logits, expected.logits)).toBeLessThan(1e-4);
+    expected.observations.forEach((layer, i) => {
+      for (const kind of ['queries', 'keys', 'values'] as const) expect(worstRelative(actual.observations[i]![kind], layer[kind])).toBeLessThan(1e-4);
+    });
+    expect(store.length(5, 0)).toBe(tokens.length);
+    await expect(new Generator(model, { store, forward: 'gpu' }).prefill(tokens)).rejects.toThrow(/already holds entries/);
+    store.dispose();
+  }, 120_000);
 
   it('checks its logits against the CPU twin at one step', async () => {
     const geometry = cacheGeometry(model.config);

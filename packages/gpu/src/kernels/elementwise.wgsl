@@ -11,8 +11,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3u) {
-  let i = id.x;
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = id.x + id.y * groups.x * 64u; // 2-D grid past 65535 workgroups
   if (i >= p.length) { return; }
   if (p.op == 0u) {
     a[i] = a[i] + b[i];

@@ -12,21 +12,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) t: u32) {
   let o = wg.x + wg.y * groups.x;
   var sum = 0.0;
   if (o < p.outDim) {
     let row = p.weightOffset + o * p.inDim;
-    for (var i = t; i < p.inDim; i += 64u) { sum += w[row + i] * x[i]; }
+    for (var i = t; i < p.inDim; i += WORKGROUP) { sum += w[row + i] * x[i]; }
   }
-  partial[t] = sum;
-  workgroupBarrier();
-  for (var width = 32u; width > 0u; width /= 2u) {
-    if (t < width) { partial[t] += partial[t + width]; }
-    workgroupBarrier();
-  }
-  if (t == 0u && o < p.outDim) { out[o] = partial[0]; }
+  let total = reduce(t, sum, false);
+  if (t == 0u && o < p.outDim) { out[o] = total; }
 }

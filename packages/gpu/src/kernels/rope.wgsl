@@ -1,25 +1,29 @@
-// RoPE on adjacent pairs (2j, 2j + 1) of every head, with llama2.c's f32 tables [context][headDim / 2].
+// RoPE on adjacent pairs (2j, 2j + 1) of every head of `tokens` consecutive vectors, token t at
+// position `position + t`, with llama2.c's f32 tables [context][headDim / 2].
 struct Params {
   heads: u32,
   headDim: u32,
   position: u32,
-  _pad: u32,
+  tokens: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> vectors: array<f32>; // [heads][headDim]
+@group(0) @binding(1) var<storage, read_write> vectors: array<f32>; // [tokens][heads][headDim]
 @group(0) @binding(2) var<storage, read> cosTable: array<f32>;
 @group(0) @binding(3) var<storage, read> sinTable: array<f32>;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3u) {
+fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let halfDim = p.headDim / 2u;
-  let pair = id.x;
-  if (pair >= p.heads * halfDim) { return; }
+  let pair = id.x + id.y * groups.x * 64u;
+  let pairsPerToken = p.heads * halfDim;
+  if (pair >= p.tokens * pairsPerToken) { return; }
+  let token = pair / pairsPerToken;
   let j = pair % halfDim;
-  let i = (pair / halfDim) * p.headDim + 2u * j;
-  let c = cosTable[p.position * halfDim + j];
-  let s = sinTable[p.position * halfDim + j];
+  let i = token * p.heads * p.headDim + ((pair % pairsPerToken) / halfDim) * p.headDim + 2u * j;
+  let row = (p.position + token) * halfDim + j;
+  let c = cosTable[row];
+  let s = sinTable[row];
   let v0 = vectors[i];
   let v1 = vectors[i + 1u];
   vectors[i] = v0 * c - v1 * s;

@@ -10,23 +10,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
-const WORKGROUP: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-
-fn reduce(t: u32, value: f32, takeMax: bool) -> f32 {
-  partial[t] = value;
-  workgroupBarrier();
-  for (var width = WORKGROUP / 2u; width > 0u; width /= 2u) {
-    if (t < width) {
-      partial[t] = select(partial[t] + partial[t + width], max(partial[t], partial[t + width]), takeMax);
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier(); // every thread has read the total before `partial` is reused
-  return total;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) t: u32) {
   let row = wg.x + wg.y * groups.x;

@@ -17,9 +17,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> queries: array<f32>; // [window][queryHeads][headDim]: the window's rows only
 @group(0) @binding(3) var<storage, read_write> probabilities: array<f32>; // [queryHeads][window][tokens - window]
 
-const WORKGROUP: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-
 fn logit(q: u32, row: u32, t: u32) -> f32 {
   let head = q / (p.queryHeads / p.kvHeads);
   let qBase = (row * p.queryHeads + q) * p.headDim;
@@ -29,20 +26,6 @@ fn logit(q: u32, row: u32, t: u32) -> f32 {
     dot += queries[qBase + d] * keys[kBase + d];
   }
   return dot * p.scale;
-}
-
-fn reduce(t: u32, value: f32, isMax: bool) -> f32 {
-  partial[t] = value;
-  workgroupBarrier();
-  for (var width = WORKGROUP / 2u; width > 0u; width /= 2u) {
-    if (t < width) {
-      partial[t] = select(partial[t] + partial[t + width], max(partial[t], partial[t + width]), isMax);
-    }
-    workgroupBarrier();
-  }
-  let result = partial[0];
-  workgroupBarrier();
-  return result;
 }
 
 @compute @workgroup_size(64)

@@ -1,0 +1,36 @@
+import { ContextOverflowError, OptionError } from '../errors.js';
+import type { KvStore } from '../store.js';
+import type { ModelConfig } from './config.js';
+
+/** Throws the SDK's typed errors for a prompt no forward pass (CPU or GPU) can prefill. */
+export function checkPrefillInput(config: ModelConfig, tokens: ArrayLike<number>, store: KvStore): void {
+  const n = tokens.length;
+  if (n === 0) throw new OptionError('prefill: there are no tokens to process; give at least one (e.g. BOS).');
+  if (n > config.contextLength) {
+    throw new ContextOverflowError(`Position ${n - 1} is beyond the model's context of ${config.contextLength} tokens (${n} tokens given); shorten the prompt.`);
+  }
+  for (let t = 0; t < n; t++) checkToken(config, tokens[t]!);
+  for (let layer = 0; layer < config.layers; layer++) {
+    for (let head = 0; head < config.kvHeads; head++) {
+      if (store.length(layer, head) !== 0) {
+        throw new OptionError('prefill: the store already holds entries; prefill starts a sequence (reset the session first).');
+      }
+    }
+  }
+}
+
+/** Throws an OptionError unless `token` is an id of the model's vocabulary. */
+export function checkToken(config: ModelConfig, token: number): void {
+  if (!Number.isInteger(token) || token < 0 || token >= config.vocabSize) {
+    throw new OptionError(`Token ${token} is outside the vocabulary [0, ${config.vocabSize}).`);
+  }
+}
+
+/** Throws a ContextOverflowError when a decoded token's `position` is past the model's context. */
+export function checkPosition(config: ModelConfig, position: number): void {
+  if (position >= config.contextLength) {
+    throw new ContextOverflowError(
+      `Position ${position} is beyond the model's context of ${config.contextLength} tokens; start a new sequence or generate fewer tokens.`,
+    );
+  }
+}
