@@ -1,8 +1,9 @@
 // `npm run bench -w @adakv/gpu`: each kernel's time and effective bandwidth (bytes it must read or
-// write over the time; FLOP rate for the matrix products), and decode attention over an 8x-compressed
-// cache vs the full cache at Llama-3-8B shapes (one layer: 32 query heads over 8 KV heads, head dim
-// 128), with f32 and f16 K/V storage. Ratios come from one run on one device; on a machine
-// without a GPU this is Dawn over SwiftShader (a CPU), so only the ratios mean something there.
+// write over the time; FLOP rate for the matrix products), and one decode step's attention over an
+// 8x-compressed cache vs the full cache at Llama-3-8B shapes (32 layers, 32 query heads over 8 KV
+// heads, head dim 128), f32 and f16 K/V, with the fraction of the device's copy bandwidth it reaches
+// (and of the rated bandwidth given as BENCH_PEAK_GBPS). Ratios come from one run on one device; on a
+// machine without a GPU this is Dawn over SwiftShader (a CPU, one layer), where only ratios mean much.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,28 +32,64 @@ async function time(label, repeats, body) {
   return (performance.now() - start) / repeats;
 }
 
+// SwiftShader is a CPU: one layer and few repeats keep the run to minutes there
+const software = /swiftshader|llvmpipe|software/i.test(gpu.adapterInfo);
+const layers = Number(process.env.BENCH_LAYERS ?? (software ? 1 : 32));
+const repeats = software ? 3 : 20;
+const device = gpu.device;
+const onGpu = (data) => {
+  const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(buffer, 0, data);
+  return buffer;
+};
+/** Submits what `dispatcher` encoded and waits for the GPU to finish it. */
+const finish = (dispatcher) => dispatcher.read(dispatcher.temp(4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC), 4);
+
 console.log(`device: ${gpu.adapterInfo}; shader-f16: ${gpu.f16}\n`);
+
+// the stand-in for the memory bandwidth limit: buffer-to-buffer copies (each byte read once, written once)
+const copyBytes = (software ? 64 : 512) * 2 ** 20;
+const copyCopies = software ? 2 : 10;
+const [copyFrom, copyTo] = [0, 1].map(() => device.createBuffer({ size: copyBytes, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | GPUBufferUsage.STORAGE }));
+const copier = new Dispatcher(gpu);
+const copyMs = await time('copy', 3, () => {
+  for (let i = 0; i < copyCopies; i++) copier.copy(i % 2 ? copyTo : copyFrom, 0, i % 2 ? copyFrom : copyTo, 0, copyBytes);
+  return finish(copier);
+});
+const copyGBps = (2 * copyBytes * copyCopies) / copyMs / 1e6;
+copyFrom.destroy();
+copyTo.destroy();
+
 console.log('| kernel | shape | ms per call | effective GB/s |');
 console.log('| --- | --- | ---: | ---: |');
+console.log(`| buffer copy (reference: the device's reachable memory bandwidth) | ${copyCopies} x ${copyBytes / 2 ** 20} MiB | ${copyMs.toFixed(2)} | ${copyGBps.toFixed(2)} |`);
 
-const query = random(queryHeads * headDim);
+const queryBuffer = onGpu(random(queryHeads * headDim));
+const attentionOut = onGpu(new Float32Array(queryHeads * headDim));
 const attention = {};
 for (const kvFormat of ['f32', 'f16']) {
   const bytesPer = kvFormat === 'f16' ? 2 : 4;
-  const kvBytes = (tokens) => tokens * kvHeads * headDim * bytesPer * 2;
-  const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads, kvHeads, headDim, kvFormat });
-  cache.append(0, random(fullTokens * kvHeads * headDim), random(fullTokens * kvHeads * headDim), Int32Array.from({ length: fullTokens }, (_, t) => t));
-  const full = await time('attention full', 10, () => cache.attend(0, query));
-  console.log(`| paged decode attention, ${kvFormat} K/V (split + reduce) | ${fullTokens} tokens/head, full | ${full.toFixed(2)} | ${(kvBytes(fullTokens) / full / 1e6).toFixed(2)} |`);
+  const kvBytes = (tokens) => layers * tokens * kvHeads * headDim * bytesPer * 2;
+  const cache = new GpuPagedCache(gpu, { layers, queryHeads, kvHeads, headDim, kvFormat });
+  const rows = random(fullTokens * kvHeads * headDim);
+  for (let layer = 0; layer < layers; layer++) cache.append(layer, rows, rows, Int32Array.from({ length: fullTokens }, (_, t) => t));
+  // one decode step's attention: every layer encoded into one submission, as the GPU forward pass does
+  const step = () => {
+    for (let layer = 0; layer < layers; layer++) cache.encodeAttend(layer, queryBuffer, attentionOut);
+    return finish(cache.dispatcher);
+  };
+  const shape = (tokens, what) => `${layers} layer${layers > 1 ? 's' : ''} x ${tokens} tokens/head, ${what}`;
+  const full = await time('attention full', repeats, step);
+  console.log(`| paged decode attention, ${kvFormat} K/V (split + reduce) | ${shape(fullTokens, 'full')} | ${full.toFixed(2)} | ${(kvBytes(fullTokens) / full / 1e6).toFixed(2)} |`);
   const kept = fullTokens / 8;
   const compaction = performance.now();
-  cache.compact(0, Array.from({ length: kvHeads }, () => Int32Array.from({ length: kept }, (_, i) => i * 8)));
-  await cache.attend(0, query); // waits for the gather to finish
-  const compactMs = performance.now() - compaction;
-  console.log(`| gather compaction, ${kvFormat} K/V | ${fullTokens} -> ${kept} tokens/head | ${compactMs.toFixed(2)} | ${((kvBytes(kept) * 2) / compactMs / 1e6).toFixed(2)} |`);
-  const compressed = await time('attention 8x', 10, () => cache.attend(0, query));
-  console.log(`| paged decode attention, ${kvFormat} K/V (split + reduce) | ${kept} tokens/head, 8x compressed | ${compressed.toFixed(2)} | ${(kvBytes(kept) / compressed / 1e6).toFixed(2)} |`);
-  attention[kvFormat] = { full, compressed };
+  for (let layer = 0; layer < layers; layer++) cache.compact(layer, Array.from({ length: kvHeads }, () => Int32Array.from({ length: kept }, (_, i) => i * 8)));
+  await finish(cache.dispatcher); // waits for the gathers to finish
+  const compactMs = (performance.now() - compaction) / layers;
+  console.log(`| gather compaction, ${kvFormat} K/V, per layer | ${fullTokens} -> ${kept} tokens/head | ${compactMs.toFixed(2)} | ${((kvBytes(kept) * 2) / layers / compactMs / 1e6).toFixed(2)} |`);
+  const compressed = await time('attention 8x', repeats, step);
+  console.log(`| paged decode attention, ${kvFormat} K/V (split + reduce) | ${shape(kept, '8x compressed')} | ${compressed.toFixed(2)} | ${(kvBytes(kept) / compressed / 1e6).toFixed(2)} |`);
+  attention[kvFormat] = { full, compressed, fullGBps: kvBytes(fullTokens) / full / 1e6 };
   if (kvFormat === 'f32') {
     const row = random(kvHeads * headDim);
     let position = fullTokens;
@@ -71,6 +108,17 @@ const queries = random(windowTokens * queryHeads * headDim);
 const scores = await time('scores', 1, () => windowScores(d, keys, queries, { queryHeads, kvHeads, headDim, window: 32, kernelSize: 7, pooling: 'max', groupReduce: 'mean' }));
 console.log(`| SnapKV window scores + pooling | ${windowTokens} tokens, window 32 | ${scores.toFixed(2)} | - |`);
 
+const prompt = software ? 128 : 2048;
+const [promptQ, promptK, promptV] = [queryHeads, kvHeads, kvHeads].map((heads) => onGpu(random(prompt * heads * headDim)));
+const promptOut = onGpu(new Float32Array(prompt * queryHeads * headDim));
+const prefill = await time('causal attention', software ? 1 : 5, () => {
+  d.run('causalAttention', { headDim, queryHeads, kvHeads, tokens: prompt, scale: 1 / Math.sqrt(headDim) }, [promptQ, promptK, promptV, promptOut], { x: queryHeads, y: prompt });
+  return finish(d);
+});
+const prefillFlops = 2 * 2 * ((prompt * (prompt + 1)) / 2) * queryHeads * headDim; // QK^T and PV over the causal half
+console.log(`| causal prefill attention (64-key tiles, online softmax) | ${prompt} tokens, 1 layer | ${prefill.toFixed(2)} | - (${(prefillFlops / prefill / 1e6).toFixed(2)} GFLOP/s) |`);
+for (const buffer of [promptQ, promptK, promptV, promptOut]) buffer.destroy();
+
 const prefix = fullTokens - 32;
 const flat = random(kvHeads * prefix);
 const counts = await time('counts', 5, () => adaptiveCounts(d, flat, kvHeads, kvHeads * 480));
@@ -80,24 +128,20 @@ const select = await time('select', 5, () => selectTopK(d, rows, new Array(kvHea
 console.log(`| per-head top-k selection (radix select + ordered scan) | ${kvHeads} x ${prefix} scores, 480 kept | ${select.toFixed(2)} | ${((flat.byteLength * 5) / select / 1e6).toFixed(2)} |`);
 
 // model kernels on buffers that stay on the GPU (weights uploaded once)
-const device = gpu.device;
-const onGpu = (data) => {
-  const buffer = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(buffer, 0, data);
-  return buffer;
-};
-const finish = () => d.read(d.temp(4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC), 4); // submits and waits
 const dim = Number(process.env.BENCH_DIM ?? 1024); // small: SwiftShader is a CPU
 const weight = onGpu(random(dim * dim, 0.02));
 for (const tokens of [1, 32]) {
   const input = onGpu(random(tokens * dim));
   const output = onGpu(new Float32Array(tokens * dim));
   const ms = await time('matmul', 3, () => {
-    encodeMatmul(d, input, weight, output, { rows: tokens, inDim: dim, outDim: dim });
-    return finish();
+    // one token (decode) takes the matrix-vector kernel, several (prefill) the tiled product
+    if (tokens === 1) d.run('matvec', { inDim: dim, outDim: dim, weightOffset: 0 }, [weight, input, output], { groups: dim });
+    else encodeMatmul(d, input, weight, output, { rows: tokens, inDim: dim, outDim: dim });
+    return finish(d);
   });
   const flops = 2 * tokens * dim * dim;
-  console.log(`| ${tokens === 1 ? 'matrix-vector' : 'matrix-matrix'} product (64x64 tiles, 4x4 per thread) | ${tokens} x ${dim} by ${dim} x ${dim} | ${ms.toFixed(2)} | ${((dim * dim * 4) / ms / 1e6).toFixed(2)} (${(flops / ms / 1e6).toFixed(2)} GFLOP/s) |`);
+  const kernel = tokens === 1 ? 'matrix-vector product (one workgroup per row)' : 'matrix-matrix product (64x64 tiles, 4x4 per thread)';
+  console.log(`| ${kernel} | ${tokens} x ${dim} by ${dim} x ${dim} | ${ms.toFixed(2)} | ${((dim * dim * 4) / ms / 1e6).toFixed(2)} (${(flops / ms / 1e6).toFixed(2)} GFLOP/s) |`);
   input.destroy();
   output.destroy();
 }
@@ -105,7 +149,7 @@ weight.destroy();
 const logits = onGpu(random(queryHeads * fullTokens, 8));
 const softmax = await time('softmax', 5, () => {
   encodeSoftmax(d, logits, queryHeads, fullTokens);
-  return finish();
+  return finish(d);
 });
 console.log(`| row softmax | ${queryHeads} x ${fullTokens} | ${softmax.toFixed(2)} | ${((queryHeads * fullTokens * 4 * 3) / softmax / 1e6).toFixed(2)} |`);
 const vocabulary = 128256; // Llama-3
@@ -113,12 +157,19 @@ const vocabLogits = onGpu(random(vocabulary, 10));
 const best = onGpu(new Uint32Array(4));
 const argmax = await time('argmax', 5, () => {
   encodeArgmax(d, vocabLogits, best, vocabulary);
-  return finish();
+  return finish(d);
 });
 console.log(`| argmax | ${vocabulary} logits | ${argmax.toFixed(2)} | ${((vocabulary * 4) / argmax / 1e6).toFixed(2)} |`);
 for (const buffer of [logits, vocabLogits, best]) buffer.destroy();
 
 const ratio = ({ full, compressed }) => `${(full / compressed).toFixed(1)}x faster (${full.toFixed(2)} -> ${compressed.toFixed(2)} ms)`;
 console.log(`\ndecode attention, 8x compressed vs full: f32 K/V ${ratio(attention.f32)}; f16 K/V ${ratio(attention.f16)}`);
+const fraction = (gbps, of) => `${((100 * gbps) / of).toFixed(1)}%`;
+const rated = Number(process.env.BENCH_PEAK_GBPS ?? NaN); // the GPU's rated memory bandwidth, if given
+for (const kvFormat of ['f32', 'f16']) {
+  const { fullGBps } = attention[kvFormat];
+  console.log(`decode attention over the full cache, ${kvFormat} K/V: ${fullGBps.toFixed(2)} GB/s = ${fraction(fullGBps, copyGBps)} of the copy bandwidth (${copyGBps.toFixed(2)} GB/s)` +
+    (Number.isFinite(rated) ? `, ${fraction(fullGBps, rated)} of the rated ${rated} GB/s` : ''));
+}
 console.log(`f16 vs f32 K/V storage: ${(attention.f32.full / attention.f16.full).toFixed(2)}x (full), ${(attention.f32.compressed / attention.f16.compressed).toFixed(2)}x (8x compressed)`);
 gpu.device.destroy();

@@ -12,9 +12,10 @@ export interface PagedCacheShape {
   readonly blockSize?: number;
   /**
    * How K/V rows are stored: `f32` (default), or `f16` (two halves per word: half the memory and the
-   * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32).
+   * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32), or `auto`:
+   * f16 where the adapter offers `shader-f16` (hardware with fast halves), else f32.
    */
-  readonly kvFormat?: 'f32' | 'f16';
+  readonly kvFormat?: 'f32' | 'f16' | 'auto';
 }
 
 interface HeadPages {
@@ -97,8 +98,9 @@ export class GpuPagedCache {
     if (queryHeads % kvHeads !== 0 || queryHeads / kvHeads > 8) {
       throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}), at most 8 per group.`);
     }
-    this.kvFormat = shape.kvFormat ?? 'f32';
-    if (this.kvFormat !== 'f32' && this.kvFormat !== 'f16') throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32' or 'f16', got ${String(this.kvFormat)}.`);
+    const kvFormat = shape.kvFormat ?? 'f32';
+    if (kvFormat !== 'f32' && kvFormat !== 'f16' && kvFormat !== 'auto') throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32', 'f16' or 'auto', got ${String(kvFormat)}.`);
+    this.kvFormat = kvFormat === 'auto' ? (gpu.f16 ? 'f16' : 'f32') : kvFormat;
     if (this.kvFormat === 'f16' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `f16 K/V storage packs pairs: headDim must be even, got ${headDim}.`);
     this.blockSize = shape.blockSize ?? 16;
     this.blockBytes = this.blockSize * this.rowBytes * 2;

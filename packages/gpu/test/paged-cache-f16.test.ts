@@ -72,4 +72,12 @@ describe('GpuPagedCache with f16 K/V storage', () => {
     expect(() => new GpuPagedCache(gpu, { ...shape, headDim: 7, kvFormat: 'f16' })).toThrow(/even/);
     expect(() => new GpuPagedCache(gpu, { ...shape, kvFormat: 'bf16' as 'f16' })).toThrow(/kvFormat/);
   });
+
+  it('`auto` picks f16 storage exactly where the adapter offers shader-f16', () => {
+    for (const f16 of [false, true]) {
+      const cache = new GpuPagedCache({ ...gpu, f16 }, { layers: 1, queryHeads: 4, kvHeads: 2, headDim: 16, kvFormat: 'auto' });
+      expect(cache.kvFormat).toBe(f16 ? 'f16' : 'f32');
+      cache.destroy();
+    }
+  });
 });

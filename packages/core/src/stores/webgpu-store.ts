@@ -10,10 +10,11 @@ export interface WebGpuStoreOptions {
   /** Tokens per block (default 16). */
   blockSize?: number;
   /**
-   * K/V storage: `f32` (default, equal to the CPU stores within 1e-5) or `f16` (half the GPU memory and
-   * attention bandwidth, about 1e-3 relative error).
+   * K/V storage: `f32` (default, equal to the CPU stores within 1e-5), `f16` (half the GPU memory and
+   * attention bandwidth, about 1e-3 relative error), or `auto`: f16 where the adapter offers
+   * `shader-f16`, else f32.
    */
-  kvFormat?: 'f32' | 'f16';
+  kvFormat?: 'f32' | 'f16' | 'auto';
 }
 
 /** GPU errors as the SDK's typed errors (same codes). */

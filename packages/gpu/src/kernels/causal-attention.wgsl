@@ -21,6 +21,7 @@ struct Params {
 
 const LOWEST: f32 = -0x1.fffffep+127f;
 var<workgroup> weights: array<f32, 64>;
+var<workgroup> query: array<f32, 256>; // the workgroup's query row, read once
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
@@ -30,6 +31,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
   let kvHead = head / (p.queryHeads / p.kvHeads);
   let qBase = (token * p.queryHeads + head) * p.headDim;
   let kvStride = p.kvHeads * p.headDim;
+  for (var d = t; d < p.headDim; d += WORKGROUP) { query[d] = queries[qBase + d]; }
+  workgroupBarrier();
   var m = LOWEST;
   var sum = 0.0;
   var acc = vec4f(0.0);
@@ -39,7 +42,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
     if (key <= token) {
       let kBase = key * kvStride + kvHead * p.headDim;
       var dot = 0.0;
-      for (var d = 0u; d < p.headDim; d++) { dot += queries[qBase + d] * keys[kBase + d]; }
+      for (var d = 0u; d < p.headDim; d++) { dot += query[d] * keys[kBase + d]; }
       logit = dot * p.scale;
     }
     let next = max(m, reduce(t, logit, true));
