@@ -9,6 +9,7 @@ import {
   cacheGeometry,
   concentration,
   formatBytes,
+  isSoftwareAdapter,
   listMethods,
   planCompression,
   requestGpu,
@@ -16,7 +17,7 @@ import {
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
-import { compressionText, paperParts, takeaway, webGpuFallbackNotice } from './summaries.js';
+import { compressionText, paperParts, softwareWebGpuNotice, takeaway, webGpuFallbackNotice } from './summaries.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { keepOffline } from './offline.js';
 import { type RawSettings, type Settings, parseSettings } from './settings.js';
@@ -126,7 +127,10 @@ document.addEventListener('drop', (event) => {
   void loadFiles([...(event.dataTransfer?.files ?? [])]);
 });
 
-/** The store for the chosen backend; `auto` prefers WebGPU and says so when it falls back to WASM. */
+/**
+ * The store for the chosen backend; `auto` prefers WebGPU on a hardware adapter and says so when it
+ * falls back to WASM. With a WebGPU store the whole model runs on the GPU.
+ */
 async function storeFactory(settings: Settings, loaded: Model): Promise<{ createStore: () => Promise<KvStore>; label: string }> {
   const geometry = cacheGeometry(loaded.config);
   const shared = pool!;
@@ -136,6 +140,10 @@ async function storeFactory(settings: Settings, loaded: Model): Promise<{ create
   try {
     gpu ??= await requestGpu();
     const context = gpu;
+    if (settings.backend === 'auto' && isSoftwareAdapter(context)) {
+      say(runStatus, softwareWebGpuNotice(context.adapterInfo), 'notice');
+      return { createStore: wasm, label: 'WASM' };
+    }
     return { createStore: () => WebGpuStore.create(geometry, { gpu: context }), label: `WebGPU, ${context.adapterInfo}` };
   } catch (error) {
     if (settings.backend === 'webgpu') throw error;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compressionText, paperParts, takeaway, webGpuFallbackNotice } from '../src/summaries.js';
+import { compressionText, paperParts, takeaway, softwareWebGpuNotice, webGpuFallbackNotice } from '../src/summaries.js';
 
 describe('summaries', () => {
   it('gives the live and the prefill compression', () => {
@@ -30,5 +30,11 @@ describe('summaries', () => {
     expect(webGpuFallbackNotice(false)).toMatch(/^WebGPU is not available: this browser has no WebGPU .*Using the WASM backend instead/);
     expect(webGpuFallbackNotice(true)).toMatch(/offered no adapter/);
     expect(webGpuFallbackNotice(true)).not.toMatch(/VK_ICD|Vulkan/);
+  });
+
+  it('names the software renderer auto stepped away from, and how to use it anyway', () => {
+    expect(softwareWebGpuNotice('google swiftshader')).toBe(
+      'WebGPU here is a software renderer (google swiftshader), slower than WASM. Using the WASM backend; choose WebGPU to run on it anyway.',
+    );
   });
 });

@@ -1,11 +1,8 @@
-import { type CacheGeometry, type GpuContext, type KvStore, PagedStore, ReferenceStore, WebGpuStore, requestGpu } from '@adakv/core';
+import { type CacheGeometry, type GpuContext, type KvStore, PagedStore, ReferenceStore, WebGpuStore, isSoftwareAdapter, requestGpu } from '@adakv/core';
 import type { CliIo } from './main.js';
 
 export const BACKENDS = ['auto', 'wasm', 'webgpu', 'reference'] as const;
 export type Backend = (typeof BACKENDS)[number];
-
-/** Software rasterizers expose WebGPU on machines without a GPU, but run the cache far slower than WASM. */
-const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software/i;
 
 /** What `auto` chose, decided once per process: a hardware GPU, or null for WASM (with the notice to print). */
 let autoChoice: Promise<{ gpu: GpuContext | null; notice: string | null }> | null = null;
@@ -14,7 +11,7 @@ let noticed = false;
 async function chooseAuto(): Promise<{ gpu: GpuContext | null; notice: string | null }> {
   try {
     const gpu = await requestGpu();
-    if (!SOFTWARE_ADAPTER.test(gpu.adapterInfo)) return { gpu, notice: null };
+    if (!isSoftwareAdapter(gpu)) return { gpu, notice: null };
     gpu.device.destroy();
     return { gpu: null, notice: `backend auto: WebGPU here is a software renderer (${gpu.adapterInfo}), slower than wasm; using wasm (\`--backend webgpu\` forces it).` };
   } catch (error) {
@@ -25,7 +22,7 @@ async function chooseAuto(): Promise<{ gpu: GpuContext | null; notice: string | 
 
 /**
  * A KV store for `--backend`: `wasm` (paged blocks in WebAssembly, the default), `webgpu` (paged
- * blocks and kernels on WebGPU through Dawn), `reference` (plain TypeScript, the twin every fast
+ * blocks on WebGPU through Dawn; the whole forward pass then runs as WGSL kernels), `reference` (plain TypeScript, the twin every fast
  * path is checked against), `auto` (WebGPU on a hardware adapter, otherwise WASM, with a notice).
  */
 export async function createStore(backend: Backend, geometry: CacheGeometry, io: CliIo): Promise<KvStore> {

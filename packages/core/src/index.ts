@@ -5,7 +5,7 @@ export { ReferenceStore } from './stores/reference-store.js';
 export { PagedStore, type PagedStoreOptions } from './stores/paged-store.js';
 export { PagedPool, type PagedPoolOptions } from './stores/paged-pool.js';
 export { WebGpuStore, type WebGpuStoreOptions } from './stores/webgpu-store.js';
-export { type GpuContext, requestGpu } from '@adakv/gpu';
+export { type GpuContext, isSoftwareAdapter, requestGpu } from '@adakv/gpu';
 export type { PoolStats } from '@adakv/allocator-wasm';
 export * from './model/index.js';
 export { type BudgetSpec, resolveBudget } from './budget.js';

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dispatcher, GpuPagedCache, adaptiveCounts, encodeArgmax, encodeMatmul, encodeSoftmax, requestGpu, selectTopK, windowScores } from '../dist/index.js';
+import { Dispatcher, GpuPagedCache, adaptiveCounts, encodeArgmax, encodeMatmul, encodeSoftmax, isSoftwareAdapter, requestGpu, selectTopK, windowScores } from '../dist/index.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let gpu;
@@ -33,7 +33,7 @@ async function time(label, repeats, body) {
 }
 
 // SwiftShader is a CPU: one layer and few repeats keep the run to minutes there
-const software = /swiftshader|llvmpipe|software/i.test(gpu.adapterInfo);
+const software = isSoftwareAdapter(gpu);
 const layers = Number(process.env.BENCH_LAYERS ?? (software ? 1 : 32));
 const repeats = software ? 3 : 20;
 const device = gpu.device;

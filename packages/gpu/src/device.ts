@@ -61,3 +61,11 @@ export function assertAlive(context: GpuContext): void {
     throw new GpuError('DEVICE_LOST', `The GPU device was lost (${context.lostReason}); create a new store to continue.`);
   }
 }
+
+/** Renderers that expose WebGPU on a CPU (SwiftShader, llvmpipe, lavapipe): correct, but far slower than WASM. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software/i;
+
+/** Whether `context` runs on a software renderer rather than a GPU. */
+export function isSoftwareAdapter(context: GpuContext): boolean {
+  return SOFTWARE_ADAPTER.test(context.adapterInfo);
+}

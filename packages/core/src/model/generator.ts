@@ -1,6 +1,7 @@
 import { ContextOverflowError, OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
 import { ReferenceStore } from '../stores/reference-store.js';
+import { WebGpuStore } from '../stores/webgpu-store.js';
 import { cacheGeometry } from './config.js';
 import { Transformer } from './forward.js';
 import { GpuTransformer } from './gpu-transformer.js';
@@ -21,8 +22,9 @@ export type AfterPrefill<T = unknown> = (input: {
 
 export interface GeneratorOptions {
   /**
-   * Where the forward pass runs: `cpu` (default) or `gpu` (WGSL kernels, prefill and decode; needs a
-   * `WebGpuStore`). Either way prefill is one batch and returns the observations compression needs.
+   * Where the forward pass runs: `gpu` (WGSL kernels, prefill and decode; needs a `WebGpuStore`, and
+   * is the default with one) or `cpu` (the default with any other store). Either way prefill is one
+   * batch and returns the observations compression needs.
    */
   forward?: 'cpu' | 'gpu';
   /** Where K/V live; a fresh {@link ReferenceStore} of the model's geometry by default. */
@@ -92,7 +94,8 @@ export class Generator {
     if (options.forward !== undefined && options.forward !== 'cpu' && options.forward !== 'gpu') {
       throw new OptionError(`forward must be "cpu" or "gpu", got ${String(options.forward)}.`);
     }
-    this.transformer = options.forward === 'gpu' ? new GpuTransformer(model) : new Transformer(model);
+    const forward = options.forward ?? (this.store instanceof WebGpuStore ? 'gpu' : 'cpu');
+    this.transformer = forward === 'gpu' ? new GpuTransformer(model) : new Transformer(model);
   }
 
   /** Position the next token will take (= tokens processed so far). */

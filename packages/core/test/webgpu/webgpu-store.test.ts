@@ -45,10 +45,12 @@ describe.each<[string, CacheGeometry]>([
 describe('stories15M on the WebGPU store', () => {
   const model = stories15m();
   const prompt = 'Once upon a time, a little bunny named Tom lived in a forest full of tall trees. One day he';
+  // the CPU forward pass over the store: the store's own reads and writes are under test
   const run = async (store: KvStore, method: string | null) =>
     (
       await new Generator(model, {
         store,
+        forward: 'cpu',
         afterPrefill: ({ store: s, observations }) => method && compress(s, observations, { method, budget: 16, options: { window: 8 } }),
       }).generate(prompt, { steps: 64, stopAtEndOfText: false })
     ).tokens;
@@ -80,7 +82,7 @@ describe('stories15M decoding on the GPU (forward: gpu)', () => {
     // 12 tokens: SwiftShader runs the 32000-row classifier on the CPU, slowly
     const cpu = await new Generator(model, { afterPrefill }).generate(prompt, { steps: 12, stopAtEndOfText: false });
     const store = await WebGpuStore.create(geometry, { gpu });
-    const generator = new Generator(model, { store, forward: 'gpu', afterPrefill });
+    const generator = new Generator(model, { store, afterPrefill }); // a WebGpuStore's default: forward on the GPU
     const onGpu = await generator.generate(prompt, { steps: 12, stopAtEndOfText: false });
     expect(onGpu.tokens).toEqual(cpu.tokens);
     store.dispose();
