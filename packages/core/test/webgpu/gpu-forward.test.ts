@@ -1,0 +1,126 @@
+import { requestGpu } from '@adakv/gpu';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  Generator,
+  type KvStore,
+  type LayerObservation,
+  WebGpuStore,
+  cacheGeometry,
+  compress,
+  loadLlama2cModel,
+} from '../../src/index.js';
+import { randomCheckpoint } from '../model/random-model.js';
+import { stories15m } from '../model/stories15m.js';
+
+const gpu = await requestGpu();
+afterAll(() => gpu.device.destroy());
+
+/** The largest difference relative to the largest magnitude of `expected`. */
+function worstRelative(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  return actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0) / scale;
+}
+
+describe('stories15M with the forward pass on the GPU', () => {
+  const model = stories15m();
+  const prompt = 'Once upon a time, a little bunny named Tom lived in a forest full of tall trees. One day he';
+
+  it.each([null, 'snapkv', 'ada-snapkv'])('gives the CPU forward pass\'s greedy tokens (method %s)', async (method) => {
+    const geometry = cacheGeometry(model.config);
+    const afterPrefill = ({ store, observations }: { store: KvStore; observations: readonly LayerObservation[] }) =>
+      method && compress(store, observations, { method, budget: 16, options: { window: 8 } });
+    // 12 tokens: SwiftShader runs the 32000-row classifier on the CPU, slowly
+    const cpu = await new Generator(model, { afterPrefill }).generate(prompt, { steps: 12, stopAtEndOfText: false });
+    const store = await WebGpuStore.create(geometry, { gpu });
+    const generator = new Generator(model, { store, afterPrefill }); // a WebGpuStore's default: forward on the GPU
+    const onGpu = await generator.generate(prompt, { steps: 12, stopAtEndOfText: false });
+    expect(onGpu.tokens).toEqual(cpu.tokens);
+    store.dispose();
+  }, 300_000);
+
+  it('prefills on the GPU with the CPU\'s logits and observations (real activations through every kernel)', async () => {
+    const tokens = model.tokenizer!.encode(prompt);
+    const expected = await new Generator(model).prefill(tokens);
+    const store = await WebGpuStore.create(cacheGeometry(model.config), { gpu });
+    const actual = await new Generator(model, { store, forward: 'gpu' }).prefill(tokens);
+    expect(worstRelative(actual.logits, expected.logits)).toBeLessThan(1e-4);
+    expected.observations.forEach((layer, i) => {
+      for (const kind of ['queries', 'keys', 'values'] as const) expect(worstRelative(actual.observations[i]![kind], layer[kind])).toBeLessThan(1e-4);
+    });
+    expect(store.length(5, 0)).toBe(tokens.length);
+    await expect(new Generator(model, { store, forward: 'gpu' }).prefill(tokens)).rejects.toThrow(/already holds entries/);
+    store.dispose();
+  }, 120_000);
+
+  it('checks its logits against the CPU twin at one step', async () => {
+    const geometry = cacheGeometry(model.config);
+    const tokens = model.tokenizer!.encode(prompt);
+    const cpu = new Generator(model);
+    const store = await WebGpuStore.create(geometry, { gpu });
+    const onGpu = new Generator(model, { store, forward: 'gpu' });
+    await cpu.prefill(tokens);
+    await onGpu.prefill(tokens);
+    const expected = Float32Array.from(await cpu.step(42));
+    const actual = await onGpu.step(42);
+    let worst = 0;
+    expected.forEach((v, i) => (worst = Math.max(worst, Math.abs(actual[i]! - v))));
+    expect(worst).toBeLessThan(1e-3);
+    store.dispose();
+  }, 120_000);
+
+  it('refuses the GPU forward pass without a WebGPU store', async () => {
+    await expect(new Generator(model, { forward: 'gpu' }).generate('Hi', { steps: 2 })).rejects.toThrow(/needs a WebGpuStore/);
+  });
+});
+
+describe('a random GQA model with odd sizes on the GPU', () => {
+  // head dim 8, 6 query heads over 2 KV heads, a hidden size of 70 and a vocabulary of 37
+  const model = loadLlama2cModel(randomCheckpoint({ dim: 48, hiddenDim: 70, layers: 2, heads: 6, kvHeads: 2, vocab: 37, contextLength: 80 }, 5));
+  const geometry = cacheGeometry(model.config);
+  const prompt = Array.from({ length: 70 }, (_, t) => (t * 7 + 1) % 37); // longer than one 64-key tile
+
+  it('prefills and decodes with the CPU\'s logits and observations', async () => {
+    const cpu = new Generator(model);
+    const store = await WebGpuStore.create(geometry, { gpu, blockSize: 4 });
+    const onGpu = new Generator(model, { store });
+    const [expected, actual] = [await cpu.prefill(prompt), await onGpu.prefill(prompt)];
+    expect(worstRelative(actual.logits, expected.logits)).toBeLessThan(1e-4);
+    expected.observations.forEach((layer, i) => {
+      for (const kind of ['queries', 'keys', 'values'] as const) expect(worstRelative(actual.observations[i]![kind], layer[kind])).toBeLessThan(1e-4);
+    });
+    for (const token of [3, 36, 0]) expect(worstRelative(await onGpu.step(token), Float32Array.from(await cpu.step(token)))).toBeLessThan(1e-4);
+    store.dispose();
+  });
+
+  // the cache itself is held to 1,000 append / compact / attend cycles in @adakv/gpu; here every
+  // buffer the forward pass adds (activations, staging, uniforms) is counted, after each cycle
+  it('releases every buffer over 100 prefill / compress / decode cycles', async () => {
+    const store = await WebGpuStore.create(geometry, { gpu, blockSize: 4 });
+    const generator = new Generator(model, {
+      store,
+      afterPrefill: ({ store: s, observations }) => compress(s, observations, { method: 'ada-snapkv', budget: 3, options: { window: 2 } }),
+    });
+    for (let cycle = 0; cycle < 100; cycle++) {
+      generator.reset();
+      await generator.prefill(prompt.slice(0, 5 + (cycle % 7)));
+      await generator.step(cycle % 37);
+      expect(store.cache.dispatcher.liveTemporary).toBe(0);
+    }
+    expect(store.cache.liveBuffers).toBe(2 * geometry.layers);
+    store.dispose();
+    expect(store.cache.liveBuffers).toBe(0);
+  });
+
+  it('turns a lost device into a typed DEVICE_LOST error, at decode and at prefill', async () => {
+    const own = await requestGpu();
+    const [store, fresh] = [await WebGpuStore.create(geometry, { gpu: own }), await WebGpuStore.create(geometry, { gpu: own })];
+    const generator = new Generator(model, { store });
+    await generator.prefill(prompt.slice(0, 4));
+    own.device.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lost = expect.objectContaining({ code: 'DEVICE_LOST', message: expect.stringMatching(/device was lost/) });
+    await expect(generator.step(1)).rejects.toThrow(lost);
+    await expect(new Generator(model, { store: fresh }).prefill([1, 2])).rejects.toThrow(lost);
+  });
+});
