@@ -7,7 +7,9 @@ import {
   Rng,
   Sampler,
   TokenTextStream,
+  WebGpuStore,
   compress,
+  compressOnGpu,
   observedLength,
   cacheGeometry,
 } from '@adakv/core';
@@ -60,7 +62,9 @@ export async function runSideBySide(
       afterPrefill: ({ store, observations: seen }) => {
         observations = seen;
         if (settings.method === 'full' || observedLength(geometry, seen[0]!) <= settings.window) return null;
-        return compress(store, seen, { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } });
+        const request = { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } };
+        // a WebGPU store plans on its own device (scores, allocation and selection as kernels)
+        return store instanceof WebGpuStore ? compressOnGpu(store, seen, request) : compress(store, seen, request);
       },
     }),
     full: new Generator(model, { store: stores.full }),

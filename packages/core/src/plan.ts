@@ -1,6 +1,6 @@
 import { planLayer } from './allocation/plan-layer.js';
 import { type BudgetSpec, resolveBudget } from './budget.js';
-import type { CompressionPlan } from './compression-plan.js';
+import type { CompressionPlan, LayerPlan } from './compression-plan.js';
 import { BudgetError, InvalidNumberError, OptionError, ShapeError } from './errors.js';
 import { type CacheGeometry, validateGeometry } from './geometry.js';
 import { resolveMethodOptions } from './methods/options.js';
@@ -10,6 +10,7 @@ import type { LayerObservation } from './model/observation.js';
 import { pyramidSchedule } from './schedules/pyramid.js';
 import { uniformSchedule } from './schedules/uniform.js';
 import { observationHeadContext, observedLength } from './scorers/observation-context.js';
+import type { HeadContext } from './scorers/types.js';
 import type { KvStore } from './store.js';
 
 export interface CompressionRequest {
@@ -34,12 +35,22 @@ function requireFinite(values: Float32Array, what: string, layer: number): void 
   }
 }
 
-/**
- * Decides which prompt entries each (layer, KV head) keeps after prefill. Pure: the store is not
- * touched; pass the plan to {@link applyPlan}. The observation window (the last `window` tokens) is
- * always kept, and nothing is evicted when the budget covers the prompt.
- */
-export function planCompression(input: PlanInput): CompressionPlan {
+/** A validated request: the method, its options, and each layer's selectable budget. */
+export interface PlanSetup {
+  readonly method: Method;
+  readonly options: MethodOptions;
+  readonly geometry: CacheGeometry;
+  readonly observations: readonly LayerObservation[];
+  /** Prompt length, budget and window in tokens per head. */
+  readonly n: number;
+  readonly budget: number;
+  readonly window: number;
+  /** B' of each layer: the budget beyond the window. */
+  readonly schedule: ArrayLike<number>;
+}
+
+/** Validates a plan request (shapes, numbers, window, budget) and resolves its layer schedule. */
+export function preparePlan(input: PlanInput): PlanSetup {
   const method = typeof input.method === 'string' ? getMethod(input.method) : input.method;
   const options = resolveMethodOptions(method, input.options);
   const geometry = validateGeometry(input.geometry);
@@ -71,15 +82,22 @@ export function planCompression(input: PlanInput): CompressionPlan {
     );
   }
   const selectable = budget - window;
-  const prefix = n - window;
   const schedule =
     method.schedule === 'pyramid'
-      ? pyramidSchedule(selectable, geometry.layers, prefix, options.beta)
+      ? pyramidSchedule(selectable, geometry.layers, n - window, options.beta)
       : uniformSchedule(selectable, geometry.layers);
-  const layers = observations.map((observation, layer) => {
-    const heads = Array.from({ length: geometry.kvHeads }, (_, h) => observationHeadContext(geometry, observation, h, window));
-    return planLayer(method, options, heads, schedule[layer]!);
-  });
+  return { method, options, geometry, observations, n, budget, window, schedule };
+}
+
+/** The scorer's view of every KV head of `layer` right after prefill. */
+export function layerHeads(setup: PlanSetup, layer: number): HeadContext[] {
+  const { geometry, observations, window } = setup;
+  return Array.from({ length: geometry.kvHeads }, (_, h) => observationHeadContext(geometry, observations[layer]!, h, window));
+}
+
+/** The plan from its layers, with the totals asked for and achieved. */
+export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPlan {
+  const { method, geometry, n, budget, window, schedule } = setup;
   const perHead = (selectableInLayer: number): number => (method.scorer === null ? n : Math.min(n, selectableInLayer + window));
   return {
     method: method.name,
@@ -90,6 +108,17 @@ export function planCompression(input: PlanInput): CompressionPlan {
     achievedTotal: layers.reduce((sum, l) => sum + l.kept.reduce((s, k) => s + k.length, 0), 0),
     originalTotal: geometry.layers * geometry.kvHeads * n,
   };
+}
+
+/**
+ * Decides which prompt entries each (layer, KV head) keeps after prefill. Pure: the store is not
+ * touched; pass the plan to {@link applyPlan}. The observation window (the last `window` tokens) is
+ * always kept, and nothing is evicted when the budget covers the prompt.
+ */
+export function planCompression(input: PlanInput): CompressionPlan {
+  const setup = preparePlan(input);
+  const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!));
+  return finishPlan(setup, layers);
 }
 
 /** Evicts from `store` every entry the plan does not keep. */

@@ -2,10 +2,12 @@ import {
   type CompressionPlan,
   EvictingStore,
   Generator,
+  WebGpuStore,
   type GenerateResult,
   type KvStore,
   cacheGeometry,
   compress,
+  compressOnGpu,
   DEMO_PROMPT,
   formatBytes,
   observedLength,
@@ -98,7 +100,9 @@ Examples:
                 await evicting?.observe(observations);
                 return null;
               }
-              const plan = compress(store, observations, { method: flags.method, budget: flags.budget, options });
+              const request = { method: flags.method, budget: flags.budget, options };
+              // a WebGPU store plans on its own device (scores, allocation and selection as kernels)
+              const plan = store instanceof WebGpuStore ? await compressOnGpu(store, observations, request) : compress(store, observations, request);
               await evicting?.observe(observations);
               return plan;
             },

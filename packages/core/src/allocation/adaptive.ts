@@ -12,8 +12,16 @@ export function adaptiveAllocation(scores: readonly Float32Array[], selectable: 
   const entries = scores.reduce((sum, row) => sum + row.length, 0);
   if (entries <= scores.length * selectable) return Int32Array.from(scores, (row) => row.length); // the budget covers everything
   const counts = countTopAcrossHeads(scores, scores.length * selectable);
+  return safeguardCaps(counts, Int32Array.from(scores, (row) => row.length), selectable, alpha);
+}
+
+/**
+ * Ada-KV's safeguard over per-head counts `c_h` (however they were found, on the CPU or the GPU):
+ * `cap_h = roundHalfEven(c_h (1 - alpha) + floor(B' alpha))`, within `[0, lengths[h]]`.
+ */
+export function safeguardCaps(counts: ArrayLike<number>, lengths: ArrayLike<number>, selectable: number, alpha: number): Int32Array {
   const floor = Math.floor(selectable * alpha);
-  return Int32Array.from(scores, (row, head) =>
-    Math.min(row.length, Math.max(0, roundHalfEven(counts[head]! * (1 - alpha) + floor))),
+  return Int32Array.from({ length: lengths.length }, (_, head) =>
+    Math.min(lengths[head]!, Math.max(0, roundHalfEven(counts[head]! * (1 - alpha) + floor))),
   );
 }

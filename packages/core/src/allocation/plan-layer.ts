@@ -8,35 +8,46 @@ import { uniformAllocation } from './uniform.js';
 
 const everything = (length: number): Int32Array => Int32Array.from({ length }, (_, i) => i);
 
+/** The plan that keeps every entry, when the method evicts nothing or the budget covers the layer; else null. */
+export function keepAllPlan(method: Method, heads: readonly HeadContext[], selectable: number): LayerPlan | null {
+  const selectableTotal = heads.reduce((sum, h) => sum + h.positions.length - h.protectedCount, 0);
+  if (method.scorer !== null && selectableTotal > heads.length * selectable) return null;
+  const lengths = heads.map((h) => h.positions.length);
+  return { kept: lengths.map(everything), budgetPerHead: Int32Array.from(lengths) };
+}
+
+/** Throws unless every score of head `h` is finite (every backend selects on f32 bits). */
+export function requireFiniteScores(scorer: string, h: number, row: Float32Array): Float32Array {
+  if (row.some((value) => !Number.isFinite(value))) {
+    throw new InvalidNumberError(`Scorer "${scorer}" produced a non-finite score for head ${h}; scores must be finite numbers.`);
+  }
+  return row;
+}
+
+/** The layer plan from each head's chosen selectable entries (ascending) plus its protected tail. */
+export function withProtectedTails(heads: readonly HeadContext[], chosen: readonly Int32Array[]): LayerPlan {
+  const kept = heads.map((head, h) => {
+    const length = head.positions.length;
+    const out = new Int32Array(chosen[h]!.length + head.protectedCount);
+    out.set(chosen[h]!);
+    for (let i = 0; i < head.protectedCount; i++) out[chosen[h]!.length + i] = length - head.protectedCount + i;
+    return out;
+  });
+  return { kept, budgetPerHead: Int32Array.from(kept, (k) => k.length) };
+}
+
 /**
  * Plans one layer: score each head's selectable entries, split `selectable` (B' per head on average)
  * across heads by the method's allocation, keep each head's top entries plus its protected tail.
  */
 export function planLayer(method: Method, options: MethodOptions, heads: readonly HeadContext[], selectable: number): LayerPlan {
-  const lengths = heads.map((h) => h.positions.length);
-  const selectableTotal = heads.reduce((sum, h) => sum + h.positions.length - h.protectedCount, 0);
-  if (method.scorer === null || selectableTotal <= heads.length * selectable) {
-    return { kept: lengths.map(everything), budgetPerHead: Int32Array.from(lengths) };
-  }
-  const scorer = method.scorer;
-  const scores = heads.map((head, h) => {
-    const row = scorer.score(head, options);
-    if (row.some((value) => !Number.isFinite(value))) {
-      throw new InvalidNumberError(`Scorer "${scorer.name}" produced a non-finite score for head ${h}; scores must be finite numbers.`);
-    }
-    return row;
-  });
+  const all = keepAllPlan(method, heads, selectable);
+  if (all) return all;
+  const scorer = method.scorer!;
+  const scores = heads.map((head, h) => requireFiniteScores(scorer.name, h, scorer.score(head, options)));
   const caps =
     method.allocation === 'adaptive'
       ? adaptiveAllocation(scores, selectable, options.alpha)
       : uniformAllocation(scores, selectable);
-  const kept = heads.map((head, h) => {
-    const chosen = topKIndices(scores[h]!, caps[h]!);
-    const length = lengths[h]!;
-    const out = new Int32Array(chosen.length + head.protectedCount);
-    out.set(chosen);
-    for (let i = 0; i < head.protectedCount; i++) out[chosen.length + i] = length - head.protectedCount + i;
-    return out;
-  });
-  return { kept, budgetPerHead: Int32Array.from(kept, (k) => k.length) };
+  return withProtectedTails(heads, scores.map((row, h) => topKIndices(row, caps[h]!)));
 }
