@@ -18,6 +18,7 @@ import argmax from './kernels/argmax.wgsl';
 import kvF16 from './kernels/kv-f16.wgsl';
 import kvF32 from './kernels/kv-f32.wgsl';
 import workgroupReduce from './kernels/workgroup-reduce.wgsl';
+import radixSelect from './kernels/radix-select.wgsl';
 import type { Program, UniformField } from './program.js';
 
 const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
@@ -57,7 +58,7 @@ export const PROGRAMS = {
     uniforms: [['heads', 'u32'], ['length', 'u32'], ['kernelSize', 'u32'], ['average', 'u32']] as UniformField[],
   },
   adaptiveCounts: {
-    program: program('adaptive-counts', adaptiveCounts, 256),
+    program: program('adaptive-counts', radixSelect + adaptiveCounts, 256),
     uniforms: [['heads', 'u32'], ['length', 'u32'], ['k', 'u32']] as UniformField[],
   },
   matvec: {
@@ -77,7 +78,7 @@ export const PROGRAMS = {
     uniforms: [['length', 'u32'], ['op', 'u32']] as UniformField[],
   },
   topkSelect: {
-    program: program('topk-select', topkSelect, 256),
+    program: program('topk-select', radixSelect + topkSelect, 256),
     uniforms: [['heads', 'u32']] as UniformField[],
   },
   matmul: {

@@ -17,17 +17,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> caps: array<u32>;          // [heads]
 @group(0) @binding(4) var<storage, read_write> kept: array<u32>;    // first min(cap, length) of each range
 
-const WORKGROUP: u32 = 256u;
-var<workgroup> histogram: array<atomic<u32>, 256>;
-var<workgroup> chosen: array<u32, 2>; // digit, entries at or above it still wanted
 var<workgroup> scan: array<u32, 256>;
-
-/** Order-preserving unsigned key of an f32 (larger float, larger key). */
-fn sortKey(value: f32) -> u32 {
-  var bits = bitcast<u32>(value);
-  if (bits == 0x80000000u) { bits = 0u; }
-  return select(bits | 0x80000000u, ~bits, (bits & 0x80000000u) != 0u);
-}
 
 /** Inclusive prefix sum of `value` over the workgroup (Hillis-Steele); scan[255] holds the total. */
 fn inclusiveScan(t: u32, value: u32) -> u32 {
@@ -56,36 +46,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
     for (var i = t; i < length; i += WORKGROUP) { kept[start + i] = i; }
     return;
   }
-  var threshold = 0u; // the k-th best key, digit by digit
-  var mask = 0u;
-  var wanted = k;     // entries equal to the threshold so far that are still to be taken
-  for (var digitPass = 0u; digitPass < 4u; digitPass++) {
-    let shift = 24u - digitPass * 8u;
-    atomicStore(&histogram[t], 0u);
-    workgroupBarrier();
-    for (var i = t; i < length; i += WORKGROUP) {
-      let key = sortKey(scores[start + i]);
-      if ((key & mask) == threshold) { atomicAdd(&histogram[(key >> shift) & 255u], 1u); }
-    }
-    workgroupBarrier();
-    if (t == 0u) {
-      var above = 0u;
-      var digit = 255u;
-      loop {
-        let here = atomicLoad(&histogram[digit]);
-        if (above + here >= wanted) { break; }
-        above += here;
-        if (digit == 0u) { break; }
-        digit -= 1u;
-      }
-      chosen[0] = digit;
-      chosen[1] = wanted - above;
-    }
-    workgroupBarrier();
-    threshold = threshold | (chosen[0] << shift);
-    mask = mask | (255u << shift);
-    wanted = chosen[1];
-  }
+  let selected = radixSelect(t, start, length, k);
+  let threshold = selected.x;
+  let wanted = selected.y;
   // ordered pass: every key above the threshold, and the first `wanted` keys equal to it
   var equalSeen = 0u;
   var written = 0u;
