@@ -1,7 +1,7 @@
 import type { GpuContext } from './device.js';
 import type { Dispatcher, StagedRead } from './dispatcher.js';
 import { GpuError } from './errors.js';
-import { encodeMatmul } from './model-ops.js';
+import { encodeArgmax, encodeMatmul } from './model-ops.js';
 import type { GpuPagedCache } from './paged-cache.js';
 
 /** WebGPU's default `maxComputeWorkgroupsPerDimension`: prefill attention puts tokens on one axis. */
@@ -96,6 +96,15 @@ export class GpuLlamaDecoder {
     const d = cache.dispatcher;
     const logits = this.encodeForward([token], position, cache);
     return new Float32Array(await d.read(logits, this.shape.vocabSize * 4));
+  }
+
+  /** {@link decode} for greedy decoding: the argmax is taken on the GPU (ties to the lower index), so 4 bytes come back, not the logits. */
+  async decodeGreedy(token: number, position: number, cache: GpuPagedCache): Promise<number> {
+    const d = cache.dispatcher;
+    const logits = this.encodeForward([token], position, cache);
+    const best = d.temp(4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    encodeArgmax(d, logits, best, this.shape.vocabSize);
+    return new Uint32Array(await d.read(best, 4))[0]!;
   }
 
   /**

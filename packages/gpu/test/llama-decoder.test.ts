@@ -58,6 +58,22 @@ describe('GpuLlamaDecoder', () => {
     stepped.destroy();
   });
 
+  it('decodes greedily on the GPU to the argmax of the logits it would return', async () => {
+    const [greedy, full] = [newCache(), newCache()];
+    await decoder.prefill(tokens.slice(0, 9), greedy);
+    await decoder.prefill(tokens.slice(0, 9), full);
+    let token = 4;
+    for (let position = 9; position < 20; position++) {
+      const logits = await decoder.decode(token, position, full);
+      const next = await decoder.decodeGreedy(token, position, greedy);
+      expect(next).toBe(logits.indexOf(Math.max(...logits)));
+      token = next;
+    }
+    expect(greedy.dispatcher.liveTemporary).toBe(0);
+    greedy.destroy();
+    full.destroy();
+  });
+
   it('refuses what it cannot prefill, with the reason', async () => {
     const cache = newCache();
     await expect(decoder.prefill([], cache)).rejects.toThrow(/no tokens/);

@@ -130,6 +130,13 @@ export class Generator {
     return logits;
   }
 
+  /** Forwards `token` and returns the greedy next token, found on the GPU. */
+  private async stepGreedy(transformer: GpuTransformer, token: number): Promise<number> {
+    const next = await transformer.decodeGreedy(token, this.nextPosition, this.store);
+    this.nextPosition++;
+    return next;
+  }
+
   /** Encodes `prompt` (BOS first) or takes its tokens, prefills, then samples `steps` tokens. */
   async generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
     const { contextLength, vocabSize } = this.model.config;
@@ -165,11 +172,14 @@ export class Generator {
     const text = tokenizer ? new TokenTextStream(tokenizer, promptTokens[promptTokens.length - 1]) : undefined;
     const tokens: number[] = [];
     let output = '';
-    let logits = prefill.logits;
+    // greedy on the GPU: the argmax is taken there, so the logits never come back
+    const transformer = this.transformer;
+    const greedyOnGpu = (options.temperature ?? 0) === 0 && transformer instanceof GpuTransformer;
+    let next = sampler.sample(prefill.logits);
     let stopReason: GenerateResult['stopReason'] = 'steps';
     const decodeStart = performance.now();
     for (let i = 0; i < steps; i++) {
-      const token = sampler.sample(logits);
+      const token = next;
       if (stopAtEndOfText && tokenizer && (token === tokenizer.bosToken || token === tokenizer.eosToken)) {
         stopReason = 'end-of-text';
         break;
@@ -178,7 +188,9 @@ export class Generator {
       output += piece;
       tokens.push(token);
       options.onToken?.({ token, text: piece, position: this.nextPosition });
-      if (i + 1 < steps) logits = await this.step(token);
+      if (i + 1 < steps) {
+        next = greedyOnGpu ? await this.stepGreedy(transformer, token) : sampler.sample(await this.step(token));
+      }
     }
     const decodeMs = performance.now() - decodeStart;
     if (text) output += text.flush();

@@ -54,12 +54,21 @@ export class GpuTransformer {
     }
   }
 
-  async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
+  decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
+    return this.onGpu(token, position, store, (decoder, cache) => decoder.decode(token, position, cache));
+  }
+
+  /** A greedy decode step: the next token, found on the GPU (only 4 bytes come back). */
+  decodeGreedy(token: number, position: number, store: KvStore): Promise<number> {
+    return this.onGpu(token, position, store, (decoder, cache) => decoder.decodeGreedy(token, position, cache));
+  }
+
+  private async onGpu<T>(token: number, position: number, store: KvStore, step: (decoder: GpuLlamaDecoder, cache: WebGpuStore['cache']) => Promise<T>): Promise<T> {
     const gpu = gpuStore(store);
     checkToken(this.model.config, token);
     checkPosition(this.model.config, position);
     try {
-      return await decoderFor(this.model, gpu).decode(token, position, gpu.cache);
+      return await step(decoderFor(this.model, gpu), gpu.cache);
     } catch (error) {
       throw toCoreError(error);
     }
