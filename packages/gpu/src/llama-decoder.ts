@@ -1,11 +1,8 @@
 import type { GpuContext } from './device.js';
 import type { Dispatcher, StagedRead } from './dispatcher.js';
 import { GpuError } from './errors.js';
-import { encodeArgmax, encodeMatmul } from './model-ops.js';
+import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul } from './model-ops.js';
 import type { GpuPagedCache } from './paged-cache.js';
-
-/** WebGPU's default `maxComputeWorkgroupsPerDimension`: prefill attention puts tokens on one axis. */
-const MAX_GROUPS = 65535;
 
 export interface LlamaShape {
   readonly dim: number;
@@ -109,12 +106,12 @@ export class GpuLlamaDecoder {
 
   /**
    * Whether a prompt of `tokens` fits this device's limits for {@link prefill}: its largest activation
-   * (`tokens x` the hidden size) must fit one storage binding, and the tokens one grid dimension.
+   * (`tokens x` the hidden size) must fit one storage binding, and the tokens one attention dispatch.
    */
   prefillFits(tokens: number): boolean {
     const { dim, hiddenDim, queryHeads, headDim } = this.shape;
     const largest = tokens * Math.max(dim, hiddenDim, queryHeads * headDim) * 4;
-    return tokens <= MAX_GROUPS && largest <= this.gpu.device.limits.maxStorageBufferBindingSize && headDim <= 256;
+    return tokens <= MAX_CAUSAL_TOKENS && largest <= this.gpu.device.limits.maxStorageBufferBindingSize && headDim <= 256;
   }
 
   /**
@@ -184,7 +181,7 @@ export class GpuLlamaDecoder {
       observe?.(q!, k!, v!);
       cache.encodeAppend(layer, k!, v!, positions);
       if (n === 1) cache.encodeAttend(layer, q!, attention!);
-      else d.run('causalAttention', { headDim, queryHeads, kvHeads, tokens: n, scale: 1 / Math.sqrt(headDim) }, [q!, k!, v!, attention!], { x: queryHeads, y: n });
+      else encodeCausalAttention(d, q!, k!, v!, attention!, { tokens: n, queryHeads, kvHeads, headDim });
       project(w.wo, attention!, projected!, queryHeads * headDim, dim);
       elementwise(0, x!, projected!, dim);
       rmsnorm(x!, w.ffnNorm, normed!);

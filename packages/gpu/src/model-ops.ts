@@ -24,6 +24,25 @@ export function encodeMatmul(d: Dispatcher, a: GPUBuffer, w: GPUBuffer, out: GPU
   d.run('matmul', { rows, inDim, outDim, accumulate: shape.accumulate ? 1 : 0 }, [a, w, out], { x, y });
 }
 
+/** Prompt tokens one `causal-attention` workgroup attends for (its queries share every K/V read). */
+const CAUSAL_BLOCK = 8;
+
+/** The most prompt tokens {@link encodeCausalAttention} takes in one dispatch. */
+export const MAX_CAUSAL_TOKENS = MAX_GROUPS * CAUSAL_BLOCK;
+
+/**
+ * Encodes prefill attention: for every token of `q` (`[tokens][queryHeads][headDim]`), softmax over
+ * the keys at or before it (`k`, `v`: `[tokens][kvHeads][headDim]`) into `out` (shaped as `q`).
+ */
+export function encodeCausalAttention(d: Dispatcher, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, shape: { tokens: number; queryHeads: number; kvHeads: number; headDim: number }): void {
+  const { tokens, queryHeads, kvHeads, headDim } = shape;
+  for (const [name, value] of Object.entries(shape)) checkCount('causal attention', name, value);
+  if (headDim > 256 || queryHeads % kvHeads !== 0 || tokens > MAX_CAUSAL_TOKENS || queryHeads > MAX_GROUPS) {
+    throw new GpuError('INVALID_ARGUMENT', `causal attention: needs head dim <= 256, query heads a multiple of KV heads and at most ${MAX_CAUSAL_TOKENS} tokens; got ${headDim}, ${queryHeads} over ${kvHeads}, ${tokens}.`);
+  }
+  d.run('causalAttention', { headDim, queryHeads, kvHeads, tokens, scale: 1 / Math.sqrt(headDim) }, [q, k, v, out], { x: queryHeads, y: Math.ceil(tokens / CAUSAL_BLOCK) });
+}
+
 /** Encodes a numerically stable softmax, in place, of each row of `x` (`[rows][length]`). */
 export function encodeSoftmax(d: Dispatcher, x: GPUBuffer, rows: number, length: number): void {
   checkCount('softmax', 'rows', rows);

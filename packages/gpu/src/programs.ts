@@ -46,7 +46,7 @@ export const PROGRAMS = {
     uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['window', 'u32'], ['scale', 'f32']] as UniformField[],
   },
   causalAttention: {
-    program: program('causal-attention', workgroupReduce + causalAttention, 64),
+    program: program('causal-attention', causalAttention, 64),
     uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32']] as UniformField[],
   },
   windowReduce: {

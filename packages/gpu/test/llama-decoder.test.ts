@@ -82,7 +82,7 @@ describe('GpuLlamaDecoder', () => {
     await decoder.prefill([1, 2], cache);
     await expect(decoder.prefill([1, 2], cache)).rejects.toThrow(GpuError);
     expect(decoder.prefillFits(shape.contextLength)).toBe(true);
-    expect(decoder.prefillFits(70_000)).toBe(false); // past one grid dimension
+    expect(decoder.prefillFits(600_000)).toBe(false); // past one attention dispatch
     expect(cache.dispatcher.liveTemporary).toBe(0);
     cache.destroy();
   });
