@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dispatcher, GpuPagedCache, adaptiveCounts, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeSoftmax, isSoftwareAdapter, requestGpu, selectTopK, windowScores } from '../dist/index.js';
+import { Dispatcher, GpuPagedCache, adaptiveCounts, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, encodeSoftmax, isSoftwareAdapter, requestGpu, selectTopK, windowScores } from '../dist/index.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let gpu;
@@ -145,11 +145,11 @@ for (const tokens of [1, 32]) {
   const output = onGpu(new Float32Array(tokens * dim));
   const ms = await timeOnGpu(d, repeats, () => {
     // one token (decode) takes the matrix-vector kernel, several (prefill) the tiled product
-    if (tokens === 1) d.run('matvec', { inDim: dim, outDim: dim, weightOffset: 0 }, [weight, input, output], { groups: dim });
+    if (tokens === 1) encodeMatvec(d, weight, input, output, { inDim: dim, outDim: dim });
     else encodeMatmul(d, input, weight, output, { rows: tokens, inDim: dim, outDim: dim });
   });
   const flops = 2 * tokens * dim * dim;
-  const kernel = tokens === 1 ? 'matrix-vector product (one workgroup per row)' : 'matrix-matrix product (64x64 tiles, 4x4 per thread)';
+  const kernel = tokens === 1 ? 'matrix-vector product (rows share a workgroup, threads per row by length)' : 'matrix-matrix product (64x64 tiles, 4x4 per thread)';
   console.log(`| ${kernel} | ${tokens} x ${dim} by ${dim} x ${dim} | ${ms.toFixed(2)} | ${((dim * dim * 4) / ms / 1e6).toFixed(2)} (${(flops / ms / 1e6).toFixed(2)} GFLOP/s) |`);
   input.destroy();
   output.destroy();

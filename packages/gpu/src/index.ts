@@ -9,4 +9,4 @@ export { GpuPagedCache, type PagedCacheShape } from './paged-cache.js';
 export { type WindowScoreOptions, adaptiveCounts, windowScores } from './scores.js';
 export { GpuLlamaDecoder, type LlamaLayerWeights, type LlamaPrefill, type LlamaShape, type LlamaWeights } from './llama-decoder.js';
 export { selectTopK } from './selection.js';
-export { MAX_CAUSAL_TOKENS, argmax, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeSoftmax, matmul, softmaxRows } from './model-ops.js';
+export { MAX_CAUSAL_TOKENS, argmax, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, encodeSoftmax, matmul, softmaxRows } from './model-ops.js';

@@ -1,7 +1,7 @@
 import type { GpuContext } from './device.js';
 import type { Dispatcher, StagedRead } from './dispatcher.js';
 import { GpuError } from './errors.js';
-import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul } from './model-ops.js';
+import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec } from './model-ops.js';
 import type { GpuPagedCache } from './paged-cache.js';
 
 export interface LlamaShape {
@@ -163,7 +163,7 @@ export class GpuLlamaDecoder {
     const [x, normed, q, k, v, attention, projected, gate, up] = [dim, dim, queryHeads * headDim, kvHeads * headDim, kvHeads * headDim, queryHeads * headDim, dim, hiddenDim, hiddenDim].map((size) => scratch(n * size)) as GPUBuffer[];
     tokens.forEach((token, t) => d.copy(this.embedding, token * dim * 4, x!, t * dim * 4, dim * 4));
     const project = (w: GPUBuffer, input: GPUBuffer, out: GPUBuffer, inDim: number, outDim: number) => {
-      if (n === 1) d.run('matvec', { inDim, outDim, weightOffset: 0 }, [w, input, out], { groups: outDim });
+      if (n === 1) encodeMatvec(d, w, input, out, { inDim, outDim });
       else encodeMatmul(d, input, w, out, { rows: n, inDim, outDim });
     };
     const rmsnorm = (input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, rows = n) => d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps, rows }, [input, weight, out], { groups: rows });
@@ -195,7 +195,7 @@ export class GpuLlamaDecoder {
     if (n > 1) d.copy(x!, (n - 1) * dim * 4, last, 0, dim * 4);
     const logits = scratch(vocabSize);
     rmsnorm(last, this.finalNorm, normed!, 1);
-    d.run('matvec', { inDim: dim, outDim: vocabSize, weightOffset: 0 }, [this.classifier, normed!, logits], { groups: vocabSize });
+    encodeMatvec(d, this.classifier, normed!, logits, { inDim: dim, outDim: vocabSize });
     return logits;
   }
 

@@ -24,6 +24,19 @@ export function encodeMatmul(d: Dispatcher, a: GPUBuffer, w: GPUBuffer, out: GPU
   d.run('matmul', { rows, inDim, outDim, accumulate: shape.accumulate ? 1 : 0 }, [a, w, out], { x, y });
 }
 
+/**
+ * Encodes `out = w x` for one vector (`x` `[inDim]`, `w` `[outDim][inDim]` from float `weightOffset`):
+ * the decode step's projections. Threads per row grow with the row length (a power of two, about one
+ * per 32 products, at most the 64 of a workgroup), so short rows share workgroups.
+ */
+export function encodeMatvec(d: Dispatcher, w: GPUBuffer, x: GPUBuffer, out: GPUBuffer, shape: { inDim: number; outDim: number; weightOffset?: number }): void {
+  const { inDim, outDim, weightOffset = 0 } = shape;
+  checkCount('matvec', 'inDim', inDim);
+  checkCount('matvec', 'outDim', outDim);
+  const lanes = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, inDim / 32))));
+  d.run('matvec', { inDim, outDim, weightOffset, lanes }, [w, x, out], { groups: Math.ceil(outDim / (64 / lanes)) });
+}
+
 /** Prompt tokens one `causal-attention` workgroup attends for (its queries share every K/V read). */
 const CAUSAL_BLOCK = 8;
 

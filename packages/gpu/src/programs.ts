@@ -62,8 +62,8 @@ export const PROGRAMS = {
     uniforms: [['heads', 'u32'], ['length', 'u32'], ['k', 'u32']] as UniformField[],
   },
   matvec: {
-    program: program('matvec', workgroupReduce + matvec, 64),
-    uniforms: [['inDim', 'u32'], ['outDim', 'u32'], ['weightOffset', 'u32']] as UniformField[],
+    program: program('matvec', matvec, 64),
+    uniforms: [['inDim', 'u32'], ['outDim', 'u32'], ['weightOffset', 'u32'], ['lanes', 'u32']] as UniformField[],
   },
   rmsnorm: {
     program: program('rmsnorm', workgroupReduce + rmsnorm, 64),

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { encodeMatvec } from '../src/model-ops.js';
 import { expectClose, floats, output, readBack, testGpu, upload } from './helpers.js';
 
 const { d } = await testGpu();
@@ -7,11 +8,11 @@ const { d } = await testGpu();
 /** The decode step's kernels (matvec, RMSNorm, RoPE, residual and SwiGLU) against f64 CPU twins. */
 describe('decoder kernels on WebGPU', () => {
   it('matvec matches its twin at a model shape, off-size shapes and with a weight offset', async () => {
-    for (const [inDim, outDim, offset] of [[288, 768, 0], [97, 5, 13], [3, 1000, 7]] as const) {
+    for (const [inDim, outDim, offset] of [[288, 768, 0], [97, 5, 13], [3, 1000, 7], [5000, 70, 3], [288, 70_000, 0], [2, 4_300_000, 1]] as const) { // the last spills past 65,535 workgroups
       const w = floats(offset + inDim * outDim, inDim);
       const x = floats(inDim, outDim, 2);
       const out = output(d, outDim);
-      d.run('matvec', { inDim, outDim, weightOffset: offset }, [upload(d, w), upload(d, x), out], { groups: outDim });
+      encodeMatvec(d, upload(d, w), upload(d, x), out, { inDim, outDim, weightOffset: offset });
       const expected = Array.from({ length: outDim }, (_, o) => {
         let sum = 0;
         for (let i = 0; i < inDim; i++) sum += w[offset + o * inDim + i]! * x[i]!;
