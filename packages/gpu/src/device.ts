@@ -34,7 +34,10 @@ async function gpuEntryPoint(): Promise<GPU> {
   }
 }
 
-/** Requests an adapter and a device (with `shader-f16` when offered), in a browser or in Node through Dawn. */
+/**
+ * Requests an adapter and a device (with `shader-f16` when offered, and the adapter's largest buffer
+ * sizes), in a browser or in Node through Dawn.
+ */
 export async function requestGpu(): Promise<GpuContext> {
   const gpu = await gpuEntryPoint();
   const adapter = await gpu.requestAdapter();
@@ -46,7 +49,10 @@ export async function requestGpu(): Promise<GpuContext> {
     );
   }
   const f16 = adapter.features.has('shader-f16');
-  const device = await adapter.requestDevice(f16 ? { requiredFeatures: ['shader-f16'] } : {});
+  // the adapter's largest buffers, not WebGPU's defaults (256 / 128 MiB): a model's classifier or one
+  // layer's cache can need more
+  const requiredLimits = { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize };
+  const device = await adapter.requestDevice({ requiredLimits, ...(f16 ? { requiredFeatures: ['shader-f16'] } : {}) });
   const info = adapter.info;
   const context: GpuContext = { device, adapterInfo: `${info.vendor} ${info.architecture} ${info.description}`.trim(), f16, lostReason: null };
   void device.lost.then((lost) => {

@@ -45,6 +45,22 @@ export interface LlamaPrefill {
 
 const MATRICES = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const;
 
+/** Throws DEVICE_OUT_OF_MEMORY, before anything is uploaded, for a tensor larger than the device's largest storage buffer. */
+function checkTensorSizes(gpu: GpuContext, weights: LlamaWeights): void {
+  const limit = Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize);
+  const tensors: [string, Float32Array][] = [
+    ['token embedding', weights.tokenEmbedding],
+    ['classifier', weights.classifier],
+    ...weights.layers.flatMap((layer, l) => MATRICES.map((name): [string, Float32Array] => [`layer ${l} ${name}`, layer[name]])),
+  ];
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  for (const [name, tensor] of tensors) {
+    if (tensor.byteLength > limit) {
+      throw new GpuError('DEVICE_OUT_OF_MEMORY', `The model's ${name} takes ${mib(tensor.byteLength)}, more than this device's largest storage buffer (${mib(limit)}); run the model on the CPU.`);
+    }
+  }
+}
+
 /**
  * The LLaMA forward pass on the GPU. Decode: RMSNorm, the projections (matvec kernels), RoPE, the K/V
  * append and paged attention of a {@link GpuPagedCache}, SwiGLU, residuals, the final norm and
@@ -62,6 +78,7 @@ export class GpuLlamaDecoder {
 
   constructor(readonly gpu: GpuContext, readonly shape: LlamaShape, weights: LlamaWeights) {
     if (weights.layers.length !== shape.layers) throw new GpuError('INVALID_ARGUMENT', `Expected ${shape.layers} layers of weights, got ${weights.layers.length}.`);
+    checkTensorSizes(gpu, weights);
     this.layerWeights = weights.layers.map((layer) => ({
       attentionNorm: this.upload(layer.attentionNorm),
       ffnNorm: this.upload(layer.ffnNorm),

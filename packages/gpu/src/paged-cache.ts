@@ -16,6 +16,11 @@ export interface PagedCacheShape {
    * f16 where the adapter offers `shader-f16` (hardware with fast halves), else f32.
    */
   readonly kvFormat?: 'f32' | 'f16' | 'auto';
+  /**
+   * Most bytes one layer's K (and as many V) may take: a memory cap for the sequence. The device's
+   * largest storage buffer by default (and at most); past it, appends fail with DEVICE_OUT_OF_MEMORY.
+   */
+  readonly maxLayerBytes?: number;
 }
 
 interface HeadPages {
@@ -39,8 +44,29 @@ class LayerStorage {
   }
 
   take(): number {
-    if (this.free.length === 0) this.grow(this.capacity * 2);
+    this.reserve(1);
     return this.free.pop()!;
+  }
+
+  /**
+   * Makes sure `needed` free blocks exist, growing the buffers (at least doubling) up to the device's
+   * largest storage buffer; throws DEVICE_OUT_OF_MEMORY before anything changes when they cannot.
+   */
+  reserve(needed: number): void {
+    const missing = needed - this.free.length;
+    if (missing <= 0) return;
+    const halfBlock = this.cache.blockBytes / 2; // K (or V) bytes of one block
+    const limit = this.cache.maxLayerBytes;
+    const most = Math.floor(limit / halfBlock);
+    if (this.capacity + missing > most) {
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+      throw new GpuError(
+        'DEVICE_OUT_OF_MEMORY',
+        `One layer's keys would need ${mib((this.capacity + missing) * halfBlock)}, more than the ${mib(limit)} a layer may take ` +
+          `(maxLayerBytes, at most the device's largest storage buffer); keep fewer tokens (compress, or a shorter context) or store K/V as f16.`,
+      );
+    }
+    this.grow(Math.min(most, Math.max(this.capacity * 2, this.capacity + missing)));
   }
 
   private grow(blocks: number): void {
@@ -85,6 +111,8 @@ export class GpuPagedCache {
   readonly kvFormat: 'f32' | 'f16';
   /** K + V bytes of one block. */
   readonly blockBytes: number;
+  /** Most bytes one layer's K (or V) buffer may take. */
+  readonly maxLayerBytes: number;
   liveBuffers = 0;
   outOfMemory: string | null = null;
   private readonly layers: LayerStorage[];
@@ -104,6 +132,12 @@ export class GpuPagedCache {
     if (this.kvFormat === 'f16' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `f16 K/V storage packs pairs: headDim must be even, got ${headDim}.`);
     this.blockSize = shape.blockSize ?? 16;
     this.blockBytes = this.blockSize * this.rowBytes * 2;
+    const limits = gpu.device.limits;
+    const largest = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+    this.maxLayerBytes = Math.min(shape.maxLayerBytes ?? largest, largest);
+    if (!(this.maxLayerBytes >= Math.max(4, kvHeads) * this.blockBytes / 2)) {
+      throw new GpuError('INVALID_ARGUMENT', `maxLayerBytes must hold at least one block per KV head (${Math.max(4, kvHeads) * this.blockBytes / 2} bytes), got ${shape.maxLayerBytes}.`);
+    }
     this.dispatcher = new Dispatcher(gpu);
     this.layers = Array.from({ length: layers }, () => new LayerStorage(this, kvHeads));
   }
@@ -159,6 +193,8 @@ export class GpuPagedCache {
     const storage = this.check(layer);
     const { kvHeads, headDim } = this.shape;
     const rows = positions.length * kvHeads;
+    const blocksFor = (length: number) => Math.ceil(length / this.blockSize);
+    storage.reserve(storage.heads.reduce((sum, h) => sum + blocksFor(h.positions.length + positions.length) - blocksFor(h.positions.length), 0));
     const slots = new Uint32Array(rows);
     positions.forEach((position, t) => {
       for (let h = 0; h < kvHeads; h++) {
@@ -185,6 +221,7 @@ export class GpuPagedCache {
         }
       });
     });
+    storage.reserve(kept.reduce((sum, indices, h) => sum + (indices.length === storage.heads[h]!.positions.length ? 0 : Math.ceil(indices.length / this.blockSize)), 0));
     const moves: number[] = [];
     const released: number[] = [];
     kept.forEach((indices, h) => {

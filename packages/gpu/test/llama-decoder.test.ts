@@ -86,4 +86,13 @@ describe('GpuLlamaDecoder', () => {
     expect(cache.dispatcher.liveTemporary).toBe(0);
     cache.destroy();
   });
+
+  it('refuses, before uploading anything, a tensor larger than the device\'s largest storage buffer', () => {
+    const limit = Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize);
+    const weights = randomWeights(8);
+    const huge = new Float32Array(limit / 4 + 1); // never written: the check reads its size only
+    expect(() => new GpuLlamaDecoder(gpu, shape, { ...weights, classifier: huge })).toThrow(
+      expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY', message: expect.stringMatching(/classifier takes .* MiB, more than this device's largest storage buffer/) }),
+    );
+  });
 });

@@ -89,6 +89,27 @@ describe('GpuPagedCache on WebGPU', () => {
     expect(() => cache.length(0, 0)).toThrow(/destroyed/);
   });
 
+  it('keeps a layer within maxLayerBytes: a refused append changes nothing, and room made by compaction is used again', async () => {
+    // 16-row blocks of 8 floats: 512 bytes of K per block, 4 blocks per layer at most
+    const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 2048 });
+    const rows = (tokens: number) => Float32Array.from({ length: tokens * 16 }, (_, i) => i % 13);
+    const positions = (from: number, tokens: number) => Int32Array.from({ length: tokens }, (_, t) => from + t);
+    cache.append(0, rows(32), rows(32), positions(0, 32)); // 2 blocks per head: all 4
+    const before = await cache.rows(0, 1, 'keys');
+    expect(() => cache.append(0, rows(1), rows(1), positions(32, 1))).toThrow(expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY', message: expect.stringMatching(/maxLayerBytes/) }));
+    expect([cache.length(0, 0), cache.length(0, 1)]).toEqual([32, 32]);
+    expect(await cache.rows(0, 1, 'keys')).toEqual(before);
+    expect(() => cache.compact(0, [Int32Array.of(0), Int32Array.of(0)])).toThrow(/DEVICE_OUT_OF_MEMORY|maxLayerBytes/); // fresh blocks before the old are freed
+    cache.destroy();
+    const roomy = new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 3072 });
+    roomy.append(0, rows(32), rows(32), positions(0, 32));
+    roomy.compact(0, [Int32Array.of(3, 30), Int32Array.of(31)]); // 2 fresh blocks, then 4 freed
+    roomy.append(0, rows(40), rows(40), positions(32, 40)); // 2 more blocks per head: the 4 freed
+    expect([roomy.length(0, 0), roomy.length(0, 1)]).toEqual([42, 41]);
+    roomy.destroy();
+    expect(() => new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 100 })).toThrow(/at least one block per KV head/);
+  });
+
   it('releases every buffer over 1,000 compress/decode cycles', async () => {
     const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: 4, kvHeads: 2, headDim: 8 });
     const row = new Float32Array(16).fill(0.5);

@@ -45,9 +45,9 @@ export class GpuTransformer {
   async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
     const gpu = gpuStore(store);
     checkPrefillInput(this.model.config, tokens, gpu);
-    const decoder = decoderFor(this.model, gpu);
-    if (!decoder.prefillFits(tokens.length)) return this.cpu.prefill(tokens, gpu);
     try {
+      const decoder = decoderFor(this.model, gpu);
+      if (!decoder.prefillFits(tokens.length)) return await this.cpu.prefill(tokens, gpu);
       return await decoder.prefill(tokens, gpu.cache);
     } catch (error) {
       throw toCoreError(error);

@@ -15,6 +15,11 @@ export interface WebGpuStoreOptions {
    * `shader-f16`, else f32.
    */
   kvFormat?: 'f32' | 'f16' | 'auto';
+  /**
+   * Most bytes one layer's keys (and as many values) may take on the GPU: a memory cap per sequence,
+   * the device's largest storage buffer by default; past it, appends fail with DEVICE_OUT_OF_MEMORY.
+   */
+  maxLayerBytes?: number;
 }
 
 /** GPU errors as the SDK's typed errors (same codes). */
@@ -52,7 +57,7 @@ export class WebGpuStore implements KvStore {
     validateGeometry(geometry);
     try {
       const gpu = options.gpu ?? (await requestGpu());
-      return new WebGpuStore(geometry, new GpuPagedCache(gpu, { ...geometry, ...(options.blockSize ? { blockSize: options.blockSize } : {}), ...(options.kvFormat ? { kvFormat: options.kvFormat } : {}) }));
+      return new WebGpuStore(geometry, new GpuPagedCache(gpu, { ...geometry, blockSize: options.blockSize, kvFormat: options.kvFormat, maxLayerBytes: options.maxLayerBytes }));
     } catch (error) {
       throw toCoreError(error);
     }

@@ -63,6 +63,15 @@ describe('stories15M on the WebGPU store', () => {
     store.dispose();
   }, 120_000);
 
+  it('keeps within maxLayerBytes: a refused append is a typed error and changes nothing', async () => {
+    const store = await WebGpuStore.create({ layers: 1, queryHeads: 2, kvHeads: 1, headDim: 4 }, { gpu, blockSize: 4, maxLayerBytes: 4 * 4 * 4 * 4 });
+    const rows = new Float32Array(16 * 4).fill(1);
+    store.append(0, rows, rows, Int32Array.from({ length: 16 }, (_, t) => t)); // 4 blocks: all of them
+    expect(() => store.append(0, rows.subarray(0, 4), rows.subarray(0, 4), Int32Array.of(16))).toThrow(expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY' }));
+    expect(store.length(0, 0)).toBe(16);
+    store.dispose();
+  });
+
   it('turns bad input into the SDK\'s typed errors', async () => {
     const store = await WebGpuStore.create({ layers: 1, queryHeads: 2, kvHeads: 1, headDim: 4 }, { gpu });
     expect(() => store.append(0, new Float32Array(3), new Float32Array(3), Int32Array.of(0))).toThrow(ShapeError);
