@@ -8,7 +8,7 @@ import { attentionOutputL1 } from '../metrics/attention-output-l1.js';
 import { planKvBytes } from '../metrics/kv-bytes.js';
 import { retainedMass } from '../metrics/retained-mass.js';
 import { cacheGeometry } from '../model/config.js';
-import { Transformer } from '../model/forward.js';
+import { type ForwardPass, forwardPassFor } from '../model/forward-pass.js';
 import type { Model } from '../model/model.js';
 import type { LayerObservation } from '../model/observation.js';
 import { applyPlan, planCompression } from '../plan.js';
@@ -97,7 +97,7 @@ async function fill(store: KvStore, observations: readonly LayerObservation[], n
 
 /** Log-probabilities after each continuation token is forwarded (they predict tokens prefill+1 ..). */
 async function teacherForce(
-  transformer: Transformer,
+  transformer: ForwardPass,
   store: KvStore,
   tokens: readonly number[],
   prefill: number,
@@ -140,7 +140,6 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
   for (const name of methods) checkMethodSettings(name, methodOptions, tokenBudgets, prefill);
 
   const geometry = cacheGeometry(model.config);
-  const transformer = new Transformer(model);
   const samples = new Map<string, Sample[]>();
   const configurations = methods.reduce((sum, m) => sum + (getMethod(m).scorer === null ? 1 : tokenBudgets.length), 0);
   const total = segments.length * (1 + configurations);
@@ -153,8 +152,9 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
     let observations: readonly LayerObservation[];
     let reference: Float64Array[];
     try {
-      ({ observations } = await transformer.prefill(tokens.slice(0, prefill), fullStore));
-      reference = await teacherForce(transformer, fullStore, tokens, prefill, continuation, options.signal);
+      const forward = forwardPassFor(model, fullStore); // a WebGpuStore runs the model on the GPU
+      ({ observations } = await forward.prefill(tokens.slice(0, prefill), fullStore));
+      reference = await teacherForce(forward, fullStore, tokens, prefill, continuation, options.signal);
     } finally {
       fullStore.dispose();
     }
@@ -167,7 +167,7 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
         let predicted: Float64Array[];
         try {
           applyPlan(store, plan);
-          predicted = await teacherForce(transformer, store, tokens, prefill, continuation, options.signal);
+          predicted = await teacherForce(forwardPassFor(model, store), store, tokens, prefill, continuation, options.signal);
         } finally {
           store.dispose();
         }

@@ -1,9 +1,8 @@
 import { ContextOverflowError, OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
 import { ReferenceStore } from '../stores/reference-store.js';
-import { WebGpuStore } from '../stores/webgpu-store.js';
 import { cacheGeometry } from './config.js';
-import { Transformer } from './forward.js';
+import { type ForwardPass, forwardPassFor } from './forward-pass.js';
 import { GpuTransformer } from './gpu-transformer.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
@@ -84,18 +83,14 @@ export interface GenerateResult {
  */
 export class Generator {
   readonly store: KvStore;
-  private readonly transformer: Transformer | GpuTransformer;
+  private readonly transformer: ForwardPass;
   private readonly afterPrefill: AfterPrefill | undefined;
   private nextPosition = 0;
 
   constructor(readonly model: Model, options: GeneratorOptions = {}) {
     this.store = options.store ?? new ReferenceStore(cacheGeometry(model.config));
     this.afterPrefill = options.afterPrefill;
-    if (options.forward !== undefined && options.forward !== 'cpu' && options.forward !== 'gpu') {
-      throw new OptionError(`forward must be "cpu" or "gpu", got ${String(options.forward)}.`);
-    }
-    const forward = options.forward ?? (this.store instanceof WebGpuStore ? 'gpu' : 'cpu');
-    this.transformer = forward === 'gpu' ? new GpuTransformer(model) : new Transformer(model);
+    this.transformer = forwardPassFor(model, this.store, options.forward);
   }
 
   /** Position the next token will take (= tokens processed so far). */

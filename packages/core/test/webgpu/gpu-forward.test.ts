@@ -7,6 +7,7 @@ import {
   WebGpuStore,
   cacheGeometry,
   compress,
+  evaluateFidelity,
   loadLlama2cModel,
 } from '../../src/index.js';
 import { randomCheckpoint } from '../model/random-model.js';
@@ -68,6 +69,20 @@ describe('stories15M with the forward pass on the GPU', () => {
     expect(worst).toBeLessThan(1e-3);
     store.dispose();
   }, 120_000);
+
+  it('evaluates fidelity with the model on the GPU to the CPU\'s figures', async () => {
+    const tokens = model.tokenizer!.encode(`${prompt} He looked at it and smiled, and then he ran home to show his mother what he had found.`);
+    const settings = { model, segments: [tokens], methods: ['full', 'ada-snapkv'], budgets: [16], prefill: 40, continuation: 3, options: { window: 8 } };
+    const cpu = await evaluateFidelity(settings);
+    const onGpu = await evaluateFidelity({ ...settings, createStore: (geometry) => WebGpuStore.create(geometry, { gpu }) });
+    expect(onGpu.rows.map((r) => r.method)).toEqual(cpu.rows.map((r) => r.method));
+    onGpu.rows.forEach((row, i) => {
+      expect(row.kl.mean).toBeCloseTo(cpu.rows[i]!.kl.mean, 4);
+      expect(row.agreement.mean).toBe(cpu.rows[i]!.agreement.mean);
+      expect(row.kvBytes).toBe(cpu.rows[i]!.kvBytes);
+    });
+    expect(onGpu.rows[1]!.kl.mean).toBeGreaterThan(0);
+  });
 
   it('refuses the GPU forward pass without a WebGPU store', async () => {
     await expect(new Generator(model, { forward: 'gpu' }).generate('Hi', { steps: 2 })).rejects.toThrow(/needs a WebGpuStore/);
