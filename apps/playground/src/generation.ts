@@ -73,10 +73,11 @@ export async function runSideBySide(
     const sides: Side[] = ['compressed', 'full'];
     const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };
     const plan = (prefill.compressed.afterPrefill as CompressionPlan | null) ?? null;
-    const logits = { compressed: prefill.compressed.logits, full: prefill.full.logits };
+
     // The same sampler settings and seed on both sides, as Generator.generate uses them.
     const sampler = () => new Sampler(model.config.vocabSize, { temperature: settings.temperature, topP: 0.9 }, new Rng(settings.seed));
     const samplers = { compressed: sampler(), full: sampler() };
+    const next = { compressed: samplers.compressed.sample(prefill.compressed.logits), full: samplers.full.sample(prefill.full.logits) };
     const texts = { compressed: new TokenTextStream(tokenizer, prompt[prompt.length - 1]), full: new TokenTextStream(tokenizer, prompt[prompt.length - 1]) };
     const tokens: Record<Side, number[]> = { compressed: [], full: [] };
     const done = { compressed: false, full: false };
@@ -85,14 +86,15 @@ export async function runSideBySide(
       signal?.throwIfAborted();
       for (const side of sides) {
         if (done[side]) continue;
-        const token = samplers[side].sample(logits[side]);
+        const token = next[side];
         if (token === tokenizer.eosToken || token === tokenizer.bosToken) {
           done[side] = true;
           continue;
         }
         tokens[side].push(token);
         onToken(side, texts[side].push(token));
-        if (i + 1 < settings.steps) logits[side] = await generators[side].step(token);
+        // greedy on WebGPU takes the argmax there: only the token comes back
+        if (i + 1 < settings.steps) next[side] = await generators[side].stepAndSample(token, samplers[side]);
       }
       onStats({
         compressedBytes: stores.compressed.bytes(),

@@ -125,11 +125,17 @@ export class Generator {
     return logits;
   }
 
-  /** Forwards `token` and returns the greedy next token, found on the GPU. */
-  private async stepGreedy(transformer: GpuTransformer, token: number): Promise<number> {
-    const next = await transformer.decodeGreedy(token, this.nextPosition, this.store);
-    this.nextPosition++;
-    return next;
+  /**
+   * Forwards `token` and picks the next one with `sampler`. Greedy sampling on the GPU forward pass
+   * takes the argmax there, so only the chosen token comes back, not the logits.
+   */
+  async stepAndSample(token: number, sampler: Sampler): Promise<number> {
+    if (sampler.options.temperature === 0 && this.transformer instanceof GpuTransformer) {
+      const next = await this.transformer.decodeGreedy(token, this.nextPosition, this.store);
+      this.nextPosition++;
+      return next;
+    }
+    return sampler.sample(await this.step(token));
   }
 
   /** Encodes `prompt` (BOS first) or takes its tokens, prefills, then samples `steps` tokens. */
@@ -167,9 +173,6 @@ export class Generator {
     const text = tokenizer ? new TokenTextStream(tokenizer, promptTokens[promptTokens.length - 1]) : undefined;
     const tokens: number[] = [];
     let output = '';
-    // greedy on the GPU: the argmax is taken there, so the logits never come back
-    const transformer = this.transformer;
-    const greedyOnGpu = (options.temperature ?? 0) === 0 && transformer instanceof GpuTransformer;
     let next = sampler.sample(prefill.logits);
     let stopReason: GenerateResult['stopReason'] = 'steps';
     const decodeStart = performance.now();
@@ -183,9 +186,7 @@ export class Generator {
       output += piece;
       tokens.push(token);
       options.onToken?.({ token, text: piece, position: this.nextPosition });
-      if (i + 1 < steps) {
-        next = greedyOnGpu ? await this.stepGreedy(transformer, token) : sampler.sample(await this.step(token));
-      }
+      if (i + 1 < steps) next = await this.stepAndSample(token, sampler);
     }
     const decodeMs = performance.now() - decodeStart;
     if (text) output += text.flush();
