@@ -1,6 +1,6 @@
 import { Dispatcher, type GpuContext, adaptiveCounts, selectTopK, windowScores } from '@adakv/gpu';
 import { safeguardCaps } from './allocation/adaptive.js';
-import { keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from './allocation/plan-layer.js';
+import { type HeadExtent, keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from './allocation/plan-layer.js';
 import { uniformAllocation } from './allocation/uniform.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
 import { type CompressionRequest, type PlanInput, type PlanSetup, applyPlan, finishPlan, layerHeads, preparePlan } from './plan.js';
@@ -15,7 +15,9 @@ const MAX_GPU_HEADS = 256;
 /** One layer planned on the GPU: SnapKV window scores, Ada-KV counts (or uniform caps), top-k selection. */
 async function planLayerOnGpu(d: Dispatcher, setup: PlanSetup, layer: number): Promise<LayerPlan> {
   const { method, options, geometry, observations, window } = setup;
-  const heads = layerHeads(setup, layer);
+  // every head holds the whole prompt right after prefill; the scores come from the kernels
+  const positions = Int32Array.from({ length: setup.n }, (_, t) => t);
+  const heads: HeadExtent[] = Array.from({ length: geometry.kvHeads }, () => ({ positions, protectedCount: window }));
   const selectable = setup.schedule[layer]!;
   const all = keepAllPlan(method, heads, selectable);
   if (all) return all;

@@ -8,8 +8,11 @@ import { uniformAllocation } from './uniform.js';
 
 const everything = (length: number): Int32Array => Int32Array.from({ length }, (_, i) => i);
 
+/** What planning needs to know of a head beyond its scores: how many entries, how many protected at the end. */
+export type HeadExtent = Pick<HeadContext, 'positions' | 'protectedCount'>;
+
 /** The plan that keeps every entry, when the method evicts nothing or the budget covers the layer; else null. */
-export function keepAllPlan(method: Method, heads: readonly HeadContext[], selectable: number): LayerPlan | null {
+export function keepAllPlan(method: Method, heads: readonly HeadExtent[], selectable: number): LayerPlan | null {
   const selectableTotal = heads.reduce((sum, h) => sum + h.positions.length - h.protectedCount, 0);
   if (method.scorer !== null && selectableTotal > heads.length * selectable) return null;
   const lengths = heads.map((h) => h.positions.length);
@@ -25,7 +28,7 @@ export function requireFiniteScores(scorer: string, h: number, row: Float32Array
 }
 
 /** The layer plan from each head's chosen selectable entries (ascending) plus its protected tail. */
-export function withProtectedTails(heads: readonly HeadContext[], chosen: readonly Int32Array[]): LayerPlan {
+export function withProtectedTails(heads: readonly HeadExtent[], chosen: readonly Int32Array[]): LayerPlan {
   const kept = heads.map((head, h) => {
     const length = head.positions.length;
     const out = new Int32Array(chosen[h]!.length + head.protectedCount);
