@@ -7,9 +7,7 @@ import {
   Rng,
   Sampler,
   TokenTextStream,
-  WebGpuStore,
-  compress,
-  compressOnGpu,
+  compressWhereStored,
   observedLength,
   cacheGeometry,
 } from '@adakv/core';
@@ -62,9 +60,7 @@ export async function runSideBySide(
       afterPrefill: ({ store, observations: seen }) => {
         observations = seen;
         if (settings.method === 'full' || observedLength(geometry, seen[0]!) <= settings.window) return null;
-        const request = { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } };
-        // a WebGPU store plans on its own device (scores, allocation and selection as kernels)
-        return store instanceof WebGpuStore ? compressOnGpu(store, seen, request) : compress(store, seen, request);
+        return compressWhereStored(store, seen, { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } });
       },
     }),
     full: new Generator(model, { store: stores.full }),
@@ -73,7 +69,6 @@ export async function runSideBySide(
     const sides: Side[] = ['compressed', 'full'];
     const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };
     const plan = (prefill.compressed.afterPrefill as CompressionPlan | null) ?? null;
-
     // The same sampler settings and seed on both sides, as Generator.generate uses them.
     const sampler = () => new Sampler(model.config.vocabSize, { temperature: settings.temperature, topP: 0.9 }, new Rng(settings.seed));
     const samplers = { compressed: sampler(), full: sampler() };

@@ -40,12 +40,12 @@ export function paperParts(paper: string): TextPart[] {
   return parts;
 }
 
-/** What `auto` says when it falls back: a reason a browser user can act on (the error's details go to the console). */
 /** Why `auto` left a software WebGPU renderer (a CPU pretending to be a GPU) for WASM. */
 export function softwareWebGpuNotice(adapterInfo: string): string {
   return `WebGPU here is a software renderer (${adapterInfo}), slower than WASM. Using the WASM backend; choose WebGPU to run on it anyway.`;
 }
 
+/** What `auto` says when it falls back: a reason a browser user can act on (the error's details go to the console). */
 export function webGpuFallbackNotice(browserHasWebGpu: boolean): string {
   const reason = browserHasWebGpu
     ? 'this browser has WebGPU but offered no adapter (the GPU may be blocked or disabled)'

@@ -22,8 +22,9 @@ async function chooseAuto(): Promise<{ gpu: GpuContext | null; notice: string | 
 
 /**
  * A KV store for `--backend`: `wasm` (paged blocks in WebAssembly, the default), `webgpu` (paged
- * blocks on WebGPU through Dawn; the whole forward pass then runs as WGSL kernels), `reference` (plain TypeScript, the twin every fast
- * path is checked against), `auto` (WebGPU on a hardware adapter, otherwise WASM, with a notice).
+ * blocks on WebGPU through Dawn; the whole forward pass then runs as WGSL kernels), `reference`
+ * (plain TypeScript, the twin every fast path is checked against), `auto` (WebGPU on a hardware
+ * adapter, otherwise WASM, with a notice).
  */
 export async function createStore(backend: Backend, geometry: CacheGeometry, io: CliIo): Promise<KvStore> {
   switch (backend) {

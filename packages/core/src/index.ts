@@ -11,7 +11,7 @@ export * from './model/index.js';
 export { type BudgetSpec, resolveBudget } from './budget.js';
 export type { CompressionPlan, LayerPlan } from './compression-plan.js';
 export { type CompressionRequest, type PlanInput, applyPlan, compress, planCompression } from './plan.js';
-export { compressOnGpu, planCompressionOnGpu } from './plan-on-gpu.js';
+export { compressOnGpu, compressWhereStored, planCompressionOnGpu } from './plan-on-gpu.js';
 export type { Allocation, LayerSchedule, Method, MethodOptions } from './methods/types.js';
 export { DEFAULT_METHOD_OPTIONS } from './methods/defaults.js';
 export { resolveMethodOptions } from './methods/options.js';

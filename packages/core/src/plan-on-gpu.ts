@@ -3,10 +3,11 @@ import { safeguardCaps } from './allocation/adaptive.js';
 import { type HeadExtent, keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from './allocation/plan-layer.js';
 import { uniformAllocation } from './allocation/uniform.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
-import { type CompressionRequest, type PlanInput, type PlanSetup, applyPlan, finishPlan, layerHeads, preparePlan } from './plan.js';
+import { type CompressionRequest, type PlanInput, type PlanSetup, applyPlan, compress, finishPlan, layerHeads, preparePlan } from './plan.js';
 import { OptionError } from './errors.js';
 import type { LayerObservation } from './model/observation.js';
 import { snapkvScorer } from './scorers/snapkv.js';
+import type { KvStore } from './store.js';
 import { WebGpuStore, toCoreError } from './stores/webgpu-store.js';
 
 /** The radix-select counts kernel ranks up to 256 heads in one workgroup. */
@@ -61,4 +62,12 @@ export async function compressOnGpu(store: WebGpuStore, observations: readonly L
   const plan = await planCompressionOnGpu({ ...request, geometry: store.geometry, observations }, store.cache.dispatcher.gpu);
   applyPlan(store, plan);
   return plan;
+}
+
+/**
+ * Compresses `store` where its K/V live: planned on the GPU for a {@link WebGpuStore}
+ * ({@link compressOnGpu}), on the CPU for any other store ({@link compress}).
+ */
+export async function compressWhereStored(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
+  return store instanceof WebGpuStore ? compressOnGpu(store, observations, request) : compress(store, observations, request);
 }

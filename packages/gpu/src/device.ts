@@ -68,6 +68,12 @@ export function assertAlive(context: GpuContext): void {
   }
 }
 
+/** Bytes of the largest buffer a kernel can bind on this device (a model tensor, one layer's K or V). */
+export function largestStorageBuffer(context: GpuContext): number {
+  const { maxBufferSize, maxStorageBufferBindingSize } = context.device.limits;
+  return Math.min(maxBufferSize, maxStorageBufferBindingSize);
+}
+
 /** Renderers that expose WebGPU on a CPU (SwiftShader, llvmpipe, lavapipe): correct, but far slower than WASM. */
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software/i;
 

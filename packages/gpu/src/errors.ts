@@ -9,3 +9,8 @@ export class GpuError extends Error {
     this.code = code;
   }
 }
+
+/** Bytes as MiB with one decimal, for messages about memory. */
+export function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 export { alignTo } from './uniforms.js';
 export { GpuError, type GpuErrorCode } from './errors.js';
-export { type GpuContext, assertAlive, isSoftwareAdapter, requestGpu } from './device.js';
+export { type GpuContext, assertAlive, isSoftwareAdapter, largestStorageBuffer, requestGpu } from './device.js';
 export { PipelineCache, type Program, type UniformField, packUniforms, workgroupsFor } from './program.js';
 export { PROGRAMS } from './programs.js';
 export { Dispatcher, type KernelName, type StagedRead } from './dispatcher.js';

@@ -1,6 +1,6 @@
-import type { GpuContext } from './device.js';
+import { type GpuContext, largestStorageBuffer } from './device.js';
 import type { Dispatcher, StagedRead } from './dispatcher.js';
-import { GpuError } from './errors.js';
+import { GpuError, mib } from './errors.js';
 import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec } from './model-ops.js';
 import type { GpuPagedCache } from './paged-cache.js';
 
@@ -47,13 +47,12 @@ const MATRICES = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const;
 
 /** Throws DEVICE_OUT_OF_MEMORY, before anything is uploaded, for a tensor larger than the device's largest storage buffer. */
 function checkTensorSizes(gpu: GpuContext, weights: LlamaWeights): void {
-  const limit = Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize);
+  const limit = largestStorageBuffer(gpu);
   const tensors: [string, Float32Array][] = [
     ['token embedding', weights.tokenEmbedding],
     ['classifier', weights.classifier],
     ...weights.layers.flatMap((layer, l) => MATRICES.map((name): [string, Float32Array] => [`layer ${l} ${name}`, layer[name]])),
   ];
-  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   for (const [name, tensor] of tensors) {
     if (tensor.byteLength > limit) {
       throw new GpuError('DEVICE_OUT_OF_MEMORY', `The model's ${name} takes ${mib(tensor.byteLength)}, more than this device's largest storage buffer (${mib(limit)}); run the model on the CPU.`);
@@ -128,7 +127,7 @@ export class GpuLlamaDecoder {
   prefillFits(tokens: number): boolean {
     const { dim, hiddenDim, queryHeads, headDim } = this.shape;
     const largest = tokens * Math.max(dim, hiddenDim, queryHeads * headDim) * 4;
-    return tokens <= MAX_CAUSAL_TOKENS && largest <= this.gpu.device.limits.maxStorageBufferBindingSize && headDim <= 256;
+    return tokens <= MAX_CAUSAL_TOKENS && largest <= largestStorageBuffer(this.gpu) && headDim <= 256;
   }
 
   /**

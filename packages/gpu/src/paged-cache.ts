@@ -1,6 +1,6 @@
-import { type GpuContext, assertAlive } from './device.js';
+import { type GpuContext, assertAlive, largestStorageBuffer } from './device.js';
 import { Dispatcher } from './dispatcher.js';
-import { GpuError } from './errors.js';
+import { GpuError, mib } from './errors.js';
 import { decodeHalves } from './half.js';
 
 export interface PagedCacheShape {
@@ -40,7 +40,7 @@ class LayerStorage {
     this.capacity = 0;
     this.keys = this.values = null as unknown as GPUBuffer;
     this.heads = Array.from({ length: kvHeads }, () => ({ blocks: [], positions: [] }));
-    this.grow(Math.max(4, kvHeads));
+    this.grow(cache.initialBlocks);
   }
 
   take(): number {
@@ -59,7 +59,6 @@ class LayerStorage {
     const limit = this.cache.maxLayerBytes;
     const most = Math.floor(limit / halfBlock);
     if (this.capacity + missing > most) {
-      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
       throw new GpuError(
         'DEVICE_OUT_OF_MEMORY',
         `One layer's keys would need ${mib((this.capacity + missing) * halfBlock)}, more than the ${mib(limit)} a layer may take ` +
@@ -113,6 +112,8 @@ export class GpuPagedCache {
   readonly blockBytes: number;
   /** Most bytes one layer's K (or V) buffer may take. */
   readonly maxLayerBytes: number;
+  /** Blocks each layer starts with (at least one per KV head). */
+  readonly initialBlocks: number;
   liveBuffers = 0;
   outOfMemory: string | null = null;
   private readonly layers: LayerStorage[];
@@ -132,11 +133,11 @@ export class GpuPagedCache {
     if (this.kvFormat === 'f16' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `f16 K/V storage packs pairs: headDim must be even, got ${headDim}.`);
     this.blockSize = shape.blockSize ?? 16;
     this.blockBytes = this.blockSize * this.rowBytes * 2;
-    const limits = gpu.device.limits;
-    const largest = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+    const largest = largestStorageBuffer(gpu);
     this.maxLayerBytes = Math.min(shape.maxLayerBytes ?? largest, largest);
-    if (!(this.maxLayerBytes >= Math.max(4, kvHeads) * this.blockBytes / 2)) {
-      throw new GpuError('INVALID_ARGUMENT', `maxLayerBytes must hold at least one block per KV head (${Math.max(4, kvHeads) * this.blockBytes / 2} bytes), got ${shape.maxLayerBytes}.`);
+    this.initialBlocks = Math.max(4, kvHeads);
+    if (!(this.maxLayerBytes >= (this.initialBlocks * this.blockBytes) / 2)) {
+      throw new GpuError('INVALID_ARGUMENT', `maxLayerBytes must hold the first ${this.initialBlocks} blocks (${(this.initialBlocks * this.blockBytes) / 2} bytes), got ${shape.maxLayerBytes}.`);
     }
     this.dispatcher = new Dispatcher(gpu);
     this.layers = Array.from({ length: layers }, () => new LayerStorage(this, kvHeads));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { largestStorageBuffer } from '../src/device.js';
 import { GpuError } from '../src/errors.js';
 import { GpuLlamaDecoder, type LlamaShape, type LlamaWeights } from '../src/llama-decoder.js';
 import { GpuPagedCache } from '../src/paged-cache.js';
@@ -88,9 +89,8 @@ describe('GpuLlamaDecoder', () => {
   });
 
   it('refuses, before uploading anything, a tensor larger than the device\'s largest storage buffer', () => {
-    const limit = Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize);
     const weights = randomWeights(8);
-    const huge = new Float32Array(limit / 4 + 1); // never written: the check reads its size only
+    const huge = new Float32Array(largestStorageBuffer(gpu) / 4 + 1); // never written: the check reads its size only
     expect(() => new GpuLlamaDecoder(gpu, shape, { ...weights, classifier: huge })).toThrow(
       expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY', message: expect.stringMatching(/classifier takes .* MiB, more than this device's largest storage buffer/) }),
     );

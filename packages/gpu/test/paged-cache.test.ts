@@ -107,7 +107,7 @@ describe('GpuPagedCache on WebGPU', () => {
     roomy.append(0, rows(40), rows(40), positions(32, 40)); // 2 more blocks per head: the 4 freed
     expect([roomy.length(0, 0), roomy.length(0, 1)]).toEqual([42, 41]);
     roomy.destroy();
-    expect(() => new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 100 })).toThrow(/at least one block per KV head/);
+    expect(() => new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 100 })).toThrow(/must hold the first 4 blocks/);
   });
 
   it('releases every buffer over 1,000 compress/decode cycles', async () => {

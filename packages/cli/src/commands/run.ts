@@ -2,12 +2,10 @@ import {
   type CompressionPlan,
   EvictingStore,
   Generator,
-  WebGpuStore,
   type GenerateResult,
   type KvStore,
   cacheGeometry,
-  compress,
-  compressOnGpu,
+  compressWhereStored,
   DEMO_PROMPT,
   formatBytes,
   observedLength,
@@ -100,9 +98,7 @@ Examples:
                 await evicting?.observe(observations);
                 return null;
               }
-              const request = { method: flags.method, budget: flags.budget, options };
-              // a WebGPU store plans on its own device (scores, allocation and selection as kernels)
-              const plan = store instanceof WebGpuStore ? await compressOnGpu(store, observations, request) : compress(store, observations, request);
+              const plan = await compressWhereStored(store, observations, { method: flags.method, budget: flags.budget, options });
               await evicting?.observe(observations);
               return plan;
             },

@@ -36,18 +36,17 @@ function gpuStore(store: KvStore): WebGpuStore {
  * submission too; only the logits come back.
  */
 export class GpuTransformer {
-  private readonly cpu: Transformer;
+  /** The CPU pass, made only for a prompt the device cannot prefill. */
+  private cpu: Transformer | undefined;
 
-  constructor(readonly model: Model) {
-    this.cpu = new Transformer(model);
-  }
+  constructor(readonly model: Model) {}
 
   async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
     const gpu = gpuStore(store);
     checkPrefillInput(this.model.config, tokens, gpu);
     try {
       const decoder = decoderFor(this.model, gpu);
-      if (!decoder.prefillFits(tokens.length)) return await this.cpu.prefill(tokens, gpu);
+      if (!decoder.prefillFits(tokens.length)) return await (this.cpu ??= new Transformer(this.model)).prefill(tokens, gpu);
       return await decoder.prefill(tokens, gpu.cache);
     } catch (error) {
       throw toCoreError(error);

@@ -1,4 +1,4 @@
-import { requestGpu } from '@adakv/gpu';
+import { largestStorageBuffer, requestGpu } from '@adakv/gpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Generator,
@@ -139,8 +139,7 @@ describe('a random GQA model with odd sizes on the GPU', () => {
   });
 
   it('refuses a model too large for the device\'s buffers with a typed error that says to run it on the CPU', async () => {
-    const limit = Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize);
-    const huge = { ...model, weights: { ...model.weights, classifier: new Float32Array(limit / 4 + 1) } }; // never written
+    const huge = { ...model, weights: { ...model.weights, classifier: new Float32Array(largestStorageBuffer(gpu) / 4 + 1) } }; // never written
     const store = await WebGpuStore.create(geometry, { gpu });
     await expect(new Generator(huge, { store }).prefill([1, 2, 3])).rejects.toThrow(
       expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY', message: expect.stringMatching(/run the model on the CPU/) }),

@@ -10,6 +10,7 @@ import {
   cacheGeometry,
   compress,
   compressOnGpu,
+  compressWhereStored,
   methodNames,
   planCompression,
   planCompressionOnGpu,
@@ -55,6 +56,13 @@ describe('planning stories15M on the GPU', () => {
     expect(await compressOnGpu(store, observations, request)).toEqual(compress(reference, observations, request));
     await expectSameCache(reference, store, 5);
     store.dispose();
+    // compressWhereStored picks the planner by store: the GPU for a WebGpuStore, the CPU for the others
+    const [gpuStore, cpuStore] = [await WebGpuStore.create(geometry, { gpu }), new ReferenceStore(geometry)];
+    for (const s of [gpuStore, cpuStore]) observations.forEach((o, layer) => s.append(layer, o.keys, o.values, positions));
+    const plans = [await compressWhereStored(gpuStore, observations, request), await compressWhereStored(cpuStore, observations, request)];
+    expect(plans[0]).toEqual(plans[1]);
+    await expectSameCache(cpuStore, gpuStore, 6);
+    gpuStore.dispose();
   });
 });
 
