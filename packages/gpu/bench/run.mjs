@@ -2,13 +2,15 @@
 // write over the time; FLOP rate for the matrix products), and one decode step's attention over an
 // 8x-compressed cache vs the full cache at Llama-3-8B shapes (32 layers, 32 query heads over 8 KV
 // heads, head dim 128), f32 and f16 K/V, with the fraction of the device's copy bandwidth it reaches
-// (and of the rated bandwidth given as BENCH_PEAK_GBPS). Ratios come from one run on one device; on a
-// machine without a GPU this is Dawn over SwiftShader (a CPU, one layer), where only ratios mean much.
+// (and of the rated bandwidth given as BENCH_PEAK_GBPS); and a decode step of 8 sequences batched into
+// one submission vs 8 single decodes (stories15M's shape, random weights). Ratios come from one run on
+// one device; on a machine without a GPU this is Dawn over SwiftShader (a CPU, one layer), where only
+// ratios mean much.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dispatcher, GpuPagedCache, adaptiveCounts, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, encodeSoftmax, isSoftwareAdapter, requestGpu, selectTopK, windowScores } from '../dist/index.js';
+import { Dispatcher, GpuKvPool, GpuLlamaDecoder, GpuPagedCache, adaptiveCounts, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, encodeSoftmax, isSoftwareAdapter, requestGpu, selectTopK, windowScores } from '../dist/index.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let gpu;
@@ -169,6 +171,53 @@ const argmax = await timeOnGpu(d, repeats, () => {
 console.log(`| argmax | ${vocabulary} logits | ${argmax.toFixed(2)} | ${((vocabulary * 4) / argmax / 1e6).toFixed(2)} |`);
 for (const buffer of [logits, vocabLogits, best]) buffer.destroy();
 
+// one decode step for 8 sequences of one pool: batched (one submission, weights read once per step)
+// vs one decode per sequence (8 submissions), stories15M's shape with random weights, prompts of
+// different lengths; the two alternate step by step so the machine's load falls on both alike
+const model = { dim: 288, hiddenDim: 768, layers: 6, queryHeads: 6, kvHeads: 6, headDim: 48, vocabSize: 32000, contextLength: 256, normEps: 1e-5 };
+const half = model.headDim / 2;
+const angle = (i) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / model.headDim);
+const matrix = (rows, columns) => random(rows * columns, 0.05);
+const weights = {
+  tokenEmbedding: matrix(model.vocabSize, model.dim),
+  layers: Array.from({ length: model.layers }, () => ({
+    attentionNorm: new Float32Array(model.dim).fill(1),
+    ffnNorm: new Float32Array(model.dim).fill(1),
+    wq: matrix(model.dim, model.dim), wk: matrix(model.dim, model.dim), wv: matrix(model.dim, model.dim), wo: matrix(model.dim, model.dim),
+    w1: matrix(model.hiddenDim, model.dim), w2: matrix(model.dim, model.hiddenDim), w3: matrix(model.hiddenDim, model.dim),
+  })),
+  finalNorm: new Float32Array(model.dim).fill(1),
+  classifier: matrix(model.vocabSize, model.dim),
+  ropeCos: Float32Array.from({ length: model.contextLength * half }, (_, i) => Math.cos(angle(i))),
+  ropeSin: Float32Array.from({ length: model.contextLength * half }, (_, i) => Math.sin(angle(i))),
+};
+const decoder = new GpuLlamaDecoder(gpu, model, weights);
+const kvPool = new GpuKvPool(gpu, { layers: model.layers, queryHeads: model.queryHeads, kvHeads: model.kvHeads, headDim: model.headDim });
+const batchSize = 8;
+const prompts = Array.from({ length: batchSize }, (_, i) => Array.from({ length: 8 + 8 * i }, (_, t) => (t * 31 + i) % model.vocabSize));
+const [batchedSequences, singleSequences] = [0, 1].map(() => prompts.map(() => GpuPagedCache.inPool(kvPool)));
+for (const [i, prompt] of prompts.entries()) {
+  await decoder.prefill(prompt, batchedSequences[i]);
+  await decoder.prefill(prompt, singleSequences[i]);
+}
+const stepTokens = prompts.map((_, i) => (7 * i + 3) % model.vocabSize);
+let stepPositions = prompts.map((prompt) => prompt.length);
+const decodeSteps = software ? 3 : 20;
+let [batchedMs, singleMs] = [0, 0];
+for (let step = -1; step < decodeSteps; step++) { // step -1: warm-up
+  const batchStart = performance.now();
+  await decoder.decodeBatch(stepTokens, stepPositions, batchedSequences);
+  const singleStart = performance.now();
+  for (let i = 0; i < batchSize; i++) await decoder.decode(stepTokens[i], stepPositions[i], singleSequences[i]);
+  const end = performance.now();
+  if (step >= 0) [batchedMs, singleMs] = [batchedMs + singleStart - batchStart, singleMs + end - singleStart];
+  stepPositions = stepPositions.map((position) => position + 1);
+}
+[batchedMs, singleMs] = [batchedMs / decodeSteps, singleMs / decodeSteps];
+console.log(`| decode step of ${batchSize} sequences: one batched submission vs ${batchSize} single decodes | stories15M shape, random weights, prompts 8..${8 * batchSize} | ${batchedMs.toFixed(1)} vs ${singleMs.toFixed(1)} | - (${(singleMs / batchedMs).toFixed(2)}x) |`);
+kvPool.destroy();
+decoder.destroy();
+
 const ratio = ({ full, compressed }) => `${(full / compressed).toFixed(1)}x faster (${full.toFixed(2)} -> ${compressed.toFixed(2)} ms)`;
 console.log(`\ndecode attention, 8x compressed vs full: f32 K/V ${ratio(attention.f32)}; f16 K/V ${ratio(attention.f16)}`);
 const fraction = (gbps, of) => `${((100 * gbps) / of).toFixed(1)}%`;
@@ -179,4 +228,5 @@ for (const kvFormat of ['f32', 'f16']) {
     (Number.isFinite(rated) ? `, ${fraction(fullGBps, rated)} of the rated ${rated} GB/s` : ''));
 }
 console.log(`f16 vs f32 K/V storage: ${(attention.f32.full / attention.f16.full).toFixed(2)}x (full), ${(attention.f32.compressed / attention.f16.compressed).toFixed(2)}x (8x compressed)`);
+console.log(`decode step of ${batchSize} sequences: batched ${(singleMs / batchedMs).toFixed(2)}x faster than ${batchSize} single decodes (${singleMs.toFixed(1)} -> ${batchedMs.toFixed(1)} ms per step)`);
 gpu.device.destroy();

@@ -1,9 +1,21 @@
 import { type GpuContext, assertAlive } from './device.js';
-import { PipelineCache, packUniforms, workgroupsFor } from './program.js';
+import { PipelineCache, type UniformValues, packUniforms, workgroupsFor } from './program.js';
 import { PROGRAMS } from './programs.js';
 import { GpuError } from './errors.js';
 
 export type KernelName = keyof typeof PROGRAMS;
+
+/** The uniforms `kernel` takes: every field of its struct but the `_pad*` padding, each a number. */
+export type UniformsOf<K extends KernelName> = UniformValues<(typeof PROGRAMS)[K]['uniforms']>;
+
+/** Where a dispatch runs: `threads` or `groups` (spilling into y past 65,535 workgroups), or an explicit `x`, `y`, `z` grid. */
+export interface DispatchGrid {
+  readonly threads?: number;
+  readonly groups?: number;
+  readonly x?: number;
+  readonly y?: number;
+  readonly z?: number;
+}
 
 /** A copy encoded for reading back; see {@link Dispatcher.stage}. */
 export interface StagedRead {
@@ -60,11 +72,16 @@ export class Dispatcher {
     this.liveTemporary++;
   }
 
-  /** Encodes one dispatch of `kernel` over `[x, y]` workgroups (x given in threads when `threads` is set). */
-  run(kernel: KernelName, uniforms: Record<string, number>, buffers: readonly GPUBuffer[], grid: { threads?: number; groups?: number; x?: number; y?: number }): void {
+  /**
+   * Encodes one dispatch of `kernel` over `[x, y, z]` workgroups (x given in threads when `threads` is
+   * set). `uniforms` must name exactly the fields of the kernel's struct (padding excluded): a missing
+   * or unknown field is a compile error, and an INVALID_ARGUMENT GpuError at run time.
+   */
+  run<K extends KernelName>(kernel: K, uniforms: UniformsOf<K>, buffers: readonly GPUBuffer[], grid: DispatchGrid): void {
     const { program, uniforms: fields } = PROGRAMS[kernel];
+    const packed = packUniforms<readonly (readonly [string, 'u32' | 'f32'])[]>(fields, uniforms as Record<string, number>, program.name); // throws before anything is encoded
     const pipeline = this.pipelines.get(program);
-    const uniform = this.temp(0, GPUBufferUsage.UNIFORM, packUniforms(fields, uniforms));
+    const uniform = this.temp(0, GPUBufferUsage.UNIFORM, packed);
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [uniform, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
@@ -77,12 +94,17 @@ export class Dispatcher {
       const groups = grid.groups ?? workgroupsFor(grid.threads!, program.workgroupSize);
       const x = Math.min(groups, MAX_GROUPS_PER_DIMENSION);
       pass.dispatchWorkgroups(x, Math.ceil(groups / x));
-    } else pass.dispatchWorkgroups(grid.x ?? 1, grid.y ?? 1);
+    } else pass.dispatchWorkgroups(grid.x ?? 1, grid.y ?? 1, grid.z ?? 1);
     pass.end();
   }
 
   copy(from: GPUBuffer, fromOffset: number, to: GPUBuffer, toOffset: number, size: number): void {
     this.current().copyBufferToBuffer(from, fromOffset, to, toOffset, size);
+  }
+
+  /** Encodes zeroing `size` bytes of `buffer` from `offset` (multiples of 4), in command order. */
+  clear(buffer: GPUBuffer, offset = 0, size?: number): void {
+    this.current().clearBuffer(buffer, offset, size);
   }
 
   /** Submits what was encoded and releases the temporary buffers. */

@@ -1,4 +1,9 @@
-export type GpuErrorCode = 'BACKEND_UNAVAILABLE' | 'DEVICE_LOST' | 'DEVICE_OUT_OF_MEMORY' | 'INVALID_ARGUMENT';
+/**
+ * `POOL_EXHAUSTED`: a GpuKvPool with a fixed number of blocks has too few free for a request (nothing
+ * was changed); `DEVICE_OUT_OF_MEMORY`: the device (or a growing pool's `maxLayerBytes`) has no room;
+ * `INVALID_NUMBER`: data that must be finite is not (eviction scores from NaN keys or queries).
+ */
+export type GpuErrorCode = 'BACKEND_UNAVAILABLE' | 'DEVICE_LOST' | 'DEVICE_OUT_OF_MEMORY' | 'INVALID_ARGUMENT' | 'INVALID_NUMBER' | 'POOL_EXHAUSTED';
 
 /** Every error this package throws on purpose; `code` matches @adakv/core's error codes. */
 export class GpuError extends Error {

@@ -1,8 +1,8 @@
 import { type GpuContext, largestStorageBuffer } from './device.js';
 import type { Dispatcher, StagedRead } from './dispatcher.js';
 import { GpuError, mib } from './errors.js';
-import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec } from './model-ops.js';
-import type { GpuPagedCache } from './paged-cache.js';
+import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, readArgmaxRows } from './model-ops.js';
+import { GpuPagedCache } from './paged-cache.js';
 
 export interface LlamaShape {
   readonly dim: number;
@@ -60,11 +60,37 @@ function checkTensorSizes(gpu: GpuContext, weights: LlamaWeights): void {
   }
 }
 
+/** The activations of `rows` tokens going through the layers together: a prompt, or one token per sequence of a batch. */
+interface Activations {
+  readonly rows: number;
+  readonly x: GPUBuffer;
+  readonly normed: GPUBuffer;
+  readonly q: GPUBuffer;
+  readonly k: GPUBuffer;
+  readonly v: GPUBuffer;
+  readonly attention: GPUBuffer;
+  readonly projected: GPUBuffer;
+  readonly gate: GPUBuffer;
+  readonly up: GPUBuffer;
+}
+
+/** What differs between a prompt and a decode step: how rows are projected, rotated, stored and attended. */
+interface Pass {
+  /** `out = input w^T` over the activations' rows. */
+  project(w: GPUBuffer, input: GPUBuffer, out: GPUBuffer, inDim: number, outDim: number): void;
+  /** RoPE of every row of `vectors` (`heads` heads each) at its position. */
+  rope(vectors: GPUBuffer, heads: number): void;
+  /** The K/V append into the paged cache(s) and the attention of every row into `a.attention`. */
+  appendAndAttend(layer: number, a: Activations): void;
+}
+
 /**
- * The LLaMA forward pass on the GPU. Decode: RMSNorm, the projections (matvec kernels), RoPE, the K/V
- * append and paged attention of a {@link GpuPagedCache}, SwiGLU, residuals, the final norm and
- * classifier, one submission per token, only the logits come back. Prefill: the same layers over the
- * whole prompt with tiled matrix products and causal attention, one submission. Weights are uploaded once.
+ * The LLaMA forward pass on the GPU, as core's CPU pass computes it (packages/core/src/model/forward.ts):
+ * one layer recipe ({@link encodeLayer}) serves prefill (a prompt's rows attend causally among
+ * themselves: tiled matrix products, causal attention) and decode (one token per sequence, each
+ * appending to its paged cache and attending through it: batched matrix-vector products, paged
+ * flash-decoding). Each call is one submission; only logits (or argmax indices) come back. Weights
+ * are uploaded once.
  */
 export class GpuLlamaDecoder {
   private readonly buffers: GPUBuffer[] = [];
@@ -106,18 +132,48 @@ export class GpuLlamaDecoder {
 
   /** Forwards `token` at `position` through every layer, appending its K/V to `cache`; returns the logits. */
   async decode(token: number, position: number, cache: GpuPagedCache): Promise<Float32Array> {
-    const d = cache.dispatcher;
-    const logits = this.encodeForward([token], position, cache);
-    return new Float32Array(await d.read(logits, this.shape.vocabSize * 4));
+    return (await this.decodeBatch([token], [position], [cache]))[0]!;
   }
 
-  /** {@link decode} for greedy decoding: the argmax is taken on the GPU (ties to the lower index), so 4 bytes come back, not the logits. */
+  /**
+   * {@link decode} for greedy decoding: the argmax is taken on the GPU (ties to the lower index), so
+   * 4 bytes come back, not the logits; -1 when the logits hold NaN or an infinity.
+   */
   async decodeGreedy(token: number, position: number, cache: GpuPagedCache): Promise<number> {
-    const d = cache.dispatcher;
-    const logits = this.encodeForward([token], position, cache);
-    const best = d.temp(4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    encodeArgmax(d, logits, best, this.shape.vocabSize);
-    return new Uint32Array(await d.read(best, 4))[0]!;
+    return (await this.decodeBatchGreedy([token], [position], [cache]))[0]!;
+  }
+
+  /**
+   * One decode step for a batch of sequences in one submission: `tokens[i]` at `positions[i]` is
+   * appended to and attends over `caches[i]` (distinct sequences of one {@link GpuKvPool}, else
+   * INVALID_ARGUMENT). The projections and the classifier are matrix products over the batch's rows
+   * (each weight read serves up to 8 rows), RoPE takes each row's position, one scatter appends every
+   * row and one flash-decoding dispatch attends every sequence. Returns the logits of each sequence.
+   *
+   * Row `i` equals `decode(tokens[i], positions[i], caches[i])`: `decode` is this with a batch of one,
+   * and every kernel computes a row with the same arithmetic in the same order whatever the batch, so
+   * the results were bit-identical on the adapters tested (SwiftShader); the documented tolerance is
+   * 1e-4. The blocks every layer needs are reserved first: POOL_EXHAUSTED (a fixed pool) or
+   * DEVICE_OUT_OF_MEMORY (a growing one) is thrown before any cache changes.
+   */
+  async decodeBatch(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): Promise<Float32Array[]> {
+    const d = this.checkBatch(tokens, positions, caches).dispatcher;
+    const logits = this.encodeBatch(tokens, positions, caches);
+    const vocabSize = this.shape.vocabSize;
+    const bytes = await d.read(logits, tokens.length * vocabSize * 4);
+    return tokens.map((_, i) => new Float32Array(bytes, i * vocabSize * 4, vocabSize));
+  }
+
+  /**
+   * {@link decodeBatch} for greedy decoding: each sequence's argmax is taken on the GPU (ties to the
+   * lower index), so 4 bytes per sequence come back; -1 for a sequence whose logits hold NaN or an infinity.
+   */
+  async decodeBatchGreedy(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): Promise<number[]> {
+    const d = this.checkBatch(tokens, positions, caches).dispatcher;
+    const logits = this.encodeBatch(tokens, positions, caches);
+    const best = d.temp(tokens.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    encodeArgmax(d, logits, best, this.shape.vocabSize, tokens.length);
+    return readArgmaxRows(d, best, tokens.length);
   }
 
   /**
@@ -136,20 +192,34 @@ export class GpuLlamaDecoder {
    * the logits after the last token and, per layer, the post-RoPE queries, keys and values.
    */
   async prefill(tokens: ArrayLike<number>, cache: GpuPagedCache): Promise<LlamaPrefill> {
-    const { layers, kvHeads, queryHeads, headDim, vocabSize } = this.shape;
+    const { layers, kvHeads, queryHeads, headDim, vocabSize, dim } = this.shape;
     const n = tokens.length;
     if (n === 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: there are no tokens; give at least one.');
     if (!this.prefillFits(n)) throw new GpuError('INVALID_ARGUMENT', `prefill: ${n} tokens exceed this device's limits (see prefillFits); prefill on the CPU.`);
+    this.checkInput(Array.from(tokens), Array.from({ length: n }, (_, t) => t), [cache]);
     for (let layer = 0; layer < layers; layer++) {
       for (let head = 0; head < kvHeads; head++) {
         if (cache.length(layer, head) !== 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: the cache already holds rows; prefill starts a sequence.');
       }
     }
+    cache.pool.reserve(Array.from({ length: cache.pool.shape.layers }, (_, l) => (l < layers ? GpuPagedCache.blocksNeeded(l, [cache], [n]) : 0)));
     const d = cache.dispatcher;
     const [qBytes, kvBytes] = [n * queryHeads * headDim * 4, n * kvHeads * headDim * 4];
     const staged: StagedRead[] = [];
-    const logits = this.encodeForward(Array.from(tokens), 0, cache, (q, k, v) => staged.push(d.stage(q, qBytes), d.stage(k, kvBytes), d.stage(v, kvBytes)));
-    staged.push(d.stage(logits, vocabSize * 4));
+    const positions = Int32Array.from({ length: n }, (_, t) => t);
+    const prompt: Pass = {
+      project: (w, input, out, inDim, outDim) => (n === 1 ? encodeMatvec(d, w, input, out, { inDim, outDim }) : encodeMatmul(d, input, w, out, { rows: n, inDim, outDim })),
+      rope: (vectors, heads) => d.run('rope', { heads, headDim, position: 0, tokens: n }, [vectors, this.ropeCos, this.ropeSin], { threads: (n * heads * headDim) / 2 }),
+      appendAndAttend: (layer, a) => {
+        staged.push(d.stage(a.q, qBytes), d.stage(a.k, kvBytes), d.stage(a.v, kvBytes)); // the observations compression plans from
+        cache.encodeAppend(layer, a.k, a.v, positions);
+        encodeCausalAttention(d, a.q, a.k, a.v, a.attention, { tokens: n, queryHeads, kvHeads, headDim });
+      },
+    };
+    const a = this.encodeLayers(d, Array.from(tokens), prompt);
+    const last = n === 1 ? a.x : d.temp(dim * 4, GPUBufferUsage.STORAGE);
+    if (n > 1) d.copy(a.x, (n - 1) * dim * 4, last, 0, dim * 4);
+    staged.push(d.stage(this.encodeClassifier(d, last, a.normed, 1), vocabSize * 4));
     const bytes = await d.readStaged(staged);
     const observations = Array.from({ length: layers }, (_, layer) => ({
       queries: new Float32Array(bytes[3 * layer]!),
@@ -159,59 +229,121 @@ export class GpuLlamaDecoder {
     return { logits: new Float32Array(bytes[3 * layers]!), observations };
   }
 
-  /**
-   * Encodes the forward pass of `tokens` at `position ..`: one token attends over the paged cache
-   * (decode), several attend causally among themselves (prefill, from position 0). `observe` sees
-   * each layer's post-RoPE q, k, v. Returns the buffer the last token's logits will be in.
-   */
-  private encodeForward(tokens: readonly number[], position: number, cache: GpuPagedCache, observe?: (q: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => void): GPUBuffer {
-    const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength, normEps } = this.shape;
+  /** Validates a decode batch, and reserves every layer's blocks for it (nothing changes on a refusal). Returns the caches' pool. */
+  private checkBatch(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): GpuPagedCache['pool'] {
+    const b = tokens.length;
+    if (b === 0 || positions.length !== b || caches.length !== b) {
+      throw new GpuError('INVALID_ARGUMENT', `decode: ${b} tokens, ${positions.length} positions and ${caches.length} caches must match (at least one).`);
+    }
+    if (new Set(caches).size !== b) throw new GpuError('INVALID_ARGUMENT', 'decode: a cache appears twice in one batch; each sequence decodes one token per step.');
+    const { vocabSize, hiddenDim, dim, layers } = this.shape;
+    if (b * Math.max(vocabSize, hiddenDim, dim) * 4 > largestStorageBuffer(this.gpu)) {
+      throw new GpuError('INVALID_ARGUMENT', `decode: the logits of ${b} sequences exceed one storage binding; split the batch.`);
+    }
+    this.checkInput(tokens, positions, caches);
+    const pool = caches[0]!.pool;
+    if (caches.some((cache) => cache.pool !== pool)) {
+      throw new GpuError('INVALID_ARGUMENT', 'decode: every sequence of a batch must belong to the same GpuKvPool (create them with GpuPagedCache.inPool(pool)).');
+    }
+    const ones = new Array<number>(b).fill(1);
+    pool.reserve(Array.from({ length: pool.shape.layers }, (_, l) => (l < layers ? GpuPagedCache.blocksNeeded(l, caches, ones) : 0)));
+    return pool;
+  }
+
+  private checkInput(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): void {
+    const { layers, queryHeads, kvHeads, headDim, vocabSize, contextLength } = this.shape;
     if (this.outOfMemory) throw new GpuError('DEVICE_OUT_OF_MEMORY', `The model's weights did not fit on the GPU: ${this.outOfMemory}`);
-    const n = tokens.length;
     for (const token of tokens) {
       if (!Number.isInteger(token) || token < 0 || token >= vocabSize) throw new GpuError('INVALID_ARGUMENT', `token ${token} is outside the vocabulary of ${vocabSize}.`);
     }
-    if (!Number.isInteger(position) || position < 0 || position + n > contextLength) {
-      throw new GpuError('INVALID_ARGUMENT', `positions ${position}..${position + n - 1} are outside the context of ${contextLength}.`);
-    }
-    const d: Dispatcher = cache.dispatcher;
-    const scratch = (floats: number) => d.temp(floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    const [x, normed, q, k, v, attention, projected, gate, up] = [dim, dim, queryHeads * headDim, kvHeads * headDim, kvHeads * headDim, queryHeads * headDim, dim, hiddenDim, hiddenDim].map((size) => scratch(n * size)) as GPUBuffer[];
-    tokens.forEach((token, t) => d.copy(this.embedding, token * dim * 4, x!, t * dim * 4, dim * 4));
-    const project = (w: GPUBuffer, input: GPUBuffer, out: GPUBuffer, inDim: number, outDim: number) => {
-      if (n === 1) encodeMatvec(d, w, input, out, { inDim, outDim });
-      else encodeMatmul(d, input, w, out, { rows: n, inDim, outDim });
-    };
-    const rmsnorm = (input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, rows = n) => d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps, rows }, [input, weight, out], { groups: rows });
-    const elementwise = (op: number, a: GPUBuffer, b: GPUBuffer, length: number) => d.run('elementwise', { length: n * length, op }, [a, b], { threads: n * length });
-    const positions = Int32Array.from({ length: n }, (_, t) => position + t);
-    for (let layer = 0; layer < layers; layer++) {
-      const w = this.layerWeights[layer]!;
-      rmsnorm(x!, w.attentionNorm, normed!);
-      project(w.wq, normed!, q!, dim, queryHeads * headDim);
-      project(w.wk, normed!, k!, dim, kvHeads * headDim);
-      project(w.wv, normed!, v!, dim, kvHeads * headDim);
-      for (const [vectors, heads] of [[q!, queryHeads], [k!, kvHeads]] as const) {
-        d.run('rope', { heads, headDim, position, tokens: n }, [vectors, this.ropeCos, this.ropeSin], { threads: (n * heads * headDim) / 2 });
+    for (const position of positions) {
+      if (!Number.isInteger(position) || position < 0 || position >= contextLength) {
+        throw new GpuError('INVALID_ARGUMENT', `position ${position} is outside the context of ${contextLength}${positions.length > 1 ? ` (positions ${positions[0]}..${positions[positions.length - 1]})` : ''}.`);
       }
-      observe?.(q!, k!, v!);
-      cache.encodeAppend(layer, k!, v!, positions);
-      if (n === 1) cache.encodeAttend(layer, q!, attention!);
-      else encodeCausalAttention(d, q!, k!, v!, attention!, { tokens: n, queryHeads, kvHeads, headDim });
-      project(w.wo, attention!, projected!, queryHeads * headDim, dim);
-      elementwise(0, x!, projected!, dim);
-      rmsnorm(x!, w.ffnNorm, normed!);
-      project(w.w1, normed!, gate!, dim, hiddenDim);
-      project(w.w3, normed!, up!, dim, hiddenDim);
-      elementwise(1, gate!, up!, hiddenDim);
-      project(w.w2, gate!, projected!, hiddenDim, dim);
-      elementwise(0, x!, projected!, dim);
     }
-    const last = n === 1 ? x! : scratch(dim);
-    if (n > 1) d.copy(x!, (n - 1) * dim * 4, last, 0, dim * 4);
-    const logits = scratch(vocabSize);
-    rmsnorm(last, this.finalNorm, normed!, 1);
-    encodeMatvec(d, this.classifier, normed!, logits, { inDim: dim, outDim: vocabSize });
+    for (const cache of caches) {
+      const s = cache.pool.shape;
+      if (s.queryHeads !== queryHeads || s.kvHeads !== kvHeads || s.headDim !== headDim || s.layers < layers) {
+        throw new GpuError('INVALID_ARGUMENT', `The cache (${s.layers} layers, ${s.queryHeads} query heads over ${s.kvHeads} KV heads of ${s.headDim}) does not fit the model (${layers}, ${queryHeads} over ${kvHeads} of ${headDim}).`);
+      }
+      cache.pool.check();
+    }
+  }
+
+  /** Encodes one decode step of the batch (already checked); returns the buffer its logits `[batch][vocab]` will be in. */
+  private encodeBatch(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): GPUBuffer {
+    const { headDim } = this.shape;
+    const d = caches[0]!.dispatcher;
+    const b = tokens.length;
+    const rowPositions = d.temp(b * 4, GPUBufferUsage.STORAGE, Uint32Array.from(positions));
+    const step: Pass = {
+      project: (w, input, out, inDim, outDim) => encodeMatvec(d, w, input, out, { inDim, outDim, rows: b }),
+      rope: (vectors, heads) => d.run('ropeRows', { heads, headDim, position: 0, tokens: b }, [vectors, this.ropeCos, this.ropeSin, rowPositions], { threads: (b * heads * headDim) / 2 }),
+      appendAndAttend: (layer, a) => {
+        GpuPagedCache.encodeAppendRows(layer, caches, a.k, a.v, positions);
+        GpuPagedCache.encodeAttendBatch(layer, caches, a.q, a.attention);
+      },
+    };
+    const a = this.encodeLayers(d, tokens, step);
+    return this.encodeClassifier(d, a.x, a.normed, b);
+  }
+
+  /** Embeds `tokens` and encodes every layer over them; returns the activations (the residual stream in `x`). */
+  private encodeLayers(d: Dispatcher, tokens: readonly number[], pass: Pass): Activations {
+    const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim } = this.shape;
+    const n = tokens.length;
+    const scratch = (floats: number) => d.temp(n * floats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const a: Activations = {
+      rows: n,
+      x: scratch(dim),
+      normed: scratch(dim),
+      q: scratch(queryHeads * headDim),
+      k: scratch(kvHeads * headDim),
+      v: scratch(kvHeads * headDim),
+      attention: scratch(queryHeads * headDim),
+      projected: scratch(dim),
+      gate: scratch(hiddenDim),
+      up: scratch(hiddenDim),
+    };
+    tokens.forEach((token, t) => d.copy(this.embedding, token * dim * 4, a.x, t * dim * 4, dim * 4));
+    for (let layer = 0; layer < layers; layer++) this.encodeLayer(d, layer, a, pass);
+    return a;
+  }
+
+  /**
+   * The LLaMA layer, shared by prefill and decode, as core's CPU recipe runs it
+   * (packages/core/src/model/forward.ts): norm -> q/k/v projections -> RoPE -> K/V append and attention
+   * -> output projection + residual -> norm -> gate/up projections -> SwiGLU -> down projection + residual.
+   */
+  private encodeLayer(d: Dispatcher, layer: number, a: Activations, pass: Pass): void {
+    const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps } = this.shape;
+    const w = this.layerWeights[layer]!;
+    const n = a.rows;
+    const rmsnorm = (weight: GPUBuffer) => d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps, rows: n }, [a.x, weight, a.normed], { groups: n });
+    const elementwise = (op: 0 | 1, target: GPUBuffer, other: GPUBuffer, length: number) => d.run('elementwise', { length: n * length, op }, [target, other], { threads: n * length });
+    rmsnorm(w.attentionNorm);
+    pass.project(w.wq, a.normed, a.q, dim, queryHeads * headDim);
+    pass.project(w.wk, a.normed, a.k, dim, kvHeads * headDim);
+    pass.project(w.wv, a.normed, a.v, dim, kvHeads * headDim);
+    pass.rope(a.q, queryHeads);
+    pass.rope(a.k, kvHeads);
+    pass.appendAndAttend(layer, a);
+    pass.project(w.wo, a.attention, a.projected, queryHeads * headDim, dim);
+    elementwise(0, a.x, a.projected, dim); // residual
+    rmsnorm(w.ffnNorm);
+    pass.project(w.w1, a.normed, a.gate, dim, hiddenDim);
+    pass.project(w.w3, a.normed, a.up, dim, hiddenDim);
+    elementwise(1, a.gate, a.up, hiddenDim); // SwiGLU
+    pass.project(w.w2, a.gate, a.projected, hiddenDim, dim);
+    elementwise(0, a.x, a.projected, dim); // residual
+  }
+
+  /** The final norm of `rows` rows of `x` (into `normed`) and the classifier; returns the logits `[rows][vocab]`. */
+  private encodeClassifier(d: Dispatcher, x: GPUBuffer, normed: GPUBuffer, rows: number): GPUBuffer {
+    const { dim, vocabSize, normEps } = this.shape;
+    const logits = d.temp(rows * vocabSize * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps, rows }, [x, this.finalNorm, normed], { groups: rows });
+    encodeMatvec(d, this.classifier, normed, logits, { inDim: dim, outDim: vocabSize, rows });
     return logits;
   }
 

@@ -25,16 +25,22 @@ export function encodeMatmul(d: Dispatcher, a: GPUBuffer, w: GPUBuffer, out: GPU
 }
 
 /**
- * Encodes `out = w x` for one vector (`x` `[inDim]`, `w` `[outDim][inDim]` from float `weightOffset`):
- * the decode step's projections. Threads per row grow with the row length (a power of two, about one
- * per 32 products, at most the 64 of a workgroup), so short rows share workgroups.
+ * Encodes `out = w x` for `rows` vectors (`x` `[rows][inDim]`, `out` `[rows][outDim]`, `w`
+ * `[outDim][inDim]` from float `weightOffset`): the decode step's projections, one vector per sequence
+ * of a batch. Threads per weight row grow with its length (a power of two, about one per 32 products,
+ * at most the 64 of a workgroup), so short rows share workgroups. Several vectors take `matvec-batch`,
+ * where each weight read serves up to 8 of them; a vector's products are summed in the same order
+ * either way.
  */
-export function encodeMatvec(d: Dispatcher, w: GPUBuffer, x: GPUBuffer, out: GPUBuffer, shape: { inDim: number; outDim: number; weightOffset?: number }): void {
-  const { inDim, outDim, weightOffset = 0 } = shape;
+export function encodeMatvec(d: Dispatcher, w: GPUBuffer, x: GPUBuffer, out: GPUBuffer, shape: { inDim: number; outDim: number; weightOffset?: number; rows?: number }): void {
+  const { inDim, outDim, weightOffset = 0, rows = 1 } = shape;
   checkCount('matvec', 'inDim', inDim);
   checkCount('matvec', 'outDim', outDim);
+  checkCount('matvec', 'rows', rows);
   const lanes = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, inDim / 32))));
-  d.run('matvec', { inDim, outDim, weightOffset, lanes }, [w, x, out], { groups: Math.ceil(outDim / (64 / lanes)) });
+  const grid = { groups: Math.ceil(outDim / (64 / lanes)) };
+  if (rows === 1) d.run('matvec', { inDim, outDim, weightOffset, lanes }, [w, x, out], grid);
+  else d.run('matvecBatch', { inDim, outDim, weightOffset, lanes, rows }, [w, x, out], grid);
 }
 
 /** Prompt tokens one `causal-attention` workgroup attends for (its queries share every K/V read). */
@@ -64,10 +70,15 @@ export function encodeSoftmax(d: Dispatcher, x: GPUBuffer, rows: number, length:
   d.run('softmax', { rows, length }, [x], { x: groupsX, y: Math.ceil(rows / groupsX) });
 }
 
-/** Encodes the index of the largest of `x[0, length)` (ties to the lower index) into `result[0]` (u32). */
-export function encodeArgmax(d: Dispatcher, x: GPUBuffer, result: GPUBuffer, length: number): void {
+/**
+ * Encodes the index of the largest of each row of `x` (`[rows][length]`; ties to the lower index) into
+ * `result[row]` (u32): 0xffffffff for a row holding NaN or an infinity (see {@link readArgmax}).
+ */
+export function encodeArgmax(d: Dispatcher, x: GPUBuffer, result: GPUBuffer, length: number, rows = 1): void {
   checkCount('argmax', 'length', length);
-  d.run('argmax', { length }, [x, result], { x: 1 });
+  checkCount('argmax', 'rows', rows);
+  if (rows > MAX_GROUPS) throw new GpuError('INVALID_ARGUMENT', `argmax: at most ${MAX_GROUPS} rows per dispatch, got ${rows}.`);
+  d.run('argmax', { length, rows }, [x, result], { x: rows });
 }
 
 const storage = (): number => GPUBufferUsage.STORAGE;
@@ -92,9 +103,19 @@ export async function softmaxRows(d: Dispatcher, x: Float32Array, rows: number):
   return new Float32Array(await d.read(buffer, x.byteLength));
 }
 
-/** The index of the largest value of `x` on the GPU (ties to the lower index). */
+/** The index of the largest value of `x` on the GPU (ties to the lower index); -1 when `x` holds NaN or an infinity. */
 export async function argmax(d: Dispatcher, x: Float32Array): Promise<number> {
   const result = d.temp(4, readable());
   encodeArgmax(d, d.temp(x.byteLength, storage(), x), result, x.length);
-  return new Uint32Array(await d.read(result, 4))[0]!;
+  return readArgmax(d, result);
+}
+
+/** The index `encodeArgmax` wrote into `result`, or -1 for logits that hold NaN or an infinity. */
+export async function readArgmax(d: Dispatcher, result: GPUBuffer): Promise<number> {
+  return (await readArgmaxRows(d, result, 1))[0]!;
+}
+
+/** The `rows` indices `encodeArgmax` wrote into `result`, -1 for a row that holds NaN or an infinity. */
+export async function readArgmaxRows(d: Dispatcher, result: GPUBuffer, rows: number): Promise<number[]> {
+  return Array.from(new Uint32Array(await d.read(result, rows * 4)), (index) => (index === 0xffffffff ? -1 : index));
 }

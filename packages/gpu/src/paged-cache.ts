@@ -1,170 +1,113 @@
-import { type GpuContext, assertAlive, largestStorageBuffer } from './device.js';
-import { Dispatcher } from './dispatcher.js';
+import { type GpuContext, largestStorageBuffer } from './device.js';
+import type { Dispatcher } from './dispatcher.js';
 import { GpuError, mib } from './errors.js';
 import { decodeHalves } from './half.js';
+import { type EvictionOptions, evictionScores, planEviction } from './eviction.js';
+import { GpuKvPool, type HeadPages, type PagedCacheShape, type QueryRing } from './kv-pool.js';
 
-export interface PagedCacheShape {
-  readonly layers: number;
-  readonly queryHeads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Tokens per block (default 16). */
-  readonly blockSize?: number;
-  /**
-   * How K/V rows are stored: `f32` (default), or `f16` (two halves per word: half the memory and the
-   * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32), or `auto`:
-   * f16 where the adapter offers `shader-f16` (hardware with fast halves), else f32.
-   */
-  readonly kvFormat?: 'f32' | 'f16' | 'auto';
-  /**
-   * Most bytes one layer's K (and as many V) may take: a memory cap for the sequence. The device's
-   * largest storage buffer by default (and at most); past it, appends fail with DEVICE_OUT_OF_MEMORY.
-   */
-  readonly maxLayerBytes?: number;
-}
+/** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
+const MAX_GROUPS = 65535;
 
-interface HeadPages {
-  blocks: number[];
-  positions: number[];
-}
-
-/** One layer's K and V blocks on the GPU, grown by doubling; block bookkeeping stays on the CPU. */
-class LayerStorage {
-  keys: GPUBuffer;
-  values: GPUBuffer;
-  capacity: number;
-  readonly free: number[] = [];
-  readonly heads: HeadPages[];
-
-  constructor(private readonly cache: GpuPagedCache, kvHeads: number) {
-    this.capacity = 0;
-    this.keys = this.values = null as unknown as GPUBuffer;
-    this.heads = Array.from({ length: kvHeads }, () => ({ blocks: [], positions: [] }));
-    this.grow(cache.initialBlocks);
-  }
-
-  take(): number {
-    this.reserve(1);
-    return this.free.pop()!;
-  }
-
-  /**
-   * Makes sure `needed` free blocks exist, growing the buffers (at least doubling) up to the device's
-   * largest storage buffer; throws DEVICE_OUT_OF_MEMORY before anything changes when they cannot.
-   */
-  reserve(needed: number): void {
-    const missing = needed - this.free.length;
-    if (missing <= 0) return;
-    const halfBlock = this.cache.blockBytes / 2; // K (or V) bytes of one block
-    const limit = this.cache.maxLayerBytes;
-    const most = Math.floor(limit / halfBlock);
-    if (this.capacity + missing > most) {
-      throw new GpuError(
-        'DEVICE_OUT_OF_MEMORY',
-        `One layer's keys would need ${mib((this.capacity + missing) * halfBlock)}, more than the ${mib(limit)} a layer may take ` +
-          `(maxLayerBytes, at most the device's largest storage buffer); keep fewer tokens (compress, or a shorter context) or store K/V as f16.`,
-      );
-    }
-    this.grow(Math.min(most, Math.max(this.capacity * 2, this.capacity + missing)));
-  }
-
-  private grow(blocks: number): void {
-    const bytes = blocks * this.cache.blockBytes / 2;
-    const device = this.cache.dispatcher.device;
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    device.pushErrorScope('out-of-memory');
-    const keys = device.createBuffer({ size: bytes, usage });
-    const values = device.createBuffer({ size: bytes, usage });
-    void device.popErrorScope().then((error) => {
-      if (error) this.cache.outOfMemory = error.message;
-    });
-    if (this.capacity > 0) {
-      const old = (this.capacity * this.cache.blockBytes) / 2;
-      // copied in command order, so rows written earlier in the same submission come along
-      this.cache.dispatcher.copy(this.keys, 0, keys, 0, old);
-      this.cache.dispatcher.copy(this.values, 0, values, 0, old);
-      this.cache.dispatcher.retire(this.keys);
-      this.cache.dispatcher.retire(this.values);
-    } else this.cache.liveBuffers += 2;
-    for (let b = blocks - 1; b >= this.capacity; b--) this.free.push(b);
-    this.keys = keys;
-    this.values = values;
-    this.capacity = blocks;
-  }
-
-  destroy(): void {
-    this.keys.destroy();
-    this.values.destroy();
-    this.cache.liveBuffers -= 2;
-  }
-}
+const blocksFor = (length: number, blockSize: number): number => Math.ceil(length / blockSize);
 
 /**
  * Paged K/V storage for one sequence on the GPU: per (layer, KV head) a block table and the original
- * position of every row, blocks of `blockSize` rows in one K and one V buffer per layer. Append and
- * compaction are kernels (scatter, gather); decode attention is flash-decoding over the block tables.
+ * position of every row, blocks of `blockSize` rows in a {@link GpuKvPool}'s K and V buffers (one per
+ * layer). `new GpuPagedCache(gpu, shape)` makes a sequence with a private pool of its own (growing,
+ * capped by `maxLayerBytes`); `GpuPagedCache.inPool(pool)` makes one that shares its pool with others.
+ * Append and compaction are kernels (scatter, gather); decode attention is flash-decoding over the
+ * block tables; decode-time eviction can be planned where the data lives ({@link planEviction}).
  */
 export class GpuPagedCache {
-  readonly dispatcher: Dispatcher;
-  readonly blockSize: number;
-  readonly kvFormat: 'f32' | 'f16';
-  /** K + V bytes of one block. */
-  readonly blockBytes: number;
-  /** Most bytes one layer's K (or V) buffer may take. */
-  readonly maxLayerBytes: number;
-  /** Blocks each layer starts with (at least one per KV head). */
-  readonly initialBlocks: number;
-  liveBuffers = 0;
-  outOfMemory: string | null = null;
-  private readonly layers: LayerStorage[];
+  readonly pool: GpuKvPool;
+  readonly shape: PagedCacheShape;
+  private readonly ownsPool: boolean;
+  /** [layer][KV head] */
+  private readonly tables: HeadPages[][];
+  /** Per layer, the newest position of the last append: the position of the query that attends next. */
+  private readonly newest: Int32Array;
+  private rings: (QueryRing | null)[];
   private destroyed = false;
 
-  constructor(gpu: GpuContext, readonly shape: PagedCacheShape) {
-    const { layers, queryHeads, kvHeads, headDim } = shape;
-    for (const [name, value] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {
-      if (!Number.isInteger(value) || value <= 0) throw new GpuError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}.`);
-    }
-    if (queryHeads % kvHeads !== 0 || queryHeads / kvHeads > 8) {
-      throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}), at most 8 per group.`);
-    }
-    const kvFormat = shape.kvFormat ?? 'f32';
-    if (kvFormat !== 'f32' && kvFormat !== 'f16' && kvFormat !== 'auto') throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32', 'f16' or 'auto', got ${String(kvFormat)}.`);
-    this.kvFormat = kvFormat === 'auto' ? (gpu.f16 ? 'f16' : 'f32') : kvFormat;
-    if (this.kvFormat === 'f16' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `f16 K/V storage packs pairs: headDim must be even, got ${headDim}.`);
-    this.blockSize = shape.blockSize ?? 16;
-    this.blockBytes = this.blockSize * this.rowBytes * 2;
-    const largest = largestStorageBuffer(gpu);
-    this.maxLayerBytes = Math.min(shape.maxLayerBytes ?? largest, largest);
-    this.initialBlocks = Math.max(4, kvHeads);
-    if (!(this.maxLayerBytes >= (this.initialBlocks * this.blockBytes) / 2)) {
-      throw new GpuError('INVALID_ARGUMENT', `maxLayerBytes must hold the first ${this.initialBlocks} blocks (${(this.initialBlocks * this.blockBytes) / 2} bytes), got ${shape.maxLayerBytes}.`);
-    }
-    this.dispatcher = new Dispatcher(gpu);
-    this.layers = Array.from({ length: layers }, () => new LayerStorage(this, kvHeads));
+  /**
+   * A sequence with a private pool (`new GpuPagedCache(gpu, shape)`). `pool` is for
+   * {@link GpuPagedCache.inPool}, which passes it: use that to share a pool.
+   */
+  constructor(gpu: GpuContext, shape: PagedCacheShape, pool?: GpuKvPool) {
+    this.ownsPool = pool === undefined;
+    this.pool = pool ?? new GpuKvPool(gpu, { ...shape, maxBlocks: undefined });
+    this.shape = shape;
+    const { layers, kvHeads } = this.pool.shape;
+    this.tables = Array.from({ length: layers }, () => Array.from({ length: kvHeads }, () => ({ blocks: [], positions: [] })));
+    this.newest = new Int32Array(layers).fill(-1);
+    this.rings = new Array<QueryRing | null>(layers).fill(null);
+    this.pool.adopt(this);
+  }
+
+  /** A new, empty sequence whose blocks come from `pool` (sequences of one pool can decode in one batch). */
+  static inPool(pool: GpuKvPool): GpuPagedCache {
+    pool.check();
+    return new GpuPagedCache(pool.gpu, pool.shape, pool);
+  }
+
+  /** The dispatcher of the pool: every sequence of a pool encodes into the same command stream. */
+  get dispatcher(): Dispatcher {
+    return this.pool.dispatcher;
+  }
+
+  get blockSize(): number {
+    return this.pool.blockSize;
+  }
+
+  get kvFormat(): 'f32' | 'f16' {
+    return this.pool.kvFormat;
+  }
+
+  /** K + V bytes of one block. */
+  get blockBytes(): number {
+    return this.pool.blockBytes;
+  }
+
+  /** Most bytes one layer's K (or V) buffer of the pool may take. */
+  get maxLayerBytes(): number {
+    return this.pool.maxLayerBytes;
+  }
+
+  /** Blocks each layer of a growing pool starts with. */
+  get initialBlocks(): number {
+    return this.pool.initialBlocks;
+  }
+
+  /** GPU buffers this sequence holds: its private pool's K and V (2 per layer), and its query rings. */
+  get liveBuffers(): number {
+    return (this.ownsPool ? this.pool.liveBuffers : 0) + this.rings.filter((ring) => ring !== null).length;
+  }
+
+  get outOfMemory(): string | null {
+    return this.pool.outOfMemory;
   }
 
   /** Bytes of one stored K (or V) row. */
   private get rowBytes(): number {
-    return this.shape.headDim * (this.kvFormat === 'f16' ? 2 : 4);
+    return this.pool.rowBytes;
   }
 
-  private check(layer: number, head = 0): LayerStorage {
+  private check(layer: number, head = 0): HeadPages[] {
     if (this.destroyed) throw new GpuError('INVALID_ARGUMENT', 'This GPU cache was destroyed.');
-    assertAlive(this.dispatcher.gpu);
-    if (this.outOfMemory) throw new GpuError('DEVICE_OUT_OF_MEMORY', `The GPU ran out of memory growing the cache: ${this.outOfMemory}`);
-    const storage = this.layers[layer];
-    if (!storage || !Number.isInteger(head) || head < 0 || head >= this.shape.kvHeads) {
-      throw new GpuError('INVALID_ARGUMENT', `No layer ${layer} / KV head ${head} (the cache has ${this.shape.layers} x ${this.shape.kvHeads}).`);
+    this.pool.check();
+    const tables = this.tables[layer];
+    if (!tables || !Number.isInteger(head) || head < 0 || head >= this.pool.shape.kvHeads) {
+      throw new GpuError('INVALID_ARGUMENT', `No layer ${layer} / KV head ${head} (the cache has ${this.pool.shape.layers} x ${this.pool.shape.kvHeads}).`);
     }
-    return storage;
+    return tables;
   }
 
   length(layer: number, head: number): number {
-    return this.check(layer, head).heads[head]!.positions.length;
+    return this.check(layer, head)[head]!.positions.length;
   }
 
   positions(layer: number, head: number): Int32Array {
-    return Int32Array.from(this.check(layer, head).heads[head]!.positions);
+    return Int32Array.from(this.check(layer, head)[head]!.positions);
   }
 
   private slot(pages: HeadPages, row: number): number {
@@ -173,8 +116,8 @@ export class GpuPagedCache {
 
   /** Appends `positions.length` tokens to every KV head of `layer` (`[tokens][kvHeads][headDim]`). */
   append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
-    const storage = this.check(layer);
-    const { kvHeads, headDim } = this.shape;
+    this.check(layer);
+    const { kvHeads, headDim } = this.pool.shape;
     const rows = positions.length * kvHeads;
     if (keys.length !== rows * headDim || values.length !== rows * headDim) {
       throw new GpuError('INVALID_ARGUMENT', `append: expected ${rows * headDim} floats of keys and values, got ${keys.length} and ${values.length}.`);
@@ -191,102 +134,306 @@ export class GpuPagedCache {
    * `values`), without submitting: the GPU forward pass appends this way.
    */
   encodeAppend(layer: number, keys: GPUBuffer, values: GPUBuffer, positions: Int32Array): void {
-    const storage = this.check(layer);
-    const { kvHeads, headDim } = this.shape;
-    const rows = positions.length * kvHeads;
-    const blocksFor = (length: number) => Math.ceil(length / this.blockSize);
-    storage.reserve(storage.heads.reduce((sum, h) => sum + blocksFor(h.positions.length + positions.length) - blocksFor(h.positions.length), 0));
-    const slots = new Uint32Array(rows);
-    positions.forEach((position, t) => {
+    GpuPagedCache.encodeAppendRows(layer, Array.from(positions, () => this), keys, values, positions);
+  }
+
+  /**
+   * Blocks layer `layer` of the pool must have free to append `tokens[i]` tokens to every KV head of
+   * `caches[i]` (caches may repeat).
+   */
+  static blocksNeeded(layer: number, caches: readonly GpuPagedCache[], tokens: ArrayLike<number>): number {
+    const perCache = new Map<GpuPagedCache, number>();
+    caches.forEach((cache, i) => perCache.set(cache, (perCache.get(cache) ?? 0) + tokens[i]!));
+    let needed = 0;
+    for (const [cache, count] of perCache) {
+      for (const pages of cache.check(layer)) needed += blocksFor(pages.positions.length + count, cache.blockSize) - blocksFor(pages.positions.length, cache.blockSize);
+    }
+    return needed;
+  }
+
+  /**
+   * Encodes, without submitting, an append of one token per row: row `i` of `keys` and `values`
+   * (`[rows][kvHeads][headDim]` on the GPU) goes to every KV head of `caches[i]` at `positions[i]`.
+   * The caches must share a pool (they may repeat: a prompt's tokens all go to one cache). One scatter
+   * dispatch for all of them; the blocks are reserved first, so a refusal (POOL_EXHAUSTED,
+   * DEVICE_OUT_OF_MEMORY) changes nothing.
+   */
+  static encodeAppendRows(layer: number, caches: readonly GpuPagedCache[], keys: GPUBuffer, values: GPUBuffer, positions: ArrayLike<number>): void {
+    if (caches.length === 0) return;
+    const pool = GpuPagedCache.samePool(caches, 'append');
+    if (positions.length !== caches.length) throw new GpuError('INVALID_ARGUMENT', `append: ${caches.length} rows need as many positions, got ${positions.length}.`);
+    for (let i = 0; i < positions.length; i++) {
+      if (!Number.isInteger(positions[i])) throw new GpuError('INVALID_ARGUMENT', `append: positions must be integers, got ${positions[i]} at ${i}.`);
+    }
+    const { kvHeads, headDim } = pool.shape;
+    const needs = new Array<number>(pool.shape.layers).fill(0);
+    needs[layer] = GpuPagedCache.blocksNeeded(layer, caches, new Array<number>(caches.length).fill(1));
+    pool.reserve(needs);
+    const slots = new Uint32Array(caches.length * kvHeads);
+    const appended = new Map<GpuPagedCache, number>();
+    caches.forEach((cache, t) => {
+      const position = positions[t]!;
       for (let h = 0; h < kvHeads; h++) {
-        const pages = storage.heads[h]!;
-        if (pages.positions.length % this.blockSize === 0) pages.blocks.push(storage.take());
+        const pages = cache.tables[layer]![h]!;
+        if (pages.positions.length % cache.blockSize === 0) pages.blocks.push(pool.take(layer));
         pages.positions.push(position);
-        slots[t * kvHeads + h] = this.slot(pages, pages.positions.length - 1);
+        slots[t * kvHeads + h] = cache.slot(pages, pages.positions.length - 1);
       }
+      appended.set(cache, Math.max(appended.get(cache) ?? position, position));
     });
-    const d = this.dispatcher;
-    const f16 = this.kvFormat === 'f16';
+    for (const [cache, newest] of appended) cache.newest[layer] = newest;
+    const d = pool.dispatcher;
+    const rows = slots.length;
+    const f16 = pool.kvFormat === 'f16';
+    const storage = pool.layers[layer]!;
     d.run(f16 ? 'scatterRowsF16' : 'scatterRows', { headDim, rows }, [keys, values, d.temp(slots.byteLength, GPUBufferUsage.STORAGE, slots), storage.keys, storage.values], { threads: (rows * headDim) / (f16 ? 2 : 1) });
   }
 
-  /** Keeps, per KV head, the rows listed in `kept[head]` (strictly ascending), moving them into fresh blocks. */
+  /**
+   * Keeps, per KV head, the rows listed in `kept[head]` (strictly ascending). Compaction is in place:
+   * the survivors move to the head's first rows (through a staging buffer, so sources and
+   * destinations never alias) and the blocks past them go back to the pool; it takes no free block,
+   * so a full pool can always evict.
+   */
   compact(layer: number, kept: readonly Int32Array[]): void {
-    const storage = this.check(layer);
-    if (kept.length !== this.shape.kvHeads) throw new GpuError('INVALID_ARGUMENT', `compact: one index list per KV head (${this.shape.kvHeads}), got ${kept.length}.`);
+    const tables = this.check(layer);
+    if (kept.length !== this.pool.shape.kvHeads) throw new GpuError('INVALID_ARGUMENT', `compact: one index list per KV head (${this.pool.shape.kvHeads}), got ${kept.length}.`);
     kept.forEach((indices, h) => {
-      const length = storage.heads[h]!.positions.length;
+      const length = tables[h]!.positions.length;
       indices.forEach((index, i) => {
         if (!Number.isInteger(index) || index < 0 || index >= length || (i > 0 && index <= indices[i - 1]!)) {
           throw new GpuError('INVALID_ARGUMENT', `compact: head ${h} indices must be strictly ascending in [0, ${length}); got ${index} at ${i}.`);
         }
       });
     });
-    storage.reserve(kept.reduce((sum, indices, h) => sum + (indices.length === storage.heads[h]!.positions.length ? 0 : Math.ceil(indices.length / this.blockSize)), 0));
     const moves: number[] = [];
     const released: number[] = [];
     kept.forEach((indices, h) => {
-      const pages = storage.heads[h]!;
+      const pages = tables[h]!;
       if (indices.length === pages.positions.length) return; // everything kept
-      const fresh: HeadPages = { blocks: [], positions: [] };
       for (let i = 0; i < indices.length; i++) {
-        if (i % this.blockSize === 0) fresh.blocks.push(storage.take());
-        moves.push(this.slot(pages, indices[i]!), this.slot(fresh, i));
-        fresh.positions.push(pages.positions[indices[i]!]!);
+        if (indices[i] !== i) moves.push(this.slot(pages, indices[i]!), this.slot(pages, i));
       }
-      released.push(...pages.blocks);
-      storage.heads[h] = fresh;
+      pages.positions = Array.from(indices, (index) => pages.positions[index]!);
+      released.push(...pages.blocks.splice(blocksFor(indices.length, this.blockSize)));
     });
     if (moves.length > 0) {
       const d = this.dispatcher;
       const rows = moves.length / 2;
       const words = this.rowBytes / 4; // rows move as 32-bit words, whatever the format
-      d.run('gatherRows', { headDim: words, rows }, [d.temp(rows * 8, GPUBufferUsage.STORAGE, Uint32Array.from(moves)), storage.keys, storage.values], { threads: rows * words });
+      const storage = this.pool.layers[layer]!;
+      const usage = GPUBufferUsage.STORAGE;
+      const [stagedKeys, stagedValues] = [d.temp(rows * this.rowBytes, usage), d.temp(rows * this.rowBytes, usage)];
+      const out = new Uint32Array(moves.length);
+      const back = new Uint32Array(moves.length);
+      for (let i = 0; i < rows; i++) {
+        out[2 * i] = moves[2 * i]!;
+        out[2 * i + 1] = i;
+        back[2 * i] = i;
+        back[2 * i + 1] = moves[2 * i + 1]!;
+      }
+      d.run('gatherRows', { headDim: words, rows }, [d.temp(out.byteLength, usage, out), storage.keys, storage.values, stagedKeys, stagedValues], { threads: rows * words });
+      d.run('gatherRows', { headDim: words, rows }, [d.temp(back.byteLength, usage, back), stagedKeys, stagedValues, storage.keys, storage.values], { threads: rows * words });
       d.submit();
     }
-    storage.free.push(...released);
+    this.pool.release(layer, released);
   }
 
   /** softmax(q K^T / sqrt(d)) V for each query head over the layer's cached rows (`[queryHeads][headDim]`). */
   async attend(layer: number, queries: Float32Array): Promise<Float32Array> {
-    const { queryHeads, headDim } = this.shape;
+    const { queryHeads, headDim } = this.pool.shape;
     this.check(layer);
     if (queries.length !== queryHeads * headDim) throw new GpuError('INVALID_ARGUMENT', `attend: expected ${queryHeads * headDim} query floats, got ${queries.length}.`);
     const d = this.dispatcher;
     const out = d.temp(queryHeads * headDim * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    this.encodeAttend(layer, d.temp(queries.byteLength, GPUBufferUsage.STORAGE, queries), out);
+    this.encodeAttend(layer, d.temp(queries.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, queries), out);
     return new Float32Array(await d.read(out, queryHeads * headDim * 4));
   }
 
-  /** Encodes decode attention of `queries` (`[queryHeads][headDim]` on the GPU) into `out`, without submitting. */
+  /**
+   * Encodes decode attention of `queries` (`[queryHeads][headDim]` on the GPU) into `out`, without
+   * submitting; records the query row when {@link recordQueries} is on (a copy: `queries` then needs
+   * COPY_SRC usage).
+   */
   encodeAttend(layer: number, queries: GPUBuffer, out: GPUBuffer): void {
-    const storage = this.check(layer);
-    const { queryHeads, kvHeads, headDim } = this.shape;
+    GpuPagedCache.encodeAttendBatch(layer, [this], queries, out);
+  }
+
+  /**
+   * Encodes decode attention for a batch of sequences of one pool in one flash-decoding dispatch
+   * (grid: splits x KV heads x sequences) and one reduce: row `i` of `queries` (`[batch][queryHeads][headDim]`)
+   * attends over `caches[i]`'s rows into row `i` of `out`. Row `i` gets exactly what `caches[i].encodeAttend`
+   * computes alone. Records each cache's query row when its {@link recordQueries} is on (`queries`
+   * then needs COPY_SRC usage).
+   */
+  static encodeAttendBatch(layer: number, caches: readonly GpuPagedCache[], queries: GPUBuffer, out: GPUBuffer): void {
+    if (caches.length === 0) return;
+    const pool = GpuPagedCache.samePool(caches, 'attend');
+    const { queryHeads, kvHeads, headDim } = pool.shape;
+    const batch = caches.length;
+    if (batch * queryHeads > MAX_GROUPS) throw new GpuError('INVALID_ARGUMENT', `attend: ${batch} sequences x ${queryHeads} query heads exceed one dispatch (${MAX_GROUPS}); split the batch.`);
     const splitRows = 128;
-    const lengths = Uint32Array.from(storage.heads, (h) => h.positions.length);
-    const maxBlocks = Math.max(1, ...storage.heads.map((h) => h.blocks.length));
-    const tables = new Uint32Array(kvHeads * maxBlocks);
-    storage.heads.forEach((h, i) => tables.set(h.blocks, i * maxBlocks));
-    const splits = Math.max(1, Math.ceil(Math.max(...lengths) / splitRows));
-    const d = this.dispatcher;
+    const heads = caches.map((cache) => cache.check(layer));
+    let maxBlocks = 1;
+    let maxLength = 0;
+    for (const tables of heads) {
+      for (const pages of tables) {
+        maxBlocks = Math.max(maxBlocks, pages.blocks.length);
+        maxLength = Math.max(maxLength, pages.positions.length);
+      }
+    }
+    const tables = new Uint32Array(batch * kvHeads * maxBlocks);
+    const lengths = new Uint32Array(batch * kvHeads);
+    heads.forEach((sequence, i) => sequence.forEach((pages, h) => {
+      tables.set(pages.blocks, (i * kvHeads + h) * maxBlocks);
+      lengths[i * kvHeads + h] = pages.positions.length;
+    }));
+    const splits = Math.max(1, Math.ceil(maxLength / splitRows));
+    const partialBytes = batch * queryHeads * splits * (headDim + 2) * 4;
+    if (partialBytes > largestStorageBuffer(pool.gpu)) {
+      throw new GpuError('INVALID_ARGUMENT', `attend: the partial results of ${batch} sequences of up to ${maxLength} rows take ${mib(partialBytes)}, more than one storage binding; split the batch.`);
+    }
+    const d = pool.dispatcher;
     const usage = GPUBufferUsage.STORAGE;
-    const partials = d.temp(queryHeads * splits * (headDim + 2) * 4, usage);
+    const partials = d.temp(partialBytes, usage);
+    const storage = pool.layers[layer]!;
     d.run(
-      this.kvFormat === 'f16' ? 'pagedAttentionF16' : 'pagedAttention',
-      { headDim, groupSize: queryHeads / kvHeads, blockSize: this.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
+      pool.kvFormat === 'f16' ? 'pagedAttentionF16' : 'pagedAttention',
+      { headDim, groupSize: queryHeads / kvHeads, blockSize: pool.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
       [storage.keys, storage.values, queries, d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
-      { x: splits, y: kvHeads },
+      { x: splits, y: kvHeads, z: batch },
     );
-    d.run('attentionReduce', { headDim, splits, queryHeads }, [partials, out], { x: queryHeads });
+    d.run('attentionReduce', { headDim, splits, queryHeads: batch * queryHeads }, [partials, out], { x: batch * queryHeads });
+    caches.forEach((cache, i) => cache.recordQuery(layer, queries, i * queryHeads * headDim * 4));
+  }
+
+  private static samePool(caches: readonly GpuPagedCache[], what: string): GpuKvPool {
+    const pool = caches[0]!.pool;
+    if (caches.some((cache) => cache.pool !== pool)) {
+      throw new GpuError('INVALID_ARGUMENT', `${what}: every sequence of a batch must belong to the same GpuKvPool (create them with GpuPagedCache.inPool(pool)).`);
+    }
+    return pool;
+  }
+
+  /**
+   * Keeps the last `rows` query rows of every layer on the GPU from now on: each decode attention of
+   * this sequence ({@link encodeAttend}, {@link attend}, the batched decode) copies its query row
+   * `[queryHeads][headDim]` into the layer's ring, with the position of the layer's last append. What
+   * {@link planEviction} scores with. Calling it again starts empty rings; `rows = 0` stops recording.
+   */
+  recordQueries(rows: number): void {
+    this.check(0);
+    if (!Number.isInteger(rows) || rows < 0) throw new GpuError('INVALID_ARGUMENT', `recordQueries: rows must be a non-negative integer, got ${rows}.`);
+    const { queryHeads, headDim } = this.pool.shape;
+    const bytes = rows * queryHeads * headDim * 4;
+    if (bytes > largestStorageBuffer(this.pool.gpu)) throw new GpuError('INVALID_ARGUMENT', `recordQueries: ${rows} rows take ${mib(bytes)}, more than one storage binding.`);
+    this.dropRings();
+    if (rows === 0) return;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    this.rings = this.rings.map(() => ({ buffer: this.pool.gpu.device.createBuffer({ size: bytes, usage }), rows, positions: new Int32Array(rows), count: 0, next: 0 }));
+  }
+
+  /**
+   * Seeds `layer`'s ring with the last rows of `queries` (`[n][queryHeads][headDim]`, post-RoPE,
+   * oldest first: a prompt's queries after prefill) at `positions` (`[n]`), as if they had been
+   * recorded in that order. Encoded in command order, like a recorded row.
+   */
+  seedQueries(layer: number, queries: Float32Array, positions: Int32Array): void {
+    this.check(layer);
+    const ring = this.rings[layer];
+    if (!ring) throw new GpuError('INVALID_ARGUMENT', 'seedQueries: call recordQueries(rows) first.');
+    const rowFloats = this.pool.shape.queryHeads * this.pool.shape.headDim;
+    const n = positions.length;
+    if (queries.length !== n * rowFloats) throw new GpuError('INVALID_ARGUMENT', `seedQueries: ${n} positions need ${n * rowFloats} query floats, got ${queries.length}.`);
+    if (positions.some((position) => !Number.isInteger(position))) throw new GpuError('INVALID_ARGUMENT', 'seedQueries: positions must be integers.');
+    const first = Math.max(0, n - ring.rows);
+    if (first === n) return;
+    const rows = queries.subarray(first * rowFloats);
+    const staged = this.dispatcher.temp(rows.byteLength, GPUBufferUsage.COPY_SRC, rows);
+    for (let r = first; r < n; r++) this.pushRow(ring, staged, (r - first) * rowFloats * 4, positions[r]!);
+  }
+
+  /** Query rows `layer`'s ring holds now (0 when {@link recordQueries} is off). */
+  recentQueryCount(layer: number): number {
+    this.check(layer);
+    return this.rings[layer]?.count ?? 0;
+  }
+
+  private recordQuery(layer: number, queries: GPUBuffer, offset: number): void {
+    const ring = this.rings[layer];
+    if (ring) this.pushRow(ring, queries, offset, this.newest[layer]!);
+  }
+
+  private pushRow(ring: QueryRing, source: GPUBuffer, offset: number, position: number): void {
+    const rowBytes = this.pool.shape.queryHeads * this.pool.shape.headDim * 4;
+    this.dispatcher.copy(source, offset, ring.buffer, ring.next * rowBytes, rowBytes);
+    ring.positions[ring.next] = position;
+    ring.next = (ring.next + 1) % ring.rows;
+    ring.count = Math.min(ring.count + 1, ring.rows);
+  }
+
+  private dropRings(): void {
+    for (const ring of this.rings) if (ring) this.dispatcher.retire(ring.buffer); // destroyed once queued work that reads it is submitted
+    this.rings = this.rings.map(() => null);
+    this.dispatcher.submit();
+  }
+
+  /**
+   * Plans decode-time eviction of `layer` where the data lives: from the layer's recorded queries
+   * ({@link recordQueries}) and its keys read in place through the block tables, the GPU computes the
+   * scores of each head's selectable rows (all but its last `min(protectedCount, length)`), the head
+   * allocation (Ada-KV counts and safeguard, or uniform) and each head's top-k; only the kept indices
+   * come back. Returns per KV head the rows to keep, ascending, protected tail included: what
+   * {@link compact} takes (compact before appending again: the indices are today's rows). The plan is
+   * the core reference's (`planLayer` with the SnapKV or H2O scorer, causal by position); the scores
+   * agree with its f32 ones within about 1e-6 relative, so entries that close to the cut may swap.
+   * Everything is kept, with no GPU work, when the selectable rows fit `kvHeads x selectable`.
+   */
+  planEviction(layer: number, options: EvictionOptions): Promise<Int32Array[]> {
+    try {
+      return planEviction({ pool: this.pool, heads: this.check(layer), ring: this.rings[layer] ?? null }, layer, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The scores {@link planEviction} ranks: per KV head, one per selectable row (for metrics and tests). */
+  evictionScores(layer: number, options: EvictionOptions): Promise<Float32Array[]> {
+    try {
+      return evictionScores({ pool: this.pool, heads: this.check(layer), ring: this.rings[layer] ?? null }, layer, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `layer`'s recorded query rows read back, oldest first (`[count][queryHeads][headDim]`) with their
+   * positions: for inspection and for planners without GPU kernels (the eviction kernels read the ring in place).
+   */
+  async recentQueries(layer: number): Promise<{ queries: Float32Array; positions: Int32Array }> {
+    this.check(layer);
+    const ring = this.rings[layer];
+    if (!ring || ring.count === 0) return { queries: new Float32Array(0), positions: new Int32Array(0) };
+    const rowBytes = this.pool.shape.queryHeads * this.pool.shape.headDim * 4;
+    const first = (ring.next - ring.count + ring.rows) % ring.rows;
+    const d = this.dispatcher;
+    const gathered = d.temp(ring.count * rowBytes, GPUBufferUsage.COPY_SRC);
+    const positions = new Int32Array(ring.count);
+    for (let i = 0; i < ring.count; i++) {
+      const slot = (first + i) % ring.rows;
+      d.copy(ring.buffer, slot * rowBytes, gathered, i * rowBytes, rowBytes);
+      positions[i] = ring.positions[slot]!;
+    }
+    return { queries: new Float32Array(await d.read(gathered, ring.count * rowBytes)), positions };
   }
 
   /** One head's keys or values, `[length][headDim]`, read back from the GPU. */
   async rows(layer: number, head: number, kind: 'keys' | 'values'): Promise<Float32Array> {
-    const storage = this.check(layer, head);
-    const pages = storage.heads[head]!;
+    const pages = this.check(layer, head)[head]!;
     const rowBytes = this.rowBytes;
     const total = pages.positions.length * rowBytes;
     const d = this.dispatcher;
+    const storage = this.pool.layers[layer]!;
     const gathered = d.temp(total, GPUBufferUsage.COPY_SRC);
     pages.blocks.forEach((block, b) => {
       const rows = Math.min(this.blockSize, pages.positions.length - b * this.blockSize);
@@ -298,12 +445,20 @@ export class GpuPagedCache {
 
   /** Bytes of the blocks the sequence holds (K and V, partly filled blocks included). */
   bytes(): number {
-    return this.layers.reduce((sum, l) => sum + l.heads.reduce((s, h) => s + h.blocks.length, 0), 0) * this.blockBytes;
+    return this.tables.reduce((sum, layer) => sum + layer.reduce((s, h) => s + h.blocks.length, 0), 0) * this.blockBytes;
   }
 
+  /** Gives the sequence's blocks back to its pool (and frees a private pool); the cache can no longer be used. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const layer of this.layers) layer.destroy();
+    if (!this.pool.isDestroyed) {
+      this.dropRings();
+      this.tables.forEach((layer, l) => {
+        for (const pages of layer) this.pool.release(l, pages.blocks.splice(0));
+      });
+    }
+    this.pool.forget(this);
+    if (this.ownsPool) this.pool.destroy();
   }
 }

@@ -38,7 +38,8 @@ export async function windowScores(d: Dispatcher, keys: Float32Array, queries: F
     { x: o.queryHeads, y: o.window },
   );
   d.run('windowReduce', { queryHeads: o.queryHeads, kvHeads: o.kvHeads, window: o.window, prefix, groupMax: o.groupReduce === 'max' ? 1 : 0 }, [probabilities, raw], { threads: o.kvHeads * prefix });
-  d.run('pool1d', { heads: o.kvHeads, length: prefix, kernelSize: o.kernelSize, average: o.pooling === 'avg' ? 1 : 0 }, [raw, pooled], { threads: o.kvHeads * prefix });
+  const lengths = new Uint32Array(o.kvHeads).fill(prefix);
+  d.run('pool1d', { heads: o.kvHeads, length: prefix, kernelSize: o.kernelSize, average: o.pooling === 'avg' ? 1 : 0 }, [raw, pooled, d.temp(lengths.byteLength, usage, lengths)], { threads: o.kvHeads * prefix });
   return new Float32Array(await d.read(pooled, o.kvHeads * prefix * 4));
 }
 
@@ -48,11 +49,28 @@ export async function windowScores(d: Dispatcher, keys: Float32Array, queries: F
  */
 export async function adaptiveCounts(d: Dispatcher, scores: Float32Array, heads: number, k: number): Promise<Uint32Array> {
   const length = scores.length / heads;
-  if (!Number.isInteger(heads) || heads < 1 || heads > 256 || !Number.isInteger(length)) {
+  if (!Number.isInteger(heads) || heads < 1 || heads > MAX_COUNT_HEADS || !Number.isInteger(length)) {
     throw new GpuError('INVALID_ARGUMENT', `adaptiveCounts: scores must be [heads][length] with 1..256 heads; got ${scores.length} floats for ${heads} heads.`);
   }
   if (scores.some((s) => !Number.isFinite(s))) throw new GpuError('INVALID_ARGUMENT', 'adaptiveCounts: scores must be finite.');
-  const counts = d.temp(heads * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, new Uint32Array(heads));
-  d.run('adaptiveCounts', { heads, length, k: Math.max(0, Math.floor(k)) }, [d.temp(scores.byteLength, GPUBufferUsage.STORAGE, scores), counts], { x: 1 });
+  const counts = d.temp(heads * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  encodeAdaptiveCounts(d, d.temp(scores.byteLength, GPUBufferUsage.STORAGE, scores), counts, { heads, length, k });
   return new Uint32Array(await d.read(counts, heads * 4));
+}
+
+/** The radix-select counts kernel ranks up to 256 heads in one workgroup. */
+export const MAX_COUNT_HEADS = 256;
+
+/**
+ * Encodes {@link adaptiveCounts} on scores already on the GPU (`[heads][length]` f32, finite): zeroes
+ * `counts` (`[heads]` u32) and writes how many of the top `k` each head holds (ties to the lower head,
+ * then the lower index), without submitting.
+ */
+export function encodeAdaptiveCounts(d: Dispatcher, scores: GPUBuffer, counts: GPUBuffer, shape: { heads: number; length: number; k: number }): void {
+  const { heads, length, k } = shape;
+  if (!Number.isInteger(heads) || heads < 1 || heads > MAX_COUNT_HEADS || !Number.isInteger(length) || length < 0) {
+    throw new GpuError('INVALID_ARGUMENT', `adaptiveCounts: needs 1..${MAX_COUNT_HEADS} heads and a whole length; got ${heads} and ${length}.`);
+  }
+  d.clear(counts, 0, heads * 4);
+  d.run('adaptiveCounts', { heads, length, k: Math.max(0, Math.floor(k)) }, [scores, counts], { x: 1 });
 }

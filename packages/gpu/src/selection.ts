@@ -25,7 +25,18 @@ export async function selectTopK(d: Dispatcher, scores: readonly Float32Array[],
   scores.forEach((row, h) => flat.set(row, offsets[h]!));
   const storage = GPUBufferUsage.STORAGE;
   const kept = d.temp(total * 4, storage | GPUBufferUsage.COPY_SRC);
-  d.run('topkSelect', { heads }, [d.temp(flat.byteLength, storage, flat), d.temp(offsets.byteLength, storage, offsets), d.temp(capped.byteLength, storage, capped), kept], { x: heads });
+  encodeSelectTopK(d, d.temp(flat.byteLength, storage, flat), d.temp(offsets.byteLength, storage, offsets), d.temp(capped.byteLength, storage, capped), kept, heads);
   const indices = new Int32Array(await d.read(kept, total * 4));
   return Array.from(capped, (count, h) => indices.slice(offsets[h]!, offsets[h]! + count));
+}
+
+/**
+ * Encodes {@link selectTopK} on buffers already on the GPU, without submitting: head `h` owns
+ * `scores[offsets[h], offsets[h + 1])` (f32, no NaN; `offsets` `[heads + 1]` u32) and keeps its
+ * `min(caps[h], length)` best (`caps` `[heads]` u32), written in ascending index order (ties to the
+ * lower index) at the start of the same range of `kept` (u32).
+ */
+export function encodeSelectTopK(d: Dispatcher, scores: GPUBuffer, offsets: GPUBuffer, caps: GPUBuffer, kept: GPUBuffer, heads: number): void {
+  if (!Number.isInteger(heads) || heads < 1 || heads > 65535) throw new GpuError('INVALID_ARGUMENT', `selectTopK: needs 1..65,535 heads per call, got ${heads}.`);
+  d.run('topkSelect', { heads }, [scores, offsets, caps, kept], { x: heads });
 }

@@ -1,6 +1,7 @@
 import { afterAll, expect } from 'vitest';
 import { type GpuContext, requestGpu } from '../src/device.js';
 import { Dispatcher } from '../src/dispatcher.js';
+import type { LlamaShape, LlamaWeights } from '../src/llama-decoder.js';
 
 /** A device (and a dispatcher on it) for one test file, destroyed after its tests. */
 export async function testGpu(): Promise<{ gpu: GpuContext; d: Dispatcher }> {
@@ -41,4 +42,60 @@ export function expectClose(actual: Float32Array, expected: ArrayLike<number>, s
   let worst = 0;
   for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.max(scale, Math.abs(expected[i]!)));
   expect(worst).toBeLessThanOrEqual(1e-4);
+}
+
+/** The CPU twin: plain arrays per head, softmax attention in f64. */
+export class TwinCache {
+  heads: { keys: number[][]; values: number[][]; positions: number[] }[];
+  constructor(readonly kvHeads: number, readonly headDim: number) {
+    this.heads = Array.from({ length: kvHeads }, () => ({ keys: [], values: [], positions: [] }));
+  }
+  append(keys: Float32Array, values: Float32Array, positions: Int32Array) {
+    positions.forEach((p, t) => this.heads.forEach((h, i) => {
+      const at = (t * this.kvHeads + i) * this.headDim;
+      h.keys.push(Array.from(keys.subarray(at, at + this.headDim)));
+      h.values.push(Array.from(values.subarray(at, at + this.headDim)));
+      h.positions.push(p);
+    }));
+  }
+  compact(kept: Int32Array[]) {
+    this.heads = this.heads.map((h, i) => ({ keys: [...kept[i]!].map((k) => h.keys[k]!), values: [...kept[i]!].map((k) => h.values[k]!), positions: [...kept[i]!].map((k) => h.positions[k]!) }));
+  }
+  attend(queries: Float32Array, group: number): Float32Array {
+    const out = new Float32Array(queries.length);
+    for (let q = 0; q < queries.length / this.headDim; q++) {
+      const h = this.heads[Math.floor(q / group)]!;
+      const logits = h.keys.map((k) => k.reduce((s, v, i) => s + v * queries[q * this.headDim + i]!, 0) / Math.sqrt(this.headDim));
+      const m = Math.max(...logits);
+      const e = logits.map((l) => Math.exp(l - m));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < this.headDim; i++) out[q * this.headDim + i] = h.values.reduce((s, v, r) => s + (e[r]! / sum) * v[i]!, 0);
+    }
+    return out;
+  }
+}
+
+/** Seeded weights for a small LLaMA of `shape` (RoPE tables as llama2.c computes them). */
+export function randomLlama(shape: LlamaShape, seed: number): LlamaWeights {
+  const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength } = shape;
+  const half = headDim / 2;
+  const angle = (i: number) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / headDim);
+  return {
+    tokenEmbedding: floats(vocabSize * dim, seed),
+    layers: Array.from({ length: layers }, (_, l) => ({
+      attentionNorm: floats(dim, seed + 10 * l + 1, 1),
+      wq: floats(queryHeads * headDim * dim, seed + 10 * l + 2, 0.5),
+      wk: floats(kvHeads * headDim * dim, seed + 10 * l + 3, 0.5),
+      wv: floats(kvHeads * headDim * dim, seed + 10 * l + 4, 0.5),
+      wo: floats(dim * queryHeads * headDim, seed + 10 * l + 5, 0.5),
+      ffnNorm: floats(dim, seed + 10 * l + 6, 1),
+      w1: floats(hiddenDim * dim, seed + 10 * l + 7, 0.5),
+      w2: floats(dim * hiddenDim, seed + 10 * l + 8, 0.5),
+      w3: floats(hiddenDim * dim, seed + 10 * l + 9, 0.5),
+    })),
+    finalNorm: floats(dim, seed + 99),
+    classifier: floats(vocabSize * dim, seed + 98),
+    ropeCos: Float32Array.from({ length: contextLength * half }, (_, i) => Math.cos(angle(i))),
+    ropeSin: Float32Array.from({ length: contextLength * half }, (_, i) => Math.sin(angle(i))),
+  };
 }

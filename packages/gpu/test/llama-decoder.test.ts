@@ -3,36 +3,14 @@ import { largestStorageBuffer } from '../src/device.js';
 import { GpuError } from '../src/errors.js';
 import { GpuLlamaDecoder, type LlamaShape, type LlamaWeights } from '../src/llama-decoder.js';
 import { GpuPagedCache } from '../src/paged-cache.js';
-import { expectClose, floats, testGpu } from './helpers.js';
+import { expectClose, randomLlama, testGpu } from './helpers.js';
 
 const { gpu } = await testGpu();
 
 // a small GQA LLaMA with seeded weights: 3 query heads over 1 KV head of dim 4, odd hidden size
 const shape: LlamaShape = { dim: 12, hiddenDim: 19, layers: 2, queryHeads: 3, kvHeads: 1, headDim: 4, vocabSize: 11, contextLength: 80, normEps: 1e-5 };
 
-function randomWeights(seed: number): LlamaWeights {
-  const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength } = shape;
-  const half = headDim / 2;
-  const angle = (i: number) => Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / headDim);
-  return {
-    tokenEmbedding: floats(vocabSize * dim, seed),
-    layers: Array.from({ length: layers }, (_, l) => ({
-      attentionNorm: floats(dim, seed + 10 * l + 1, 1),
-      wq: floats(queryHeads * headDim * dim, seed + 10 * l + 2, 0.5),
-      wk: floats(kvHeads * headDim * dim, seed + 10 * l + 3, 0.5),
-      wv: floats(kvHeads * headDim * dim, seed + 10 * l + 4, 0.5),
-      wo: floats(dim * queryHeads * headDim, seed + 10 * l + 5, 0.5),
-      ffnNorm: floats(dim, seed + 10 * l + 6, 1),
-      w1: floats(hiddenDim * dim, seed + 10 * l + 7, 0.5),
-      w2: floats(dim * hiddenDim, seed + 10 * l + 8, 0.5),
-      w3: floats(hiddenDim * dim, seed + 10 * l + 9, 0.5),
-    })),
-    finalNorm: floats(dim, seed + 99),
-    classifier: floats(vocabSize * dim, seed + 98),
-    ropeCos: Float32Array.from({ length: contextLength * half }, (_, i) => Math.cos(angle(i))),
-    ropeSin: Float32Array.from({ length: contextLength * half }, (_, i) => Math.sin(angle(i))),
-  };
-}
+const randomWeights = (seed: number): LlamaWeights => randomLlama(shape, seed);
 
 const newCache = () => new GpuPagedCache(gpu, { layers: shape.layers, queryHeads: shape.queryHeads, kvHeads: shape.kvHeads, headDim: shape.headDim, blockSize: 4 });
 

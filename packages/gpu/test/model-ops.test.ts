@@ -98,7 +98,17 @@ describe('model kernels on WebGPU', () => {
       { numRuns: 20 },
     );
     expect(await argmax(d, Float32Array.of(-1, 5, 5, 2))).toBe(1);
-    expect(await argmax(d, Float32Array.of(-Infinity))).toBe(0);
+    expect(await argmax(d, Float32Array.of(-3e38, -3.4e38))).toBe(0);
+  });
+
+  it('argmax answers -1 for logits that hold NaN or an infinity, wherever they are', async () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const at of [0, 7, 300, 32_999]) {
+        const x = floats(33_000, at, 10);
+        x[at] = bad;
+        expect(await argmax(d, x)).toBe(-1);
+      }
+    }
   });
 
   it('refuses bad shapes with typed errors', async () => {

@@ -1,41 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GpuError, GpuPagedCache, packUniforms, requestGpu } from '../src/index.js';
-import { random, testGpu } from './helpers.js';
+import { TwinCache, random, testGpu } from './helpers.js';
 
 const { gpu } = await testGpu();
-
-/** The CPU twin: plain arrays per head, softmax attention in f64. */
-class TwinCache {
-  heads: { keys: number[][]; values: number[][]; positions: number[] }[];
-  constructor(readonly kvHeads: number, readonly headDim: number) {
-    this.heads = Array.from({ length: kvHeads }, () => ({ keys: [], values: [], positions: [] }));
-  }
-  append(keys: Float32Array, values: Float32Array, positions: Int32Array) {
-    positions.forEach((p, t) => this.heads.forEach((h, i) => {
-      const at = (t * this.kvHeads + i) * this.headDim;
-      h.keys.push(Array.from(keys.subarray(at, at + this.headDim)));
-      h.values.push(Array.from(values.subarray(at, at + this.headDim)));
-      h.positions.push(p);
-    }));
-  }
-  compact(kept: Int32Array[]) {
-    this.heads = this.heads.map((h, i) => ({ keys: [...kept[i]!].map((k) => h.keys[k]!), values: [...kept[i]!].map((k) => h.values[k]!), positions: [...kept[i]!].map((k) => h.positions[k]!) }));
-  }
-  attend(queries: Float32Array, group: number): Float32Array {
-    const out = new Float32Array(queries.length);
-    for (let q = 0; q < queries.length / this.headDim; q++) {
-      const h = this.heads[Math.floor(q / group)]!;
-      const logits = h.keys.map((k) => k.reduce((s, v, i) => s + v * queries[q * this.headDim + i]!, 0) / Math.sqrt(this.headDim));
-      const m = Math.max(...logits);
-      const e = logits.map((l) => Math.exp(l - m));
-      const sum = e.reduce((a, b) => a + b, 0);
-      for (let i = 0; i < this.headDim; i++) out[q * this.headDim + i] = h.values.reduce((s, v, r) => s + (e[r]! / sum) * v[i]!, 0);
-    }
-    return out;
-  }
-}
-
 
 describe('GpuPagedCache on WebGPU', () => {
   it('finds an adapter', () => {
@@ -89,7 +57,7 @@ describe('GpuPagedCache on WebGPU', () => {
     expect(() => cache.length(0, 0)).toThrow(/destroyed/);
   });
 
-  it('keeps a layer within maxLayerBytes: a refused append changes nothing, and room made by compaction is used again', async () => {
+  it('keeps a layer within maxLayerBytes: a refused append changes nothing, a full layer still compacts, and the room it makes is used again', async () => {
     // 16-row blocks of 8 floats: 512 bytes of K per block, 4 blocks per layer at most
     const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 2048 });
     const rows = (tokens: number) => Float32Array.from({ length: tokens * 16 }, (_, i) => i % 13);
@@ -99,7 +67,12 @@ describe('GpuPagedCache on WebGPU', () => {
     expect(() => cache.append(0, rows(1), rows(1), positions(32, 1))).toThrow(expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY', message: expect.stringMatching(/maxLayerBytes/) }));
     expect([cache.length(0, 0), cache.length(0, 1)]).toEqual([32, 32]);
     expect(await cache.rows(0, 1, 'keys')).toEqual(before);
-    expect(() => cache.compact(0, [Int32Array.of(0), Int32Array.of(0)])).toThrow(/DEVICE_OUT_OF_MEMORY|maxLayerBytes/); // fresh blocks before the old are freed
+    // compaction is in place: a full layer can still evict, and the blocks it frees take new rows
+    cache.compact(0, [Int32Array.of(5, 31), Int32Array.of(17)]);
+    expect(Array.from(cache.positions(0, 0))).toEqual([5, 31]);
+    expect(Array.from(await cache.rows(0, 1, 'keys'))).toEqual(Array.from(before.subarray(17 * 8, 18 * 8)));
+    cache.append(0, rows(15), rows(15), positions(32, 15)); // 2 blocks free: head 0 needs 1 more, head 1 none
+    expect([cache.length(0, 0), cache.length(0, 1)]).toEqual([17, 16]);
     cache.destroy();
     const roomy = new GpuPagedCache(gpu, { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8, maxLayerBytes: 3072 });
     roomy.append(0, rows(32), rows(32), positions(0, 32));

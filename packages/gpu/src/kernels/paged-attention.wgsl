@@ -1,7 +1,9 @@
-// Flash-decoding, pass 1: one workgroup per (split, KV head). The G query heads of the group share
-// every K/V row read; each split covers `splitRows` rows of the head's paged cache and writes, per
-// query head, its running max, sum of exponentials and weighted V sum. K/V are read through keyAt and
-// valueAt from the kv-f32 or kv-f16 prelude.
+// Flash-decoding, pass 1: one workgroup per (split, KV head, sequence): grid (splits, kvHeads, batch).
+// Every sequence of a batch reads the same pool buffers through its own block tables. The G query heads
+// of the group share every K/V row read; each split covers `splitRows` rows of the head's paged cache
+// and writes, per query head, its running max, sum of exponentials and weighted V sum (an empty split
+// writes a zero sum, which the reduce skips, so a sequence's result does not depend on the others').
+// K/V are read through keyAt and valueAt from the kv-f32 or kv-f16 prelude.
 struct Params {
   headDim: u32,
   groupSize: u32,
@@ -10,16 +12,16 @@ struct Params {
   splitRows: u32,
   splits: u32,
   scale: f32,
-  _pad: u32,
+  _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> keys: array<KvWord>;   // [block][blockSize][headDim]
 @group(0) @binding(2) var<storage, read> values: array<KvWord>;
-@group(0) @binding(3) var<storage, read> queries: array<f32>;   // [queryHeads][headDim]
-@group(0) @binding(4) var<storage, read> tables: array<u32>;    // [kvHeads][maxBlocks]
-@group(0) @binding(5) var<storage, read> lengths: array<u32>;   // [kvHeads]
-@group(0) @binding(6) var<storage, read_write> partials: array<f32>; // [queryHeads][splits][headDim + 2]
+@group(0) @binding(3) var<storage, read> queries: array<f32>;   // [batch][queryHeads][headDim]
+@group(0) @binding(4) var<storage, read> tables: array<u32>;    // [batch][kvHeads][maxBlocks]
+@group(0) @binding(5) var<storage, read> lengths: array<u32>;   // [batch][kvHeads]
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>; // [batch][queryHeads][splits][headDim + 2]
 
 const WORKGROUP: u32 = 64u;
 const MAX_GROUP: u32 = 8u;
@@ -33,9 +35,9 @@ fn rowBase(head: u32, row: u32) -> u32 {
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) t: u32) {
   let split = wg.x;
-  let head = wg.y;
+  let head = wg.z * groups.y + wg.y; // (sequence, KV head) flattened: tables, lengths, queries and partials follow it
   let length = lengths[head];
   let first = split * p.splitRows;
   let last = min(length, first + p.splitRows);

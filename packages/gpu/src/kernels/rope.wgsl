@@ -1,5 +1,7 @@
-// RoPE on adjacent pairs (2j, 2j + 1) of every head of `tokens` consecutive vectors, token t at
-// position `position + t`, with llama2.c's f32 tables [context][headDim / 2].
+// RoPE on adjacent pairs (2j, 2j + 1) of every head of `tokens` vectors with llama2.c's f32 tables
+// [context][headDim / 2]. Token t's position comes from `positionOf(t)` in a prelude: `position + t`
+// (rope-base: a prompt), or `position + rowPositions[t]` (rope-rows: a batch of sequences, each at its
+// own position).
 struct Params {
   heads: u32,
   headDim: u32,
@@ -21,7 +23,7 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
   let token = pair / pairsPerToken;
   let j = pair % halfDim;
   let i = token * p.heads * p.headDim + ((pair % pairsPerToken) / halfDim) * p.headDim + 2u * j;
-  let row = (p.position + token) * halfDim + j;
+  let row = min(positionOf(token) * halfDim + j, arrayLength(&cosTable) - 1u);
   let c = cosTable[row];
   let s = sinTable[row];
   let v0 = vectors[i];
