@@ -33,17 +33,20 @@ const body = [
   0x0b,
 ];
 
-const bytes = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7d]),
-  ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 1]),
-  ...section(3, [1, 0]),
-  ...section(7, [1, ...name('read'), 0x00, 0]),
-  ...section(10, [1, ...leb(body.length), ...body]),
-]);
+// The memory import: plain (min 1), or shared (min 1, max 4 GiB) for the engine's threads variant.
+const module = (shared) =>
+  new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7d]),
+    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 1, ...leb(65536)] : [0x00, 1])]),
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...name('read'), 0x00, 0]),
+    ...section(10, [1, ...leb(body.length), ...body]),
+  ]);
 
 /** A `read(pointer, bytes)` over the given memory (bytes a multiple of 64). */
 export function readLoop(memory) {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(module(shared)), { env: { memory } });
   return instance.exports.read;
 }

@@ -1,12 +1,42 @@
-// `npm run bench`: every benchmark of the allocator in one run, so ratios compare like with like.
+// `npm run bench`: every benchmark of the package in one run, so ratios compare like with like.
 // Build first (`npm run build`); the bench imports dist/ as a user would.
 import { benchAppend } from './append.mjs';
 import { benchAttention } from './attention.mjs';
+import { benchEngine } from './engine.mjs';
+import { benchKernels } from './kernels.mjs';
 import { benchMemory } from './memory.mjs';
 import { benchSelection } from './selection.mjs';
 import { format } from './timing.mjs';
 
-console.log('## Append cost per token, one head, head dim 128 (paged vs flat realloc+copy)\n');
+const engine = await benchEngine();
+console.log(`## The engine on stories15M vs llama2.c's llama2.wasm (${engine.promptTokens}-token prompt, ${engine.steps} greedy steps, best of ${engine.rounds} interleaved rounds)\n`);
+console.log(`llama2.wasm: prefill ${format(engine.peer.prefill, 1)} tokens/s (one token at a time), decode ${format(engine.peer.decode, 1)} tokens/s\n`);
+console.log('| weights | threads | build | prefill tok/s | vs llama2.wasm | decode tok/s | vs llama2.wasm | weight bytes / param | tokens equal to llama2.c |');
+console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of engine.rows) {
+  console.log(
+    `| ${r.weights} | ${r.threads} | ${r.variant} | ${format(r.prefill, 0)} | ${format(r.prefill / engine.peer.prefill, 1)}x | ${format(r.decode, 0)} | ` +
+      `${format(r.decode / engine.peer.decode, 2)}x | ${format(r.bytesPerParameter, 3)} | ${r.tokensEqual} |`,
+  );
+}
+console.log(
+  engine.twinRelativeDifference === undefined
+    ? '\n(f32 logits vs @adakv/core\'s TS Transformer: skipped, core is not built)'
+    : `\nf32 prefill logits vs @adakv/core's TS Transformer: max |difference| / max |logit| = ${engine.twinRelativeDifference.toExponential(1)}`,
+);
+
+const kernels = await benchKernels();
+console.log(`\n## Matmul kernels, ${kernels.rows} x ${kernels.cols} weights, one thread\n`);
+console.log('| weights | build | MiB | 1 token: ms | GB/s of weights | 16 tokens: ms | GMAC/s |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+for (const k of kernels.results) {
+  console.log(
+    `| ${k.type} | ${k.relaxed ? 'relaxed' : 'simd'} | ${format(k.bytes / 2 ** 20, 1)} | ${format(k.one.ms, 2)} | ${format(k.one.gbs, 1)} | ` +
+      `${format(k.sixteen.ms, 1)} | ${format(k.sixteen.gmacs, 1)} |`,
+  );
+}
+
+console.log('\n## Append cost per token, one head, head dim 128 (paged vs flat realloc+copy)\n');
 console.log('| tokens per head | paged ns/token | flat ns/token | flat / paged |');
 console.log('| ---: | ---: | ---: | ---: |');
 for (const row of await benchAppend()) {
@@ -19,9 +49,14 @@ console.log(`${format(selection.ms, 1)} ms for ${selection.entries} scored entri
 
 const attention = await benchAttention();
 console.log(`\n## Decode attention, one layer: 32 query / 8 KV heads, head dim 128, ${attention.tokens} tokens per head\n`);
-console.log(`full cache: ${format(attention.fullMs, 2)} ms, ${format(attention.attendGBs, 1)} GB/s of K/V read`);
-console.log(`plain WASM SIMD read loop over the same bytes: ${format(attention.readGBs, 1)} GB/s -> attention runs at ${format((attention.attendGBs / attention.readGBs) * 100, 0)}% of it`);
-console.log(`8x compressed cache: ${format(attention.compressedMs, 3)} ms, ${format(attention.speedup, 1)}x faster than full`);
+console.log('| build | threads | full cache ms | K/V read GB/s | read loop GB/s (1 thread) | attention / read loop | 8x compressed ms | speedup |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of attention.runs) {
+  console.log(
+    `| ${r.variant} | ${r.threads} | ${format(r.fullMs, 2)} | ${format(r.attendGBs, 1)} | ${format(r.readGBs, 1)} | ${format((r.attendGBs / r.readGBs) * 100, 0)}% | ` +
+      `${format(r.compressedMs, 3)} | ${format(r.speedup, 1)}x |`,
+  );
+}
 
 console.log('\n## Memory after Ada-KV compression of a 4096-token prompt (32 layers x 8 KV heads, d 128, block 16)\n');
 console.log('| budget | kept rows | ideal MiB | held MiB | internal waste | metadata |');

@@ -228,6 +228,11 @@ export class BlockPool {
     return this.handle < 0;
   }
 
+  /** The pool's handle in the C ABI, for calls into the same WebAssembly instance (the engine's). */
+  get nativeHandle(): number {
+    return this.live();
+  }
+
   private readRows(sequence: number, layer: number, head: number, kind: number): Float32Array {
     const floats = this.length(sequence, layer, head) * this.headDim;
     const [out] = this.allocator.scratch.regions(floats * 4) as [number];

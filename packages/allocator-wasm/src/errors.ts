@@ -8,6 +8,9 @@ export type AllocatorErrorCode =
   | 'INVALID_NUMBER'
   | 'OUT_OF_RANGE'
   | 'INVARIANT_BROKEN'
+  | 'UNSUPPORTED_TYPE'
+  | 'MODEL_INCOMPLETE'
+  | 'WORKER_FAILED'
   | 'WASM_ABORTED'
   | 'WASM_LOAD_FAILED';
 
@@ -31,6 +34,9 @@ const statusCodes: readonly AllocatorErrorCode[] = [
   'INVALID_NUMBER',
   'OUT_OF_RANGE',
   'INVARIANT_BROKEN',
+  'UNSUPPORTED_TYPE',
+  'MODEL_INCOMPLETE',
+  'WORKER_FAILED',
 ];
 
 const hints: Record<string, string> = {
@@ -42,6 +48,9 @@ const hints: Record<string, string> = {
   INVALID_NUMBER: 'scores must be finite',
   OUT_OF_RANGE: 'layer and head indices must lie inside the sequence shape',
   INVARIANT_BROKEN: 'the pool is inconsistent: this is a bug in @adakv/allocator-wasm, please report it',
+  UNSUPPORTED_TYPE: 'tensor types are f32, f16, bf16, q8_0, q4_0, q4_K and q6_K (norms and RoPE tables f32)',
+  MODEL_INCOMPLETE: 'upload every tensor of the model (WasmModel.create does) before running it',
+  WORKER_FAILED: 'a worker thread of the engine trapped; dispose the Engine and load a new one',
 };
 
 /** Returns `status` when it is a success (>= 0), otherwise throws the matching AllocatorError. */
@@ -49,4 +58,9 @@ export function check(status: number, operation: string): number {
   if (status >= 0) return status;
   const code = statusCodes[-status - 1] ?? 'INVARIANT_BROKEN';
   throw new AllocatorError(code, `${operation} failed with ${code}: ${hints[code]}.`);
+}
+
+/** The code a negative status stands for. */
+export function statusCode(status: number): AllocatorErrorCode {
+  return statusCodes[-status - 1] ?? 'INVARIANT_BROKEN';
 }

@@ -11,6 +11,21 @@ export function defaultWasmUrl(): URL {
   return new URL('../wasm/allocator.wasm', import.meta.url);
 }
 
+/** The threads variant shipped with the package (SIMD128 + atomics over one imported shared memory). */
+export function defaultThreadsWasmUrl(): URL {
+  return new URL('../wasm/allocator.threads.wasm', import.meta.url);
+}
+
+/** The relaxed-SIMD single-thread variant shipped with the package (fused multiply-add). */
+export function defaultRelaxedWasmUrl(): URL {
+  return new URL('../wasm/allocator.relaxed.wasm', import.meta.url);
+}
+
+/** The relaxed-SIMD threads variant shipped with the package. */
+export function defaultRelaxedThreadsWasmUrl(): URL {
+  return new URL('../wasm/allocator.relaxed-threads.wasm', import.meta.url);
+}
+
 type Instantiable = WebAssembly.Module | BufferSource | Response;
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -39,6 +54,14 @@ export async function resolveWasmSource(source: WasmSource = defaultWasmUrl()): 
     throw new AllocatorError('WASM_LOAD_FAILED', `Fetching the allocator's WebAssembly from ${String(source)} gave HTTP ${response.status}: pass the wasm option where the file is served.`);
   }
   return streamable(response);
+}
+
+/** Compiles any WasmSource (a WebAssembly.Module is returned as it is). */
+export async function compileWasmSource(source?: WasmSource): Promise<WebAssembly.Module> {
+  const resolved = await resolveWasmSource(source);
+  if (resolved instanceof WebAssembly.Module) return resolved;
+  if (typeof Response !== 'undefined' && resolved instanceof Response) return WebAssembly.compileStreaming(resolved);
+  return WebAssembly.compile(resolved as BufferSource);
 }
 
 /** Streaming compilation needs the wasm MIME type; servers that send another get a buffered compile. */

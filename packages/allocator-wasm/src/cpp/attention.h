@@ -1,5 +1,6 @@
 // Decode attention of one token over a sequence's paged cache, reading K/V in their blocks.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "pool.h"
@@ -10,5 +11,14 @@ namespace adakv {
 // softmax(q K^T / sqrt(headDim)) V with an online (block-by-block) softmax; an empty head gives zeros.
 Status attendLayer(Pool* pool, Sequence* sequence, int32_t layer, int32_t queryHeads, const float* queries,
                    float* out);
+
+// Floats of scratch attendHeads needs for `heads` KV heads of `group` query heads each.
+size_t attendScratchFloats(const Pool* pool, int32_t group, int32_t heads);
+
+// `count` KV heads, each with the `group` query heads that share it: queries/out [count][group][headDim].
+// Each K and V row is loaded once for all `group` heads (tiles of 4, 2, 1 query heads), the next block
+// touched while one is computed, exponentials in 4 lanes. No allocation (workers call it).
+void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, int32_t group, const float* queries,
+                 float* out, float* scratch);
 
 }  // namespace adakv

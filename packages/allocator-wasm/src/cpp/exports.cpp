@@ -12,6 +12,7 @@
 #include "sequence.h"
 #include "stats.h"
 #include "views.h"
+#include "registry.h"
 
 #define ADAKV_EXPORT extern "C" __attribute__((used, visibility("default")))
 
@@ -20,10 +21,7 @@ namespace {
 adakv::GrowArray<adakv::Pool*> pools;
 adakv::GrowArray<uint32_t> poolGenerations;
 
-adakv::Pool* findPool(int32_t handle) {
-  const int32_t slot = adakv::liveSlot(pools, poolGenerations, handle);
-  return slot < 0 ? nullptr : pools[slot];
-}
+adakv::Pool* findPool(int32_t handle) { return adakv::findPoolHandle(handle); }
 
 adakv::HeadList* findHead(adakv::Sequence* sequence, int32_t layer, int32_t head) {
   if (layer < 0 || layer >= sequence->layers || head < 0 || head >= sequence->kvHeads) return nullptr;
@@ -37,6 +35,11 @@ adakv::HeadList* findHead(adakv::Sequence* sequence, int32_t layer, int32_t head
   if (sequence == nullptr) return adakv::kInvalidHandle;
 
 }  // namespace
+
+adakv::Pool* adakv::findPoolHandle(int32_t handle) {
+  const int32_t slot = adakv::liveSlot(pools, poolGenerations, handle);
+  return slot < 0 ? nullptr : pools[slot];
+}
 
 ADAKV_EXPORT int32_t adakv_pool_create(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks) {
   const int32_t slot = adakv::claimSlot(pools, poolGenerations);

@@ -15,6 +15,9 @@ enum Status : int32_t {
   kInvalidNumber = -6,    // NaN or infinity where finite numbers are required
   kOutOfRange = -7,       // a layer or head index outside the sequence's shape
   kInvariantBroken = -8,  // the pool's own consistency check failed (a bug, reported, not aborted)
+  kUnsupportedType = -9,  // a tensor type the engine does not know, or not allowed for that tensor
+  kModelIncomplete = -10, // a forward pass on a model whose tensors are not all uploaded
+  kWorkerFailed = -11,    // a worker thread trapped; the engine cannot run further jobs
 };
 
 }  // namespace adakv
