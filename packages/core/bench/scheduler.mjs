@@ -1,7 +1,7 @@
 // `npm run bench -w @adakv/core`: many sequences in one fixed pool, with and without compression
 // (KV-Compress's throughput table, on stories15M). One run, same workload, same pool, so the
 // ratios compare like with like. Imports dist/ as a user would (the bench script builds first).
-import { PagedPool, Scheduler, cacheGeometry } from '@adakv/core';
+import { Scheduler, WasmBackend } from '@adakv/core';
 import { DEFAULT_CORPUS, gutenbergText, loadDefaultModel, tokenSegments } from '@adakv/core/node';
 
 const POOL_BLOCKS = 1200; // 16-token blocks: ~3 uncompressed sequences of this workload
@@ -10,6 +10,7 @@ const PROMPT = 120;
 const NEW_TOKENS = 48;
 
 const model = await loadDefaultModel();
+const backend = await WasmBackend.create();
 const prompts = tokenSegments(model.tokenizer, gutenbergText(DEFAULT_CORPUS[0]), { count: REQUESTS, length: PROMPT });
 const settings = [
   { label: 'none', request: { method: 'full' } },
@@ -25,9 +26,9 @@ console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---
 let baseline;
 let decodeBaseline;
 for (const { label, request } of settings) {
-  const pool = await PagedPool.create({ headDim: cacheGeometry(model.config).headDim, poolBlocks: POOL_BLOCKS });
   let mostRunning = 0;
-  const scheduler = new Scheduler(model, pool, {
+  const scheduler = new Scheduler(model, backend, {
+    poolBlocks: POOL_BLOCKS,
     maxBatch: REQUESTS,
     evictEvery: 8,
     onStep: (m) => (mostRunning = Math.max(mostRunning, m.running)),
@@ -49,5 +50,6 @@ for (const { label, request } of settings) {
       `${(scheduleMs / steps).toFixed(2)} | ${(decodeMs / steps).toFixed(1)} | ${((scheduleMs / decodeMs) * 100).toFixed(1)}% |`,
   );
   await scheduler.close();
-  pool.dispose();
+  scheduler.pool.dispose();
 }
+backend.dispose();

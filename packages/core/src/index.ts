@@ -1,34 +1,51 @@
 export * from './errors.js';
 export * from './geometry.js';
-export type { KvStore } from './store.js';
-export { ReferenceStore } from './stores/reference-store.js';
-export { PagedStore, type PagedStoreOptions } from './stores/paged-store.js';
-export { PagedPool, type PagedPoolOptions } from './stores/paged-pool.js';
-export { WebGpuStore, type WebGpuStoreOptions } from './stores/webgpu-store.js';
+export type { KvStore, RecentQueries } from './store.js';
+export * from './backends/index.js';
 export { type GpuContext, isSoftwareAdapter, requestGpu } from '@adakv/gpu';
 export type { PoolStats } from '@adakv/allocator-wasm';
 export * from './model/index.js';
 export { type BudgetSpec, resolveBudget } from './budget.js';
 export type { CompressionPlan, LayerPlan } from './compression-plan.js';
-export { type CompressionRequest, type PlanInput, applyPlan, compress, planCompression } from './plan.js';
-export { compressOnGpu, compressWhereStored, planCompressionOnGpu } from './plan-on-gpu.js';
-export type { Allocation, LayerSchedule, Method, MethodOptions } from './methods/types.js';
-export { DEFAULT_METHOD_OPTIONS } from './methods/defaults.js';
-export { resolveMethodOptions } from './methods/options.js';
-export { getMethod, listMethods, methodNames } from './methods/registry.js';
-export { adaptive } from './methods/ada-kv.js';
-export type { HeadContext, Scorer, ScorerOptions } from './scorers/types.js';
-export { snapkvScorer } from './scorers/snapkv.js';
-export { h2oScorer } from './scorers/h2o.js';
-export { streamingScorer } from './scorers/streaming.js';
+export { type CompressionRequest, type PlanInput, type RequestOptions, applyPlan, compress, planCompression } from './plan.js';
+export type { Allocation, LayerSchedule, Method, MethodOptionSpecs, ResolvedMethodOptions } from './methods/types.js';
+export { type MethodDefinition, defineMethod } from './methods/define-method.js';
+export { type OptionSpec, type OptionSpecs, type OptionValues, option } from './methods/option-spec.js';
+export {
+  alphaOption,
+  betaOption,
+  groupReduceOption,
+  kernelSizeOption,
+  poolingOption,
+  sinksOption,
+  windowOption,
+} from './methods/option-specs.js';
+export { type MethodOverrides, type OptionsOf, resolveMethodOptions } from './methods/options.js';
+export {
+  DEFAULT_METHOD_OPTIONS,
+  type MethodName,
+  type MethodOptions,
+  type RegisteredMethod,
+  getMethod,
+  isMethodName,
+  listMethods,
+  methodNames,
+  registeredOptions,
+} from './methods/registry.js';
+export { type AdaptiveOptionSpecs, adaptive } from './methods/ada-kv.js';
+export type { GroupReduce, HeadContext, Pooling, Scorer, ScorerOptions } from './scorers/types.js';
+export { type SnapkvScorerOptions, snapkvScorer } from './scorers/snapkv.js';
+export { type H2oScorerOptions, h2oScorer } from './scorers/h2o.js';
+export { type StreamingScorerOptions, streamingScorer } from './scorers/streaming.js';
 export { keyNormScorer } from './scorers/key-norm.js';
 export { attentionProbabilities } from './scorers/attention-probabilities.js';
 export { observationHeadContext, observationHeadValues, observedLength } from './scorers/observation-context.js';
-export { pyramidSchedule } from './schedules/pyramid.js';
+export { pyramidLayerBudgets, pyramidSchedule } from './layer-budgets/pyramid.js';
+export { uniformLayerBudgets } from './layer-budgets/uniform.js';
 export { adaptiveAllocation } from './allocation/adaptive.js';
 export { uniformAllocation } from './allocation/uniform.js';
 export { roundHalfEven } from './allocation/round-half-even.js';
-export { EvictingStore, type DecodeEvictionOptions } from './decode/evicting-store.js';
+export { DecodeEviction, type DecodeEvictionOptions } from './decode/decode-eviction.js';
 export * from './scheduler/index.js';
 export { formatBytes } from './format-bytes.js';
 export * from './metrics/index.js';

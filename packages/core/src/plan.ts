@@ -3,26 +3,35 @@ import { type BudgetSpec, resolveBudget } from './budget.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
 import { BudgetError, InvalidNumberError, OptionError, ShapeError } from './errors.js';
 import { type CacheGeometry, validateGeometry } from './geometry.js';
-import { resolveMethodOptions } from './methods/options.js';
-import { getMethod } from './methods/registry.js';
-import type { Method, MethodOptions } from './methods/types.js';
+import { pyramidLayerBudgets } from './layer-budgets/pyramid.js';
+import { uniformLayerBudgets } from './layer-budgets/uniform.js';
+import { type MethodOverrides, resolveMethodOptions } from './methods/options.js';
+import { type MethodName, type MethodOptions, getMethod } from './methods/registry.js';
+import type { Method } from './methods/types.js';
 import type { LayerObservation } from './model/observation.js';
-import { pyramidSchedule } from './schedules/pyramid.js';
-import { uniformSchedule } from './schedules/uniform.js';
 import { observationHeadContext, observedLength } from './scorers/observation-context.js';
 import type { HeadContext } from './scorers/types.js';
 import type { KvStore } from './store.js';
 
-export interface CompressionRequest {
-  /** A registered method name (see `listMethods()`) or a method object. */
-  readonly method: string | Method;
+/** The options a request may carry with method `M` (a registered name or a method object). */
+export type RequestOptions<M extends MethodName | Method> = M extends Method ? MethodOverrides<M> : Partial<MethodOptions>;
+
+export interface CompressionRequest<M extends MethodName | Method = MethodName | Method> {
+  /**
+   * A registered method's name (`MethodName`: a typo does not compile; check user input with
+   * `isMethodName`) or a method object (`defineMethod`, `adaptive`).
+   */
+  readonly method: M;
   /** Budget per KV head, window included: tokens (`48`, `{ tokensPerHead: 48 }`) or `{ ratio: 0.25 }` of the prompt. */
   readonly budget: BudgetSpec;
-  /** Overrides of the method's defaults. */
-  readonly options?: Partial<MethodOptions>;
+  /**
+   * Overrides of the method's defaults. Options another registered method reads but this one does
+   * not are checked and ignored, so one object can serve several methods.
+   */
+  readonly options?: RequestOptions<M>;
 }
 
-export interface PlanInput extends CompressionRequest {
+export interface PlanInput<M extends MethodName | Method = MethodName | Method> extends CompressionRequest<M> {
   readonly geometry: CacheGeometry;
   /** What prefill saw, one entry per layer. */
   readonly observations: readonly LayerObservation[];
@@ -45,13 +54,13 @@ export interface PlanSetup {
   readonly n: number;
   readonly budget: number;
   readonly window: number;
-  /** B' of each layer: the budget beyond the window. */
+  /** B' of each layer (its layer budget): the budget beyond the window. */
   readonly schedule: ArrayLike<number>;
 }
 
-/** Validates a plan request (shapes, numbers, window, budget) and resolves its layer schedule. */
-export function preparePlan(input: PlanInput): PlanSetup {
-  const method = typeof input.method === 'string' ? getMethod(input.method) : input.method;
+/** Validates a plan request (shapes, numbers, window, budget) and resolves its layer budgets. */
+export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>): PlanSetup {
+  const method: Method = typeof input.method === 'string' ? getMethod(input.method) : input.method;
   const options = resolveMethodOptions(method, input.options);
   const geometry = validateGeometry(input.geometry);
   const { observations } = input;
@@ -84,8 +93,8 @@ export function preparePlan(input: PlanInput): PlanSetup {
   const selectable = budget - window;
   const schedule =
     method.schedule === 'pyramid'
-      ? pyramidSchedule(selectable, geometry.layers, n - window, options.beta)
-      : uniformSchedule(selectable, geometry.layers);
+      ? pyramidLayerBudgets(selectable, geometry.layers, n - window, options.beta)
+      : uniformLayerBudgets(selectable, geometry.layers);
   return { method, options, geometry, observations, n, budget, window, schedule };
 }
 
@@ -115,7 +124,7 @@ export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPl
  * touched; pass the plan to {@link applyPlan}. The observation window (the last `window` tokens) is
  * always kept, and nothing is evicted when the budget covers the prompt.
  */
-export function planCompression(input: PlanInput): CompressionPlan {
+export function planCompression<M extends MethodName | Method>(input: PlanInput<M>): CompressionPlan {
   const setup = preparePlan(input);
   const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!));
   return finishPlan(setup, layers);
@@ -134,8 +143,12 @@ export function applyPlan(store: KvStore, plan: CompressionPlan): void {
 }
 
 /** Plans and applies compression right after prefill (for `Generator`'s `afterPrefill`). */
-export function compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): CompressionPlan {
-  const plan = planCompression({ ...request, geometry: store.geometry, observations });
+export function compress<M extends MethodName | Method>(
+  store: KvStore,
+  observations: readonly LayerObservation[],
+  request: CompressionRequest<M>,
+): CompressionPlan {
+  const plan = planCompression<M>({ ...request, geometry: store.geometry, observations });
   applyPlan(store, plan);
   return plan;
 }

@@ -1,5 +1,11 @@
 import type { CacheGeometry } from './geometry.js';
 
+/** Recorded query rows of one layer, oldest first: `queries` is `[rows][queryHeads][headDim]`. */
+export interface RecentQueries {
+  readonly queries: Float32Array;
+  readonly positions: Int32Array;
+}
+
 /**
  * One sequence's KV cache: per (layer, KV head) a variable-length list of K/V rows with the original
  * absolute position of each row. Implemented by the reference TS store, the paged WASM store and the
@@ -37,6 +43,16 @@ export interface KvStore {
    * visible (causality is the caller's concern).
    */
   attend(layer: number, queries: Float32Array, out: Float32Array): Promise<void>;
+  /**
+   * Keeps the queries of the last `rows` decode steps of every layer, where the store's data lives
+   * (each `attend`, or the GPU forward pass, records its step's row at the layer's newest position):
+   * decode-time eviction scores the entries from them. 0 stops and frees them.
+   */
+  recordQueries(rows: number): void;
+  /** Records prompt query rows `[n][queryHeads][headDim]` at `positions` (the last `rows` stay). */
+  seedQueries(layer: number, queries: Float32Array, positions: Int32Array): void;
+  /** The recorded query rows of `layer`, oldest first (copies; read back from the device on WebGPU). */
+  recentQueries(layer: number): Promise<RecentQueries>;
   /** Bytes the store holds for K/V (and, for paged stores, the blocks it owns). */
   bytes(): number;
   /** Releases everything; the store must not be used afterwards. */

@@ -2,11 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type CacheGeometry,
+  AdakvError,
   InvalidHandleError,
+  InvalidNumberError,
   type KvStore,
   OptionError,
   PagedPool,
-  PagedStore,
   PoolExhaustedError,
   ReferenceStore,
   ShapeError,
@@ -58,6 +59,12 @@ const geometries = fc.record({
   headDim: fc.constantFrom(4, 8, 16, 48),
 });
 
+/** A store from a pool of its own (disposing the pool frees it). */
+async function pagedStore(geometry: CacheGeometry, options: { blockSize?: number } = {}) {
+  const pool = await PagedPool.create({ headDim: geometry.headDim, ...options });
+  return Object.assign(pool.createStore(geometry), { pool });
+}
+
 describe('PagedStore behaves like the ReferenceStore', () => {
   it('gives the same entries and attention outputs after random appends and random plans (with and without GQA)', async () => {
     await fc.assert(
@@ -68,7 +75,7 @@ describe('PagedStore behaves like the ReferenceStore', () => {
         async ({ layers, kvHeads, group, headDim }, blockSize, rounds) => {
           const geometry = { layers, kvHeads, queryHeads: kvHeads * group, headDim };
           const reference = new ReferenceStore(geometry);
-          const paged = await PagedStore.create(geometry, { blockSize });
+          const paged = await pagedStore(geometry, { blockSize });
           let position = 0;
           for (const { tokens, keepOdds, seed } of rounds) {
             appendBoth([reference, paged], geometry, tokens, position, seed);
@@ -93,6 +100,7 @@ describe('PagedStore behaves like the ReferenceStore', () => {
           }
           paged.pool.check();
           paged.dispose();
+          paged.pool.dispose();
         },
       ),
       { numRuns: 40 },
@@ -101,7 +109,7 @@ describe('PagedStore behaves like the ReferenceStore', () => {
 
   it('fails like the reference store on bad shapes and plans, and stays intact', async () => {
     const geometry = { layers: 1, queryHeads: 2, kvHeads: 1, headDim: 2 };
-    const paged = await PagedStore.create(geometry);
+    const paged = await pagedStore(geometry);
     const reference = new ReferenceStore(geometry);
     appendBoth([paged, reference], geometry, 3, 0, 5);
     const attempts: Array<(store: KvStore) => unknown> = [
@@ -116,6 +124,8 @@ describe('PagedStore behaves like the ReferenceStore', () => {
       (store) => store.length(1, 0),
       (store) => store.positions(0, 1),
       (store) => store.length(0.5, 0),
+      (store) => store.append(0, Float32Array.of(NaN, 0), new Float32Array(2), Int32Array.of(0)),
+      (store) => store.append(0, new Float32Array(2), Float32Array.of(0, Infinity), Int32Array.of(0)),
     ];
     for (const attempt of attempts) {
       let expected: unknown;
@@ -124,25 +134,30 @@ describe('PagedStore behaves like the ReferenceStore', () => {
       } catch (error) {
         expected = error;
       }
-      expect(expected).toBeInstanceOf(ShapeError);
+      expect(expected).toBeInstanceOf(AdakvError);
+      expect(['SHAPE_MISMATCH', 'INVALID_NUMBER']).toContain((expected as AdakvError).code);
       expect(() => attempt(paged)).toThrow((expected as Error).message);
     }
     await expect(paged.attend(0, new Float32Array(3), new Float32Array(4))).rejects.toBeInstanceOf(ShapeError);
+    for (const store of [paged, reference]) {
+      await expect(store.attend(0, Float32Array.of(0, NaN, 1, 1), new Float32Array(4))).rejects.toBeInstanceOf(InvalidNumberError);
+    }
     await expectSame(reference, paged, 1);
     paged.pool.check();
     paged.dispose();
     expect(() => paged.length(0, 0)).toThrow(InvalidHandleError);
     paged.dispose();
+    paged.pool.dispose();
   });
 
   it('rejects zero or absurd block sizes and mismatched head dims', async () => {
     const geometry = { layers: 1, queryHeads: 1, kvHeads: 1, headDim: 4 };
     for (const blockSize of [0, -1, 2.5, 5000]) {
-      await expect(PagedStore.create(geometry, { blockSize })).rejects.toBeInstanceOf(OptionError);
+      await expect(PagedPool.create({ headDim: 4, blockSize })).rejects.toBeInstanceOf(OptionError);
     }
-    await expect(PagedStore.create(geometry, { poolBlocks: 0 })).rejects.toBeInstanceOf(OptionError);
-    await expect(PagedStore.create({ ...geometry, kvHeads: 0 })).rejects.toBeInstanceOf(ShapeError);
+    await expect(PagedPool.create({ headDim: 4, poolBlocks: 0 })).rejects.toBeInstanceOf(OptionError);
     const pool = await PagedPool.create({ headDim: 8 });
+    expect(() => pool.createStore({ ...geometry, headDim: 8, kvHeads: 0 })).toThrow(ShapeError);
     expect(() => pool.createStore(geometry)).toThrow(OptionError);
     pool.dispose();
   });
@@ -180,7 +195,7 @@ describe('PagedPool: many sequences over one pool', () => {
 
   it('exposes a cu_seqlens-style flattened view', async () => {
     const geometry = { layers: 1, queryHeads: 3, kvHeads: 3, headDim: 4 };
-    const store = await PagedStore.create(geometry, { blockSize: 2 });
+    const store = await pagedStore(geometry, { blockSize: 2 });
     appendBoth([store], geometry, 5, 0, 3);
     store.compact(0, [Int32Array.of(0, 1, 2, 3, 4), Int32Array.of(1), Int32Array.of()]);
     const view = store.flatView(0);
@@ -189,5 +204,6 @@ describe('PagedPool: many sequences over one pool', () => {
     expect(new Set(view.blockTable).size).toBe(4);
     expect(store.stats()).toMatchObject({ blocks: 4, rows: 6 });
     store.dispose();
+    store.pool.dispose();
   });
 });

@@ -26,4 +26,8 @@ describe('ReferenceStore', () => {
     expect(() => store.compact(0, [Int32Array.of(1)])).toThrow(/outside/);
     expect(() => store.length(1, 0)).toThrow(/layer 1/);
   });
+  it('refuses an absurd geometry at once instead of allocating it', () => {
+    expect(() => new ReferenceStore({ layers: 2 ** 31, queryHeads: 1, kvHeads: 1, headDim: 8 })).toThrow(/exceed the 1048576 heads/);
+    expect(() => new ReferenceStore({ layers: 1, queryHeads: 1, kvHeads: 1, headDim: 1 << 20 })).toThrow(ShapeError);
+  });
 });

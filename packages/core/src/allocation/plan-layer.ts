@@ -1,6 +1,6 @@
 import type { LayerPlan } from '../compression-plan.js';
-import { InvalidNumberError } from '../errors.js';
-import type { Method, MethodOptions } from '../methods/types.js';
+import { InvalidNumberError, OptionError } from '../errors.js';
+import type { Method, ResolvedMethodOptions } from '../methods/types.js';
 import type { HeadContext } from '../scorers/types.js';
 import { adaptiveAllocation } from './adaptive.js';
 import { topKIndices } from './top-k.js';
@@ -39,18 +39,29 @@ export function withProtectedTails(heads: readonly HeadExtent[], chosen: readonl
   return { kept, budgetPerHead: Int32Array.from(kept, (k) => k.length) };
 }
 
+/** Ada-KV's `alpha` from a method's resolved options (every adaptive method declares it). */
+export function adaptiveAlpha(method: Method, options: ResolvedMethodOptions): number {
+  const { alpha } = options;
+  if (typeof alpha !== 'number') {
+    throw new OptionError(`Method "${method.name}" splits budgets adaptively but has no alpha option; wrap it with adaptive() instead.`);
+  }
+  return alpha;
+}
+
 /**
  * Plans one layer: score each head's selectable entries, split `selectable` (B' per head on average)
  * across heads by the method's allocation, keep each head's top entries plus its protected tail.
+ * `options` are the method's resolved options (`resolveMethodOptions`); its scorer gets them whole.
  */
-export function planLayer(method: Method, options: MethodOptions, heads: readonly HeadContext[], selectable: number): LayerPlan {
+
+export function planLayer(method: Method, options: ResolvedMethodOptions, heads: readonly HeadContext[], selectable: number): LayerPlan {
   const all = keepAllPlan(method, heads, selectable);
   if (all) return all;
   const scorer = method.scorer!;
   const scores = heads.map((head, h) => requireFiniteScores(scorer.name, h, scorer.score(head, options)));
   const caps =
     method.allocation === 'adaptive'
-      ? adaptiveAllocation(scores, selectable, options.alpha)
+      ? adaptiveAllocation(scores, selectable, adaptiveAlpha(method, options))
       : uniformAllocation(scores, selectable);
   return withProtectedTails(heads, scores.map((row, h) => topKIndices(row, caps[h]!)));
 }

@@ -1,7 +1,14 @@
-import { ShapeError } from '../errors.js';
+import { InvalidNumberError, ShapeError } from '../errors.js';
 import type { CacheGeometry } from '../geometry.js';
 
 /** The checks every store makes, shared so all of them fail alike, with the same words. */
+
+/** NaN or an infinity in K, V or queries would spread through attention silently; refuse it where it enters. */
+function checkFinite(what: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) throw new InvalidNumberError(`${what} hold ${values[i]} at index ${i}; K, V and queries must be finite numbers.`);
+  }
+}
 
 export function checkHead(geometry: CacheGeometry, layer: number, head: number): void {
   const inside = (value: number, size: number) => Number.isInteger(value) && value >= 0 && value < size;
@@ -23,6 +30,8 @@ export function checkAppend(geometry: CacheGeometry, layer: number, keys: Float3
     );
   }
   checkHead(geometry, layer, 0);
+  checkFinite('append: keys', keys);
+  checkFinite('append: values', values);
 }
 
 export function checkPlan(
@@ -57,4 +66,5 @@ export function checkAttend(geometry: CacheGeometry, layer: number, queries: Flo
     throw new ShapeError(`attend: queries and out must hold ${queryHeads} x ${headDim} floats.`);
   }
   checkHead(geometry, layer, 0);
+  checkFinite('attend: queries', queries);
 }

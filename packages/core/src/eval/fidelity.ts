@@ -1,26 +1,25 @@
 import { type BudgetSpec, resolveBudget } from '../budget.js';
 import { BudgetError, ContextOverflowError, OptionError } from '../errors.js';
-import { type CacheGeometry } from '../geometry.js';
 import { getMethod } from '../methods/registry.js';
 import { resolveMethodOptions } from '../methods/options.js';
-import type { MethodOptions } from '../methods/types.js';
+import type { MethodName, MethodOptions } from '../methods/registry.js';
 import { attentionOutputL1 } from '../metrics/attention-output-l1.js';
 import { planKvBytes } from '../metrics/kv-bytes.js';
 import { retainedMass } from '../metrics/retained-mass.js';
 import { cacheGeometry } from '../model/config.js';
-import { type ForwardPass, forwardPassFor } from '../model/forward-pass.js';
 import type { Model } from '../model/model.js';
 import type { LayerObservation } from '../model/observation.js';
-import { applyPlan, planCompression } from '../plan.js';
+import { applyPlan } from '../plan.js';
 import type { KvStore } from '../store.js';
-import { ReferenceStore } from '../stores/reference-store.js';
+import type { Backend, ForwardPass } from '../backends/backend.js';
+import { ReferenceBackend } from '../backends/reference/index.js';
 import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
 
 export interface FidelityOptions {
   readonly model: Model;
   /** Token windows of real text, each at least `prefill + continuation + 1` long (BOS first). */
   readonly segments: readonly (readonly number[])[];
-  readonly methods: readonly string[];
+  readonly methods: readonly MethodName[];
   readonly budgets: readonly BudgetSpec[];
   /** Prompt tokens prefilled, then compressed (default 192). */
   readonly prefill?: number;
@@ -28,8 +27,8 @@ export interface FidelityOptions {
   readonly continuation?: number;
   /** Method options for every method, over `{ window: 16 }` (the reference's 32 is meant for prompts of thousands of tokens). */
   readonly options?: Partial<MethodOptions>;
-  /** Where the K/V live during the evaluation (default: a reference store). */
-  readonly createStore?: (geometry: CacheGeometry) => KvStore | Promise<KvStore>;
+  /** Where the model, its K/V and the planning run (default: the reference backend). */
+  readonly backend?: Backend;
   readonly onProgress?: (done: number, total: number, label: string) => void;
   readonly signal?: AbortSignal;
 }
@@ -89,10 +88,9 @@ function checkMethodSettings(name: string, overrides: Partial<MethodOptions>, bu
   }
 }
 
-async function fill(store: KvStore, observations: readonly LayerObservation[], n: number): Promise<KvStore> {
+function fill(store: KvStore, observations: readonly LayerObservation[], n: number): void {
   const positions = Int32Array.from({ length: n }, (_, t) => t);
   observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));
-  return store;
 }
 
 /** Log-probabilities after each continuation token is forwarded (they predict tokens prefill+1 ..). */
@@ -123,7 +121,7 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
   const prefill = options.prefill ?? 192;
   const continuation = options.continuation ?? 64;
   const methodOptions: Partial<MethodOptions> = { window: 16, ...options.options };
-  const createStore = options.createStore ?? ((geometry: CacheGeometry) => new ReferenceStore(geometry));
+  const backend = options.backend ?? new ReferenceBackend();
   if (!Number.isInteger(prefill) || prefill < 2) throw new OptionError(`prefill must be a whole number >= 2, got ${prefill}.`);
   if (!Number.isInteger(continuation) || continuation < 1) throw new OptionError(`continuation must be >= 1, got ${continuation}.`);
   if (prefill + continuation > model.config.contextLength) {
@@ -148,11 +146,11 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
 
   for (const [s, tokens] of segments.entries()) {
     options.signal?.throwIfAborted();
-    const fullStore = await createStore(geometry);
+    const forward = backend.forwardPass(model);
+    const fullStore = backend.createStore(geometry);
     let observations: readonly LayerObservation[];
     let reference: Float64Array[];
     try {
-      const forward = forwardPassFor(model, fullStore); // a WebGpuStore runs the model on the GPU
       ({ observations } = await forward.prefill(tokens.slice(0, prefill), fullStore));
       reference = await teacherForce(forward, fullStore, tokens, prefill, continuation, options.signal);
     } finally {
@@ -162,12 +160,13 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
     for (const method of methods) {
       // a method that evicts nothing gives the same row at every budget: run it once
       for (const budget of getMethod(method).scorer === null ? [prefill] : tokenBudgets) {
-        const plan = planCompression({ method, geometry, observations, budget, options: methodOptions });
-        const store = await fill(await createStore(geometry), observations, prefill);
+        const plan = await backend.plan({ method, geometry, observations, budget, options: methodOptions });
+        const store = backend.createStore(geometry);
         let predicted: Float64Array[];
         try {
+          fill(store, observations, prefill);
           applyPlan(store, plan);
-          predicted = await teacherForce(forwardPassFor(model, store), store, tokens, prefill, continuation, options.signal);
+          predicted = await teacherForce(forward, store, tokens, prefill, continuation, options.signal);
         } finally {
           store.dispose();
         }

@@ -1,29 +1,40 @@
 import { OptionError } from '../errors.js';
-import type { Method, MethodOptions } from './types.js';
+import { checkMethodDeclaration } from './define-method.js';
+import { type OptionSpec, checkOption } from './option-spec.js';
+import { type MethodOptions, registeredOptions } from './registry.js';
+import type { DeclaredOptions, Method } from './types.js';
 
-const KNOWN = ['window', 'kernelSize', 'pooling', 'groupReduce', 'alpha', 'beta', 'sinks'] as const;
+/** The resolved options of method `M`: the ones it declares, typed (see {@link DeclaredOptions}). */
+export type OptionsOf<M extends Method> = DeclaredOptions<M, MethodOptions>;
 
-function check(ok: boolean, message: string): void {
-  if (!ok) throw new OptionError(message);
-}
+/**
+ * What a caller may pass as options with method `M`: any registered method's options (one object
+ * can serve several methods, as `adakv eval` does), plus `M`'s own when it declares new ones.
+ */
+export type MethodOverrides<M extends Method = Method> = Partial<MethodOptions> & Partial<OptionsOf<M>>;
 
-/** A method's defaults overridden by `overrides`, every value checked; unknown keys are refused (typos). */
-export function resolveMethodOptions(method: Method, overrides: Partial<MethodOptions> = {}): MethodOptions {
+/**
+ * A method's defaults overridden by `overrides`, each value checked by the method's own
+ * declaration. The result holds exactly the options the method declares. A key no registered method
+ * (nor this one) knows is refused (a typo); an option another registered method reads but this one
+ * does not is checked by that declaration and left out, so one options object can serve several
+ * methods. Undefined values are ignored. Throws {@link OptionError}.
+ */
+export function resolveMethodOptions<M extends Method>(method: M, overrides: MethodOverrides<M> = {}): OptionsOf<M> {
+  checkMethodDeclaration(method);
+  const own: Readonly<Record<string, OptionSpec<unknown>>> = method.options;
+  const known = new Set([...Object.keys(registeredOptions), ...Object.keys(own)]);
   for (const key of Object.keys(overrides)) {
-    check((KNOWN as readonly string[]).includes(key), `Unknown option "${key}". Options: ${KNOWN.join(', ')}.`);
+    if (!known.has(key)) throw new OptionError(`Unknown option "${key}". Options: ${[...known].join(', ')}.`);
   }
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const options: MethodOptions = { ...method.defaults, ...defined };
-  const { window, kernelSize, pooling, groupReduce, alpha, beta, sinks } = options;
-  check(Number.isInteger(window) && window >= 1, `window must be a whole number >= 1, got ${window}.`);
-  check(
-    Number.isInteger(kernelSize) && kernelSize >= 1 && kernelSize % 2 === 1,
-    `kernelSize must be an odd whole number >= 1 (1 = no pooling), got ${kernelSize}.`,
-  );
-  check(pooling === 'max' || pooling === 'avg', `pooling must be "max" or "avg", got ${String(pooling)}.`);
-  check(groupReduce === 'mean' || groupReduce === 'max', `groupReduce must be "mean" or "max", got ${String(groupReduce)}.`);
-  check(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1, `alpha must be in [0, 1] (1 = uniform split), got ${alpha}.`);
-  check(Number.isFinite(beta) && beta > 0, `beta must be a positive number, got ${beta}.`);
-  check(Number.isInteger(sinks) && sinks >= 0, `sinks must be a whole number >= 0, got ${sinks}.`);
-  return options;
+  const given = overrides as Readonly<Record<string, unknown>>;
+  const resolved: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(own)) {
+    resolved[name] = given[name] === undefined ? spec.default : checkOption(name, spec, given[name]);
+  }
+  const others: Readonly<Record<string, OptionSpec<unknown>>> = registeredOptions;
+  for (const [name, value] of Object.entries(given)) {
+    if (value !== undefined && !Object.hasOwn(own, name)) checkOption(name, others[name]!, value);
+  }
+  return resolved as OptionsOf<M>;
 }

@@ -1,41 +1,53 @@
 import type { Scorer } from '../scorers/types.js';
+import type { OptionSpec, OptionSpecs, OptionValues } from './option-spec.js';
 
-/** Options every method understands; each method documents which ones it reads. */
-export interface MethodOptions {
-  /** Observation window `w`: the last `w` prompt tokens, always kept, whose queries score the prefix. */
-  window: number;
-  /** SnapKV 1-D pooling kernel size `k` (odd; 1 disables pooling). */
-  kernelSize: number;
-  /** SnapKV pooling along the sequence. */
-  pooling: 'max' | 'avg';
-  /** How the `G` query heads of a GQA group are reduced before pooling. */
-  groupReduce: 'mean' | 'max';
-  /** Ada-KV safeguard: the share of each head's budget guaranteed to it (1 = uniform allocation). */
-  alpha: number;
-  /** PyramidKV schedule steepness: the top layer keeps `floor(B' / beta)`-ish tokens. */
-  beta: number;
-  /** StreamingLLM attention sinks: the first tokens, always kept. */
-  sinks: number;
-}
-
-/** How a method splits a layer's budget across its KV heads. */
+/** How a method splits a layer's budget across its KV heads (`adaptive` reads `alpha`). */
 export type Allocation = 'uniform' | 'adaptive';
-/** How a method splits the budget across layers. */
+/** How a method splits the budget across layers (`pyramid` reads `beta`); see `src/layer-budgets/`. */
 export type LayerSchedule = 'uniform' | 'pyramid';
 
 /**
- * A compression method: a scorer composed with a layer schedule and a head allocation. `full` has
- * no scorer (nothing is evicted).
+ * The options a method declares. Every method declares `window`: the planner always keeps the
+ * last `window` prompt tokens, scorers read their queries, and metrics measure over them.
  */
-export interface Method {
-  readonly name: string;
+export type MethodOptionSpecs = OptionSpecs & { readonly window: OptionSpec<number> };
+
+/** True for the erased `Method` type (its options are not known at compile time). */
+type IsErased<Specs> = string extends keyof Specs ? true : false;
+
+/**
+ * What a method's scorer is given: its resolved options, typed by the declaration. For a method
+ * whose declaration is not known at compile time (the bare `Method` type) the scorer's options are
+ * `any`: the planner passes it the options resolved from that same method.
+ */
+export type ScorerInput<Specs extends MethodOptionSpecs> = IsErased<Specs> extends true ? any : OptionValues<Specs>;
+
+/**
+ * A compression method: a scorer composed with layer budgets and a head allocation, and the
+ * options it reads. Build one with `defineMethod` (one file per method, in `src/methods/`); `full`
+ * has no scorer (nothing is evicted). `Method` with no type arguments is any method.
+ */
+export interface Method<Name extends string = string, Specs extends MethodOptionSpecs = MethodOptionSpecs> {
+  readonly name: Name;
   /** One line for help texts. */
   readonly summary: string;
   /** The paper that introduced it (title and arXiv link). */
   readonly paper: string;
-  readonly scorer: Scorer | null;
+  readonly scorer: Scorer<ScorerInput<Specs>> | null;
   readonly schedule: LayerSchedule;
   readonly allocation: Allocation;
-  /** Defaults of the options this method reads; callers override any of them. */
-  readonly defaults: MethodOptions;
+  /** The options this method reads, each with its default, its check and a line of documentation. */
+  readonly options: Specs;
+  /** The declared options' defaults (frozen); callers override any of them. */
+  readonly defaults: OptionValues<Specs>;
 }
+
+/**
+ * The resolved options of method `M`: exactly the options it declares, typed by its declaration.
+ * For the bare `Method` type, whose declaration is unknown at compile time, this is `Fallback`
+ * (the options of every registered method; at run time only the method's own are present).
+ */
+export type DeclaredOptions<M extends Method, Fallback> = IsErased<M['options']> extends true ? Fallback : M['defaults'];
+
+/** The resolved options of some method: `window`, and whatever else it declares. */
+export type ResolvedMethodOptions = OptionValues<MethodOptionSpecs>;

@@ -1,4 +1,4 @@
-import { ContextOverflowError, OptionError } from '../errors.js';
+import { ContextOverflowError, InvalidNumberError, OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
 import type { ModelConfig } from './config.js';
 
@@ -33,4 +33,19 @@ export function checkPosition(config: ModelConfig, position: number): void {
       `Position ${position} is beyond the model's context of ${config.contextLength} tokens; start a new sequence or generate fewer tokens.`,
     );
   }
+}
+
+/**
+ * Throws an InvalidNumberError when `logits` hold NaN or an infinity: the model's weights or
+ * activations are broken, and sampling from them would silently emit token 0. One pass per step.
+ */
+export function checkLogits(logits: Float32Array, position: number): Float32Array {
+  for (let i = 0; i < logits.length; i++) {
+    if (!Number.isFinite(logits[i]!)) {
+      throw new InvalidNumberError(
+        `The model computed a non-finite logit (${logits[i]}) for token ${i} at position ${position}: its weights or activations hold NaN or Infinity; check the model file.`,
+      );
+    }
+  }
+  return logits;
 }

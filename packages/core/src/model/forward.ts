@@ -1,10 +1,12 @@
 import { OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
-import { addInPlace, dot, matmul, rmsnorm, swiglu } from './kernels.js';
+import { addInPlace, dot, matmul, rmsnorm, swiglu } from './cpu-math.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
-import { checkPosition, checkPrefillInput, checkToken } from './forward-checks.js';
+import { checkLogits, checkPosition, checkPrefillInput, checkToken } from './forward-checks.js';
 import { applyRope } from './rope.js';
+import { argmax } from './sampler.js';
+import type { LayerWeights } from './weights.js';
 
 /** Result of a batched prefill: the next-token logits after the last prompt token, and what each layer saw. */
 export interface PrefillOutput {
@@ -12,37 +14,51 @@ export interface PrefillOutput {
   readonly observations: LayerObservation[];
 }
 
+/** The activations of `rows` tokens going through the layers together (one sequence's prompt, or a batch). */
+class Activations {
+  readonly x: Float32Array;
+  readonly normed: Float32Array;
+  readonly q: Float32Array;
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  readonly attention: Float32Array;
+  readonly projected: Float32Array;
+  readonly gate: Float32Array;
+  readonly up: Float32Array;
+
+  constructor(readonly rows: number, model: Model) {
+    const { dim, hiddenDim, queryHeads, kvHeads, headDim } = model.config;
+    this.x = new Float32Array(rows * dim);
+    this.normed = new Float32Array(rows * dim);
+    this.q = new Float32Array(rows * queryHeads * headDim);
+    this.k = new Float32Array(rows * kvHeads * headDim);
+    this.v = new Float32Array(rows * kvHeads * headDim);
+    this.attention = new Float32Array(rows * queryHeads * headDim);
+    this.projected = new Float32Array(rows * dim);
+    this.gate = new Float32Array(rows * hiddenDim);
+    this.up = new Float32Array(rows * hiddenDim);
+  }
+}
+
+/** How a layer's rows attend: after RoPE, given q, k, v of every row, fill `attention` (and store K/V). */
+type Attend = (layer: number, a: Activations) => Promise<void>;
+
 /**
  * The LLaMA forward pass on the CPU, as llama2.c computes it: RMSNorm, RoPE on adjacent pairs,
- * grouped-query attention, SwiGLU, final norm and classifier. Decode reads and writes K/V only
- * through a {@link KvStore}; prefill attends causally over the prompt directly, then appends.
+ * grouped-query attention, SwiGLU, final norm and classifier. One layer recipe ({@link layer}) serves
+ * prefill (the prompt's rows attend causally among themselves), decode and batched decode (each row
+ * appends to its sequence's store and attends through it); the GPU decoder mirrors the same recipe.
  * Decode buffers are allocated once, so a decoded token allocates nothing but what the store does.
+ * One instance per runner: its buffers are not shared between concurrent calls.
  */
 export class Transformer {
-  private readonly x: Float32Array;
-  private readonly normed: Float32Array;
-  private readonly q: Float32Array;
-  private readonly k: Float32Array;
-  private readonly v: Float32Array;
-  private readonly attention: Float32Array;
-  private readonly projected: Float32Array;
-  private readonly gate: Float32Array;
-  private readonly up: Float32Array;
+  private readonly single: Activations;
   private readonly logits: Float32Array;
   private readonly position = new Int32Array(1);
 
   constructor(readonly model: Model) {
-    const { dim, hiddenDim, queryHeads, kvHeads, headDim, vocabSize } = model.config;
-    this.x = new Float32Array(dim);
-    this.normed = new Float32Array(dim);
-    this.q = new Float32Array(queryHeads * headDim);
-    this.k = new Float32Array(kvHeads * headDim);
-    this.v = new Float32Array(kvHeads * headDim);
-    this.attention = new Float32Array(queryHeads * headDim);
-    this.projected = new Float32Array(dim);
-    this.gate = new Float32Array(hiddenDim);
-    this.up = new Float32Array(hiddenDim);
-    this.logits = new Float32Array(vocabSize);
+    this.single = new Activations(1, model);
+    this.logits = new Float32Array(model.config.vocabSize);
   }
 
   /**
@@ -50,49 +66,18 @@ export class Transformer {
    * `store` and returns the logits that predict position `n`.
    */
   async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
-    const { config, weights } = this.model;
-    const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps } = config;
+    const { config } = this.model;
     const n = tokens.length;
     checkPrefillInput(config, tokens, store);
-    const qDim = queryHeads * headDim;
-    const kvDim = kvHeads * headDim;
-    const x = new Float32Array(n * dim);
-    for (let t = 0; t < n; t++) x.set(this.embeddingRow(tokens[t]!), t * dim);
-    const normed = new Float32Array(n * dim);
-    const attention = new Float32Array(n * qDim);
-    const projected = new Float32Array(n * dim);
-    const gate = new Float32Array(n * hiddenDim);
-    const up = new Float32Array(n * hiddenDim);
+    const a = new Activations(n, this.model);
     const positions = Int32Array.from({ length: n }, (_, t) => t);
     const observations: LayerObservation[] = [];
-
-    for (let layer = 0; layer < config.layers; layer++) {
-      const w = weights.layers[layer]!;
-      rmsnorm(normed, x, w.attentionNorm, n, dim, normEps);
-      const queries = new Float32Array(n * qDim);
-      const keys = new Float32Array(n * kvDim);
-      const values = new Float32Array(n * kvDim);
-      matmul(queries, normed, w.wq, n, dim, qDim);
-      matmul(keys, normed, w.wk, n, dim, kvDim);
-      matmul(values, normed, w.wv, n, dim, kvDim);
-      for (let t = 0; t < n; t++) {
-        applyRope(queries, t * qDim, queryHeads, headDim, t, weights.ropeCos, weights.ropeSin);
-        applyRope(keys, t * kvDim, kvHeads, headDim, t, weights.ropeCos, weights.ropeSin);
-      }
-      this.causalAttention(attention, queries, keys, values, n);
-      store.append(layer, keys, values, positions);
-      observations.push({ queries, keys, values });
-      matmul(projected, attention, w.wo, n, qDim, dim);
-      addInPlace(x, projected, n * dim);
-      rmsnorm(normed, x, w.ffnNorm, n, dim, normEps);
-      matmul(gate, normed, w.w1, n, dim, hiddenDim);
-      matmul(up, normed, w.w3, n, dim, hiddenDim);
-      swiglu(gate, up, n * hiddenDim);
-      matmul(projected, gate, w.w2, n, hiddenDim, dim);
-      addInPlace(x, projected, n * dim);
-    }
-    this.x.set(x.subarray((n - 1) * dim, n * dim));
-    return { logits: Float32Array.from(this.classify()), observations };
+    await this.run(Array.from(tokens), positions, a, async (layer) => {
+      this.causalAttention(a.attention, a.q, a.k, a.v, n);
+      store.append(layer, a.k, a.v, positions);
+      observations.push({ queries: a.q.slice(), keys: a.k.slice(), values: a.v.slice() });
+    });
+    return { logits: Float32Array.from(this.classify(a, n - 1)), observations };
   }
 
   /**
@@ -100,34 +85,14 @@ export class Transformer {
    * returns the next-token logits. The returned array is reused by the next call.
    */
   async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
-    const { config, weights } = this.model;
-    const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps } = config;
-    checkPosition(config, position);
-    const qDim = queryHeads * headDim;
-    const kvDim = kvHeads * headDim;
-    const x = this.x;
-    x.set(this.embeddingRow(token));
+    checkPosition(this.model.config, position);
     this.position[0] = position;
-    for (let layer = 0; layer < config.layers; layer++) {
-      const w = weights.layers[layer]!;
-      rmsnorm(this.normed, x, w.attentionNorm, 1, dim, normEps);
-      matmul(this.q, this.normed, w.wq, 1, dim, qDim);
-      matmul(this.k, this.normed, w.wk, 1, dim, kvDim);
-      matmul(this.v, this.normed, w.wv, 1, dim, kvDim);
-      applyRope(this.q, 0, queryHeads, headDim, position, weights.ropeCos, weights.ropeSin);
-      applyRope(this.k, 0, kvHeads, headDim, position, weights.ropeCos, weights.ropeSin);
-      store.append(layer, this.k, this.v, this.position);
-      await store.attend(layer, this.q, this.attention);
-      matmul(this.projected, this.attention, w.wo, 1, qDim, dim);
-      addInPlace(x, this.projected, dim);
-      rmsnorm(this.normed, x, w.ffnNorm, 1, dim, normEps);
-      matmul(this.gate, this.normed, w.w1, 1, dim, hiddenDim);
-      matmul(this.up, this.normed, w.w3, 1, dim, hiddenDim);
-      swiglu(this.gate, this.up, hiddenDim);
-      matmul(this.projected, this.gate, w.w2, 1, hiddenDim, dim);
-      addInPlace(x, this.projected, dim);
-    }
-    return this.classify();
+    const a = this.single;
+    await this.run([token], this.position, a, async (layer) => {
+      store.append(layer, a.k, a.v, this.position);
+      await store.attend(layer, a.q, a.attention);
+    });
+    return this.classify(a, 0);
   }
 
   /**
@@ -136,57 +101,75 @@ export class Transformer {
    * result equals what `decode(tokens[i], positions[i], stores[i])` returns, bit for bit.
    */
   async decodeBatch(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<Float32Array[]> {
-    const { config, weights } = this.model;
-    const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps, vocabSize } = config;
+    const { config } = this.model;
+    const { queryHeads, kvHeads, headDim, vocabSize } = config;
     const b = tokens.length;
     if (positions.length !== b || stores.length !== b) {
       throw new OptionError(`decodeBatch: ${b} tokens, ${positions.length} positions and ${stores.length} stores must match.`);
     }
     positions.forEach((position) => checkPosition(config, position));
-    const qDim = queryHeads * headDim;
-    const kvDim = kvHeads * headDim;
-    const x = new Float32Array(b * dim);
-    tokens.forEach((token, i) => x.set(this.embeddingRow(token), i * dim));
-    const normed = new Float32Array(b * dim);
-    const q = new Float32Array(b * qDim);
-    const k = new Float32Array(b * kvDim);
-    const v = new Float32Array(b * kvDim);
-    const attention = new Float32Array(b * qDim);
-    const projected = new Float32Array(b * dim);
-    const gate = new Float32Array(b * hiddenDim);
-    const up = new Float32Array(b * hiddenDim);
-    for (let layer = 0; layer < config.layers; layer++) {
-      const w = weights.layers[layer]!;
-      rmsnorm(normed, x, w.attentionNorm, b, dim, normEps);
-      matmul(q, normed, w.wq, b, dim, qDim);
-      matmul(k, normed, w.wk, b, dim, kvDim);
-      matmul(v, normed, w.wv, b, dim, kvDim);
+    const a = new Activations(b, this.model);
+    const [qDim, kvDim] = [queryHeads * headDim, kvHeads * headDim];
+    await this.run(tokens, positions, a, async (layer) => {
       for (let i = 0; i < b; i++) {
-        applyRope(q, i * qDim, queryHeads, headDim, positions[i]!, weights.ropeCos, weights.ropeSin);
-        applyRope(k, i * kvDim, kvHeads, headDim, positions[i]!, weights.ropeCos, weights.ropeSin);
-        stores[i]!.append(layer, k.subarray(i * kvDim, (i + 1) * kvDim), v.subarray(i * kvDim, (i + 1) * kvDim), Int32Array.of(positions[i]!));
-        await stores[i]!.attend(layer, q.subarray(i * qDim, (i + 1) * qDim), attention.subarray(i * qDim, (i + 1) * qDim));
+        stores[i]!.append(layer, a.k.subarray(i * kvDim, (i + 1) * kvDim), a.v.subarray(i * kvDim, (i + 1) * kvDim), Int32Array.of(positions[i]!));
+        await stores[i]!.attend(layer, a.q.subarray(i * qDim, (i + 1) * qDim), a.attention.subarray(i * qDim, (i + 1) * qDim));
       }
-      matmul(projected, attention, w.wo, b, qDim, dim);
-      addInPlace(x, projected, b * dim);
-      rmsnorm(normed, x, w.ffnNorm, b, dim, normEps);
-      matmul(gate, normed, w.w1, b, dim, hiddenDim);
-      matmul(up, normed, w.w3, b, dim, hiddenDim);
-      swiglu(gate, up, b * hiddenDim);
-      matmul(projected, gate, w.w2, b, hiddenDim, dim);
-      addInPlace(x, projected, b * dim);
-    }
-    rmsnorm(normed, x, weights.finalNorm, b, dim, normEps);
+    });
+    const { dim, normEps } = config;
     const logits = new Float32Array(b * vocabSize);
-    matmul(logits, normed, weights.classifier, b, dim, vocabSize);
+    rmsnorm(a.normed, a.x, this.model.weights.finalNorm, b, dim, normEps);
+    matmul(logits, a.normed, this.model.weights.classifier, b, dim, vocabSize); // the classifier read once for the batch
     return Array.from({ length: b }, (_, i) => logits.subarray(i * vocabSize, (i + 1) * vocabSize));
   }
 
-  /** Final norm of `this.x` and the classifier, into `this.logits`. */
-  private classify(): Float32Array {
+  /** {@link decodeBatch}, then each sequence's most likely next token (INVALID_NUMBER for non-finite logits). */
+  async decodeGreedy(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<number[]> {
+    const logits = tokens.length === 1 ? [await this.decode(tokens[0]!, positions[0]!, stores[0]!)] : await this.decodeBatch(tokens, positions, stores);
+    return logits.map((row, i) => argmax(checkLogits(row, positions[i]! + 1)));
+  }
+
+  /** Embeds `tokens` into `a.x` and runs every layer over them. */
+  private async run(tokens: readonly number[], positions: ArrayLike<number>, a: Activations, attend: Attend): Promise<void> {
+    const { config, weights } = this.model;
+    tokens.forEach((token, t) => a.x.set(this.embeddingRow(token), t * config.dim));
+    for (let layer = 0; layer < config.layers; layer++) await this.layer(layer, weights.layers[layer]!, positions, a, attend);
+  }
+
+  /**
+   * The LLaMA layer: norm -> q/k/v projections -> RoPE -> attention (by `attend`) -> output
+   * projection + residual -> norm -> gate/up -> SwiGLU -> down projection + residual.
+   */
+  private async layer(layer: number, w: LayerWeights, positions: ArrayLike<number>, a: Activations, attend: Attend): Promise<void> {
+    const { dim, hiddenDim, queryHeads, kvHeads, headDim, normEps } = this.model.config;
+    const { ropeCos, ropeSin } = this.model.weights;
+    const n = a.rows;
+    const [qDim, kvDim] = [queryHeads * headDim, kvHeads * headDim];
+    rmsnorm(a.normed, a.x, w.attentionNorm, n, dim, normEps);
+    matmul(a.q, a.normed, w.wq, n, dim, qDim);
+    matmul(a.k, a.normed, w.wk, n, dim, kvDim);
+    matmul(a.v, a.normed, w.wv, n, dim, kvDim);
+    for (let t = 0; t < n; t++) {
+      applyRope(a.q, t * qDim, queryHeads, headDim, positions[t]!, ropeCos, ropeSin);
+      applyRope(a.k, t * kvDim, kvHeads, headDim, positions[t]!, ropeCos, ropeSin);
+    }
+    await attend(layer, a);
+    matmul(a.projected, a.attention, w.wo, n, qDim, dim);
+    addInPlace(a.x, a.projected, n * dim);
+    rmsnorm(a.normed, a.x, w.ffnNorm, n, dim, normEps);
+    matmul(a.gate, a.normed, w.w1, n, dim, hiddenDim);
+    matmul(a.up, a.normed, w.w3, n, dim, hiddenDim);
+    swiglu(a.gate, a.up, n * hiddenDim);
+    matmul(a.projected, a.gate, w.w2, n, hiddenDim, dim);
+    addInPlace(a.x, a.projected, n * dim);
+  }
+
+  /** Final norm of row `row` of `a.x` and the classifier, into `this.logits`. */
+  private classify(a: Activations, row: number): Float32Array {
     const { dim, vocabSize, normEps } = this.model.config;
-    rmsnorm(this.normed, this.x, this.model.weights.finalNorm, 1, dim, normEps);
-    matmul(this.logits, this.normed, this.model.weights.classifier, 1, dim, vocabSize);
+    const normed = this.single.normed;
+    rmsnorm(normed, a.x.subarray(row * dim, (row + 1) * dim), this.model.weights.finalNorm, 1, dim, normEps);
+    matmul(this.logits, normed, this.model.weights.classifier, 1, dim, vocabSize);
     return this.logits;
   }
 

@@ -1,9 +1,10 @@
+import type { Backend, ForwardPass } from '../backends/backend.js';
+import { ReferenceBackend } from '../backends/reference/index.js';
+import { DecodeEviction, type DecodeEvictionOptions } from '../decode/decode-eviction.js';
 import { ContextOverflowError, OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
-import { ReferenceStore } from '../stores/reference-store.js';
 import { cacheGeometry } from './config.js';
-import { type ForwardPass, forwardPassFor } from './forward-pass.js';
-import { GpuTransformer } from './gpu-transformer.js';
+import { checkLogits } from './forward-checks.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
 import { Rng, Sampler } from './sampler.js';
@@ -17,19 +18,19 @@ import { TokenTextStream } from './tokenizer.js';
 export type AfterPrefill<T = unknown> = (input: {
   readonly store: KvStore;
   readonly observations: readonly LayerObservation[];
+  /** The generator's backend: `backend.compress(store, observations, request)` plans where the data lives. */
+  readonly backend: Backend;
 }) => T | Promise<T>;
 
 export interface GeneratorOptions {
-  /**
-   * Where the forward pass runs: `gpu` (WGSL kernels, prefill and decode; needs a `WebGpuStore`, and
-   * is the default with one) or `cpu` (the default with any other store). Either way prefill is one
-   * batch and returns the observations compression needs.
-   */
-  forward?: 'cpu' | 'gpu';
-  /** Where K/V live; a fresh {@link ReferenceStore} of the model's geometry by default. */
+  /** Where the model and its cache run (see `chooseBackend`); the reference backend by default. */
+  backend?: Backend;
+  /** The sequence's store, made by `backend`; a fresh `backend.createStore(...)` by default. */
   store?: KvStore;
   /** Compression (or any inspection) at the end of prefill. */
   afterPrefill?: AfterPrefill;
+  /** Decode-time eviction: keeps every layer within a cache limit while decoding (after `afterPrefill`). */
+  eviction?: DecodeEvictionOptions;
 }
 
 export interface PrefillResult {
@@ -82,15 +83,23 @@ export interface GenerateResult {
  * as one batch, `step` forwards one token, `generate` does both and samples, streaming tokens.
  */
 export class Generator {
+  readonly backend: Backend;
   readonly store: KvStore;
+  /** The decode-time eviction policy, when `eviction` was given (its counters say what it evicted). */
+  readonly eviction: DecodeEviction | null;
   private readonly transformer: ForwardPass;
   private readonly afterPrefill: AfterPrefill | undefined;
   private nextPosition = 0;
 
   constructor(readonly model: Model, options: GeneratorOptions = {}) {
-    this.store = options.store ?? new ReferenceStore(cacheGeometry(model.config));
+    this.backend = options.backend ?? new ReferenceBackend();
+    this.store = options.store ?? this.backend.createStore(cacheGeometry(model.config));
+    if (!this.backend.owns(this.store)) {
+      throw new OptionError(`The store was not made by the ${this.backend.name} backend; create it with backend.createStore(...), or pass the backend that made it.`);
+    }
     this.afterPrefill = options.afterPrefill;
-    this.transformer = forwardPassFor(model, this.store, options.forward);
+    this.transformer = this.backend.forwardPass(model);
+    this.eviction = options.eviction ? new DecodeEviction(this.backend, this.store, options.eviction) : null;
   }
 
   /** Position the next token will take (= tokens processed so far). */
@@ -98,11 +107,12 @@ export class Generator {
     return this.nextPosition;
   }
 
-  /** Empties the store and starts a new sequence at position 0. */
+  /** Empties the store (and the recorded queries) and starts a new sequence at position 0. */
   reset(): void {
     const { layers, kvHeads } = this.store.geometry;
     const none = Array.from({ length: kvHeads }, () => new Int32Array(0));
     for (let layer = 0; layer < layers; layer++) this.store.compact(layer, none);
+    if (this.eviction) this.store.recordQueries(this.eviction.options.window);
     this.nextPosition = 0;
   }
 
@@ -113,29 +123,34 @@ export class Generator {
         `${this.nextPosition}; call reset() first, or step() to continue the sequence.`);
     }
     const { logits, observations } = await this.transformer.prefill(tokens, this.store);
+    checkLogits(logits, tokens.length);
     this.nextPosition = tokens.length;
-    const afterPrefill = this.afterPrefill ? await this.afterPrefill({ store: this.store, observations }) : undefined;
+    const afterPrefill = this.afterPrefill ? await this.afterPrefill({ store: this.store, observations, backend: this.backend }) : undefined;
+    await this.eviction?.afterPrefill(observations);
     return { logits, observations, afterPrefill };
   }
 
   /** Forwards `token` at the current position; returns the next-token logits (reused by the next call). */
   async step(token: number): Promise<Float32Array> {
-    const logits = await this.transformer.decode(token, this.nextPosition, this.store);
+    const position = this.nextPosition;
+    const logits = await this.transformer.decode(token, position, this.store);
     this.nextPosition++;
+    checkLogits(logits, this.nextPosition);
+    await this.eviction?.afterStep(position);
     return logits;
   }
 
   /**
-   * Forwards `token` and picks the next one with `sampler`. Greedy sampling on the GPU forward pass
-   * takes the argmax there, so only the chosen token comes back, not the logits.
+   * Forwards `token` and picks the next one with `sampler`. Greedy sampling takes the argmax where
+   * the logits are (on the GPU only the chosen token comes back, not the logits).
    */
   async stepAndSample(token: number, sampler: Sampler): Promise<number> {
-    if (sampler.options.temperature === 0 && this.transformer instanceof GpuTransformer) {
-      const next = await this.transformer.decodeGreedy(token, this.nextPosition, this.store);
-      this.nextPosition++;
-      return next;
-    }
-    return sampler.sample(await this.step(token));
+    if (sampler.options.temperature !== 0) return sampler.sample(await this.step(token));
+    const position = this.nextPosition;
+    const [next] = await this.transformer.decodeGreedy([token], [position], [this.store]);
+    this.nextPosition++;
+    await this.eviction?.afterStep(position);
+    return next!;
   }
 
   /** Encodes `prompt` (BOS first) or takes its tokens, prefills, then samples `steps` tokens. */
@@ -210,6 +225,7 @@ export class Generator {
       throw new OptionError('This model was loaded without a tokenizer; pass prompt token ids, or load its tokenizer.');
     }
     if (prompt.length === 0) throw new OptionError('The prompt is empty; give some text to continue.');
-    return tokenizer.encode(prompt);
+    // text that cannot fit the context is refused before any time goes into encoding it
+    return tokenizer.encode(prompt, { maxTokens: this.model.config.contextLength });
   }
 }

@@ -5,7 +5,7 @@ export type { LayerObservation } from './observation.js';
 export { Tokenizer, TokenTextStream, parseLlama2cTokenizer, type EncodeOptions } from './tokenizer.js';
 export { loadLlama2cModel } from './llama2c.js';
 export { Transformer, type PrefillOutput } from './forward.js';
-export { Rng, Sampler, argmax, type SamplingOptions } from './sampler.js';
+export { MAX_SEED, Rng, Sampler, argmax, checkSeed, type SamplingOptions } from './sampler.js';
 export {
   Generator,
   type AfterPrefill,
@@ -18,4 +18,3 @@ export {
 export { loadGgufModel } from './gguf.js';
 export { loadModel, isGguf } from './load.js';
 export { TensorType, dequantize, halfToFloat, tensorTypeName } from './dequantize.js';
-export { GpuTransformer } from './gpu-transformer.js';

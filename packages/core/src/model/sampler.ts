@@ -1,13 +1,26 @@
 import { OptionError } from '../errors.js';
 
+/** Seeds are whole numbers in [0, MAX_SEED]: every seed a JSON client or a flag can carry exactly. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
+/** Throws OptionError unless `seed` is a whole number in [0, {@link MAX_SEED}]; the one check every entry point uses. */
+export function checkSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new OptionError(`seed must be a whole number from 0 to ${MAX_SEED}, got ${seed}.`);
+  }
+  return seed;
+}
+
+/** xorshift stays at 0 forever from state 0, so seed 0 starts from this fixed state instead. */
+const ZERO_SEED_STATE = 0x9e3779b97f4a7c15n;
+
 /** llama2.c's xorshift64* generator: seedable, reproducible across runs and platforms. */
 export class Rng {
   private state: bigint;
 
-  constructor(seed: number | bigint) {
-    const value = BigInt.asUintN(64, BigInt(seed));
-    if (value === 0n) throw new OptionError('The random seed must not be 0 (xorshift would stay at 0); pick any other integer.');
-    this.state = value;
+  constructor(seed: number) {
+    checkSeed(seed);
+    this.state = seed === 0 ? ZERO_SEED_STATE : BigInt(seed);
   }
 
   /** A uniform 32-bit unsigned integer. */

@@ -1,5 +1,7 @@
 import { OptionError } from '../errors.js';
 import { getMethod } from '../methods/registry.js';
+import type { Method } from '../methods/types.js';
+import { checkSeed } from '../model/sampler.js';
 
 /** One completion to run in a {@link Scheduler}. */
 export interface CompletionRequest {
@@ -32,7 +34,7 @@ export interface ResolvedRequest {
   readonly temperature: number;
   readonly topP: number;
   readonly seed: number;
-  readonly method: string;
+  readonly method: Method;
   /** Per-head limit as a function of tokens seen; null = keep everything. */
   readonly limit: ((seen: number) => number) | null;
   readonly protectedWindow: number;
@@ -51,9 +53,8 @@ export function resolveRequest(request: CompletionRequest): ResolvedRequest {
   if (!Number.isFinite(temperature) || temperature < 0) throw new OptionError(`temperature must be >= 0, got ${temperature}.`);
   const topP = request.topP ?? 0.9;
   if (!(topP > 0 && topP <= 1)) throw new OptionError(`topP must be in (0, 1], got ${topP}.`);
-  const seed = request.seed ?? 42;
-  if (!Number.isInteger(seed)) throw new OptionError(`seed must be a whole number, got ${seed}.`);
-  const method = getMethod(request.method ?? 'ada-snapkv').name;
+  const seed = checkSeed(request.seed ?? 42);
+  const method = getMethod(request.method ?? 'ada-snapkv');
   const protectedWindow = positiveInteger(request.protectedWindow ?? 16, 'protectedWindow');
   const { maxCacheTokens, compressionRatio } = request;
   if (maxCacheTokens !== undefined && compressionRatio !== undefined) {
@@ -69,6 +70,6 @@ export function resolveRequest(request: CompletionRequest): ResolvedRequest {
     }
     limit = (seen) => Math.ceil(seen / compressionRatio);
   }
-  if (method === 'full') limit = null;
+  if (method.scorer === null) limit = null;
   return { maxTokens, temperature, topP, seed, method, limit, protectedWindow, stopAtEndOfText: request.stopAtEndOfText ?? true };
 }

@@ -1,22 +1,24 @@
-import { EvictingStore } from '../decode/evicting-store.js';
+import type { Backend, ForwardPass, KvPool } from '../backends/backend.js';
+import { DecodeEviction } from '../decode/decode-eviction.js';
 import { ContextOverflowError, OptionError, PoolExhaustedError } from '../errors.js';
 import { type CacheGeometry } from '../geometry.js';
 import { cacheGeometry } from '../model/config.js';
-import { Transformer } from '../model/forward.js';
+import { checkLogits } from '../model/forward-checks.js';
 import type { Model } from '../model/model.js';
 import { Rng, Sampler } from '../model/sampler.js';
 import { TokenTextStream } from '../model/tokenizer.js';
-import { planCompression } from '../plan.js';
-import type { PagedPool } from '../stores/paged-pool.js';
-import { ReferenceStore } from '../stores/reference-store.js';
 import type { SchedulerTotals, StepMetrics } from './metrics.js';
 import { type CompletionRequest, resolveRequest } from './request.js';
 import type { CompletionHandle, CompletionResult, FinishReason, Sequence } from './sequence.js';
 
 export interface SchedulerOptions {
+  /** Blocks of the shared pool, fixed: the cache memory budget (default: a pool that grows as needed). */
+  readonly poolBlocks?: number;
+  /** Tokens per block (default 16). */
+  readonly blockSize?: number;
   /** Most sequences decoded together in one step (default 8). */
   readonly maxBatch?: number;
-  /** Decode steps between a sequence's evictions (default 16; see `EvictingStore`). */
+  /** Decode steps between a sequence's evictions (default 16; see `DecodeEviction`). */
   readonly evictEvery?: number;
   /** Run steps by itself whenever there is work (default true); false = the caller calls `step()`. */
   readonly autoRun?: boolean;
@@ -30,13 +32,17 @@ export interface SchedulerOptions {
   readonly onStep?: (metrics: StepMetrics) => void;
 }
 
+/** What {@link Scheduler.isolated} returns for work that threw (and failed its sequence). */
+const FAILED: unique symbol = Symbol('failed');
+
 const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
- * Many sequences over one fixed paged pool (KV-Compress's setting): admits a queued request when its
- * compressed cache fits, decodes the running ones in one batch per step, keeps each within its
- * target by continual eviction, and when the pool runs short compresses first and only then
- * preempts (the newest sequence goes back to the queue with its tokens; nothing is lost).
+ * Many sequences over one fixed paged pool (KV-Compress's setting), on a backend with paged storage
+ * (wasm or webgpu): admits a queued request when its compressed cache fits, decodes the running ones
+ * in one batch per step (one submission on WebGPU), keeps each within its target by continual
+ * eviction, and when the pool runs short compresses first and only then preempts (the newest
+ * sequence goes back to the queue with its tokens; nothing is lost).
  */
 export class Scheduler {
   readonly geometry: CacheGeometry;
@@ -44,7 +50,9 @@ export class Scheduler {
     steps: 0, completed: 0, cancelled: 0, failed: 0, preemptions: 0,
     generatedTokens: 0, evictedTokens: 0, decodeMs: 0, scheduleMs: 0, prefillMs: 0,
   };
-  private readonly transformer: Transformer;
+  /** The pool every sequence's cache lives in; made from the backend, freed with it (or `pool.dispose()`). */
+  readonly pool: KvPool;
+  private readonly transformer: ForwardPass;
   private readonly queue: Sequence[] = [];
   private readonly running: Sequence[] = [];
   private readonly maxBatch: number;
@@ -58,19 +66,20 @@ export class Scheduler {
 
   constructor(
     readonly model: Model,
-    readonly pool: PagedPool,
+    readonly backend: Backend,
     private readonly options: SchedulerOptions = {},
   ) {
     this.geometry = cacheGeometry(model.config);
-    if (pool.headDim !== this.geometry.headDim) {
-      throw new OptionError(`The pool holds rows of ${pool.headDim} floats, the model's heads have ${this.geometry.headDim}.`);
-    }
     this.maxBatch = options.maxBatch ?? 8;
     this.every = options.evictEvery ?? 16;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new OptionError(`maxBatch must be >= 1, got ${this.maxBatch}.`);
     if (!Number.isInteger(this.every) || this.every < 1) throw new OptionError(`evictEvery must be >= 1, got ${this.every}.`);
     this.autoRun = options.autoRun ?? true;
-    this.transformer = new Transformer(model);
+    this.transformer = backend.forwardPass(model);
+    this.pool = backend.createPool(this.geometry, {
+      ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
+      ...(options.poolBlocks === undefined ? {} : { poolBlocks: options.poolBlocks }),
+    });
   }
 
   get runningCount(): number {
@@ -115,12 +124,19 @@ export class Scheduler {
       text: tokenizer ? new TokenTextStream(tokenizer, promptTokens[promptTokens.length - 1]) : null,
       output: '',
       store: null,
-      evicting: null,
+      eviction: null,
       preemptions: 0,
       evictedTokens: 0,
       cancelled: false,
       ...settle,
     };
+    const alone = this.admissionBlocks(sequence, []);
+    if (alone > this.pool.capacity) {
+      throw new PoolExhaustedError(
+        `This request needs ${alone} blocks to start, more than the whole pool holds (${this.pool.capacity}); ` +
+          'give it a smaller cache (maxCacheTokens / compressionRatio), a shorter prompt or fewer tokens, or use a bigger pool.',
+      );
+    }
     const cancel = () => {
       sequence.cancelled = true;
       this.kick();
@@ -160,7 +176,12 @@ export class Scheduler {
     if (!this.autoRun || this.loop) return;
     this.loop = (async () => {
       while (this.running.length > 0 || this.queue.length > 0) {
-        await this.step();
+        try {
+          await this.step();
+        } catch (error) {
+          // a failure no sequence claimed: the running ones may be half-stepped, so they fail; the queue goes on
+          for (const sequence of [...this.running]) this.fail(sequence, error);
+        }
         await nextTick(); // let I/O (new requests, disconnects) in between steps
       }
       this.loop = null;
@@ -183,15 +204,18 @@ export class Scheduler {
       }
       this.queue.shift();
       const t0 = performance.now();
-      const admittedOk = await this.admit(candidate);
+      const admittedOk = await this.isolated(candidate, () => this.admit(candidate));
       prefillMs += performance.now() - t0;
-      if (!admittedOk) break;
+      if (admittedOk === false) break;
+      if (admittedOk === FAILED) continue; // it failed alone; the others go on
       admitted++;
       finished += this.finishIfDone(candidate) ? 1 : 0;
     }
     // Pressure: compress first, preempt only after.
     if (this.blocksForNextStep() > this.pool.stats().freeBlocks) {
-      for (const sequence of this.running) await sequence.evicting?.compressTo(sequence.evicting.limit() - this.every);
+      for (const sequence of [...this.running]) {
+        await this.isolated(sequence, () => sequence.eviction?.compressTo(sequence.eviction.limit() - this.every));
+      }
     }
     while (this.running.length > 0 && this.blocksForNextStep() > this.pool.stats().freeBlocks) {
       const victim = this.running[this.running.length - 1]!;
@@ -205,18 +229,11 @@ export class Scheduler {
     }
     const scheduled = performance.now();
     let generated = 0;
-    if (this.running.length > 0) {
-      const batch = [...this.running];
-      const logits = await this.transformer.decodeBatch(
-        batch.map((s) => s.tokens[s.tokens.length - 1]!),
-        batch.map((s) => s.promptTokens.length + s.tokens.length - 1),
-        batch.map((s) => s.evicting ?? s.store!),
-      );
-      batch.forEach((sequence, i) => {
-        this.sample(sequence, logits[i]!);
-        generated++;
-        if (this.finishIfDone(sequence)) finished++;
-      });
+    for (const [sequence, next] of await this.decodeRunning()) {
+      if (this.isolated(sequence, () => this.accept(sequence, next)) === FAILED) continue;
+      generated++;
+      if (this.finishIfDone(sequence)) finished++;
+      else await this.isolated(sequence, () => sequence.eviction?.afterStep(this.position(sequence) - 1));
     }
     const decodeMs = performance.now() - scheduled;
     const stats = this.pool.stats();
@@ -247,6 +264,79 @@ export class Scheduler {
     return metrics;
   }
 
+  /**
+   * Runs work that concerns one sequence; if it throws, only that sequence fails (its blocks freed,
+   * its promise rejected with the error) and FAILED is returned.
+   */
+  private isolated<T>(sequence: Sequence, work: () => Promise<T>): Promise<T | typeof FAILED>;
+  private isolated<T>(sequence: Sequence, work: () => T): T | typeof FAILED;
+  private isolated<T>(sequence: Sequence, work: () => T | Promise<T>): T | typeof FAILED | Promise<T | typeof FAILED> {
+    const failed = (error: unknown): typeof FAILED => {
+      this.fail(sequence, error);
+      return FAILED;
+    };
+    try {
+      const result = work();
+      return result instanceof Promise ? result.catch(failed) : result;
+    } catch (error) {
+      return failed(error);
+    }
+  }
+
+  /** Position of the token a sequence forwards next (its last sampled one). */
+  private position(sequence: Sequence): number {
+    return sequence.promptTokens.length + sequence.tokens.length - 1;
+  }
+
+  /**
+   * One batched decode step of the running sequences: each one's next token (greedy ones picked
+   * where the logits are when the whole batch is greedy), logits checked finite. If the batch throws,
+   * each sequence's half-written step is undone and it is retried alone, so an error fails only the
+   * sequences it concerns.
+   */
+  private async decodeRunning(): Promise<[Sequence, number][]> {
+    const batch = [...this.running];
+    if (batch.length === 0) return [];
+    const greedy = batch.every((s) => s.resolved.temperature === 0);
+    const decode = async (sequences: Sequence[]): Promise<number[]> => {
+      const tokens = sequences.map((s) => s.tokens[s.tokens.length - 1]!);
+      const positions = sequences.map((s) => this.position(s));
+      const stores = sequences.map((s) => s.store!);
+      if (greedy) return this.transformer.decodeGreedy(tokens, positions, stores);
+      const logits = await this.transformer.decodeBatch(tokens, positions, stores);
+      return sequences.map((s, i) => s.sampler.sample(checkLogits(logits[i]!, positions[i]! + 1)));
+    };
+    try {
+      const next = await decode(batch);
+      return batch.map((sequence, i) => [sequence, next[i]!]);
+    } catch {
+      const results: [Sequence, number][] = [];
+      for (const sequence of batch) {
+        this.isolated(sequence, () => this.undoStep(sequence, this.position(sequence)));
+        if (!this.running.includes(sequence)) continue;
+        const next = await this.isolated(sequence, () => decode([sequence]));
+        if (next !== FAILED) results.push([sequence, next[0]!]);
+      }
+      return results;
+    }
+  }
+
+  /** Removes what a failed decode step appended at `position` (the newest entry of each head). */
+  private undoStep(sequence: Sequence, position: number): void {
+    const store = sequence.store!;
+    for (let layer = 0; layer < this.geometry.layers; layer++) {
+      const kept: Int32Array[] = [];
+      let changed = false;
+      for (let head = 0; head < this.geometry.kvHeads; head++) {
+        const positions = store.positions(layer, head);
+        const appended = positions.length > 0 && positions[positions.length - 1] === position;
+        changed ||= appended;
+        kept.push(Int32Array.from({ length: positions.length - (appended ? 1 : 0) }, (_, i) => i));
+      }
+      if (changed) store.compact(layer, kept);
+    }
+  }
+
   private promptTokens(prompt: string | readonly number[]): number[] {
     if (typeof prompt !== 'string') {
       const tokens = [...prompt];
@@ -258,7 +348,8 @@ export class Scheduler {
     }
     if (!this.model.tokenizer) throw new OptionError('This model has no tokenizer; pass prompt token ids.');
     if (prompt.length === 0) throw new OptionError('The prompt is empty; give some text to continue.');
-    return this.model.tokenizer.encode(prompt);
+    // text that cannot fit the context is refused before any time goes into encoding it
+    return this.model.tokenizer.encode(prompt, { maxTokens: this.model.config.contextLength });
   }
 
   /** Forwarded tokens of a sequence: the prompt and every sampled token but the pending last one. */
@@ -281,16 +372,24 @@ export class Scheduler {
    * during admission, on top of what the running sequences may still grow into. Reserving the
    * lifetime up front keeps preemption (which costs a new prefill) for estimates that were wrong.
    */
-  private admissionBlocks(candidate: Sequence): number {
+  private admissionBlocks(candidate: Sequence, running: readonly Sequence[] = this.running): number {
     const n = candidate.tokens.length === 0 ? candidate.promptTokens.length : this.forwarded(candidate).length;
     const fullLayer = this.geometry.kvHeads * Math.ceil(n / this.pool.blockSize);
     if (this.options.admission === 'optimistic') {
       const { layers, kvHeads } = this.geometry;
       const kept = Math.min(n, this.budgetAfterPrefill(candidate, n));
-      return layers * (Math.ceil((kvHeads * (kept + 1)) / this.pool.blockSize) + kvHeads) + fullLayer + this.blocksForNextStep();
+      return layers * (Math.ceil((kvHeads * (kept + 1)) / this.pool.blockSize) + kvHeads) + fullLayer + this.blocksForNextStep(running);
     }
-    const growth = this.running.reduce((sum, s) => sum + Math.max(0, this.lifetimeBlocks(s) - s.store!.stats().blocks), 0);
+    const growth = running.reduce((sum, s) => sum + Math.max(0, this.lifetimeBlocks(s) - this.blocksHeld(s)), 0);
     return this.lifetimeBlocks(candidate) + fullLayer + growth;
+  }
+
+  /** Blocks a running sequence's cache holds now (one per started block of each head). */
+  private blocksHeld(sequence: Sequence): number {
+    const { layers, kvHeads } = this.geometry;
+    let blocks = 0;
+    for (let l = 0; l < layers; l++) for (let h = 0; h < kvHeads; h++) blocks += Math.ceil(sequence.store!.length(l, h) / this.pool.blockSize);
+    return blocks;
   }
 
   /** Entries per head a sequence keeps right after prefill: its limit, less the room for `every` steps. */
@@ -301,11 +400,11 @@ export class Scheduler {
   }
 
   /** New blocks the next decode step needs at most: one per head sitting at a block boundary. */
-  private blocksForNextStep(): number {
+  private blocksForNextStep(running: readonly Sequence[] = this.running): number {
     const { layers, kvHeads } = this.geometry;
     const bs = this.pool.blockSize;
     let need = 0;
-    for (const sequence of this.running) {
+    for (const sequence of running) {
       const store = sequence.store!;
       for (let l = 0; l < layers; l++) for (let h = 0; h < kvHeads; h++) if (store.length(l, h) % bs === 0) need++;
     }
@@ -315,10 +414,18 @@ export class Scheduler {
   /** Prefills (a fresh or a preempted sequence), compresses, and writes the kept entries into the pool layer by layer. */
   private async admit(sequence: Sequence): Promise<boolean> {
     const tokens = sequence.tokens.length === 0 ? sequence.promptTokens : this.forwarded(sequence);
-    const { logits, observations } = await this.transformer.prefill(tokens, new ReferenceStore(this.geometry));
+    // the whole prompt's K/V go to a scratch store outside the pool; only what compression keeps enters it
+    const scratch = this.backend.createStore(this.geometry);
+    let prefilled;
+    try {
+      prefilled = await this.transformer.prefill(tokens, scratch);
+    } finally {
+      scratch.dispose();
+    }
+    const { logits, observations } = prefilled;
     const { method, limit, protectedWindow } = sequence.resolved;
     const plan = limit && tokens.length > protectedWindow // a prompt within the window has nothing to score yet
-      ? planCompression({
+      ? await this.backend.plan({
           method,
           geometry: this.geometry,
           observations,
@@ -326,7 +433,7 @@ export class Scheduler {
           options: { window: protectedWindow },
         })
       : null;
-    const store = this.pool.createStore(this.geometry);
+    const store = this.pool.createStore();
     const positions = Int32Array.from({ length: tokens.length }, (_, t) => t);
     try {
       observations.forEach((observation, layer) => {
@@ -341,18 +448,18 @@ export class Scheduler {
       return false;
     }
     sequence.store = store;
-    sequence.evicting = limit
-      ? new EvictingStore(store, { method, maxTokensPerHead: limit, every: this.every, options: { window: protectedWindow } })
+    sequence.eviction = limit
+      ? new DecodeEviction(this.backend, store, { method, maxTokensPerHead: limit, every: this.every, options: { window: protectedWindow } })
       : null;
-    await sequence.evicting?.observe(observations); // seeds the scoring queries; already within the limit
+    await sequence.eviction?.afterPrefill(observations); // seeds the scoring queries; already within the limit
     if (plan) sequence.evictedTokens += plan.originalTotal - plan.achievedTotal;
     this.running.push(sequence);
-    if (sequence.tokens.length === 0) this.sample(sequence, logits);
+    if (sequence.tokens.length === 0) this.accept(sequence, sequence.sampler.sample(checkLogits(logits, tokens.length)));
     return true;
   }
 
-  private sample(sequence: Sequence, logits: Float32Array): void {
-    const token = sequence.sampler.sample(logits);
+  /** Takes a sampled token: into the sequence, its text, and the request's onToken. */
+  private accept(sequence: Sequence, token: number): void {
     sequence.tokens.push(token);
     const tokenizer = this.model.tokenizer;
     const end = tokenizer && (token === tokenizer.bosToken || token === tokenizer.eosToken);
@@ -387,10 +494,10 @@ export class Scheduler {
       const index = list.indexOf(sequence);
       if (index >= 0) list.splice(index, 1);
     }
-    if (sequence.evicting) sequence.evictedTokens += sequence.evicting.evictedTokens;
+    if (sequence.eviction) sequence.evictedTokens += sequence.eviction.evictedTokens;
     sequence.store?.dispose();
     sequence.store = null;
-    sequence.evicting = null;
+    sequence.eviction = null;
   }
 
   private finish(sequence: Sequence, finishReason: FinishReason): void {
@@ -416,7 +523,7 @@ export class Scheduler {
     this.queue.unshift(sequence);
   }
 
-  private fail(sequence: Sequence, error: Error): void {
+  private fail(sequence: Sequence, error: unknown): void {
     this.release(sequence);
     this.totals.failed++;
     sequence.reject(error);

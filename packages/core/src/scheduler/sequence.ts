@@ -1,7 +1,7 @@
-import type { EvictingStore } from '../decode/evicting-store.js';
+import type { DecodeEviction } from '../decode/decode-eviction.js';
 import type { Sampler } from '../model/sampler.js';
 import type { TokenTextStream } from '../model/tokenizer.js';
-import type { PagedStore } from '../stores/paged-store.js';
+import type { KvStore } from '../store.js';
 import type { CompletionRequest, ResolvedRequest } from './request.js';
 
 export type FinishReason = 'length' | 'stop' | 'cancelled';
@@ -29,8 +29,8 @@ export interface Sequence {
   readonly sampler: Sampler;
   readonly text: TokenTextStream | null;
   output: string;
-  store: PagedStore | null;
-  evicting: EvictingStore | null;
+  store: KvStore | null;
+  eviction: DecodeEviction | null;
   preemptions: number;
   evictedTokens: number;
   cancelled: boolean;

@@ -1,8 +1,10 @@
+import type { GroupReduce } from './types.js';
+
 /**
  * Reduces `[groupSize][length]` per-query-head scores of one GQA group to one row per KV head
  * (mean by default, max optional), before any pooling.
  */
-export function reduceGroup(perQueryHead: Float32Array, groupSize: number, length: number, mode: 'mean' | 'max'): Float32Array {
+export function reduceGroup(perQueryHead: Float32Array, groupSize: number, length: number, mode: GroupReduce): Float32Array {
   const out = new Float32Array(length);
   for (let t = 0; t < length; t++) {
     let acc = mode === 'max' ? -Infinity : 0;

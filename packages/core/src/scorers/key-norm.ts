@@ -4,7 +4,7 @@ import type { HeadContext, Scorer } from './types.js';
  * Key-norm scores (Devoto et al., 2024, arXiv 2406.11430): keys with a small L2 norm tend to draw
  * high attention, so the score is the negated norm. Needs no queries.
  */
-export const keyNormScorer: Scorer = {
+export const keyNormScorer: Scorer<unknown> = {
   name: 'key-norm',
   score(head: HeadContext): Float32Array {
     const d = head.headDim;

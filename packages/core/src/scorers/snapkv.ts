@@ -1,16 +1,25 @@
 import { attentionProbabilities } from './attention-probabilities.js';
 import { reduceGroup } from './group-reduce.js';
 import { pool1d } from './pooling.js';
-import type { HeadContext, Scorer, ScorerOptions } from './types.js';
+import type { GroupReduce, HeadContext, Pooling, Scorer } from './types.js';
+
+/** What the SnapKV scorer reads of its method's options. */
+export interface SnapkvScorerOptions {
+  /** Query rows that score: the last `window` observed queries. */
+  readonly window: number;
+  readonly kernelSize: number;
+  readonly pooling: Pooling;
+  readonly groupReduce: GroupReduce;
+}
 
 /**
  * SnapKV observation-window scores (Li et al., 2024, arXiv 2404.14469): the last `window` queries
  * attend causally over all keys in f32; the selectable columns are averaged over those rows, reduced
  * over the GQA group (mean | max), then pooled along the sequence (kernel `k`, max | avg).
  */
-export const snapkvScorer: Scorer = {
+export const snapkvScorer: Scorer<SnapkvScorerOptions> = {
   name: 'snapkv',
-  score(head: HeadContext, options: ScorerOptions): Float32Array {
+  score(head: HeadContext, options: SnapkvScorerOptions): Float32Array {
     const length = head.positions.length;
     const selectable = length - head.protectedCount;
     const rows = Math.min(options.window, head.queryPositions.length);

@@ -17,19 +17,33 @@ export interface HeadContext {
   readonly protectedCount: number;
 }
 
-export interface ScorerOptions {
-  readonly window: number;
-  readonly kernelSize: number;
-  readonly pooling: 'max' | 'avg';
-  readonly groupReduce: 'mean' | 'max';
-  readonly sinks: number;
-}
+/** SnapKV pooling along the sequence. */
+export type Pooling = 'max' | 'avg';
+/** How the `G` query heads of a GQA group are combined into one row per KV head. */
+export type GroupReduce = 'mean' | 'max';
 
 /**
  * Scores the selectable entries `[0, length - protectedCount)` of one KV head; higher means more
  * worth keeping. Scores must be finite (every backend selects on f32 bits).
+ *
+ * `Options` is what the scorer reads of its method's resolved options (e.g. `{ kernelSize, pooling }`).
+ * `score` is a function property, so a method can only use a scorer whose options it declares:
+ * `defineMethod` fails to compile otherwise.
  */
-export interface Scorer {
+export interface Scorer<Options = Readonly<Record<string, unknown>>> {
   readonly name: string;
-  score(head: HeadContext, options: ScorerOptions): Float32Array;
+  readonly score: (head: HeadContext, options: Options) => Float32Array;
+}
+
+/**
+ * The options of the built-in scorers together.
+ * @deprecated Each scorer declares its own options type (`SnapkvScorerOptions`, `H2oScorerOptions`,
+ * `StreamingScorerOptions`); a method's resolved options are typed by its declaration.
+ */
+export interface ScorerOptions {
+  readonly window: number;
+  readonly kernelSize: number;
+  readonly pooling: Pooling;
+  readonly groupReduce: GroupReduce;
+  readonly sinks: number;
 }

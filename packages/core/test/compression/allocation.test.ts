@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adaptiveAllocation, pyramidSchedule, roundHalfEven, uniformAllocation } from '../../src/index.js';
+import { adaptiveAllocation, pyramidLayerBudgets, pyramidSchedule, roundHalfEven, uniformAllocation } from '../../src/index.js';
 import { countTopAcrossHeads, topKIndices } from '../../src/allocation/top-k.js';
 
 describe('roundHalfEven', () => {
@@ -67,19 +67,20 @@ describe('Ada-KV allocation, checked by hand', () => {
   });
 });
 
-describe('PyramidKV schedule', () => {
+describe('PyramidKV layer budgets', () => {
   it('matches the reference formula', () => {
     // B' = 16, 6 layers, Lp = 176: min = 0, max = 32, steps = 6.
-    expect(Array.from(pyramidSchedule(16, 6, 176, 20))).toEqual([32, 26, 20, 14, 8, 2]);
+    expect(Array.from(pyramidLayerBudgets(16, 6, 176, 20))).toEqual([32, 26, 20, 14, 8, 2]);
     // Fallback when max >= Lp: B' = 100, Lp = 150: max = 150, min = 50, steps = 20.
-    expect(Array.from(pyramidSchedule(100, 6, 150, 20))).toEqual([150, 130, 110, 90, 70, 50]);
-    expect(Array.from(pyramidSchedule(40, 1, 100, 20))).toEqual([40]);
+    expect(Array.from(pyramidLayerBudgets(100, 6, 150, 20))).toEqual([150, 130, 110, 90, 70, 50]);
+    expect(Array.from(pyramidLayerBudgets(40, 1, 100, 20))).toEqual([40]);
+    expect(pyramidSchedule).toBe(pyramidLayerBudgets); // the old name, kept as an alias
   });
 
   it('keeps the average near B\' and decreases with depth', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 2, max: 40 }), (selectable, layers) => {
-        const schedule = pyramidSchedule(selectable, layers, 10_000, 20);
+        const schedule = pyramidLayerBudgets(selectable, layers, 10_000, 20);
         for (let l = 1; l < layers; l++) expect(schedule[l]!).toBeLessThanOrEqual(schedule[l - 1]!);
         const mean = schedule.reduce((a, b) => a + b, 0) / layers;
         expect(Math.abs(mean - selectable)).toBeLessThanOrEqual(layers / 2 + 1);

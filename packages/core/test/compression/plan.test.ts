@@ -6,6 +6,7 @@ import {
   type CompressionPlan,
   InvalidNumberError,
   type LayerObservation,
+  type Method,
   OptionError,
   ReferenceStore,
   ShapeError,
@@ -19,7 +20,8 @@ import {
   methodNames,
   observationHeadContext,
   planCompression,
-  pyramidSchedule,
+  pyramidLayerBudgets,
+  DEFAULT_METHOD_OPTIONS,
 } from '../../src/index.js';
 import { resolveMethodOptions } from '../../src/methods/options.js';
 import { randomObservations } from './random-observations.js';
@@ -77,7 +79,7 @@ describe.each([
 
   it('pyramidkv gives layer l the schedule\'s budget per head', () => {
     const plan = planCompression({ method: 'pyramidkv', geometry, observations, budget: 12, options: { window } });
-    const schedule = pyramidSchedule(12 - window, geometry.layers, n - window, 20);
+    const schedule = pyramidLayerBudgets(12 - window, geometry.layers, n - window, 20);
     plan.layers.forEach((layer, l) => expect(layer.kept.every((k) => k.length === schedule[l]! + window)).toBe(true));
   });
 
@@ -108,7 +110,7 @@ describe('planning properties', () => {
         ({ layers, kvHeads, group, headDim }, n, budget, windowSize, name, seed) => {
           const geometry = { layers, kvHeads, queryHeads: kvHeads * group, headDim };
           const observations = randomObservations(geometry, n, seed);
-          const method = getMethod(name);
+          const method: Method = getMethod(name);
           const w = Math.min(windowSize, n);
           if (method.scorer !== null && windowSize > n) {
             expect(() => planCompression({ method, geometry, observations, budget, options: { window: windowSize } })).toThrow(OptionError);
@@ -201,9 +203,12 @@ describe('the Ada-KV claim on structured random inputs (some heads concentrated,
 describe('the registry', () => {
   it('lists every method with its paper and the documented defaults', () => {
     expect(methodNames).toEqual(['full', 'streamingllm', 'h2o', 'snapkv', 'pyramidkv', 'ada-snapkv', 'ada-pyramidkv']);
+    const documented = { window: 32, kernelSize: 7, pooling: 'max', groupReduce: 'mean', alpha: 0.2, beta: 20, sinks: 4 };
+    expect(DEFAULT_METHOD_OPTIONS).toEqual(documented);
     for (const method of listMethods()) {
       expect(method.paper).toMatch(/arXiv \d{4}\.\d{5}/);
-      expect(method.defaults).toMatchObject({ window: 32, kernelSize: 7, pooling: 'max', alpha: 0.2, beta: 20, sinks: 4 });
+      // each method's defaults are the documented ones, for the options it reads
+      expect(documented).toMatchObject(method.defaults);
     }
     expect(getMethod('ada-pyramidkv')).toMatchObject({ allocation: 'adaptive', schedule: 'pyramid' });
   });

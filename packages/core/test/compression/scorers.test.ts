@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type HeadContext, h2oScorer, keyNormScorer, snapkvScorer, streamingScorer } from '../../src/index.js';
-import { DEFAULT_METHOD_OPTIONS } from '../../src/methods/defaults.js';
+import { DEFAULT_METHOD_OPTIONS, type HeadContext, h2oScorer, keyNormScorer, snapkvScorer, streamingScorer } from '../../src/index.js';
 
 const options = { ...DEFAULT_METHOD_OPTIONS, window: 1, kernelSize: 1 };
 

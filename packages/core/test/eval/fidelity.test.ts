@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetError, ContextOverflowError, OptionError, PagedStore, UnknownMethodError, evaluateFidelity } from '../../src/index.js';
+import { BudgetError, ContextOverflowError, type MethodName, OptionError, UnknownMethodError, WasmBackend, evaluateFidelity } from '../../src/index.js';
 import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '../../src/node/index.js';
 import { stories15m } from '../model/stories15m.js';
 
@@ -37,10 +37,12 @@ describe('the fidelity evaluation on stories15M and real text', { timeout: 60_00
     expect(JSON.parse(JSON.stringify(report))).toEqual(report); // plain data, ready for --json
   });
 
-  it('gives the same figures on the paged store, and one row for budgets that name the same size', async () => {
-    const settings = { model, segments: segments.slice(0, 1), methods: ['ada-snapkv'], prefill: 96, continuation: 4, options: { window: 8 } };
+  it('gives the same figures on the wasm backend, and one row for budgets that name the same size', async () => {
+    const settings = { model, segments: segments.slice(0, 1), methods: ['ada-snapkv'] as MethodName[], prefill: 96, continuation: 4, options: { window: 8 } };
     const reference = await evaluateFidelity({ ...settings, budgets: [24] });
-    const paged = await evaluateFidelity({ ...settings, budgets: [24, { ratio: 0.25 }], createStore: (geometry) => PagedStore.create(geometry) });
+    const backend = await WasmBackend.create();
+    const paged = await evaluateFidelity({ ...settings, budgets: [24, { ratio: 0.25 }], backend });
+    backend.dispose();
     expect(paged.rows).toHaveLength(1);
     expect(paged.rows[0]!.kl.n).toBe(1);
     expect(paged.rows[0]!.kl.mean).toBeCloseTo(reference.rows[0]!.kl.mean, 5);
@@ -50,10 +52,10 @@ describe('the fidelity evaluation on stories15M and real text', { timeout: 60_00
 
   it('refuses settings it cannot honour before any work, and stops when aborted', async () => {
     let worked = false;
-    const base = { model, segments, methods: ['snapkv'], budgets: [20], prefill: 96, continuation: 8, onProgress: () => (worked = true) };
+    const base = { model, segments, methods: ['snapkv'] as MethodName[], budgets: [20], prefill: 96, continuation: 8, onProgress: () => (worked = true) };
     await expect(evaluateFidelity({ ...base, prefill: 250 })).rejects.toThrow(ContextOverflowError);
     await expect(evaluateFidelity({ ...base, continuation: 30 })).rejects.toThrow(/Segment 0 has 105 tokens/);
-    await expect(evaluateFidelity({ ...base, methods: ['nope'] })).rejects.toThrow(UnknownMethodError);
+    await expect(evaluateFidelity({ ...base, methods: ['nope' as MethodName] })).rejects.toThrow(UnknownMethodError);
     await expect(evaluateFidelity({ ...base, segments: [] })).rejects.toThrow(OptionError);
     await expect(evaluateFidelity({ ...base, budgets: [] })).rejects.toThrow(OptionError);
     await expect(evaluateFidelity({ ...base, budgets: [0] })).rejects.toThrow(BudgetError);

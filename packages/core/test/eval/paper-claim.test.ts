@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PagedStore, evaluateFidelity } from '../../src/index.js';
+import { WasmBackend, evaluateFidelity } from '../../src/index.js';
 import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '../../src/node/index.js';
 import { stories15m } from '../model/stories15m.js';
 
@@ -11,6 +11,7 @@ describe("the paper's claim on stories15M and children's stories", () => {
       const prefill = 192;
       const continuation = 32;
       const segments = tokenSegments(model.tokenizer!, gutenbergText(DEFAULT_CORPUS[0]), { count: 10, length: prefill + continuation + 1 });
+      const backend = await WasmBackend.create();
       const report = await evaluateFidelity({
         model,
         segments,
@@ -19,8 +20,9 @@ describe("the paper's claim on stories15M and children's stories", () => {
         prefill,
         continuation,
         options: { window: 16, kernelSize: 7, alpha: 0.2 },
-        createStore: (geometry) => PagedStore.create(geometry),
+        backend,
       });
+      backend.dispose();
       const kl = (method: string, budget: number) => report.rows.find((r) => r.method === method && r.budget === budget)!;
       for (const budget of [32, 64]) {
         expect(kl('ada-snapkv', budget).kl.mean).toBeLessThan(kl('snapkv', budget).kl.mean);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ContextOverflowError,
   Generator,
@@ -55,6 +55,22 @@ describe('bad input to model loading and generation', () => {
     await expect(generator.generate('Once', { steps: 255 })).rejects.toThrow(/ask for at most 254 steps/);
     await expect(generator.generate('Once', { temperature: -1 })).rejects.toThrow(/temperature/);
     await expect(generator.generate([1, 99999])).rejects.toThrow(/outside the vocabulary/);
+    for (const seed of [-1, 2.5, 1e300]) await expect(generator.generate('Once', { seed })).rejects.toThrow(/seed must be a whole number from 0/);
+  });
+
+  it('a 64 KB prompt is refused from its length alone, before it is encoded', async () => {
+    const model = stories15m();
+    const encode = vi.spyOn(model.tokenizer!, 'encode');
+    const huge = 'Once upon a time there was a little dog. '.repeat(1600);
+    await expect(new Generator(model).generate(huge)).rejects.toThrow(/needs at least \d+ tokens, more than the limit of 256/);
+    expect(encode).toHaveBeenCalledTimes(1);
+    encode.mockRestore();
+  });
+
+  it('NaN weights are an INVALID_NUMBER error at the first logits, never a silent <unk>', async () => {
+    const model = stories15m();
+    const broken = { ...model, weights: { ...model.weights, finalNorm: new Float32Array(model.config.dim).fill(NaN) } };
+    await expect(new Generator(broken).generate('Once upon a time', { steps: 4 })).rejects.toThrow(/non-finite logit/);
   });
 
   it('decoding past the last position of the context is a ContextOverflowError', async () => {

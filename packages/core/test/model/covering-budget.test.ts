@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, compress, methodNames } from '../../src/index.js';
+import { Generator, type MethodName, compress, methodNames } from '../../src/index.js';
 import { stories15m } from './stories15m.js';
 
 describe('a budget covering the whole prompt', () => {
   const model = stories15m();
   const prompt = model.tokenizer!.encode('Once upon a time, a little fox found a shiny stone by the river and took it home.');
 
-  async function logitsWith(method: string | null): Promise<Float32Array[]> {
+  async function logitsWith(method: MethodName | null): Promise<Float32Array[]> {
     const generator = new Generator(model, {
       afterPrefill: ({ store, observations }) =>
         method && compress(store, observations, { method, budget: prompt.length, options: { window: 8 } }),

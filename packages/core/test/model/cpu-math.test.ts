@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matmul, matmulReference } from '../../src/model/kernels.js';
+import { matmul, matmulReference } from '../../src/model/cpu-math.js';
 import { TensorType, dequantize, halfToFloat } from '../../src/index.js';
 
 describe('matmul (tiled) against its plain twin', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, PagedStore, ReferenceStore, argmax, cacheGeometry, loadLlama2cModel } from '../../src/index.js';
+import { Generator, ReferenceStore, WasmBackend, argmax, cacheGeometry, loadLlama2cModel } from '../../src/index.js';
 import { randomCheckpoint } from './random-model.js';
 import { stories15m } from './stories15m.js';
 
@@ -43,12 +43,13 @@ describe('forward pass: batched prefill and decode through the store agree', () 
       expect(maxAbsDifference(logits, stepwise[i]!)).toBeLessThan(1e-3);
       expect(argmax(logits)).toBe(argmax(stepwise[i]!));
     });
-    const paged = new Generator(model, { store: await PagedStore.create(cacheGeometry(model.config)) });
+    const wasm = await WasmBackend.create();
+    const paged = new Generator(model, { backend: wasm });
     const reference = new Generator(model);
     const a = await paged.generate(tokens, { steps: 20 });
     const b = await reference.generate(tokens, { steps: 20 });
     expect(a.tokens).toEqual(b.tokens);
-    paged.store.dispose();
+    wasm.dispose();
   });
 
   it('hands every layer its post-RoPE queries, keys and values to plan compression from', async () => {

@@ -1,4 +1,5 @@
 import { GGUFValueType, type GGUFTypedMetadata, serializeGgufMetadata } from '@huggingface/gguf';
+export { GGUFValueType };
 import type { Model } from '../../src/index.js';
 
 /** Test-only GGUF writer: metadata through @huggingface/gguf's serializer, tensor infos and data by hand. */
@@ -137,8 +138,11 @@ export function llamaMetadata(model: Model, tensorCount: number, architecture = 
   } as GGUFTypedMetadata;
 }
 
-/** A GGUF file of `model`: matrices (and the embedding) as `matrixType`, norms always f32, classifier tied. */
-export function modelToGguf(model: Model, matrixType: WriteType): Uint8Array {
+/**
+ * A GGUF file of `model`: matrices (and the embedding) as `matrixType`, norms always f32, classifier
+ * tied; `metadata` overrides entries (to write inconsistent files).
+ */
+export function modelToGguf(model: Model, matrixType: WriteType, metadata: Partial<GGUFTypedMetadata> = {}): Uint8Array {
   const { config, weights } = model;
   const { dim, hiddenDim, queryHeads, kvHeads, headDim, vocabSize } = config;
   const qDim = queryHeads * headDim;
@@ -160,5 +164,5 @@ export function modelToGguf(model: Model, matrixType: WriteType): Uint8Array {
     add('ffn_up', [dim, hiddenDim], layer.w3);
   });
   tensors.push({ name: 'output_norm.weight', shape: [dim], values: weights.finalNorm, type: 'f32' });
-  return writeGguf(llamaMetadata(model, tensors.length), tensors);
+  return writeGguf({ ...llamaMetadata(model, tensors.length), ...metadata } as GGUFTypedMetadata, tensors);
 }

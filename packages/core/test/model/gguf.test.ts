@@ -1,3 +1,4 @@
+import { GGUFValueType } from '@huggingface/gguf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Generator, type Model, ModelFormatError, argmax, halfToFloat, loadGgufModel, loadModel } from '../../src/index.js';
@@ -81,5 +82,13 @@ describe('GGUF models written from stories15M', () => {
     const missing = writeGguf(llamaMetadata(reference, 1), [tiny]);
     await expect(loadGgufModel(missing)).rejects.toThrow(ModelFormatError);
     expect(small.tokenizer).toBeUndefined();
+  });
+
+  it('refuses at load a vocabulary whose BOS or EOS id is outside it', async () => {
+    const reference = stories15m();
+    for (const key of ['tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id']) {
+      const file = modelToGguf(reference, 'q8_0', { [key]: { value: 32000, type: GGUFValueType.UINT32 } });
+      await expect(loadGgufModel(file)).rejects.toThrow(/token id 32000 is outside the vocabulary \[0, 32000\)/);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, OptionError, Rng, Sampler, argmax } from '../../src/index.js';
+import { Generator, MAX_SEED, OptionError, Rng, Sampler, argmax, checkSeed } from '../../src/index.js';
 import { stories15m } from './stories15m.js';
 
 describe('Rng (llama2.c xorshift64*)', () => {
@@ -11,7 +11,16 @@ describe('Rng (llama2.c xorshift64*)', () => {
     expect([floats.nextFloat(), floats.nextFloat(), floats.nextFloat()].map(Math.fround)).toEqual(
       [0.230317235, 0.19051826, 0.310865164].map(Math.fround),
     );
-    expect(() => new Rng(0)).toThrow(OptionError);
+  });
+
+  it('takes every whole seed from 0 to MAX_SEED and refuses the rest up front', () => {
+    const zero = new Rng(0);
+    expect(new Set([zero.nextU32(), zero.nextU32(), zero.nextU32()]).size).toBe(3); // not stuck at 0
+    expect(new Rng(MAX_SEED).nextU32()).toBeTypeOf('number');
+    for (const bad of [-1, 1.5, NaN, Infinity, 1e300, MAX_SEED + 1]) {
+      expect(() => new Rng(bad)).toThrow(OptionError);
+      expect(() => checkSeed(bad)).toThrow(/seed must be a whole number from 0 to/);
+    }
   });
 });
 

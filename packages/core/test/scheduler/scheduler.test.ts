@@ -1,12 +1,15 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CompletionRequest,
   ContextOverflowError,
   Generator,
+  InvalidNumberError,
   type Model,
   OptionError,
-  PagedPool,
+  type Backend,
+  type BackendName,
+  createBackend,
   PoolExhaustedError,
   Scheduler,
   UnknownMethodError,
@@ -19,9 +22,9 @@ const tiny = loadLlama2cModel(
   randomCheckpoint({ dim: 32, hiddenDim: 48, layers: 2, heads: 4, kvHeads: 2, vocab: 50, contextLength: 128 }, 5),
 );
 
-async function runAlone(model: Model, request: CompletionRequest) {
-  const pool = await PagedPool.create({ headDim: model.config.headDim, blockSize: 4, poolBlocks: 4096 });
-  const scheduler = new Scheduler(model, pool, { evictEvery: 4 });
+async function runAlone(backend: Backend, model: Model, request: CompletionRequest) {
+  const scheduler = new Scheduler(model, backend, { blockSize: 4, poolBlocks: 4096, evictEvery: 4 });
+  const pool = scheduler.pool;
   const result = await scheduler.submit(request).result;
   await scheduler.close();
   expect(pool.stats().usedBlocks).toBe(0);
@@ -29,117 +32,209 @@ async function runAlone(model: Model, request: CompletionRequest) {
   return result;
 }
 
-describe('Scheduler', () => {
-  it('gives a lone greedy full-cache request exactly what Generator gives (stories15M)', async () => {
-    const model = stories15m();
-    const expected = await new Generator(model).generate('Once upon a time', { steps: 12 });
-    const result = await runAlone(model, { prompt: 'Once upon a time', maxTokens: 12, method: 'full' });
-    expect(result.tokens).toEqual(expected.tokens);
-    expect(result.text).toBe(expected.text);
-    expect(result.finishReason).toBe('length');
+// Every test runs on each backend with paged storage (WebGPU on SwiftShader in CI).
+describe.each<BackendName>(['wasm', 'webgpu'])('on the %s backend', (backendName) => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await createBackend(backendName);
   });
+  afterAll(() => backend.dispose());
 
-  it('gives each sequence the same tokens alone or among others, with continual compression', async () => {
-    const requests: CompletionRequest[] = [
-      { prompt: Array.from({ length: 30 }, (_, i) => (i * 7) % 50), maxTokens: 40, maxCacheTokens: 20, protectedWindow: 4 },
-      { prompt: [1, 2, 3], maxTokens: 25, compressionRatio: 2, protectedWindow: 4, method: 'snapkv' },
-      { prompt: Array.from({ length: 50 }, (_, i) => (i * 3) % 50), maxTokens: 30, method: 'full' },
-      { prompt: [5, 6], maxTokens: 20, temperature: 0.8, seed: 7, maxCacheTokens: 12, protectedWindow: 4, method: 'h2o' },
-    ];
-    const alone = [];
-    for (const request of requests) alone.push(await runAlone(tiny, request));
-    const pool = await PagedPool.create({ headDim: tiny.config.headDim, blockSize: 4, poolBlocks: 4096 });
-    const scheduler = new Scheduler(tiny, pool, { evictEvery: 4, maxBatch: 3 });
-    const together = await Promise.all(requests.map((r) => scheduler.submit(r).result));
-    expect(together.map((r) => r.tokens)).toEqual(alone.map((r) => r.tokens));
-    expect(together[0]!.evictedTokens).toBeGreaterThan(0);
-    expect(pool.stats().usedBlocks).toBe(0);
-    pool.check();
-    pool.dispose();
-  });
+  describe('Scheduler', () => {
+    it('gives a lone greedy full-cache request exactly what Generator gives (stories15M)', async () => {
+      const model = stories15m();
+      const expected = await new Generator(model).generate('Once upon a time', { steps: 12 });
+      const result = await runAlone(backend, model, { prompt: 'Once upon a time', maxTokens: 12, method: 'full' });
+      expect(result.tokens).toEqual(expected.tokens);
+      expect(result.text).toBe(expected.text);
+      expect(result.finishReason).toBe('length');
+    });
 
-  it('keeps the pool consistent under random arrivals, cancellations and a small pool', async () => {
-    let preemptions = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.record({
-            at: fc.integer({ min: 0, max: 12 }),
-            promptLength: fc.integer({ min: 1, max: 40 }),
-            maxTokens: fc.integer({ min: 1, max: 60 }),
-            limit: fc.option(fc.integer({ min: 8, max: 24 }), { nil: undefined }),
-            cancelAt: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
-          }),
-          { minLength: 1, maxLength: 8 },
-        ),
-        fc.integer({ min: 40, max: 160 }),
-        fc.constantFrom('reserve', 'optimistic'),
-        async (arrivals, poolBlocks, admission) => {
-          const pool = await PagedPool.create({ headDim: tiny.config.headDim, blockSize: 4, poolBlocks });
-          const scheduler = new Scheduler(tiny, pool, { evictEvery: 4, maxBatch: 4, autoRun: false, admission });
-          const handles: { promise: Promise<unknown>; cancel: () => void; cancelAt?: number }[] = [];
-          const outcomes: string[] = [];
-          for (let step = 0; step < 400; step++) {
-            arrivals.forEach((a, i) => {
-              if (a.at !== step) return;
-              const handle = scheduler.submit({
-                prompt: Array.from({ length: a.promptLength }, (_, t) => (t * 11 + i) % 50),
-                maxTokens: a.maxTokens,
-                ...(a.limit ? { maxCacheTokens: a.limit, protectedWindow: 4 } : { method: 'full' }),
+    it('gives each sequence the same tokens alone or among others, with continual compression', async () => {
+      const requests: CompletionRequest[] = [
+        { prompt: Array.from({ length: 30 }, (_, i) => (i * 7) % 50), maxTokens: 40, maxCacheTokens: 20, protectedWindow: 4 },
+        { prompt: [1, 2, 3], maxTokens: 25, compressionRatio: 2, protectedWindow: 4, method: 'snapkv' },
+        { prompt: Array.from({ length: 50 }, (_, i) => (i * 3) % 50), maxTokens: 30, method: 'full' },
+        { prompt: [5, 6], maxTokens: 20, temperature: 0.8, seed: 7, maxCacheTokens: 12, protectedWindow: 4, method: 'h2o' },
+      ];
+      const alone = [];
+      for (const request of requests) alone.push(await runAlone(backend, tiny, request));
+      const scheduler = new Scheduler(tiny, backend, { blockSize: 4, poolBlocks: 4096, evictEvery: 4, maxBatch: 3 });
+      const pool = scheduler.pool;
+      const together = await Promise.all(requests.map((r) => scheduler.submit(r).result));
+      expect(together.map((r) => r.tokens)).toEqual(alone.map((r) => r.tokens));
+      expect(together[0]!.evictedTokens).toBeGreaterThan(0);
+      expect(pool.stats().usedBlocks).toBe(0);
+      pool.check();
+      pool.dispose();
+    });
+
+    it('keeps the pool consistent under random arrivals, cancellations and a small pool', async () => {
+      let preemptions = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              at: fc.integer({ min: 0, max: 12 }),
+              promptLength: fc.integer({ min: 1, max: 40 }),
+              maxTokens: fc.integer({ min: 1, max: 60 }),
+              limit: fc.option(fc.integer({ min: 8, max: 24 }), { nil: undefined }),
+              cancelAt: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
+            }),
+            { minLength: 1, maxLength: 8 },
+          ),
+          fc.integer({ min: 40, max: 160 }),
+          fc.constantFrom('reserve', 'optimistic'),
+          async (arrivals, poolBlocks, admission) => {
+            const scheduler = new Scheduler(tiny, backend, { blockSize: 4, poolBlocks, evictEvery: 4, maxBatch: 4, autoRun: false, admission });
+            const pool = scheduler.pool;
+            const handles: { promise: Promise<unknown>; cancel: () => void; cancelAt?: number }[] = [];
+            const outcomes: string[] = [];
+            for (let step = 0; step < 400; step++) {
+              arrivals.forEach((a, i) => {
+                if (a.at !== step) return;
+                let handle: ReturnType<Scheduler['submit']>;
+                try {
+                  handle = scheduler.submit({
+                    prompt: Array.from({ length: a.promptLength }, (_, t) => (t * 11 + i) % 50),
+                    maxTokens: a.maxTokens,
+                    ...(a.limit ? { maxCacheTokens: a.limit, protectedWindow: 4 } : { method: 'full' }),
+                  });
+                } catch (error) {
+                  outcomes.push(error instanceof PoolExhaustedError ? 'too-big' : `unexpected ${String(error)}`);
+                  return;
+                }
+                const promise = handle.result.then(
+                  (r) => outcomes.push(r.finishReason),
+                  (e: unknown) => outcomes.push(e instanceof PoolExhaustedError ? 'too-big' : `unexpected ${String(e)}`),
+                );
+                handles.push({ promise, cancel: handle.cancel, ...(a.cancelAt === undefined ? {} : { cancelAt: a.cancelAt + step }) });
               });
-              const promise = handle.result.then(
-                (r) => outcomes.push(r.finishReason),
-                (e: unknown) => outcomes.push(e instanceof PoolExhaustedError ? 'too-big' : `unexpected ${String(e)}`),
-              );
-              handles.push({ promise, cancel: handle.cancel, ...(a.cancelAt === undefined ? {} : { cancelAt: a.cancelAt + step }) });
-            });
-            for (const h of handles) if (h.cancelAt === step) h.cancel();
-            await scheduler.step();
-            pool.check();
-            const stats = pool.stats();
-            expect(stats.usedBlocks + stats.freeBlocks).toBe(stats.totalBlocks);
-            if (step > 12 && scheduler.runningCount === 0 && scheduler.queuedCount === 0) break;
-          }
-          await Promise.all(handles.map((h) => h.promise));
-          expect(outcomes).toHaveLength(arrivals.length);
-          preemptions += scheduler.totals.preemptions;
-          expect(outcomes.every((o) => ['length', 'stop', 'cancelled', 'too-big'].includes(o))).toBe(true);
-          expect(pool.stats().usedBlocks).toBe(0);
-          pool.dispose();
-        },
-      ),
-      { numRuns: 25, seed: 5 },
-    );
-    expect(preemptions).toBeGreaterThan(0); // the runs did put the pool under pressure
+              for (const h of handles) if (h.cancelAt === step) h.cancel();
+              await scheduler.step();
+              pool.check();
+              const stats = pool.stats();
+              expect(stats.usedBlocks + stats.freeBlocks).toBe(stats.totalBlocks);
+              if (step > 12 && scheduler.runningCount === 0 && scheduler.queuedCount === 0) break;
+            }
+            await Promise.all(handles.map((h) => h.promise));
+            expect(outcomes).toHaveLength(arrivals.length);
+            preemptions += scheduler.totals.preemptions;
+            expect(outcomes.every((o) => ['length', 'stop', 'cancelled', 'too-big'].includes(o))).toBe(true);
+            expect(pool.stats().usedBlocks).toBe(0);
+            pool.dispose();
+          },
+        ),
+        { numRuns: 25, seed: 5 },
+      );
+      expect(preemptions).toBeGreaterThan(0); // the runs did put the pool under pressure
+    });
+
+    it('preempts under pressure and still completes every request with all its tokens', async () => {
+      const scheduler = new Scheduler(tiny, backend, { blockSize: 4, poolBlocks: 100, evictEvery: 4, maxBatch: 4, admission: 'optimistic' });
+      const pool = scheduler.pool;
+      const results = await Promise.all(
+        [0, 1, 2, 3].map((i) => scheduler.submit({ prompt: [1, i + 2, i + 3], maxTokens: 60, method: 'full' }).result),
+      );
+      expect(results.map((r) => r.tokens.length)).toEqual([60, 60, 60, 60]);
+      expect(scheduler.totals.preemptions).toBeGreaterThan(0);
+      const alone = await runAlone(backend, tiny, { prompt: [1, 2, 3], maxTokens: 60, method: 'full' });
+      expect(results[0]!.tokens).toEqual(alone.tokens); // a preempted full-cache sequence resumes exactly
+      expect(pool.stats().usedBlocks).toBe(0);
+      pool.dispose();
+    });
+
+    it('refuses bad requests with typed errors', async () => {
+      const scheduler = new Scheduler(tiny, backend, { poolBlocks: 64, autoRun: false });
+      const pool = scheduler.pool;
+      expect(() => scheduler.submit({ prompt: [1], maxTokens: 500 })).toThrow(ContextOverflowError);
+      expect(() => scheduler.submit({ prompt: [1], method: 'nope' })).toThrow(UnknownMethodError);
+      expect(() => scheduler.submit({ prompt: [], maxTokens: 4 })).toThrow(OptionError);
+      expect(() => scheduler.submit({ prompt: [1, 999] })).toThrow(OptionError);
+      expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 8, compressionRatio: 2 })).toThrow(OptionError);
+      expect(() => scheduler.submit({ prompt: [1], compressionRatio: 0.5 })).toThrow(OptionError);
+      expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 10 })).toThrow(/protectedWindow \+ evictEvery/);
+      expect(() => scheduler.submit({ prompt: [1], temperature: -1 })).toThrow(OptionError);
+      for (const seed of [-1, 0.5, 1e300]) expect(() => scheduler.submit({ prompt: [1], seed })).toThrow(/seed must be a whole number from 0/);
+      await scheduler.close();
+      // more than the whole pool even alone: refused at once, not after waiting in the queue
+      const tight = new Scheduler(tiny, backend, { poolBlocks: 16, autoRun: false });
+      const small = tight.pool;
+      expect(() => tight.submit({ prompt: Array.from({ length: 100 }, () => 1), maxTokens: 20, method: 'full' })).toThrow(/more than the whole pool holds \(16\)/);
+      expect(tight.queuedCount).toBe(0);
+      small.dispose();
+      expect(() => scheduler.submit({ prompt: [1] })).toThrow(/closed/);
+      pool.dispose();
+    });
   });
 
-  it('preempts under pressure and still completes every request with all its tokens', async () => {
-    const pool = await PagedPool.create({ headDim: tiny.config.headDim, blockSize: 4, poolBlocks: 100 });
-    const scheduler = new Scheduler(tiny, pool, { evictEvery: 4, maxBatch: 4, admission: 'optimistic' });
-    const results = await Promise.all(
-      [0, 1, 2, 3].map((i) => scheduler.submit({ prompt: [1, i + 2, i + 3], maxTokens: 60, method: 'full' }).result),
-    );
-    expect(results.map((r) => r.tokens.length)).toEqual([60, 60, 60, 60]);
-    expect(scheduler.totals.preemptions).toBeGreaterThan(0);
-    const alone = await runAlone(tiny, { prompt: [1, 2, 3], maxTokens: 60, method: 'full' });
-    expect(results[0]!.tokens).toEqual(alone.tokens); // a preempted full-cache sequence resumes exactly
-    expect(pool.stats().usedBlocks).toBe(0);
-    pool.dispose();
-  });
+  describe('Scheduler: a failure fails only the sequences it concerns', () => {
+    /** The tiny model with its own classifier (untied) and the embedding row of `token` set to NaN. */
+    function poisoned(token: number): Model {
+      const { dim } = tiny.config;
+      const tokenEmbedding = Float32Array.from(tiny.weights.tokenEmbedding).fill(NaN, token * dim, (token + 1) * dim);
+      return { ...tiny, weights: { ...tiny.weights, tokenEmbedding, classifier: Float32Array.from(tiny.weights.classifier) } };
+    }
 
-  it('refuses bad requests with typed errors', async () => {
-    const pool = await PagedPool.create({ headDim: tiny.config.headDim, poolBlocks: 64 });
-    const scheduler = new Scheduler(tiny, pool, { autoRun: false });
-    expect(() => scheduler.submit({ prompt: [1], maxTokens: 500 })).toThrow(ContextOverflowError);
-    expect(() => scheduler.submit({ prompt: [1], method: 'nope' })).toThrow(UnknownMethodError);
-    expect(() => scheduler.submit({ prompt: [], maxTokens: 4 })).toThrow(OptionError);
-    expect(() => scheduler.submit({ prompt: [1, 999] })).toThrow(OptionError);
-    expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 8, compressionRatio: 2 })).toThrow(OptionError);
-    expect(() => scheduler.submit({ prompt: [1], compressionRatio: 0.5 })).toThrow(OptionError);
-    expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 10 })).toThrow(/protectedWindow \+ evictEvery/);
-    expect(() => scheduler.submit({ prompt: [1], temperature: -1 })).toThrow(OptionError);
-    await scheduler.close();
-    expect(() => scheduler.submit({ prompt: [1] })).toThrow(/closed/);
-    pool.dispose();
+    it('fails a sequence whose decode step breaks and gives the others in its batch their own tokens', async () => {
+      const victimPrompt = [1, 2, 3];
+      const victim: CompletionRequest = { prompt: victimPrompt, maxTokens: 30, method: 'full' };
+      const victimTokens = (await runAlone(backend, tiny, victim)).tokens;
+      // the bystanders never see the poisoned token; the victim samples it mid-way
+      const candidates = [[4, 5], [9, 8, 7, 6], [11, 13], [20, 21, 22], [30, 31], [40, 41]];
+      const bystanders: { request: CompletionRequest; tokens: number[] }[] = [];
+      for (const prompt of candidates) {
+        const request: CompletionRequest = { prompt, maxTokens: 30, maxCacheTokens: 12, protectedWindow: 4 };
+        bystanders.push({ request, tokens: (await runAlone(backend, tiny, request)).tokens });
+      }
+      const used = (b: (typeof bystanders)[number]) => new Set([...(b.request.prompt as number[]), ...b.tokens]);
+      const token = victimTokens.slice(1, -1).find((t) => !victimPrompt.includes(t) && bystanders.filter((b) => !used(b).has(t)).length >= 2);
+      expect(token).toBeDefined();
+      const clean = bystanders.filter((b) => !used(b).has(token!)).slice(0, 2);
+
+      const scheduler = new Scheduler(poisoned(token!), backend, { blockSize: 4, poolBlocks: 4096, evictEvery: 4, maxBatch: 4 });
+      const pool = scheduler.pool;
+      const outcomes = await Promise.allSettled([victim, ...clean.map((b) => b.request)].map((r) => scheduler.submit(r).result));
+      expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.any(InvalidNumberError) });
+      outcomes.slice(1).forEach((outcome, i) => expect(outcome).toMatchObject({ status: 'fulfilled', value: { tokens: clean[i]!.tokens } }));
+      // a prompt holding the token fails at admission; the loop goes on with later requests
+      await expect(scheduler.submit({ prompt: [token!, 1], maxTokens: 4 }).result).rejects.toBeInstanceOf(InvalidNumberError);
+      expect((await scheduler.submit(clean[0]!.request).result).tokens).toEqual(clean[0]!.tokens);
+      expect(scheduler.totals.failed).toBe(2);
+      expect(pool.stats().usedBlocks).toBe(0);
+      pool.check();
+      await scheduler.close();
+      pool.dispose();
+    });
+
+    it('a model whose weights are all NaN fails every request with INVALID_NUMBER and keeps serving', async () => {
+      const broken: Model = { ...tiny, weights: { ...tiny.weights, finalNorm: new Float32Array(tiny.config.dim).fill(NaN) } };
+      const scheduler = new Scheduler(broken, backend, { blockSize: 4, poolBlocks: 1024, evictEvery: 4 });
+      const pool = scheduler.pool;
+      for (let round = 0; round < 2; round++) {
+        const outcomes = await Promise.allSettled([
+          scheduler.submit({ prompt: [1, 2], maxTokens: 4, method: 'full' }).result,
+          scheduler.submit({ prompt: [3, 4, 5, 6, 7, 8], maxTokens: 4, maxCacheTokens: 8, protectedWindow: 4 }).result,
+        ]);
+        for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_NUMBER', message: expect.stringMatching(/non-finite logit/) } });
+      }
+      expect(pool.stats().usedBlocks).toBe(0);
+      await scheduler.close();
+      pool.dispose();
+    });
+
+    it('a throwing onToken callback fails its own request only', async () => {
+      const scheduler = new Scheduler(tiny, backend, { blockSize: 4, poolBlocks: 1024, evictEvery: 4 });
+      const pool = scheduler.pool;
+      const boom = new Error('client handler failed');
+      let calls = 0;
+      const failing = scheduler.submit({ prompt: [1, 2], maxTokens: 10, onToken: () => { if (++calls === 3) throw boom; } }).result;
+      const fine = scheduler.submit({ prompt: [1, 2], maxTokens: 10 }).result;
+      await expect(failing).rejects.toBe(boom);
+      expect((await fine).tokens).toHaveLength(10);
+      expect(pool.stats().usedBlocks).toBe(0);
+      await scheduler.close();
+      pool.dispose();
+    });
   });
 });

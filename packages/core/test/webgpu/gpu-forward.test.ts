@@ -1,12 +1,13 @@
 import { largestStorageBuffer, requestGpu } from '@adakv/gpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  type AfterPrefill,
+  type MethodName,
   Generator,
-  type KvStore,
-  type LayerObservation,
-  WebGpuStore,
+  ReferenceStore,
+  WebGpuBackend,
+  type WebGpuStore,
   cacheGeometry,
-  compress,
   evaluateFidelity,
   loadLlama2cModel,
 } from '../../src/index.js';
@@ -14,6 +15,8 @@ import { randomCheckpoint } from '../model/random-model.js';
 import { stories15m } from '../model/stories15m.js';
 
 const gpu = await requestGpu();
+const backend = await WebGpuBackend.create({ gpu });
+const smallBlocks = await WebGpuBackend.create({ gpu, blockSize: 4 });
 afterAll(() => gpu.device.destroy());
 
 /** The largest difference relative to the largest magnitude of `expected`. */
@@ -27,29 +30,28 @@ describe('stories15M with the forward pass on the GPU', () => {
   const model = stories15m();
   const prompt = 'Once upon a time, a little bunny named Tom lived in a forest full of tall trees. One day he';
 
-  it.each([null, 'snapkv', 'ada-snapkv'])('gives the CPU forward pass\'s greedy tokens (method %s)', async (method) => {
+  it.each([null, 'snapkv', 'ada-snapkv'] as const)('gives the CPU forward pass\'s greedy tokens (method %s)', async (method) => {
     const geometry = cacheGeometry(model.config);
-    const afterPrefill = ({ store, observations }: { store: KvStore; observations: readonly LayerObservation[] }) =>
-      method && compress(store, observations, { method, budget: 16, options: { window: 8 } });
+    const afterPrefill: AfterPrefill = ({ store, observations, backend: where }) =>
+      method && where.compress(store, observations, { method, budget: 16, options: { window: 8 } });
     const cpu = await new Generator(model, { afterPrefill }).generate(prompt, { steps: 64, stopAtEndOfText: false });
-    const store = await WebGpuStore.create(geometry, { gpu });
-    const generator = new Generator(model, { store, afterPrefill }); // a WebGpuStore's default: forward on the GPU
+    const generator = new Generator(model, { backend, afterPrefill });
     const onGpu = await generator.generate(prompt, { steps: 64, stopAtEndOfText: false });
     expect(onGpu.tokens).toEqual(cpu.tokens);
-    store.dispose();
+    generator.store.dispose();
   }, 300_000);
 
   it('prefills on the GPU with the CPU\'s logits and observations (real activations through every kernel)', async () => {
     const tokens = model.tokenizer!.encode(prompt);
     const expected = await new Generator(model).prefill(tokens);
-    const store = await WebGpuStore.create(cacheGeometry(model.config), { gpu });
-    const actual = await new Generator(model, { store, forward: 'gpu' }).prefill(tokens);
+    const store = backend.createStore(cacheGeometry(model.config));
+    const actual = await new Generator(model, { backend, store }).prefill(tokens);
     expect(worstRelative(actual.logits, expected.logits)).toBeLessThan(1e-4);
     expected.observations.forEach((layer, i) => {
       for (const kind of ['queries', 'keys', 'values'] as const) expect(worstRelative(actual.observations[i]![kind], layer[kind])).toBeLessThan(1e-4);
     });
     expect(store.length(5, 0)).toBe(tokens.length);
-    await expect(new Generator(model, { store, forward: 'gpu' }).prefill(tokens)).rejects.toThrow(/already holds entries/);
+    await expect(new Generator(model, { backend, store }).prefill(tokens)).rejects.toThrow(/already holds entries/);
     store.dispose();
   }, 120_000);
 
@@ -57,8 +59,8 @@ describe('stories15M with the forward pass on the GPU', () => {
     const geometry = cacheGeometry(model.config);
     const tokens = model.tokenizer!.encode(prompt);
     const cpu = new Generator(model);
-    const store = await WebGpuStore.create(geometry, { gpu });
-    const onGpu = new Generator(model, { store, forward: 'gpu' });
+    const onGpu = new Generator(model, { backend });
+    const store = onGpu.store;
     await cpu.prefill(tokens);
     await onGpu.prefill(tokens);
     const expected = Float32Array.from(await cpu.step(42));
@@ -71,9 +73,9 @@ describe('stories15M with the forward pass on the GPU', () => {
 
   it('evaluates fidelity with the model on the GPU to the CPU\'s figures', async () => {
     const tokens = model.tokenizer!.encode(`${prompt} He looked at it and smiled, and then he ran home to show his mother what he had found.`);
-    const settings = { model, segments: [tokens], methods: ['full', 'ada-snapkv'], budgets: [16], prefill: 40, continuation: 3, options: { window: 8 } };
+    const settings = { model, segments: [tokens], methods: ['full', 'ada-snapkv'] as MethodName[], budgets: [16], prefill: 40, continuation: 3, options: { window: 8 } };
     const cpu = await evaluateFidelity(settings);
-    const onGpu = await evaluateFidelity({ ...settings, createStore: (geometry) => WebGpuStore.create(geometry, { gpu }) });
+    const onGpu = await evaluateFidelity({ ...settings, backend });
     expect(onGpu.rows.map((r) => r.method)).toEqual(cpu.rows.map((r) => r.method));
     onGpu.rows.forEach((row, i) => {
       expect(row.kl.mean).toBeCloseTo(cpu.rows[i]!.kl.mean, 4);
@@ -83,8 +85,8 @@ describe('stories15M with the forward pass on the GPU', () => {
     expect(onGpu.rows[1]!.kl.mean).toBeGreaterThan(0);
   });
 
-  it('refuses the GPU forward pass without a WebGPU store', async () => {
-    await expect(new Generator(model, { forward: 'gpu' }).generate('Hi', { steps: 2 })).rejects.toThrow(/needs a WebGpuStore/);
+  it('refuses a store another backend made', () => {
+    expect(() => new Generator(model, { backend, store: new ReferenceStore(cacheGeometry(model.config)) })).toThrow(/not made by the webgpu backend/);
   });
 });
 
@@ -96,8 +98,8 @@ describe('a random GQA model with odd sizes on the GPU', () => {
 
   it('prefills and decodes with the CPU\'s logits and observations', async () => {
     const cpu = new Generator(model);
-    const store = await WebGpuStore.create(geometry, { gpu, blockSize: 4 });
-    const onGpu = new Generator(model, { store });
+    const onGpu = new Generator(model, { backend: smallBlocks });
+    const store = onGpu.store;
     const [expected, actual] = [await cpu.prefill(prompt), await onGpu.prefill(prompt)];
     expect(worstRelative(actual.logits, expected.logits)).toBeLessThan(1e-4);
     expected.observations.forEach((layer, i) => {
@@ -109,39 +111,46 @@ describe('a random GQA model with odd sizes on the GPU', () => {
 
   // the cache itself is held to 1,000 append / compact / attend cycles in @adakv/gpu; here every
   // buffer the forward pass adds (activations, staging, uniforms) is counted, after each cycle
-  it('releases every buffer over 100 prefill / compress / decode cycles', async () => {
-    const store = await WebGpuStore.create(geometry, { gpu, blockSize: 4 });
+  it('releases every buffer over 100 prefill / compress / decode cycles, with decode-time eviction', async () => {
+    const own = await WebGpuBackend.create({ gpu, blockSize: 4 });
     const generator = new Generator(model, {
-      store,
-      afterPrefill: ({ store: s, observations }) => compress(s, observations, { method: 'ada-snapkv', budget: 3, options: { window: 2 } }),
+      backend: own,
+      afterPrefill: ({ store: s, observations, backend: where }) => where.compress(s, observations, { method: 'ada-snapkv', budget: 3, options: { window: 2 } }),
+      eviction: { method: 'ada-snapkv', maxTokensPerHead: 4, every: 2, options: { window: 2 } },
     });
+    const store = generator.store as WebGpuStore;
     for (let cycle = 0; cycle < 100; cycle++) {
       generator.reset();
       await generator.prefill(prompt.slice(0, 5 + (cycle % 7)));
-      await generator.step(cycle % 37);
+      for (let step = 0; step < 3; step++) await generator.step(cycle % 37);
       expect(store.cache.dispatcher.liveTemporary).toBe(0);
     }
-    expect(store.cache.liveBuffers).toBe(2 * geometry.layers);
+    expect(generator.eviction!.evictions).toBeGreaterThan(0);
+    // the store's pool (K and V per layer) and one query ring per layer, nothing more
+    expect(store.cache.pool.liveBuffers).toBe(2 * geometry.layers);
+    expect(store.cache.liveBuffers).toBe(geometry.layers);
     store.dispose();
     expect(store.cache.liveBuffers).toBe(0);
+    own.dispose();
+    expect(store.cache.pool.liveBuffers).toBe(0);
   });
 
   it('turns a lost device into a typed DEVICE_LOST error, at decode and at prefill', async () => {
-    const own = await requestGpu();
-    const [store, fresh] = [await WebGpuStore.create(geometry, { gpu: own }), await WebGpuStore.create(geometry, { gpu: own })];
-    const generator = new Generator(model, { store });
+    const own = await WebGpuBackend.create({ gpu: await requestGpu() });
+    const generator = new Generator(model, { backend: own });
+    const fresh = own.createStore(geometry);
     await generator.prefill(prompt.slice(0, 4));
-    own.device.destroy();
+    own.gpu.device.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const lost = expect.objectContaining({ code: 'DEVICE_LOST', message: expect.stringMatching(/device was lost/) });
     await expect(generator.step(1)).rejects.toThrow(lost);
-    await expect(new Generator(model, { store: fresh }).prefill([1, 2])).rejects.toThrow(lost);
+    await expect(new Generator(model, { backend: own, store: fresh }).prefill([1, 2])).rejects.toThrow(lost);
   });
 
   it('refuses a model too large for the device\'s buffers with a typed error that says to run it on the CPU', async () => {
     const huge = { ...model, weights: { ...model.weights, classifier: new Float32Array(largestStorageBuffer(gpu) / 4 + 1) } }; // never written
-    const store = await WebGpuStore.create(geometry, { gpu });
-    await expect(new Generator(huge, { store }).prefill([1, 2, 3])).rejects.toThrow(
+    const store = backend.createStore(geometry);
+    await expect(new Generator(huge, { backend, store }).prefill([1, 2, 3])).rejects.toThrow(
       expect.objectContaining({ code: 'DEVICE_OUT_OF_MEMORY', message: expect.stringMatching(/run the model on the CPU/) }),
     );
     expect(store.length(0, 0)).toBe(0);

@@ -1,10 +1,15 @@
 import { requestGpu } from '@adakv/gpu';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CacheGeometry, ReferenceStore, WebGpuStore, compress } from '../../src/index.js';
+import { type CacheGeometry, ReferenceStore, WebGpuBackend, type WebGpuBackendOptions, type WebGpuStore, compress } from '../../src/index.js';
 import { randomObservations, xorshift } from '../compression/random-observations.js';
 
 const gpu = await requestGpu();
 afterAll(() => gpu.device.destroy());
+
+/** A store on `gpu` with the given backend options. */
+async function gpuStore(geometry: CacheGeometry, options: Omit<WebGpuBackendOptions, 'gpu'> = {}): Promise<WebGpuStore> {
+  return (await WebGpuBackend.create({ gpu, ...options })).createStore(geometry) as WebGpuStore;
+}
 
 describe('the WebGPU store with f16 K/V storage', () => {
   it('keeps the reference store\'s entries after Ada-SnapKV and decode, at half the bytes, and attends within f16 precision', async () => {
@@ -12,8 +17,8 @@ describe('the WebGPU store with f16 K/V storage', () => {
     const n = 60;
     const observations = randomObservations(geometry, n, 5);
     const reference = new ReferenceStore(geometry);
-    const half = await WebGpuStore.create(geometry, { gpu, blockSize: 8, kvFormat: 'f16' });
-    const full = await WebGpuStore.create(geometry, { gpu, blockSize: 8 });
+    const half = await gpuStore(geometry, { blockSize: 8, kvFormat: 'f16' });
+    const full = await gpuStore(geometry, { blockSize: 8 });
     const stores = [reference, half, full];
     const positions = Int32Array.from({ length: n }, (_, t) => t);
     for (const store of stores) observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));

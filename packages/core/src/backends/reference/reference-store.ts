@@ -1,6 +1,7 @@
-import { type CacheGeometry, groupSize, validateGeometry } from '../geometry.js';
-import type { KvStore } from '../store.js';
-import { checkAppend, checkAttend, checkHead, checkPlan } from './store-validation.js';
+import { type CacheGeometry, groupSize, validateGeometry } from '../../geometry.js';
+import type { KvStore } from '../../store.js';
+import { QueryWindow, RecordsQueriesOnCpu } from '../query-window.js';
+import { checkAppend, checkAttend, checkHead, checkPlan } from '../store-checks.js';
 
 interface HeadRows {
   keys: number[][];
@@ -12,12 +13,15 @@ interface HeadRows {
  * The reference store: plain arrays per (layer, KV head), obviously correct, the twin every fast
  * store is checked against. Not fast and not compact.
  */
-export class ReferenceStore implements KvStore {
+export class ReferenceStore extends RecordsQueriesOnCpu implements KvStore {
   readonly geometry: CacheGeometry;
   private readonly heads: HeadRows[][];
+  protected readonly queryWindow: QueryWindow;
 
   constructor(geometry: CacheGeometry) {
+    super();
     this.geometry = validateGeometry(geometry);
+    this.queryWindow = new QueryWindow(geometry);
     this.heads = Array.from({ length: geometry.layers }, () =>
       Array.from({ length: geometry.kvHeads }, () => ({ keys: [], values: [], positions: [] })),
     );
@@ -52,6 +56,7 @@ export class ReferenceStore implements KvStore {
         rows.positions.push(positions[t]!);
       }
     }
+    this.queryWindow.appended(layer, positions);
   }
 
   compact(layer: number, kept: readonly Int32Array[]): void {
@@ -87,6 +92,7 @@ export class ReferenceStore implements KvStore {
         out[q * headDim + i] = weights.length === 0 ? 0 : acc / total;
       }
     }
+    this.queryWindow.attended(layer, queries);
   }
 
   bytes(): number {

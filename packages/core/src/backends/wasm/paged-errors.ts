@@ -1,14 +1,6 @@
 import { AllocatorError } from '@adakv/allocator-wasm';
-import { AdakvError, InvalidHandleError, InvalidNumberError, PoolExhaustedError, ShapeError } from '../errors.js';
-
-/** Runs an allocator call, turning its AllocatorError into the matching core error. */
-export function translated<T>(action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    throw toCoreError(error);
-  }
-}
+import { AdakvError, InvalidHandleError, InvalidNumberError, PoolExhaustedError, ShapeError } from '../../errors.js';
+import { translating } from '../translate-errors.js';
 
 export function toCoreError(error: unknown): unknown {
   if (!(error instanceof AllocatorError)) return error;
@@ -28,3 +20,6 @@ export function toCoreError(error: unknown): unknown {
       return new AdakvError('BACKEND_UNAVAILABLE', `The WebAssembly allocator failed: ${error.message}`, { cause: error });
   }
 }
+
+/** Runs an allocator call, turning its AllocatorError into the matching core error. */
+export const translated = translating(toCoreError);

@@ -1,8 +1,8 @@
-import { BlockPool, DEFAULT_BLOCK_SIZE, type PoolStats, type WasmSource } from '@adakv/allocator-wasm';
-import { AdakvError, OptionError } from '../errors.js';
-import { type CacheGeometry, validateGeometry } from '../geometry.js';
-import { PagedStore } from './paged-store.js';
+import { Allocator, BlockPool, DEFAULT_BLOCK_SIZE, type PoolStats, type WasmSource } from '@adakv/allocator-wasm';
+import { AdakvError, OptionError } from '../../errors.js';
+import { type CacheGeometry, validateGeometry } from '../../geometry.js';
 import { toCoreError, translated } from './paged-errors.js';
+import { PagedStore } from './paged-store.js';
 
 export interface PagedPoolOptions {
   /** Floats per K (and per V) row; every store made from the pool must have this head dim. */
@@ -18,6 +18,17 @@ export interface PagedPoolOptions {
   wasm?: WasmSource;
 }
 
+function checkPoolOptions<T extends Omit<PagedPoolOptions, 'wasm'>>(options: T): T {
+  const { blockSize = DEFAULT_BLOCK_SIZE, poolBlocks } = options;
+  if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > 1024) {
+    throw new OptionError(`PagedPool: blockSize must be an integer in [1, 1024] (default ${DEFAULT_BLOCK_SIZE}), got ${blockSize}.`);
+  }
+  if (poolBlocks !== undefined && (!Number.isInteger(poolBlocks) || poolBlocks < 1)) {
+    throw new OptionError(`PagedPool: poolBlocks must be a positive integer (or omitted for a growing pool), got ${poolBlocks}.`);
+  }
+  return options;
+}
+
 /**
  * One pool of fixed-size KV blocks in WebAssembly memory, shared by many sequences: each
  * `createStore(geometry)` is one sequence's KvStore, its blocks drawn from the shared pool.
@@ -29,22 +40,25 @@ export class PagedPool {
     this.blocks = blocks;
   }
 
+  /** Loads the WebAssembly module (its own instance) and makes a pool in it. */
   static async create(options: PagedPoolOptions): Promise<PagedPool> {
-    const { headDim, blockSize = DEFAULT_BLOCK_SIZE, poolBlocks, wasm } = options;
-    if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > 1024) {
-      throw new OptionError(`PagedPool: blockSize must be an integer in [1, 1024] (default ${DEFAULT_BLOCK_SIZE}), got ${blockSize}.`);
-    }
-    if (poolBlocks !== undefined && (!Number.isInteger(poolBlocks) || poolBlocks < 1)) {
-      throw new OptionError(`PagedPool: poolBlocks must be a positive integer (or omitted for a growing pool), got ${poolBlocks}.`);
-    }
+    checkPoolOptions(options);
+    let allocator: Allocator;
     try {
-      const fixed = poolBlocks === undefined ? {} : { initialBlocks: poolBlocks, maxBlocks: poolBlocks };
-      return new PagedPool(await BlockPool.create({ headDim, blockSize, ...fixed, ...(wasm ? { wasm } : {}) }));
+      allocator = await Allocator.load(options.wasm);
     } catch (error) {
       const translatedError = toCoreError(error);
       if (translatedError !== error) throw translatedError;
       throw new AdakvError('BACKEND_UNAVAILABLE', `Could not start the WebAssembly allocator: ${(error as Error).message}`, { cause: error });
     }
+    return PagedPool.inAllocator(allocator, options);
+  }
+
+  /** A pool in an already loaded module (pools of one module share its memory). */
+  static inAllocator(allocator: Allocator, options: Omit<PagedPoolOptions, 'wasm'>): PagedPool {
+    const { headDim, blockSize = DEFAULT_BLOCK_SIZE, poolBlocks } = checkPoolOptions(options);
+    const fixed = poolBlocks === undefined ? {} : { initialBlocks: poolBlocks, maxBlocks: poolBlocks };
+    return new PagedPool(translated(() => BlockPool.inAllocator(allocator, { headDim, blockSize, ...fixed })));
   }
 
   get headDim(): number {
@@ -55,6 +69,11 @@ export class PagedPool {
     return this.blocks.blockSize;
   }
 
+  /** Most blocks the pool can ever hold: `poolBlocks` for a fixed pool, the memory limit for a growing one. */
+  get capacity(): number {
+    return this.blocks.maxBlocks;
+  }
+
   /** A new, empty sequence store whose blocks come from this pool. */
   createStore(geometry: CacheGeometry): PagedStore {
     validateGeometry(geometry);
@@ -62,7 +81,7 @@ export class PagedPool {
       throw new OptionError(`PagedPool.createStore: the pool holds rows of headDim ${this.headDim}, the geometry asks for ${geometry.headDim}.`);
     }
     const sequence = translated(() => this.blocks.addSequence(geometry.layers, geometry.kvHeads));
-    return new PagedStore(geometry, this, sequence, false);
+    return new PagedStore(geometry, this.blocks, sequence);
   }
 
   /** Blocks used and free, bytes held, internal waste and metadata across every sequence. */

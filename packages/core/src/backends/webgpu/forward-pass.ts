@@ -1,31 +1,28 @@
 import { type GpuContext, GpuLlamaDecoder } from '@adakv/gpu';
-import { OptionError } from '../errors.js';
-import type { KvStore } from '../store.js';
-import { toCoreError, WebGpuStore } from '../stores/webgpu-store.js';
-import { Transformer, type PrefillOutput } from './forward.js';
-import type { Model } from './model.js';
-import { checkPosition, checkPrefillInput, checkToken } from './forward-checks.js';
+import { InvalidNumberError, OptionError } from '../../errors.js';
+import { Transformer, type PrefillOutput } from '../../model/forward.js';
+import { checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
+import type { Model } from '../../model/model.js';
+import type { KvStore } from '../../store.js';
+import type { ForwardPass } from '../backend.js';
+import { WebGpuStore, toCoreError } from './webgpu-store.js';
 
 /** One decoder (uploaded weights) per model and device. */
 const decoders = new WeakMap<Model, WeakMap<GpuContext, GpuLlamaDecoder>>();
 
-function decoderFor(model: Model, store: WebGpuStore): GpuLlamaDecoder {
-  const gpu = store.cache.dispatcher.gpu;
+export function decoderFor(model: Model, gpu: GpuContext): GpuLlamaDecoder {
   let perDevice = decoders.get(model);
   if (!perDevice) decoders.set(model, (perDevice = new WeakMap()));
   let decoder = perDevice.get(gpu);
   if (!decoder) {
-    decoder = new GpuLlamaDecoder(gpu, model.config, model.weights);
+    try {
+      decoder = new GpuLlamaDecoder(gpu, model.config, model.weights);
+    } catch (error) {
+      throw toCoreError(error);
+    }
     perDevice.set(gpu, decoder);
   }
   return decoder;
-}
-
-function gpuStore(store: KvStore): WebGpuStore {
-  if (!(store instanceof WebGpuStore)) {
-    throw new OptionError('The GPU forward pass needs a WebGpuStore (its K/V must live on the same device).');
-  }
-  return store;
 }
 
 /**
@@ -33,19 +30,19 @@ function gpuStore(store: KvStore): WebGpuStore {
  * products, causal attention) and reads back each layer's q, k, v as the observations compression
  * plans from; a prompt too large for the device's buffer limits prefills on the CPU instead. Every
  * decode step (norms, projections, RoPE, append, paged attention, SwiGLU, classifier) is one
- * submission too; only the logits come back.
+ * submission too, for one sequence or a batch; only the logits (or, greedy, the token ids) come back.
  */
-export class GpuTransformer {
+export class GpuForwardPass implements ForwardPass {
   /** The CPU pass, made only for a prompt the device cannot prefill. */
   private cpu: Transformer | undefined;
 
-  constructor(readonly model: Model) {}
+  constructor(readonly model: Model, private readonly gpu: GpuContext) {}
 
   async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
-    const gpu = gpuStore(store);
+    const gpu = this.onDevice(store);
     checkPrefillInput(this.model.config, tokens, gpu);
     try {
-      const decoder = decoderFor(this.model, gpu);
+      const decoder = decoderFor(this.model, this.gpu);
       if (!decoder.prefillFits(tokens.length)) return await (this.cpu ??= new Transformer(this.model)).prefill(tokens, gpu);
       return await decoder.prefill(tokens, gpu.cache);
     } catch (error) {
@@ -53,23 +50,41 @@ export class GpuTransformer {
     }
   }
 
-  decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
-    return this.onGpu(token, position, store, (decoder, cache) => decoder.decode(token, position, cache));
+  async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
+    return (await this.decodeBatch([token], [position], [store]))[0]!;
   }
 
-  /** A greedy decode step: the next token, found on the GPU (only 4 bytes come back). */
-  decodeGreedy(token: number, position: number, store: KvStore): Promise<number> {
-    return this.onGpu(token, position, store, (decoder, cache) => decoder.decodeGreedy(token, position, cache));
+  decodeBatch(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<Float32Array[]> {
+    return this.step(tokens, positions, stores, (decoder, caches) => decoder.decodeBatch([...tokens], [...positions], caches));
   }
 
-  private async onGpu<T>(token: number, position: number, store: KvStore, step: (decoder: GpuLlamaDecoder, cache: WebGpuStore['cache']) => Promise<T>): Promise<T> {
-    const gpu = gpuStore(store);
-    checkToken(this.model.config, token);
-    checkPosition(this.model.config, position);
+  async decodeGreedy(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<number[]> {
+    const next = await this.step(tokens, positions, stores, (decoder, caches) => decoder.decodeBatchGreedy([...tokens], [...positions], caches));
+    const broken = next.findIndex((token) => token < 0);
+    if (broken >= 0) {
+      throw new InvalidNumberError(`The model computed non-finite logits at position ${positions[broken]! + 1}: its weights or activations hold NaN or Infinity; check the model file.`);
+    }
+    return next;
+  }
+
+  private async step<T>(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[], run: (decoder: GpuLlamaDecoder, caches: WebGpuStore['cache'][]) => Promise<T>): Promise<T> {
+    if (tokens.length !== positions.length || tokens.length !== stores.length || tokens.length === 0) {
+      throw new OptionError(`decode: ${tokens.length} tokens, ${positions.length} positions and ${stores.length} stores must match (at least one).`);
+    }
+    const caches = stores.map((store) => this.onDevice(store).cache);
+    tokens.forEach((token) => checkToken(this.model.config, token));
+    positions.forEach((position) => checkPosition(this.model.config, position));
     try {
-      return await step(decoderFor(this.model, gpu), gpu.cache);
+      return await run(decoderFor(this.model, this.gpu), caches);
     } catch (error) {
       throw toCoreError(error);
     }
+  }
+
+  private onDevice(store: KvStore): WebGpuStore {
+    if (!(store instanceof WebGpuStore) || store.cache.dispatcher.gpu !== this.gpu) {
+      throw new OptionError('The WebGPU forward pass needs a store made by the same WebGPU backend (its K/V must live on the same device).');
+    }
+    return store;
   }
 }

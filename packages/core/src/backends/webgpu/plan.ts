@@ -1,14 +1,11 @@
 import { Dispatcher, type GpuContext, adaptiveCounts, selectTopK, windowScores } from '@adakv/gpu';
-import { safeguardCaps } from './allocation/adaptive.js';
-import { type HeadExtent, keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from './allocation/plan-layer.js';
-import { uniformAllocation } from './allocation/uniform.js';
-import type { CompressionPlan, LayerPlan } from './compression-plan.js';
-import { type CompressionRequest, type PlanInput, type PlanSetup, applyPlan, compress, finishPlan, layerHeads, preparePlan } from './plan.js';
-import { OptionError } from './errors.js';
-import type { LayerObservation } from './model/observation.js';
-import { snapkvScorer } from './scorers/snapkv.js';
-import type { KvStore } from './store.js';
-import { WebGpuStore, toCoreError } from './stores/webgpu-store.js';
+import { safeguardCaps } from '../../allocation/adaptive.js';
+import { type HeadExtent, keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from '../../allocation/plan-layer.js';
+import { uniformAllocation } from '../../allocation/uniform.js';
+import type { CompressionPlan, LayerPlan } from '../../compression-plan.js';
+import { type PlanInput, type PlanSetup, finishPlan, layerHeads, preparePlan } from '../../plan.js';
+import { snapkvScorer } from '../../scorers/snapkv.js';
+import { toCoreError } from './webgpu-store.js';
 
 /** The radix-select counts kernel ranks up to 256 heads in one workgroup. */
 const MAX_GPU_HEADS = 256;
@@ -54,20 +51,4 @@ export async function planCompressionOnGpu(input: PlanInput, gpu: GpuContext): P
     throw toCoreError(error);
   }
   return finishPlan(setup, layers);
-}
-
-/** {@link compress} for a {@link WebGpuStore}: plans on the store's GPU, then compacts it there. */
-export async function compressOnGpu(store: WebGpuStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
-  if (!(store instanceof WebGpuStore)) throw new OptionError('compressOnGpu needs a WebGpuStore (the plan runs on its device); use compress for other stores.');
-  const plan = await planCompressionOnGpu({ ...request, geometry: store.geometry, observations }, store.cache.dispatcher.gpu);
-  applyPlan(store, plan);
-  return plan;
-}
-
-/**
- * Compresses `store` where its K/V live: planned on the GPU for a {@link WebGpuStore}
- * ({@link compressOnGpu}), on the CPU for any other store ({@link compress}).
- */
-export async function compressWhereStored(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
-  return store instanceof WebGpuStore ? compressOnGpu(store, observations, request) : compress(store, observations, request);
 }

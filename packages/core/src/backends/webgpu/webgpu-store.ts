@@ -1,39 +1,14 @@
-import { type GpuContext, GpuError, GpuPagedCache, requestGpu } from '@adakv/gpu';
-import { AdakvError, ShapeError } from '../errors.js';
-import { type CacheGeometry, validateGeometry } from '../geometry.js';
-import type { KvStore } from '../store.js';
-import { checkAppend, checkAttend, checkHead, checkPlan } from './store-validation.js';
-
-export interface WebGpuStoreOptions {
-  /** A device to share between stores (one per page or process is plenty); requested when omitted. */
-  gpu?: GpuContext;
-  /** Tokens per block (default 16). */
-  blockSize?: number;
-  /**
-   * K/V storage: `f32` (default, equal to the CPU stores within 1e-5), `f16` (half the GPU memory and
-   * attention bandwidth, about 1e-3 relative error), or `auto`: f16 where the adapter offers
-   * `shader-f16`, else f32.
-   */
-  kvFormat?: 'f32' | 'f16' | 'auto';
-  /**
-   * Most bytes one layer's keys (and as many values) may take on the GPU: a memory cap per sequence,
-   * the device's largest storage buffer by default; past it, appends fail with DEVICE_OUT_OF_MEMORY.
-   */
-  maxLayerBytes?: number;
-}
-
-/** GPU errors as the SDK's typed errors (same codes). */
-function translated<T>(action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    throw toCoreError(error);
-  }
-}
+import { GpuError, type GpuPagedCache } from '@adakv/gpu';
+import { AdakvError, PoolExhaustedError, ShapeError } from '../../errors.js';
+import type { CacheGeometry } from '../../geometry.js';
+import type { KvStore, RecentQueries } from '../../store.js';
+import { checkAppend, checkAttend, checkHead, checkPlan } from '../store-checks.js';
+import { translating } from '../translate-errors.js';
 
 export function toCoreError(error: unknown): unknown {
   if (!(error instanceof GpuError)) return error;
   if (error.code === 'INVALID_ARGUMENT') return new ShapeError(error.message);
+  if ((error.code as string) === 'POOL_EXHAUSTED') return new PoolExhaustedError(error.message, { cause: error });
   return new AdakvError(error.code, error.message, { cause: error });
 }
 
@@ -45,22 +20,13 @@ export function toCoreError(error: unknown): unknown {
 export class WebGpuStore implements KvStore {
   readonly geometry: CacheGeometry;
 
-  private constructor(
+  /** @internal Made by the webgpu backend's `createStore` or pool. */
+  constructor(
     geometry: CacheGeometry,
     /** The GPU-side cache, for a forward pass that stays on the GPU. */
     readonly cache: GpuPagedCache,
   ) {
     this.geometry = geometry;
-  }
-
-  static async create(geometry: CacheGeometry, options: WebGpuStoreOptions = {}): Promise<WebGpuStore> {
-    validateGeometry(geometry);
-    try {
-      const gpu = options.gpu ?? (await requestGpu());
-      return new WebGpuStore(geometry, new GpuPagedCache(gpu, { ...geometry, blockSize: options.blockSize, kvFormat: options.kvFormat, maxLayerBytes: options.maxLayerBytes }));
-    } catch (error) {
-      throw toCoreError(error);
-    }
   }
 
   length(layer: number, head: number): number {
@@ -98,6 +64,21 @@ export class WebGpuStore implements KvStore {
     out.set(await this.cache.attend(layer, queries).catch((error: unknown) => Promise.reject(toCoreError(error))));
   }
 
+  /** Recorded on the GPU (a ring per layer), by every decode attention, the GPU forward pass's included. */
+  recordQueries(rows: number): void {
+    translated(() => this.cache.recordQueries(rows));
+  }
+
+  seedQueries(layer: number, queries: Float32Array, positions: Int32Array): void {
+    checkHead(this.geometry, layer, 0);
+    translated(() => this.cache.seedQueries(layer, queries, positions));
+  }
+
+  async recentQueries(layer: number): Promise<RecentQueries> {
+    checkHead(this.geometry, layer, 0);
+    return this.cache.recentQueries(layer).catch((error: unknown) => Promise.reject(toCoreError(error)));
+  }
+
   bytes(): number {
     return this.cache.bytes();
   }
@@ -106,3 +87,6 @@ export class WebGpuStore implements KvStore {
     this.cache.destroy();
   }
 }
+
+/** Runs a GPU call, its errors turned into the SDK's typed errors (same codes). */
+export const translated = translating(toCoreError);

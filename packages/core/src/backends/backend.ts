@@ -1,0 +1,84 @@
+import type { CompressionPlan } from '../compression-plan.js';
+import type { CacheGeometry } from '../geometry.js';
+import type { PrefillOutput } from '../model/forward.js';
+import type { Model } from '../model/model.js';
+import type { LayerObservation } from '../model/observation.js';
+import type { CompressionRequest, PlanInput } from '../plan.js';
+import type { KvStore } from '../store.js';
+
+export type BackendName = 'reference' | 'wasm' | 'webgpu';
+
+/**
+ * A model's forward pass on one backend. K/V go to and come from the sequence's store, which must
+ * come from the same backend. Every backend gives the reference backend's logits within a documented
+ * tolerance.
+ */
+export interface ForwardPass {
+  /** Runs `tokens` at positions `0 .. n-1` into the (empty) store; the logits predicting position n, and what each layer saw. */
+  prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput>;
+  /** One token at `position`; the next-token logits (the array may be reused by the next call). */
+  decode(token: number, position: number, store: KvStore): Promise<Float32Array>;
+  /** One decode step of several sequences, weights read once for all: row i equals `decode(tokens[i], positions[i], stores[i])`. */
+  decodeBatch(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<Float32Array[]>;
+  /**
+   * {@link decodeBatch} for greedy decoding: the next token of each sequence, the argmax taken where
+   * the logits are (on the GPU only the ids come back). Throws INVALID_NUMBER for non-finite logits.
+   */
+  decodeGreedy(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<number[]>;
+}
+
+/** Blocks of one paged pool that many sequences share (what the scheduler admits against). */
+export interface KvPool {
+  /** Tokens per block; a block holds K and V of one (layer, KV head). */
+  readonly blockSize: number;
+  /** Most blocks the pool can ever hold. */
+  readonly capacity: number;
+  stats(): { readonly usedBlocks: number; readonly freeBlocks: number; readonly totalBlocks: number };
+  /** A new, empty sequence store whose blocks come from this pool. */
+  createStore(): KvStore;
+  /** Throws unless the pool's bookkeeping is consistent (tests, debugging). */
+  check(): void;
+  /** Frees the pool and every store made from it (the backend's dispose does it too). */
+  dispose(): void;
+}
+
+/** What decode-time eviction of one layer asks a backend for. */
+export interface LayerEviction {
+  readonly method: CompressionRequest['method'];
+  readonly options?: CompressionRequest['options'];
+  /** Entries to keep per KV head on average after the eviction, recent window included. */
+  readonly tokensPerHead: number;
+}
+
+/**
+ * Where the engine runs: the KV stores, the model's forward pass and compression planning, with the
+ * data where it lives. Chosen once (`chooseBackend`) and handed to everything that runs a model.
+ */
+export interface Backend {
+  readonly name: BackendName;
+  /** What it runs on, for people (e.g. "WebGPU on NVIDIA H200", "WebAssembly, paged blocks"). */
+  readonly description: string;
+  /** A new, empty KV store for one sequence. */
+  createStore(geometry: CacheGeometry): KvStore;
+  /** Whether `store` was made by this backend (its forward pass and planner can use it). */
+  owns(store: KvStore): boolean;
+  /**
+   * A pool of blocks many sequences share, for the scheduler: `poolBlocks` fixed, or growing when
+   * omitted. Throws for a backend without paged storage (reference).
+   */
+  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number }): KvPool;
+  /** The model's forward pass here (weights uploaded once per model). */
+  forwardPass(model: Model): ForwardPass;
+  /** The compression plan for what prefill observed, computed where the observations live. */
+  plan(input: PlanInput): Promise<CompressionPlan>;
+  /** Plans and applies compression right after prefill. */
+  compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan>;
+  /**
+   * Decode-time eviction of one layer of `store`: scores its entries from the store's recorded
+   * queries (see {@link KvStore.recordQueries}) where they live, keeps `tokensPerHead` per head on
+   * average (the recent window of every head always kept) and compacts. Returns the entries evicted.
+   */
+  evictLayer(store: KvStore, layer: number, eviction: LayerEviction): Promise<number>;
+  /** Frees what the backend holds (pools, uploaded weights, the device it requested). */
+  dispose(): void;
+}

@@ -1,0 +1,10 @@
+export type { Backend, BackendName, ForwardPass, KvPool, LayerEviction } from './backend.js';
+export { BACKEND_CHOICES, type BackendChoice, type BackendOptions, type ChosenBackend, type FallbackReason, chooseBackend, createBackend } from './choose.js';
+export { ReferenceBackend } from './reference/index.js';
+export { ReferenceStore } from './reference/reference-store.js';
+export { WasmBackend, type WasmBackendOptions } from './wasm/index.js';
+export { PagedPool, type PagedPoolOptions } from './wasm/paged-pool.js';
+export { PagedStore } from './wasm/paged-store.js';
+export { WebGpuBackend, type WebGpuBackendOptions } from './webgpu/index.js';
+export { WebGpuStore } from './webgpu/webgpu-store.js';
+export { planCompressionOnGpu } from './webgpu/plan.js';

@@ -1,0 +1,39 @@
+import { OptionError } from '../../errors.js';
+import type { CacheGeometry } from '../../geometry.js';
+import { Transformer } from '../../model/forward.js';
+import type { Model } from '../../model/model.js';
+import type { KvStore } from '../../store.js';
+import { ReferenceStore } from './reference-store.js';
+import type { Backend, ForwardPass, KvPool } from '../backend.js';
+import { compressOnCpu, evictLayerOnCpu, planOnCpu } from '../cpu-planning.js';
+
+/**
+ * The reference backend: plain TypeScript arrays, the CPU forward pass and the CPU planner. Obviously
+ * correct and slow; every other backend is held to it.
+ */
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference' as const;
+  readonly description = 'TypeScript reference (plain arrays; the twin every fast path is checked against)';
+
+  createStore(geometry: CacheGeometry): KvStore {
+    return new ReferenceStore(geometry);
+  }
+
+  owns(store: KvStore): boolean {
+    return store instanceof ReferenceStore;
+  }
+
+  createPool(): KvPool {
+    throw new OptionError('The reference backend has no paged pool; serve many sequences on the wasm or webgpu backend.');
+  }
+
+  forwardPass(model: Model): ForwardPass {
+    return new Transformer(model);
+  }
+
+  readonly plan = planOnCpu;
+  readonly compress = compressOnCpu;
+  readonly evictLayer = evictLayerOnCpu;
+
+  dispose(): void {}
+}

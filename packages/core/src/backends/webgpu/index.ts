@@ -1,0 +1,193 @@
+import { type GpuContext, GpuKvPool, GpuPagedCache, requestGpu } from '@adakv/gpu';
+import type { CompressionPlan } from '../../compression-plan.js';
+import { OptionError } from '../../errors.js';
+import { type CacheGeometry, validateGeometry } from '../../geometry.js';
+import type { Model } from '../../model/model.js';
+import type { LayerObservation } from '../../model/observation.js';
+import { type CompressionRequest, type PlanInput, applyPlan } from '../../plan.js';
+import type { KvStore } from '../../store.js';
+import type { Backend, ForwardPass, KvPool, LayerEviction } from '../backend.js';
+import { evictLayerOnCpu } from '../cpu-planning.js';
+import { getMethod } from '../../methods/registry.js';
+import { resolveMethodOptions } from '../../methods/options.js';
+import type { MethodOptions } from '../../methods/registry.js';
+import { h2oScorer } from '../../scorers/h2o.js';
+import { snapkvScorer } from '../../scorers/snapkv.js';
+import { GpuForwardPass } from './forward-pass.js';
+import { planCompressionOnGpu } from './plan.js';
+import { WebGpuStore, toCoreError, translated } from './webgpu-store.js';
+
+export interface WebGpuBackendOptions {
+  /** A device to use (one per page or process is plenty); requested when omitted. */
+  readonly gpu?: GpuContext;
+  /** Tokens per block (default 16). */
+  readonly blockSize?: number;
+  /**
+   * K/V storage: `f32` (default, equal to the CPU stores within 1e-5), `f16` (half the GPU memory and
+   * attention bandwidth, about 1e-3 relative error), or `auto`: f16 where the adapter offers
+   * `shader-f16`, else f32.
+   */
+  readonly kvFormat?: 'f32' | 'f16' | 'auto';
+  /**
+   * Most bytes one layer's keys (and as many values) of one sequence may take: a memory cap, the
+   * device's largest storage buffer by default; past it, appends fail with DEVICE_OUT_OF_MEMORY.
+   */
+  readonly maxLayerBytes?: number;
+}
+
+/**
+ * A fixed GPU pool as the scheduler sees it. Blocks are per layer on the GPU, so what is free is
+ * counted as `layers x` the least free layer: the scheduler never promises a block a layer lacks.
+ */
+class WebGpuPool implements KvPool {
+  constructor(
+    readonly pool: GpuKvPool,
+    private readonly geometry: CacheGeometry,
+  ) {}
+
+  get blockSize(): number {
+    return this.pool.blockSize;
+  }
+
+  get capacity(): number {
+    return this.pool.stats().totalBlocks;
+  }
+
+  stats() {
+    const { totalBlocks } = this.pool.stats();
+    const leastFree = Math.min(...this.pool.layers.map((layer) => layer.free.length));
+    const freeBlocks = leastFree * this.geometry.layers;
+    return { totalBlocks, usedBlocks: totalBlocks - freeBlocks, freeBlocks };
+  }
+
+  createStore(): KvStore {
+    return translated(() => new WebGpuStore(this.geometry, GpuPagedCache.inPool(this.pool)));
+  }
+
+  check(): void {
+    translated(() => this.pool.check());
+  }
+
+  dispose(): void {
+    this.pool.destroy();
+  }
+}
+
+const key = (g: CacheGeometry) => `${g.layers}/${g.queryHeads}/${g.kvHeads}/${g.headDim}`;
+
+/**
+ * The WebGPU backend (browsers, and Node through Dawn): the whole forward pass as WGSL kernels, K/V
+ * in paged GPU blocks, compression planned there (window scores, Ada-KV counts, top-k selection).
+ */
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly description: string;
+  /** One growing pool per cache geometry for the stores `createStore` makes (so they can share a batch). */
+  private readonly shared = new Map<string, GpuKvPool>();
+  private readonly pools = new Set<GpuKvPool>();
+
+  private constructor(
+    readonly gpu: GpuContext,
+    private readonly options: WebGpuBackendOptions,
+    private readonly ownsDevice: boolean,
+  ) {
+    this.description = `WebGPU on ${gpu.adapterInfo}`;
+  }
+
+  static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+    try {
+      return new WebGpuBackend(options.gpu ?? (await requestGpu()), options, options.gpu === undefined);
+    } catch (error) {
+      throw toCoreError(error);
+    }
+  }
+
+  createStore(geometry: CacheGeometry): KvStore {
+    validateGeometry(geometry);
+    return translated(() => {
+      let pool = this.shared.get(key(geometry));
+      if (!pool || pool.isDestroyed) {
+        pool = this.makePool(geometry, {});
+        this.shared.set(key(geometry), pool);
+      }
+      return new WebGpuStore(geometry, GpuPagedCache.inPool(pool));
+    });
+  }
+
+  owns(store: KvStore): boolean {
+    return store instanceof WebGpuStore && store.cache.dispatcher.gpu === this.gpu;
+  }
+
+  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } = {}): KvPool {
+    validateGeometry(geometry);
+    const { poolBlocks } = options;
+    if (poolBlocks !== undefined && (!Number.isInteger(poolBlocks) || poolBlocks < geometry.layers)) {
+      throw new OptionError(`poolBlocks must be a whole number of at least one block per layer (${geometry.layers}), got ${poolBlocks}.`);
+    }
+    // the GPU keeps one buffer per layer: a budget of poolBlocks over all layers is poolBlocks / layers per layer
+    const perLayer = poolBlocks === undefined ? undefined : Math.floor(poolBlocks / geometry.layers);
+    return new WebGpuPool(translated(() => this.makePool(geometry, { blockSize: options.blockSize, maxBlocks: perLayer })), geometry);
+  }
+
+  forwardPass(model: Model): ForwardPass {
+    return new GpuForwardPass(model, this.gpu);
+  }
+
+  plan(input: PlanInput): Promise<CompressionPlan> {
+    return planCompressionOnGpu(input, this.gpu);
+  }
+
+  async compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
+    const plan = await this.plan({ ...request, geometry: store.geometry, observations });
+    applyPlan(store, plan);
+    return plan;
+  }
+
+  /**
+   * Scores from the queries the store recorded on the GPU and the keys in its blocks, with the Ada-KV
+   * or uniform split, all as kernels: only the kept indices come back. Scorers without GPU kernels
+   * (StreamingLLM's positions) plan on the CPU.
+   */
+  async evictLayer(store: KvStore, layer: number, eviction: LayerEviction): Promise<number> {
+    const method = typeof eviction.method === 'string' ? getMethod(eviction.method) : eviction.method;
+    const scorer = method.scorer === snapkvScorer ? 'snapkv' : method.scorer === h2oScorer ? 'h2o' : null;
+    if (!(store instanceof WebGpuStore) || scorer === null) return evictLayerOnCpu(store, layer, eviction);
+    // only the method's own options are present; the kernels' defaults are the reference's
+    const { window, alpha, kernelSize, pooling, groupReduce } = resolveMethodOptions(method, eviction.options) as Partial<MethodOptions> & { window: number };
+    const kept = await store.cache
+      .planEviction(layer, {
+        scorer,
+        window,
+        protectedCount: window,
+        selectable: Math.max(0, eviction.tokensPerHead - window),
+        allocation: method.allocation,
+        ...(alpha === undefined ? {} : { alpha }),
+        ...(kernelSize === undefined ? {} : { kernelSize }),
+        ...(pooling === undefined ? {} : { pooling }),
+        ...(groupReduce === undefined ? {} : { groupReduce }),
+      })
+      .catch((error: unknown) => Promise.reject(toCoreError(error)));
+    let before = 0;
+    let after = 0;
+    kept.forEach((indices, head) => {
+      before += store.length(layer, head);
+      after += indices.length;
+    });
+    if (after < before) store.compact(layer, kept);
+    return before - after;
+  }
+
+  dispose(): void {
+    for (const pool of this.pools) pool.destroy();
+    this.pools.clear();
+    this.shared.clear();
+    if (this.ownsDevice) this.gpu.device.destroy();
+  }
+
+  private makePool(geometry: CacheGeometry, options: { blockSize?: number | undefined; maxBlocks?: number | undefined }): GpuKvPool {
+    const { kvFormat, maxLayerBytes } = this.options;
+    const pool = new GpuKvPool(this.gpu, { ...geometry, blockSize: options.blockSize ?? this.options.blockSize, kvFormat, maxLayerBytes, maxBlocks: options.maxBlocks });
+    this.pools.add(pool);
+    return pool;
+  }
+}

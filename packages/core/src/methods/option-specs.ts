@@ -1,0 +1,61 @@
+import type { GroupReduce, Pooling } from '../scorers/types.js';
+import { option } from './option-spec.js';
+
+/**
+ * The options the built-in methods share, declared once; each method file picks the ones it reads.
+ * Defaults are the reference implementation's (w = 32, k = 7, max-pool, mean over GQA groups,
+ * alpha = 0.2, beta = 20, 4 sinks). A method with a hyperparameter of its own declares it in its
+ * own file with {@link option}.
+ */
+
+const wholeNumber = (min: number) => (value: unknown): value is number => Number.isInteger(value) && (value as number) >= min;
+
+/** Every method declares it: the planner keeps these entries and metrics measure over their queries. */
+export const windowOption = option({
+  default: 32,
+  doc: 'observation window: the last w prompt tokens, always kept, whose queries score the rest (about 16 for prompts of a few hundred tokens)',
+  requirement: 'must be a whole number >= 1',
+  isValid: wholeNumber(1),
+});
+
+export const kernelSizeOption = option({
+  default: 7,
+  doc: 'SnapKV pooling kernel k along the sequence (odd; 1 = no pooling)',
+  requirement: 'must be an odd whole number >= 1 (1 = no pooling)',
+  isValid: (value: unknown): value is number => wholeNumber(1)(value) && value % 2 === 1,
+});
+
+export const poolingOption = option({
+  default: 'max' as Pooling,
+  doc: 'SnapKV pooling along the sequence: max or avg (avg divides by k, counting the padding)',
+  requirement: 'must be "max" or "avg"',
+  isValid: (value: unknown): value is Pooling => value === 'max' || value === 'avg',
+});
+
+export const groupReduceOption = option({
+  default: 'mean' as GroupReduce,
+  doc: "GQA: how a group's query heads are combined before pooling (mean or max)",
+  requirement: 'must be "mean" or "max"',
+  isValid: (value: unknown): value is GroupReduce => value === 'mean' || value === 'max',
+});
+
+export const alphaOption = option({
+  default: 0.2,
+  doc: "Ada-KV safeguard: the share of each head's budget guaranteed to it (1 = uniform split)",
+  requirement: 'must be in [0, 1] (1 = uniform split)',
+  isValid: (value: unknown): value is number => Number.isFinite(value) && (value as number) >= 0 && (value as number) <= 1,
+});
+
+export const betaOption = option({
+  default: 20,
+  doc: "PyramidKV steepness: the top layer keeps about floor(B' / beta) selectable tokens",
+  requirement: 'must be a positive number',
+  isValid: (value: unknown): value is number => Number.isFinite(value) && (value as number) > 0,
+});
+
+export const sinksOption = option({
+  default: 4,
+  doc: 'StreamingLLM attention sinks: the first tokens, always kept',
+  requirement: 'must be a whole number >= 0',
+  isValid: wholeNumber(0),
+});
