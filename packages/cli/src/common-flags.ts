@@ -1,6 +1,5 @@
-import { methodNames } from '@adakv/core';
+import { BACKEND_CHOICES, methodNames } from '@adakv/core';
 import { type Command, Option } from 'commander';
-import { BACKENDS } from './backend.js';
 import { integer, number } from './options.js';
 
 /** `--model` / `--tokenizer`: any supported model instead of the default. */
@@ -18,4 +17,5 @@ export function methodOptionFlags(command: Command): Command {
 }
 
 export const methodOption = () => new Option('--method <name>', 'compression method').choices(methodNames).default('ada-snapkv');
-export const backendOption = () => new Option('--backend <name>', 'where the KV cache lives').choices(BACKENDS).default('wasm');
+export const backendOption = () =>
+  new Option('--backend <name>', 'where the model and its KV cache run: wasm, webgpu, reference, or auto (WebGPU on a hardware adapter, else wasm)').choices(BACKEND_CHOICES).default('wasm');

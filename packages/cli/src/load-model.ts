@@ -1,6 +1,6 @@
 import { type Model, OptionError, type Tokenizer } from '@adakv/core';
 import { loadDefaultModel, loadModelFile } from '@adakv/core/node';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { ProgressBar } from './ui/progress.js';
 
 /** A model every command can feed text to. */

@@ -3,11 +3,9 @@ import { type Command, CommanderError } from 'commander';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { createProgram } from './program.js';
 import { describeSystemError } from './system-errors.js';
+import type { CliIo } from './io.js';
 
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-}
+export type { CliIo } from './io.js';
 
 /**
  * Runs the `adakv` command and returns its exit code. User mistakes (bad flags, unusable files, an

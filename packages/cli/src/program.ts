@@ -4,7 +4,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { modelsCommand } from './commands/models.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 /** Builds the `adakv` command tree; exported so tests drive it without spawning a process. */
 export function createProgram(io: CliIo = process): Command {

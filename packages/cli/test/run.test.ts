@@ -1,4 +1,4 @@
-import { DEMO_PROMPT, Generator, PagedStore, cacheGeometry, compress, isSoftwareAdapter, requestGpu } from '@adakv/core';
+import { DEMO_PROMPT, Generator, WasmBackend, cacheGeometry, compress, isSoftwareAdapter, requestGpu } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/main.js';
@@ -42,7 +42,7 @@ describe('adakv run', () => {
     const { join } = await import('node:path');
     // core's test-only writer (typed against core's sources, hence the cast from the built types):
     // the same weights as f32 GGUF tensors, the tokenizer as GGUF metadata
-    const { modelToGguf } = await import('../../core/test/model/gguf-writer.js');
+    const { GGUFValueType, modelToGguf } = await import('../../core/test/model/gguf-writer.js');
     const folder = await mkdtemp(join(tmpdir(), 'adakv-gguf-'));
     try {
       await writeFile(join(folder, 'stories15M.gguf'), modelToGguf((await loadDefaultModel()) as unknown as Parameters<typeof modelToGguf>[0], 'f32'));
@@ -56,6 +56,12 @@ describe('adakv run', () => {
       const both = captureIo();
       expect(await runCli(['run', 'x', '--model', join(folder, 'stories15M.gguf'), '--tokenizer', 'tokenizer.bin'], both)).toBe(2);
       expect(both.err()).toMatch(/GGUF files carry their own tokenizer/);
+      // a GGUF whose special token ids fall outside its vocabulary is refused at load: a bad model, exit 3
+      const badBos = { 'tokenizer.ggml.bos_token_id': { value: 40000, type: GGUFValueType.UINT32 } };
+      await writeFile(join(folder, 'bad-bos.gguf'), modelToGguf((await loadDefaultModel()) as unknown as Parameters<typeof modelToGguf>[0], 'q8_0', badBos as never));
+      const bad = captureIo();
+      expect(await runCli(['run', 'x', '--model', join(folder, 'bad-bos.gguf')], bad)).toBe(3);
+      expect(bad.err()).toMatch(/^error: Tokenizer: the BOS token id 40000 is outside the vocabulary \[0, 32000\)/);
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
@@ -76,12 +82,12 @@ describe('adakv run', () => {
     const report = JSON.parse(io.out());
     const model = await loadDefaultModel();
     const geometry = cacheGeometry(model.config);
-    const store = await PagedStore.create(geometry);
+    const backend = await WasmBackend.create();
     const compressed = await new Generator(model, {
-      store,
-      afterPrefill: ({ observations }) => compress(store, observations, { method: 'snapkv', budget: 24, options: { window: 8, alpha: 0.2 } }),
+      backend,
+      afterPrefill: ({ store, observations }) => compress(store, observations, { method: 'snapkv', budget: 24, options: { window: 8, alpha: 0.2 } }),
     }).generate(DEMO_PROMPT, { steps: 12 });
-    store.dispose();
+    backend.dispose();
     const full = await new Generator(model).generate(DEMO_PROMPT, { steps: 12 });
     expect(report.tokens).toEqual(compressed.tokens);
     expect(report.full.tokens).toEqual(full.tokens);
@@ -125,6 +131,24 @@ describe('adakv run', () => {
     expect(report.tokens).toHaveLength(4);
     if (software) expect(io.err()).toMatch(/^backend auto: WebGPU here is a software renderer \(.*\), slower than wasm; using wasm/);
     else expect(io.err()).toBe('');
+  });
+
+  it('refuses a 17 KB prompt from its length, at once, with exit code 3', async () => {
+    const io = captureIo();
+    const started = performance.now();
+    expect(await runCli(['run', 'Once upon a time there was a dog. '.repeat(500), '--no-compare'], io)).toBe(3);
+    expect(io.err()).toMatch(/^error: The text \(17000 characters\) needs at least \d+ tokens, more than the limit of 256/);
+    expect(performance.now() - started).toBeLessThan(5000); // the model loads; the text is never encoded
+  });
+
+  it('takes seed 0 like any other seed and refuses seeds out of range as a usage error', async () => {
+    const zero = captureIo();
+    expect(await runCli(['run', 'Once upon a time', '--steps', '4', '--temperature', '0.8', '--seed', '0', '--json', '--no-compare'], zero)).toBe(0);
+    expect(JSON.parse(zero.out()).tokens).toHaveLength(4);
+    for (const seed of ['-1', '1.5', '1e300']) {
+      const io = captureIo();
+      expect(await runCli(['run', 'x', '--seed', seed], io)).toBe(2);
+    }
   });
 
   it('keeps the cache within --max-cache-tokens while decoding', async () => {

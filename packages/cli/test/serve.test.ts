@@ -90,7 +90,60 @@ describe('adakv serve', () => {
       expect(response.status).toBe(status);
       const json = await response.json();
       expect(json.error.message).toMatch(message);
+      expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(json.error.type).toBe('invalid_request_error');
     }
+  });
+
+  it('answers malformed bodies, wrong types and a wrong content type in the OpenAI error shape', async () => {
+    const send = (body: string, contentType = 'application/json') =>
+      fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const cases: [Response, number, string | null, RegExp][] = [
+      [await send('{"prompt": "x",}'), 400, null, /JSON/i],
+      [await send(''), 400, null, /empty/i],
+      [await send('[1, 2]'), 400, null, /object/],
+      [await send('"Once upon a time"'), 400, null, /object/],
+      [await send(JSON.stringify({ prompt: 'x', max_tokens: '3' })), 400, 'max_tokens', /integer/],
+      [await send(JSON.stringify({ prompt: 7 })), 400, 'prompt', /string/],
+      [await send(JSON.stringify({ prompt: 'x', stream: 'yes' })), 400, 'stream', /boolean/],
+      [await send(JSON.stringify({ prompt: 'x', nope: 1 })), 400, 'nope', /additional/],
+      [await send(JSON.stringify({ max_tokens: 3 })), 400, 'prompt', /prompt/],
+      // not JSON at all (curl -d without a content type sends a form)
+      [await send('prompt=Once', 'application/x-www-form-urlencoded'), 400, null, /must be JSON .*application\/json, not application\/x-www-form-urlencoded/],
+      [await send('Once upon a time', 'text/plain'), 400, null, /must be JSON/],
+    ];
+    for (const [response, status, param, message] of cases) {
+      expect(response.status).toBe(status);
+      const { error } = await response.json();
+      expect(error).toMatchObject({ type: 'invalid_request_error', param });
+      expect(error.message).toMatch(message);
+      expect(typeof error.code).toBe('string');
+    }
+  });
+
+  it('answers unknown routes with 404 and a wrong method with 405 and Allow, in the OpenAI error shape', async () => {
+    const notFound = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(notFound.status).toBe(404);
+    expect(await notFound.json()).toEqual({
+      error: {
+        message: 'Unknown route POST /v1/chat/completions. This server answers POST /v1/completions, GET /health and GET /metrics.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'NOT_FOUND',
+      },
+    });
+    expect((await fetch(`${server.url}/nope?x=1`)).status).toBe(404);
+    const wrongMethod = await fetch(`${server.url}/v1/completions`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    expect(await wrongMethod.json()).toEqual({
+      error: { message: 'GET is not allowed on /v1/completions; use POST.', type: 'invalid_request_error', param: null, code: 'METHOD_NOT_ALLOWED' },
+    });
+    const postHealth = await fetch(`${server.url}/health`, { method: 'POST' });
+    expect(postHealth.status).toBe(405);
+    expect(postHealth.headers.get('allow')).toBe('GET, HEAD');
+    expect((await postHealth.json()).error.code).toBe('METHOD_NOT_ALLOWED');
+    expect((await fetch(`${server.url}/metrics`, { method: 'DELETE' })).status).toBe(405);
   });
 
   it('frees the blocks of a client that disconnects mid-stream', async () => {

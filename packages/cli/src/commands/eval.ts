@@ -1,19 +1,19 @@
-import { type BudgetSpec, type FidelityReport, evaluateFidelity, formatBytes, methodNames } from '@adakv/core';
+import { type BackendChoice, type BudgetSpec, type FidelityReport, type MethodName, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
 import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '@adakv/core/node';
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { type Backend, createStore } from '../backend.js';
+import { openBackend } from '../backend.js';
 import { backendOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
-import type { CliIo } from '../main.js';
+import type { CliIo } from '../io.js';
 import { budget, integer, list } from '../options.js';
 import { ProgressBar } from '../ui/progress.js';
 import { lineChartSvg } from '../ui/svg-chart.js';
 import { formatTable } from '../ui/table.js';
 
 interface EvalFlags {
-  methods: string[];
+  methods: MethodName[];
   budgets: BudgetSpec[];
   segments: number;
   prefill: number;
@@ -21,7 +21,7 @@ interface EvalFlags {
   text: string;
   window: number;
   alpha: number;
-  backend: Backend;
+  backend: BackendChoice;
   json: boolean;
   svg?: string;
   model?: string;
@@ -30,8 +30,8 @@ interface EvalFlags {
 
 const DEFAULT_METHODS = methodNames.filter((m) => m !== 'full');
 
-function methodName(name: string): string {
-  if (!methodNames.includes(name)) throw new InvalidArgumentError(`unknown method "${name}"; known: ${methodNames.join(', ')}.`);
+function methodName(name: string): MethodName {
+  if (!isMethodName(name)) throw new InvalidArgumentError(`unknown method "${name}"; known: ${methodNames.join(', ')}.`);
   return name;
 }
 
@@ -84,6 +84,7 @@ Examples:
         count: flags.segments,
         length: flags.prefill + flags.continuation + 1,
       });
+      const backend = await openBackend(flags.backend, io);
       const bar = new ProgressBar('Evaluating', io.stderr);
       const report = await evaluateFidelity({
         model,
@@ -93,9 +94,9 @@ Examples:
         prefill: flags.prefill,
         continuation: flags.continuation,
         options: { window: flags.window, alpha: flags.alpha },
-        createStore: (geometry) => createStore(flags.backend, geometry, io),
+        backend,
         onProgress: (done, total, label) => bar.update(done, total, label),
-      });
+      }).finally(() => backend.dispose());
       bar.done();
       if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {

@@ -1,16 +1,16 @@
-import { type CompressionPlan, DEMO_PROMPT, Generator, OptionError, ReferenceStore, cacheGeometry, compress, concentration, observedLength } from '@adakv/core';
+import { type CompressionPlan, DEMO_PROMPT, type MethodName, Generator, OptionError, cacheGeometry, concentration, observedLength } from '@adakv/core';
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
-import type { CliIo } from '../main.js';
+import type { CliIo } from '../io.js';
 import { budget } from '../options.js';
 import { type Grid, svgHeatmap, terminalHeatmap } from '../ui/heatmap.js';
 import { stackSvg } from '../ui/svg-stack.js';
 
 interface InspectFlags {
-  method: string;
+  method: MethodName;
   budget: number | { ratio: number };
   window: number;
   alpha: number;
@@ -52,8 +52,7 @@ Examples:
       const options = { window: flags.window, alpha: flags.alpha };
       let concentrationMap: number[][] = [];
       const generator = new Generator(model, {
-        store: new ReferenceStore(geometry),
-        afterPrefill: ({ store, observations }) => {
+        afterPrefill: ({ store, observations, backend }) => {
           const promptLength = observedLength(geometry, observations[0]!);
           if (promptLength <= flags.window) {
             throw new OptionError(`inspect needs a prompt longer than the window (${flags.window} tokens); this one has ${promptLength}.`);
@@ -61,7 +60,7 @@ Examples:
           concentrationMap = concentration(geometry, observations, flags.window).heads.map((heads) =>
             heads.map((h) => Math.round(h.fractionForTarget * 100)),
           );
-          return compress(store, observations, { method: flags.method, budget: flags.budget, options });
+          return backend.compress(store, observations, { method: flags.method, budget: flags.budget, options });
         },
       });
       const { afterPrefill } = await generator.prefill(model.tokenizer.encode(promptArgument ?? DEMO_PROMPT));

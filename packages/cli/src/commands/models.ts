@@ -3,7 +3,7 @@ import { DEFAULT_MODEL, defaultCacheDir, ensureDefaultModel } from '@adakv/core/
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { Command } from 'commander';
-import type { CliIo } from '../main.js';
+import type { CliIo } from '../io.js';
 import { type CachedFile, defaultModelFolder, describeState, inspectDefaultModelCache } from '../model-cache.js';
 import { ProgressBar } from '../ui/progress.js';
 import { formatTable } from '../ui/table.js';

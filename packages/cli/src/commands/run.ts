@@ -1,27 +1,27 @@
 import {
+  type BackendChoice,
   type CompressionPlan,
-  EvictingStore,
   Generator,
   type GenerateResult,
-  type KvStore,
+  type MethodName,
   cacheGeometry,
-  compressWhereStored,
   DEMO_PROMPT,
+  OptionError,
   formatBytes,
   observedLength,
 } from '@adakv/core';
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
-import { type Backend, createStore } from '../backend.js';
+import { openBackend } from '../backend.js';
 import { backendOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
-import type { CliIo } from '../main.js';
+import type { CliIo } from '../io.js';
 import { budget, integer, number } from '../options.js';
 
 import { formatTable } from '../ui/table.js';
 
 interface RunFlags {
-  method: string;
+  method: MethodName;
   budget: number | { ratio: number };
   alpha: number;
   window: number;
@@ -29,7 +29,7 @@ interface RunFlags {
   temperature: number;
   topP: number;
   seed: number;
-  backend: Backend;
+  backend: BackendChoice;
   maxCacheTokens?: number;
   evictEvery: number;
   model?: string;
@@ -75,49 +75,52 @@ Examples:
     .action(async (promptArgument: string | undefined, flags: RunFlags) => {
       const prompt = promptArgument ?? DEMO_PROMPT;
       const { model } = await loadModelForCli(flags, io);
+      if (prompt.length === 0) throw new OptionError('The prompt is empty; give some text to continue.');
+      // encoded once, up front: text that cannot fit the context is refused before anything is printed
+      const promptTokens = model.tokenizer.encode(prompt, { maxTokens: model.config.contextLength });
       const geometry = cacheGeometry(model.config);
       const sampling = { steps: flags.steps, temperature: flags.temperature, topP: flags.topP, seed: flags.seed };
       const options = { window: flags.window, alpha: flags.alpha };
 
+      const backend = await openBackend(flags.backend, io);
       const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
-        const inner = await createStore(flags.backend, geometry, io);
-        if (onToken) onToken(prompt); // after any backend notice, so the story reads as one piece
-        const evicting =
-          compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full'
-            ? new EvictingStore(inner, { method: flags.method, maxTokensPerHead: flags.maxCacheTokens, every: flags.evictEvery, options })
-            : null;
-        const store: KvStore = evicting ?? inner;
+        const evicting = compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full';
+        const generator = new Generator(model, {
+          backend,
+          ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
+          afterPrefill: async ({ store, observations }) => {
+            if (!compressed) return null;
+            const promptLength = observedLength(geometry, observations[0]!);
+            if (promptLength < flags.window && flags.method !== 'full') {
+              if (onToken) io.stderr.write(`(the prompt is ${promptLength} tokens, shorter than the window of ${flags.window}: nothing to evict after prefill)\n`);
+              return null;
+            }
+            return backend.compress(store, observations, { method: flags.method, budget: flags.budget, options });
+          },
+        });
+        if (onToken) onToken(prompt);
         try {
-          const generator = new Generator(model, {
-            store,
-            afterPrefill: async ({ observations }) => {
-              if (!compressed) return null;
-              const promptLength = observedLength(geometry, observations[0]!);
-              if (promptLength < flags.window && flags.method !== 'full') {
-                if (onToken) io.stderr.write(`(the prompt is ${promptLength} tokens, shorter than the window of ${flags.window}: nothing to evict after prefill)\n`);
-                await evicting?.observe(observations);
-                return null;
-              }
-              const plan = await compressWhereStored(store, observations, { method: flags.method, budget: flags.budget, options });
-              await evicting?.observe(observations);
-              return plan;
-            },
-          });
-          const result = await generator.generate(prompt, { ...sampling, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) });
+          const result = await generator.generate(promptTokens, { ...sampling, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) });
           return {
             result,
-            bytes: store.bytes(),
+            bytes: generator.store.bytes(),
             plan: (result.prefill.afterPrefill as CompressionPlan | null) ?? null,
-            evictedDuringDecode: evicting?.evictedTokens ?? 0,
+            evictedDuringDecode: generator.eviction?.evictedTokens ?? 0,
           };
         } finally {
-          store.dispose();
+          generator.store.dispose();
         }
       };
 
-      const ours = await generate(true, flags.json ? undefined : (text) => io.stdout.write(text));
-      if (!flags.json) io.stdout.write('\n\n');
-      const full = flags.compare ? await generate(false) : null;
+      let ours: Outcome;
+      let full: Outcome | null;
+      try {
+        ours = await generate(true, flags.json ? undefined : (text) => io.stdout.write(text));
+        if (!flags.json) io.stdout.write('\n\n');
+        full = flags.compare ? await generate(false) : null;
+      } finally {
+        backend.dispose();
+      }
       const agreement = full ? tokenAgreement(ours.result.tokens, full.result.tokens) : null;
 
       if (flags.json) {

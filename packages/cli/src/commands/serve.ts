@@ -1,8 +1,44 @@
-import { Command } from 'commander';
-import type { CliIo } from '../main.js';
+import type { BackendChoice } from '@adakv/core';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { openBackend } from '../backend.js';
+import type { CliIo } from '../io.js';
 import { integer } from '../options.js';
+import { serverDefaults } from '../server/app.js';
 import { startServer } from '../server/start.js';
 import { loadModelForCli } from '../load-model.js';
+import { describeListenError } from '../system-errors.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+const MAX_TIMEOUT_MS = 2 ** 31 - 1; // what Node's timers take
+
+/** `--request-timeout 30s` / `500ms` / `2m` / `30` (seconds) / `0` (off), in milliseconds. */
+export function duration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const ms = match ? Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!) : NaN;
+  if (!Number.isFinite(ms) || ms > MAX_TIMEOUT_MS) {
+    throw new InvalidArgumentError(`expected a duration such as 30s, 500ms or 2m (a bare number is seconds; 0 = no limit), got "${text}".`);
+  }
+  return ms;
+}
+
+const seconds = (ms: number) => `${ms / 1000}s`;
+
+interface ServeFlags {
+  host: string;
+  port: number;
+  poolBlocks: number;
+  blockSize: number;
+  maxBatch: number;
+  maxPending: number;
+  bodyLimit: number;
+  requestTimeout: number;
+  headersTimeout?: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
+  model?: string;
+  tokenizer?: string;
+  backend: Exclude<BackendChoice, 'reference'>;
+}
 
 /** `adakv serve`: an OpenAI-compatible completion server whose KV cache lives in one fixed pool. */
 export function serveCommand(io: CliIo): Command {
@@ -13,8 +49,38 @@ export function serveCommand(io: CliIo): Command {
     .option('--pool-blocks <n>', 'KV blocks in the shared pool: the cache memory budget', integer(1), 4096)
     .option('--block-size <tokens>', 'tokens per block', integer(1, 1024), 16)
     .option('--max-batch <n>', 'most sequences decoded together', integer(1, 256), 8)
-    .option('--max-pending <n>', 'most requests running or queued; more get HTTP 429', integer(1), 64)
-    .option('--body-limit <bytes>', 'largest request body', integer(1024), 65536)
+    .addOption(
+      new Option('--backend <name>', 'where the model and the pool run: wasm, webgpu (one submission per step for the whole batch), or auto (WebGPU on a hardware adapter, else wasm)')
+        .choices(['wasm', 'webgpu', 'auto'])
+        .default('wasm'),
+    )
+    .option('--max-pending <n>', 'most requests running or queued; more get HTTP 429', integer(1), serverDefaults.maxPending)
+    .option('--body-limit <bytes>', 'largest request body; larger get HTTP 413', integer(1024), serverDefaults.bodyLimit)
+    .addOption(
+      new Option(
+        '--request-timeout <duration>',
+        'time a client has to send its whole request, headers and body; a slower one gets HTTP 408 and is disconnected. ' +
+          'Generating and streaming the answer is not limited by it (0 = no limit)',
+      )
+        .argParser(duration)
+        .default(serverDefaults.requestTimeout, seconds(serverDefaults.requestTimeout)),
+    )
+    .option(
+      '--headers-timeout <duration>',
+      `time a client has to send the request headers, at most --request-timeout (default: ${seconds(serverDefaults.headersTimeout)}, or --request-timeout if shorter; 0 = no limit)`,
+      duration,
+    )
+    .addOption(
+      new Option('--keep-alive-timeout <duration>', 'how long an idle keep-alive connection stays open after a response')
+        .argParser(duration)
+        .default(serverDefaults.keepAliveTimeout, seconds(serverDefaults.keepAliveTimeout)),
+    )
+    .option(
+      '--max-connections <n>',
+      'most TCP connections open at once; more are closed as soon as they arrive (0 = no limit)',
+      integer(0),
+      serverDefaults.maxConnections,
+    )
     .option('--model <file>', 'a llama2.c .bin or .gguf model instead of the default stories15M')
     .option('--tokenizer <file>', 'tokenizer.bin for a llama2.c model')
     .addHelpText(
@@ -24,23 +90,37 @@ Per request, besides OpenAI's prompt / max_tokens / temperature / top_p / seed /
   method (default ada-snapkv), max_cache_tokens (per KV head) or compression_ratio (e.g. 4),
   protected_window (default 16). No cache limit = no compression.
 
+Errors are OpenAI-style JSON ({"error": {"message", "type", "param", "code"}}): 400 malformed,
+invalid or not JSON, 404 unknown route, 405 wrong method, 408 request not received within
+--request-timeout, 413 body over --body-limit, 429 more than --max-pending, 500 the request failed
+while running, 503 shutting down, 507 the pool cannot hold the request even alone.
+
 Examples:
   adakv serve --port 8080 --pool-blocks 2048
+  adakv serve --host 0.0.0.0 --request-timeout 10s --max-connections 64
   curl -s localhost:8080/v1/completions -H 'content-type: application/json' \\
     -d '{"prompt": "Once upon a time", "max_tokens": 32, "max_cache_tokens": 48}'
   curl -s localhost:8080/metrics`,
     )
-    .action(async (flags: { host: string; port: number; poolBlocks: number; blockSize: number; maxBatch: number; maxPending: number; bodyLimit: number; model?: string; tokenizer?: string }) => {
+    .action(async (flags: ServeFlags) => {
       const { model, name } = await loadModelForCli(flags, io);
-      const server = await startServer({ ...flags, model, modelName: name });
-      io.stdout.write(`adakv serve: ${name} on ${server.url} (pool ${flags.poolBlocks} blocks of ${flags.blockSize} tokens)\n`);
+      const backend = await openBackend(flags.backend, io);
+      // (without --headers-timeout, the server takes 10 s or --request-timeout if shorter)
+      const server = await startServer({ ...flags, model, modelName: name, backend }).catch((error: unknown) => {
+        backend.dispose();
+        throw describeListenError(error, flags.host, flags.port) ?? error;
+      });
+      io.stdout.write(`adakv serve: ${name} on ${server.url} (${backend.description}; pool ${flags.poolBlocks} blocks of ${flags.blockSize} tokens)\n`);
       // A first Ctrl-C / SIGTERM drains running requests; a second one quits at once.
       process.removeAllListeners('SIGINT');
       await new Promise<void>((resolve) => {
         const stop = () => {
           io.stderr.write('adakv serve: shutting down, finishing running requests (Ctrl-C again to quit now)...\n');
           process.once('SIGINT', () => process.exit(130));
-          void server.close().then(resolve);
+          void server.close().then(() => {
+            backend.dispose();
+            resolve();
+          });
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

@@ -33,7 +33,15 @@ export function completionChunk(identity: Identity, text: string, finishReason: 
   return `data: ${JSON.stringify(chunk)}\n\n`;
 }
 
-/** An OpenAI-style error body. */
-export function errorBody(message: string, type: string, code: string | null) {
-  return { error: { message, type, code } };
+/** The error types this server answers with, as OpenAI names them. */
+export type ErrorType = 'invalid_request_error' | 'rate_limit_error' | 'server_error';
+
+/** An OpenAI-style error body: `{ error: { message, type, param, code } }`. */
+export function errorBody(message: string, type: ErrorType, code: string | null, param: string | null = null) {
+  return { error: { message, type, param, code } };
+}
+
+/** One server-sent event carrying an error, then the end of the stream, for a stream that already started. */
+export function errorEvent(message: string, type: ErrorType, code: string | null): string {
+  return `data: ${JSON.stringify(errorBody(message, type, code))}\n\ndata: [DONE]\n\n`;
 }

@@ -1,9 +1,18 @@
-import type { PoolStats, Scheduler } from '@adakv/core';
+import type { Scheduler } from '@adakv/core';
+
+/** What /metrics shows of the pool. */
+export interface PoolGauges {
+  readonly usedBlocks: number;
+  readonly freeBlocks: number;
+  readonly heldBytes: number;
+}
 
 export interface ServerCounters {
   requests: { completed: number; cancelled: number; failed: number; rejected: number };
   /** Tokens generated in recent steps with their times, for a tokens/s gauge. */
   recent: { at: number; tokens: number }[];
+  /** TCP connections closed on arrival because `maxConnections` were already open. */
+  droppedConnections: number;
 }
 
 function metric(name: string, type: 'gauge' | 'counter', help: string, samples: [string, number][]): string {
@@ -19,7 +28,7 @@ export function tokensPerSecond(counters: ServerCounters, now: number): number {
 }
 
 /** The `/metrics` page in Prometheus text format 0.0.4. */
-export function prometheusText(scheduler: Scheduler, pool: PoolStats, counters: ServerCounters, now: number): string {
+export function prometheusText(scheduler: Scheduler, pool: PoolGauges, counters: ServerCounters, now: number): string {
   const { requests } = counters;
   return [
     metric('adakv_active_sequences', 'gauge', 'Sequences being decoded.', [['', scheduler.runningCount]]),
@@ -42,6 +51,9 @@ export function prometheusText(scheduler: Scheduler, pool: PoolStats, counters: 
       ['{outcome="cancelled"}', requests.cancelled],
       ['{outcome="failed"}', requests.failed],
       ['{outcome="rejected"}', requests.rejected],
+    ]),
+    metric('adakv_dropped_connections_total', 'counter', 'TCP connections closed on arrival because the connection limit was reached.', [
+      ['', counters.droppedConnections],
     ]),
     '',
   ].join('\n');
