@@ -1,13 +1,12 @@
 import {
+  type Backend,
   type CompressionPlan,
   Generator,
-  type KvStore,
   type LayerObservation,
   type Model,
   Rng,
   Sampler,
   TokenTextStream,
-  compressWhereStored,
   observedLength,
   cacheGeometry,
 } from '@adakv/core';
@@ -40,7 +39,7 @@ const yieldToPage = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 export async function runSideBySide(
   model: Model,
   settings: Settings,
-  createStore: () => Promise<KvStore>,
+  backend: Backend,
   onToken: (side: Side, text: string) => void,
   onStats: (stats: LiveStats) => void,
   signal?: AbortSignal,
@@ -52,19 +51,19 @@ export async function runSideBySide(
   if (prompt.length + settings.steps > model.config.contextLength) {
     throw new Error(`The prompt (${prompt.length} tokens) plus ${settings.steps} new tokens exceed the model's context of ${model.config.contextLength}.`);
   }
-  const stores = { compressed: await createStore(), full: await createStore() };
   let observations: readonly LayerObservation[] = [];
   const generators = {
     compressed: new Generator(model, {
-      store: stores.compressed,
+      backend,
       afterPrefill: ({ store, observations: seen }) => {
         observations = seen;
         if (settings.method === 'full' || observedLength(geometry, seen[0]!) <= settings.window) return null;
-        return compressWhereStored(store, seen, { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } });
+        return backend.compress(store, seen, { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } });
       },
     }),
-    full: new Generator(model, { store: stores.full }),
+    full: new Generator(model, { backend }),
   };
+  const stores = { compressed: generators.compressed.store, full: generators.full.store };
   try {
     const sides: Side[] = ['compressed', 'full'];
     const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };

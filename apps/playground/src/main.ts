@@ -1,18 +1,15 @@
 import {
+  type BackendChoice,
+  type ChosenBackend,
   DEMO_PROMPT,
-  type KvStore,
-  type GpuContext,
+  type MethodName,
   type Model,
-  PagedPool,
-  WebGpuStore,
-  ReferenceStore,
   cacheGeometry,
+  chooseBackend,
   concentration,
   formatBytes,
-  isSoftwareAdapter,
   listMethods,
   planCompression,
-  requestGpu,
   retainedMass,
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
@@ -32,9 +29,8 @@ const stop = $<HTMLButtonElement>('stop');
 const methodSelect = $<HTMLSelectElement>('method');
 let model: Model | null = null;
 let modelName = '';
-/** One block pool for the page: every run's two caches draw from it (and the .wasm is fetched once). */
-let pool: PagedPool | null = null;
-let gpu: GpuContext | null = null;
+/** Each backend started once for the page (the .wasm fetched once, one GPU device), shared by every run. */
+const backends = new Map<BackendChoice, Promise<ChosenBackend>>();
 let running: AbortController | null = null;
 const config = siteConfig(location.search, document.baseURI);
 
@@ -63,10 +59,7 @@ summary();
 $<HTMLTextAreaElement>('prompt').value = DEMO_PROMPT;
 
 async function useModel(loaded: Model, name: string): Promise<void> {
-  if (pool?.headDim !== loaded.config.headDim) {
-    pool?.dispose();
-    pool = await PagedPool.create({ headDim: loaded.config.headDim, ...(config.wasm ? { wasm: config.wasm } : {}) });
-  }
+  await backendFor('wasm'); // fetch the .wasm now, not at the first run
   model = loaded;
   modelName = name;
   const { layers, queryHeads, kvHeads, headDim, contextLength } = loaded.config;
@@ -127,30 +120,23 @@ document.addEventListener('drop', (event) => {
   void loadFiles([...(event.dataTransfer?.files ?? [])]);
 });
 
-/**
- * The store for the chosen backend; `auto` prefers WebGPU on a hardware adapter and says so when it
- * falls back to WASM. With a WebGPU store the whole model runs on the GPU.
- */
-async function storeFactory(settings: Settings, loaded: Model): Promise<{ createStore: () => Promise<KvStore>; label: string }> {
-  const geometry = cacheGeometry(loaded.config);
-  const shared = pool!;
-  const wasm = async () => shared.createStore(geometry);
-  if (settings.backend === 'reference') return { createStore: async () => new ReferenceStore(geometry), label: 'reference' };
-  if (settings.backend === 'wasm') return { createStore: wasm, label: 'WASM' };
-  try {
-    gpu ??= await requestGpu();
-    const context = gpu;
-    if (settings.backend === 'auto' && isSoftwareAdapter(context)) {
-      say(runStatus, softwareWebGpuNotice(context.adapterInfo), 'notice');
-      return { createStore: wasm, label: 'WASM' };
-    }
-    return { createStore: () => WebGpuStore.create(geometry, { gpu: context }), label: `WebGPU, ${context.adapterInfo}` };
-  } catch (error) {
-    if (settings.backend === 'webgpu') throw error;
-    say(runStatus, webGpuFallbackNotice('gpu' in navigator), 'notice');
-    console.info('WebGPU unavailable:', (error as Error).message); // the details, for developers
-    return { createStore: wasm, label: 'WASM' };
+/** The backend a choice starts, once per page; a failed start is forgotten so the next run can retry. */
+function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
+  let chosen = backends.get(choice);
+  if (!chosen) {
+    chosen = chooseBackend(choice, config.wasm ? { wasm: config.wasm } : {});
+    backends.set(choice, chosen);
+    chosen.catch(() => backends.delete(choice));
   }
+  return chosen;
+}
+
+/** The chosen backend; when `auto` falls back to WASM the notice says why, in words for browser users. */
+async function openBackend(settings: Settings): Promise<ChosenBackend> {
+  const chosen = await backendFor(settings.backend);
+  if (chosen.fallback === 'software-adapter') say(runStatus, softwareWebGpuNotice(chosen.skippedAdapter ?? 'unknown'), 'notice');
+  if (chosen.fallback === 'no-adapter') say(runStatus, webGpuFallbackNotice('gpu' in navigator), 'notice');
+  return chosen;
 }
 
 function drawFigures(settings: Settings, loaded: Model, result: Awaited<ReturnType<typeof runSideBySide>>): void {
@@ -167,7 +153,7 @@ function drawFigures(settings: Settings, loaded: Model, result: Awaited<ReturnTy
   );
   $('curves').innerHTML = concentrationCurves(curves, 'Attention mass vs share of the cache, per head');
   const options = { window: settings.window, alpha: settings.alpha };
-  const mass = (method: string) => retainedMass(geometry, observations, planCompression({ method, geometry, observations, budget: settings.budget, options })).perLayer;
+  const mass = (method: MethodName) => retainedMass(geometry, observations, planCompression({ method, geometry, observations, budget: settings.budget, options })).perLayer;
   const [uniform, adaptive] = [mass('snapkv'), mass('ada-snapkv')];
   $('mass').innerHTML = massBars(uniform, adaptive, 'Retained attention mass per layer, uniform vs Ada-KV');
   $('takeaway').textContent = takeaway(curves.map((c) => c.fractionFor90), uniform, adaptive);
@@ -203,10 +189,10 @@ form.addEventListener('submit', (event) => {
   };
   const signal = running.signal;
   let label = settings.backend as string;
-  void storeFactory(settings, loaded)
-    .then((backend) => {
-      label = backend.label;
-      return runSideBySide(loaded, settings, backend.createStore, (side, text) => answers[side].append(text), showStats, signal);
+  void openBackend(settings)
+    .then(({ backend }) => {
+      label = backend.description;
+      return runSideBySide(loaded, settings, backend, (side, text) => answers[side].append(text), showStats, signal);
     })
     .then((result) => {
       answers.compressed.dataset.tokens = JSON.stringify(result.tokens.compressed);

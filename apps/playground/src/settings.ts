@@ -1,10 +1,9 @@
-import { type BudgetSpec, methodNames } from '@adakv/core';
+import { BACKEND_CHOICES, type BackendChoice, type BudgetSpec, MAX_SEED, type MethodName, isMethodName, methodNames } from '@adakv/core';
 
-export type Backend = 'auto' | 'webgpu' | 'wasm' | 'reference';
 
 export interface Settings {
   readonly prompt: string;
-  readonly method: string;
+  readonly method: MethodName;
   readonly budget: BudgetSpec;
   readonly alpha: number;
   readonly window: number;
@@ -13,7 +12,7 @@ export interface Settings {
   readonly temperature: number;
   /** Both answers sample with the same seed. */
   readonly seed: number;
-  readonly backend: Backend;
+  readonly backend: BackendChoice;
 }
 
 /** The form's raw values (strings, as inputs give them). */
@@ -42,12 +41,12 @@ function integerIn(text: string, name: string, min: number, max: number): number
 /** Checks every field; the error names the field and what it accepts. */
 export function parseSettings(raw: RawSettings): Settings {
   if (raw.prompt.trim() === '') throw new Error('Prompt: write a few words for the model to continue.');
-  if (!methodNames.includes(raw.method)) throw new Error(`Method: one of ${methodNames.join(', ')}.`);
+  if (!isMethodName(raw.method)) throw new Error(`Method: one of ${methodNames.join(', ')}.`);
   const alpha = Number(raw.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`Alpha: a number from 0 to 1, not "${raw.alpha}".`);
   const temperature = Number(raw.temperature);
   if (!(temperature >= 0 && temperature <= 2)) throw new Error(`Temperature: a number from 0 (greedy) to 2, not "${raw.temperature}".`);
-  if (!['auto', 'webgpu', 'wasm', 'reference'].includes(raw.backend)) throw new Error('Backend: auto, webgpu, wasm or reference.');
+  if (!(BACKEND_CHOICES as readonly string[]).includes(raw.backend)) throw new Error(`Backend: one of ${BACKEND_CHOICES.join(', ')}.`);
   return {
     prompt: raw.prompt,
     method: raw.method,
@@ -56,8 +55,8 @@ export function parseSettings(raw: RawSettings): Settings {
     window: integerIn(raw.window, 'Window', 1, 128),
     steps: integerIn(raw.steps, 'Tokens to generate', 1, 200),
     temperature,
-    seed: integerIn(raw.seed, 'Seed', 0, 2 ** 31 - 1),
-    backend: raw.backend as Backend,
+    seed: integerIn(raw.seed, 'Seed', 0, MAX_SEED),
+    backend: raw.backend as BackendChoice,
   };
 }
 

@@ -1,4 +1,4 @@
-import { DEMO_PROMPT, Generator, type Model, PagedPool, ReferenceStore, cacheGeometry, compress } from '@adakv/core';
+import { type Backend, DEMO_PROMPT, Generator, type Model, ReferenceBackend, WasmBackend, compress } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type LiveStats, runSideBySide } from '../src/generation.js';
@@ -25,11 +25,11 @@ async function alone(s: Settings, compressed: boolean) {
 
 describe('the side-by-side run (the page logic, in Node with the real model)', () => {
   it('gives each side exactly the tokens core gives it alone, greedy and sampled, streaming text and stats', async () => {
-    const pool = await PagedPool.create({ headDim: model.config.headDim });
+    const backend = await WasmBackend.create();
     for (const s of [settings, { ...settings, temperature: 0.9, seed: 7 }]) {
       const text = { compressed: '', full: '' };
       const stats: LiveStats[] = [];
-      const result = await runSideBySide(model, s, async () => pool.createStore(cacheGeometry(model.config)), (side, piece) => (text[side] += piece), (live) => stats.push(live));
+      const result = await runSideBySide(model, s, backend, (side, piece) => (text[side] += piece), (live) => stats.push(live));
       const [compressed, full] = [await alone(s, true), await alone(s, false)];
       expect(result.tokens.compressed).toEqual(compressed.tokens);
       expect(result.tokens.full).toEqual(full.tokens);
@@ -42,22 +42,23 @@ describe('the side-by-side run (the page logic, in Node with the real model)', (
       const firstDifference = compressed.tokens.findIndex((t, i) => t !== full.tokens[i]);
       expect(last.agreeing).toBe(firstDifference < 0 ? compressed.tokens.length : firstDifference);
     }
-    expect(pool.blocks.stats().usedBlocks).toBe(0); // both stores gave their blocks back
-    pool.dispose();
+    backend.dispose();
   }, 60_000);
 
   it('compresses nothing for the full method and stops between tokens when aborted', async () => {
-    const full = await runSideBySide(model, { ...settings, method: 'full', steps: 4 }, async () => new ReferenceStore(cacheGeometry(model.config)), () => {}, () => {});
+    const reference = new ReferenceBackend();
+    const full = await runSideBySide(model, { ...settings, method: 'full', steps: 4 }, reference, () => {}, () => {});
     expect(full.plan).toBeNull();
     expect(full.tokens.compressed).toEqual(full.tokens.full);
     const controller = new AbortController();
     let seen = 0;
-    const run = runSideBySide(model, settings, async () => new ReferenceStore(cacheGeometry(model.config)), () => {}, () => ++seen === 3 && controller.abort(), controller.signal);
+    const run = runSideBySide(model, settings, reference, () => {}, () => ++seen === 3 && controller.abort(), controller.signal);
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     expect(seen).toBe(3);
   }, 60_000);
 
   it('refuses a run longer than the context before allocating anything', async () => {
-    await expect(runSideBySide(model, { ...settings, prompt: DEMO_PROMPT, steps: 200 }, async () => { throw new Error('no store expected'); }, () => {}, () => {})).rejects.toThrow(/exceed the model's context of 256/);
+    const untouchable = new Proxy({}, { get: () => { throw new Error('no backend use expected'); } }) as Backend;
+    await expect(runSideBySide(model, { ...settings, prompt: DEMO_PROMPT, steps: 200 }, untouchable, () => {}, () => {})).rejects.toThrow(/exceed the model's context of 256/);
   });
 });
