@@ -28,7 +28,7 @@ export interface AllocatorExports {
   adakv_model_ready(model: number): number;
   adakv_model_stats(model: number, out: number): number;
   adakv_prefill(model: number, pool: number, sequence: number, tokens: number, count: number, logits: number, queries: number, keys: number, values: number): number;
-  adakv_decode(model: number, pool: number, batch: number, sequences: number, tokens: number, positions: number, logits: number, argmax: number): number;
+  adakv_decode(model: number, pool: number, batch: number, sequences: number, tokens: number, positions: number, logits: number, argmax: number, queries: number): number;
   adakv_argmax(values: number, count: number): number;
   adakv_threads_configure(threads: number, stackBytes: number): number;
   adakv_thread_stack_top(index: number): number;

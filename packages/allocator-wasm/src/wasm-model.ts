@@ -1,5 +1,5 @@
 import type { BlockPool } from './block-pool.js';
-import type { Engine } from './engine.js';
+import type { Allocator } from './allocator.js';
 import { AllocatorError, check } from './errors.js';
 import { quantizeTensor } from './quantize.js';
 import { TENSOR_TYPE_IDS, type TensorType, isTensorType, tensorByteLength } from './tensor-formats.js';
@@ -89,6 +89,16 @@ export interface EngineDecodeResult {
   readonly logits?: Float32Array;
   /** Index of the largest logit of each row (with `argmax: true`). */
   readonly argmax?: Int32Array;
+  /** Each layer's post-RoPE query rows `[layers][batch][queryHeads][headDim]` (with `queries: true`). */
+  readonly queries?: Float32Array;
+}
+
+/** What a model needs of the engine it lives in (the Engine class; declared here so the two modules do not import each other). */
+export interface ModelHost {
+  readonly allocator: Allocator;
+  /** Throws if the engine was disposed. */
+  live(): void;
+  forgetModel(model: WasmModel): void;
 }
 
 // Slots of src/cpp/engine/model.h.
@@ -155,7 +165,7 @@ export class WasmModel {
   readonly tensorTypes: Readonly<Record<string, TensorType>>;
   private handle: number;
 
-  private constructor(private readonly engine: Engine, handle: number, config: EngineModelConfig, tensorTypes: Record<string, TensorType>) {
+  private constructor(private readonly engine: ModelHost, handle: number, config: EngineModelConfig, tensorTypes: Record<string, TensorType>) {
     this.engine = engine;
     this.handle = handle;
     this.config = config;
@@ -169,7 +179,7 @@ export class WasmModel {
   }
 
   /** Use {@link Engine.loadModel}. */
-  static create(engine: Engine, config: EngineModelConfig, weights: EngineModelWeights, options: ModelLoadOptions = {}): WasmModel {
+  static create(engine: ModelHost, config: EngineModelConfig, weights: EngineModelWeights, options: ModelLoadOptions = {}): WasmModel {
     validateConfig(config);
     if (weights.layers.length !== config.layers) {
       throw new AllocatorError('INVALID_ARGUMENT', `WasmModel: the config says ${config.layers} layers, the weights have ${weights.layers.length}.`);
@@ -256,10 +266,11 @@ export class WasmModel {
   /**
    * One decode step for several distinct sequences of `pool`: step i appends token i's K/V at its
    * position to its sequence and attends over that sequence's cache in place. Returns the logits
-   * `[batch][vocab]` (unless `logits: false`) and, with `argmax: true`, each row's largest index.
+   * `[batch][vocab]` (unless `logits: false`), with `argmax: true` each row's largest index, and with
+   * `queries: true` every layer's post-RoPE queries (what decode-time eviction scores with).
    * On any error (bad token or position, exhausted pool, ...) no sequence changes.
    */
-  decodeBatch(pool: BlockPool, steps: readonly DecodeStep[], options: { logits?: boolean; argmax?: boolean } = {}): EngineDecodeResult {
+  decodeBatch(pool: BlockPool, steps: readonly DecodeStep[], options: { logits?: boolean; argmax?: boolean; queries?: boolean } = {}): EngineDecodeResult {
     this.checkPool(pool);
     const batch = steps.length;
     if (batch === 0) throw new AllocatorError('INVALID_ARGUMENT', 'decodeBatch: no steps given.');
@@ -277,14 +288,16 @@ export class WasmModel {
     });
     const { allocator } = this.engine;
     const wantArgmax = options.argmax === true;
-    const [sequences, tokens, positions, logits, argmax] = allocator.scratch.regions(batch * 4, batch * 4, batch * 4, batch * vocabSize * 4, batch * 4) as [number, number, number, number, number];
+    const queryFloats = options.queries === true ? this.config.layers * batch * this.config.queryHeads * this.config.headDim : 0;
+    const [sequences, tokens, positions, logits, argmax, queries] = allocator.scratch.regions(batch * 4, batch * 4, batch * 4, batch * vocabSize * 4, batch * 4, queryFloats * 4) as [number, number, number, number, number, number];
     allocator.i32(sequences, batch).set(steps.map((s) => s.sequence));
     allocator.i32(tokens, batch).set(steps.map((s) => s.token));
     allocator.i32(positions, batch).set(steps.map((s) => s.position));
-    check(allocator.exports.adakv_decode(this.live(), pool.nativeHandle, batch, sequences, tokens, positions, logits, wantArgmax ? argmax : 0), 'decodeBatch');
+    check(allocator.exports.adakv_decode(this.live(), pool.nativeHandle, batch, sequences, tokens, positions, logits, wantArgmax ? argmax : 0, queryFloats > 0 ? queries : 0), 'decodeBatch');
     return {
       ...(options.logits === false ? {} : { logits: allocator.f32(logits, batch * vocabSize).slice() }),
       ...(wantArgmax ? { argmax: allocator.i32(argmax, batch).slice() } : {}),
+      ...(queryFloats > 0 ? { queries: allocator.f32(queries, queryFloats).slice() } : {}),
     };
   }
 

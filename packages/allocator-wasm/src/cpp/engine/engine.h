@@ -17,9 +17,10 @@ int32_t adakv_model_ready(int32_t model);
 int32_t adakv_model_stats(int32_t model, double* out);
 int32_t adakv_prefill(int32_t model, int32_t pool, int32_t sequence, const int32_t* tokens, int32_t count,
                       float* logits, float* queries, float* keys, float* values);
-// argmaxOut may be null; otherwise argmaxOut[i] = argmax of logits row i.
+// argmaxOut may be null; otherwise argmaxOut[i] = argmax of logits row i. queriesOut may be null;
+// otherwise it receives each layer's post-RoPE query rows [layers][batch][queryHeads][headDim].
 int32_t adakv_decode(int32_t model, int32_t pool, int32_t batch, const int32_t* sequences, const int32_t* tokens,
-                     const int32_t* positions, float* logits, int32_t* argmaxOut);
+                     const int32_t* positions, float* logits, int32_t* argmaxOut, float* queriesOut);
 int32_t adakv_argmax(const float* values, int32_t count);
 
 int32_t adakv_threads_configure(int32_t threads, int32_t stackBytes);

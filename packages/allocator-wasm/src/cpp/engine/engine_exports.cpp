@@ -96,7 +96,8 @@ ADAKV_EXPORT int32_t adakv_prefill(int32_t modelHandle, int32_t poolHandle, int3
 }
 
 ADAKV_EXPORT int32_t adakv_decode(int32_t modelHandle, int32_t poolHandle, int32_t batch, const int32_t* sequences,
-                                  const int32_t* tokens, const int32_t* positions, float* logits, int32_t* argmaxOut) {
+                                  const int32_t* tokens, const int32_t* positions, float* logits, int32_t* argmaxOut,
+                                  float* queriesOut) {
   Model* model = findModel(modelHandle);
   adakv::Pool* pool = adakv::findPoolHandle(poolHandle);
   if (model == nullptr || pool == nullptr) return adakv::kInvalidHandle;
@@ -107,7 +108,7 @@ ADAKV_EXPORT int32_t adakv_decode(int32_t modelHandle, int32_t poolHandle, int32
     if (batchSequences[i] == nullptr) return adakv::kInvalidHandle;
   }
   const adakv::Status status =
-      adakv::engine::decode(model, pool, batchSequences.data(), tokens, positions, batch, logits);
+      adakv::engine::decode(model, pool, batchSequences.data(), tokens, positions, batch, logits, queriesOut);
   if (status != adakv::kOk) return status;
   if (argmaxOut != nullptr) {
     const int32_t vocab = model->config.vocabSize;

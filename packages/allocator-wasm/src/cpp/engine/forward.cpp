@@ -289,7 +289,7 @@ Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* toke
 }
 
 Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_t* tokens, const int32_t* positions,
-              int32_t batch, float* logits) {
+              int32_t batch, float* logits, float* queries) {
   const ModelConfig& c = model->config;
   Status status = checkComplete(model);
   if (status != kOk) return status;
@@ -335,6 +335,10 @@ Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_
       status = appendRows(pool, sequences[i], layer, 1, w.k + static_cast<size_t>(i) * c.kvDim(),
                           w.v + static_cast<size_t>(i) * c.kvDim(), positions + i);
       if (status != kOk) return status;  // cannot happen: blocks were secured above
+    }
+    if (queries != nullptr) {
+      const size_t qFloats = static_cast<size_t>(batch) * c.qDim();
+      std::memcpy(queries + layer * qFloats, w.q, qFloats * sizeof(float));
     }
     DecodeAttentionJob job{&c, pool, sequences, layer, w.q, w.attention};
     if ((status = parallelFor(batch * c.kvHeads, runDecodeAttention, &job)) != kOk) return status;

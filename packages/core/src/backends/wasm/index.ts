@@ -1,7 +1,6 @@
-import { Allocator, DEFAULT_BLOCK_SIZE, type WasmSource } from '@adakv/allocator-wasm';
+import { DEFAULT_BLOCK_SIZE, Engine, type EngineOptions, type WasmSource } from '@adakv/allocator-wasm';
 import { AdakvError } from '../../errors.js';
 import { type CacheGeometry, validateGeometry } from '../../geometry.js';
-import { Transformer } from '../../model/forward.js';
 import type { Model } from '../../model/model.js';
 import type { KvStore } from '../../store.js';
 import { toCoreError } from './paged-errors.js';
@@ -9,13 +8,28 @@ import { PagedPool } from './paged-pool.js';
 import { PagedStore } from './paged-store.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu } from '../cpu-planning.js';
+import { WasmForwardPass } from './forward-pass.js';
 
 export interface WasmBackendOptions {
-  /** Where allocator.wasm comes from (URL, path, bytes, module); default: the packaged file. */
-  readonly wasm?: WasmSource;
+  /**
+   * Where the module comes from (URL, path, bytes, module): one source for the plain single-thread
+   * build, or one per variant; default: the files the package ships, found next to its code.
+   */
+  readonly wasm?: WasmSource | EngineOptions['wasm'];
   /** Tokens per block of the stores `createStore` makes (default 16). */
   readonly blockSize?: number;
+  /**
+   * Threads that run the model's kernels, the caller's included (default: the available cores).
+   * More than one needs WASM threads: always in Node, in browsers only on cross-origin isolated
+   * pages; elsewhere the engine runs single-threaded and `description` says why. Results do not
+   * depend on it.
+   */
+  readonly threads?: number;
 }
+
+const isVariantMap = (wasm: WasmBackendOptions['wasm']): wasm is EngineOptions['wasm'] =>
+  typeof wasm === 'object' && wasm !== null && !(wasm instanceof URL) && !ArrayBuffer.isView(wasm) && !(wasm instanceof ArrayBuffer) &&
+  !(wasm instanceof WebAssembly.Module) && ['simd', 'threads', 'relaxed', 'relaxedThreads'].some((key) => key in wasm);
 
 /** A fixed or growing {@link PagedPool} for one geometry, as the scheduler sees it. */
 class WasmPool implements KvPool {
@@ -51,25 +65,39 @@ class WasmPool implements KvPool {
 }
 
 /**
- * The WebAssembly backend: K/V in paged blocks of one WASM module (evicted entries really freed,
- * attention in WASM SIMD), compression planned on the CPU. Stores made by `createStore` share one
+ * The WebAssembly backend: the fast CPU engine (C++ with SIMD, threads over shared memory) with the
+ * model's weights and the K/V blocks in one linear memory (evicted entries really freed, attention
+ * reading the blocks in place), compression planned on the CPU. Stores made by `createStore` share one
  * growing pool per head size; `createPool` makes a fixed one for a scheduler.
  */
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
-  readonly description = 'WebAssembly (paged K/V blocks, SIMD attention)';
+  /** The engine build that runs and why (e.g. "allocator.threads.wasm (WASM SIMD128...), 2 threads..."). */
+  readonly description: string;
   private readonly shared = new Map<number, PagedPool>();
   private readonly pools = new Set<PagedPool>();
 
   private constructor(
-    /** The module every pool of this backend lives in (one linear memory). */
-    readonly allocator: Allocator,
+    /** The engine every pool and model of this backend lives in (one linear memory). */
+    readonly engine: Engine,
     private readonly blockSize: number,
-  ) {}
+  ) {
+    this.description = engine.notice.replace(/^adakv engine: /, 'WebAssembly engine: ');
+  }
+
+  /** The module instance every pool of this backend lives in. */
+  get allocator() {
+    return this.engine.allocator;
+  }
 
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const { wasm, threads } = options;
     try {
-      return new WasmBackend(await Allocator.load(options.wasm), options.blockSize ?? DEFAULT_BLOCK_SIZE);
+      const engine = await Engine.load({
+        ...(threads === undefined ? {} : { threads }),
+        ...(wasm === undefined ? {} : isVariantMap(wasm) ? { wasm } : { wasm: { simd: wasm }, relaxedSimd: false, threads: 1 }),
+      });
+      return new WasmBackend(engine, options.blockSize ?? DEFAULT_BLOCK_SIZE);
     } catch (error) {
       const translated = toCoreError(error);
       if (translated !== error) throw translated;
@@ -101,7 +129,7 @@ export class WasmBackend implements Backend {
   }
 
   forwardPass(model: Model): ForwardPass {
-    return new Transformer(model);
+    return new WasmForwardPass(this.engine, model);
   }
 
   readonly plan = planOnCpu;
@@ -112,6 +140,7 @@ export class WasmBackend implements Backend {
     for (const pool of this.pools) pool.dispose();
     this.pools.clear();
     this.shared.clear();
+    this.engine.dispose();
   }
 
   private track(pool: PagedPool): PagedPool {

@@ -1,5 +1,5 @@
 import { AllocatorError } from '@adakv/allocator-wasm';
-import { AdakvError, InvalidHandleError, InvalidNumberError, PoolExhaustedError, ShapeError } from '../../errors.js';
+import { AdakvError, InvalidHandleError, InvalidNumberError, ModelFormatError, PoolExhaustedError, ShapeError } from '../../errors.js';
 import { translating } from '../translate-errors.js';
 
 export function toCoreError(error: unknown): unknown {
@@ -16,6 +16,9 @@ export function toCoreError(error: unknown): unknown {
     case 'INVALID_PLAN':
     case 'OUT_OF_RANGE':
       return new ShapeError(error.message);
+    case 'UNSUPPORTED_TYPE':
+    case 'MODEL_INCOMPLETE':
+      return new ModelFormatError(error.message, { cause: error });
     default:
       return new AdakvError('BACKEND_UNAVAILABLE', `The WebAssembly allocator failed: ${error.message}`, { cause: error });
   }

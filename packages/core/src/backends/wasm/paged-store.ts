@@ -83,6 +83,27 @@ export class PagedStore extends RecordsQueriesOnCpu implements KvStore {
     return translated(() => this.blocks.flatten(this.live(), layer));
   }
 
+  /** @internal The sequence's handle in its pool, for the engine's forward pass. */
+  get handle(): number {
+    return this.live();
+  }
+
+  /** @internal Whether decode steps should hand their queries to {@link recordStep}. */
+  get recording(): boolean {
+    return this.queryWindow.capacity > 0;
+  }
+
+  /**
+   * @internal What the engine's forward pass appended and attended with, for query recording:
+   * `positions` appended to every layer, then (decode) each layer's query row `queries[layer]`.
+   */
+  recordStep(positions: Int32Array, queries?: (layer: number) => Float32Array): void {
+    for (let layer = 0; layer < this.geometry.layers; layer++) {
+      this.queryWindow.appended(layer, positions);
+      if (queries) this.queryWindow.attended(layer, queries(layer));
+    }
+  }
+
   /** Returns this sequence's blocks to the pool. */
   dispose(): void {
     if (this.sequence < 0) return;

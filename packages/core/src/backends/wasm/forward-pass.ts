@@ -1,0 +1,95 @@
+import type { Engine, WasmModel } from '@adakv/allocator-wasm';
+import { OptionError } from '../../errors.js';
+import type { PrefillOutput } from '../../model/forward.js';
+import { checkLogits, checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
+import type { Model } from '../../model/model.js';
+import { argmax } from '../../model/sampler.js';
+import type { KvStore } from '../../store.js';
+import type { ForwardPass } from '../backend.js';
+import { translated } from './paged-errors.js';
+import { PagedStore } from './paged-store.js';
+
+/** One upload of a model's weights per engine. */
+const uploads = new WeakMap<Engine, WeakMap<Model, WasmModel>>();
+
+function weightsOn(engine: Engine, model: Model): WasmModel {
+  let models = uploads.get(engine);
+  if (!models) uploads.set(engine, (models = new WeakMap()));
+  let uploaded = models.get(model);
+  if (!uploaded || uploaded.disposed) {
+    uploaded = translated(() => engine.loadModel(model.config, model.weights));
+    models.set(model, uploaded);
+  }
+  return uploaded;
+}
+
+/**
+ * The forward pass in the engine's WebAssembly (C++ with SIMD, threads over shared memory): the
+ * weights live in the same memory as the block pool, so K/V are appended to the sequence's blocks and
+ * attention reads them in place, with no copy per step. Prefill is one call for the whole prompt, a
+ * decode step one call for a whole batch (every weight row read once for all sequences).
+ */
+export class WasmForwardPass implements ForwardPass {
+  private readonly weights: WasmModel;
+
+  constructor(private readonly engine: Engine, readonly model: Model) {
+    this.weights = weightsOn(engine, model);
+  }
+
+  async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
+    const paged = this.inEngine(store);
+    checkPrefillInput(this.model.config, tokens, paged);
+    const { logits, observations } = translated(() => this.weights.prefill(paged.blocks, paged.handle, tokens, { observations: true }));
+    paged.recordStep(Int32Array.from({ length: tokens.length }, (_, t) => t));
+    return { logits, observations: observations! };
+  }
+
+  async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {
+    return (await this.decodeBatch([token], [position], [store]))[0]!;
+  }
+
+  async decodeBatch(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<Float32Array[]> {
+    const { logits } = this.step(tokens, positions, stores);
+    const vocab = this.model.config.vocabSize;
+    return tokens.map((_, i) => logits.subarray(i * vocab, (i + 1) * vocab));
+  }
+
+  async decodeGreedy(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<number[]> {
+    return (await this.decodeBatch(tokens, positions, stores)).map((row, i) => argmax(checkLogits(row, positions[i]! + 1)));
+  }
+
+  /** One engine call for the batch; each recording store gets its step's queries. */
+  private step(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): { logits: Float32Array } {
+    const { config } = this.model;
+    if (tokens.length !== positions.length || tokens.length !== stores.length || tokens.length === 0) {
+      throw new OptionError(`decode: ${tokens.length} tokens, ${positions.length} positions and ${stores.length} stores must match (at least one).`);
+    }
+    const paged = stores.map((store) => this.inEngine(store));
+    const pool = paged[0]!.blocks;
+    if (paged.some((store) => store.blocks !== pool)) {
+      throw new OptionError('decode: the sequences of one batch must share one pool (stores of one backend, or of one scheduler pool).');
+    }
+    tokens.forEach((token) => checkToken(config, token));
+    positions.forEach((position) => checkPosition(config, position));
+    const recording = paged.some((store) => store.recording);
+    const steps = paged.map((store, i) => ({ sequence: store.handle, token: tokens[i]!, position: positions[i]! }));
+    const { logits, queries } = translated(() => this.weights.decodeBatch(pool, steps, { queries: recording }));
+    if (recording) {
+      const rowFloats = config.queryHeads * config.headDim;
+      const layerFloats = tokens.length * rowFloats;
+      paged.forEach((store, i) => {
+        if (!store.recording) return;
+        const offset = i * rowFloats;
+        store.recordStep(Int32Array.of(positions[i]!), (layer) => queries!.subarray(layer * layerFloats + offset, layer * layerFloats + offset + rowFloats));
+      });
+    }
+    return { logits: logits! };
+  }
+
+  private inEngine(store: KvStore): PagedStore {
+    if (!(store instanceof PagedStore) || store.blocks.allocator !== this.engine.allocator) {
+      throw new OptionError('The WebAssembly forward pass needs a store made by the same wasm backend (its K/V must live in the engine\'s memory).');
+    }
+    return store;
+  }
+}
