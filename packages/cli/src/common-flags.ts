@@ -17,5 +17,8 @@ export function methodOptionFlags(command: Command): Command {
 }
 
 export const methodOption = () => new Option('--method <name>', 'compression method').choices(methodNames).default('ada-snapkv');
+export const threadsOption = () =>
+  new Option('--threads <n>', 'threads the wasm engine runs the model on (default: the available cores; results do not depend on it)').argParser(integer(1, 64));
+
 export const backendOption = () =>
   new Option('--backend <name>', 'where the model and its KV cache run: wasm, webgpu, reference, or auto (WebGPU on a hardware adapter, else wasm)').choices(BACKEND_CHOICES).default('wasm');

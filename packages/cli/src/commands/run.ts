@@ -13,7 +13,7 @@ import {
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
 import { openBackend } from '../backend.js';
-import { backendOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
+import { backendOption, threadsOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
 import { budget, integer, number } from '../options.js';
@@ -30,6 +30,7 @@ interface RunFlags {
   topP: number;
   seed: number;
   backend: BackendChoice;
+  threads?: number;
   maxCacheTokens?: number;
   evictEvery: number;
   model?: string;
@@ -40,6 +41,7 @@ interface RunFlags {
 
 interface Outcome {
   result: GenerateResult;
+  weights: { residentBytes: number; parameters: number };
   bytes: number;
   plan: CompressionPlan | null;
   evictedDuringDecode: number;
@@ -57,6 +59,7 @@ export function runCommand(io: CliIo): Command {
     .option('--top-p <p>', 'nucleus sampling threshold (with --temperature > 0)', number(0.01, 1), 0.9)
     .option('--seed <n>', 'sampling seed', integer(0), 42)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
     .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
     .option('--no-compare', 'skip the full-cache run')
@@ -82,7 +85,7 @@ Examples:
       const sampling = { steps: flags.steps, temperature: flags.temperature, topP: flags.topP, seed: flags.seed };
       const options = { window: flags.window, alpha: flags.alpha };
 
-      const backend = await openBackend(flags.backend, io);
+      const backend = await openBackend(flags.backend, io, flags);
       const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
         const evicting = compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full';
         const generator = new Generator(model, {
@@ -103,6 +106,7 @@ Examples:
           const result = await generator.generate(promptTokens, { ...sampling, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) });
           return {
             result,
+            weights: generator.weights,
             bytes: generator.store.bytes(),
             plan: (result.prefill.afterPrefill as CompressionPlan | null) ?? null,
             evictedDuringDecode: generator.eviction?.evictedTokens ?? 0,
@@ -135,6 +139,8 @@ Examples:
               keptAfterPrefill: ours.plan ? { kept: ours.plan.achievedTotal, of: ours.plan.originalTotal } : null,
               evictedDuringDecode: ours.evictedDuringDecode,
               backend: flags.backend,
+              engine: backend.description,
+              weightBytesPerParameter: ours.weights.residentBytes / ours.weights.parameters,
               prefillTokensPerSecond: ours.result.prefillTokensPerSecond,
               decodeTokensPerSecond: ours.result.decodeTokensPerSecond,
               full: full

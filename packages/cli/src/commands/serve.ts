@@ -2,6 +2,7 @@ import type { BackendChoice } from '@adakv/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
+import { threadsOption } from '../common-flags.js';
 import { integer } from '../options.js';
 import { serverDefaults } from '../server/app.js';
 import { startServer } from '../server/start.js';
@@ -38,6 +39,7 @@ interface ServeFlags {
   model?: string;
   tokenizer?: string;
   backend: Exclude<BackendChoice, 'reference'>;
+  threads?: number;
 }
 
 /** `adakv serve`: an OpenAI-compatible completion server whose KV cache lives in one fixed pool. */
@@ -54,6 +56,7 @@ export function serveCommand(io: CliIo): Command {
         .choices(['wasm', 'webgpu', 'auto'])
         .default('wasm'),
     )
+    .addOption(threadsOption())
     .option('--max-pending <n>', 'most requests running or queued; more get HTTP 429', integer(1), serverDefaults.maxPending)
     .option('--body-limit <bytes>', 'largest request body; larger get HTTP 413', integer(1024), serverDefaults.bodyLimit)
     .addOption(
@@ -104,7 +107,7 @@ Examples:
     )
     .action(async (flags: ServeFlags) => {
       const { model, name } = await loadModelForCli(flags, io);
-      const backend = await openBackend(flags.backend, io);
+      const backend = await openBackend(flags.backend, io, flags);
       // (without --headers-timeout, the server takes 10 s or --request-timeout if shorter)
       const server = await startServer({ ...flags, model, modelName: name, backend }).catch((error: unknown) => {
         backend.dispose();

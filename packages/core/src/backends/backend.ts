@@ -14,6 +14,8 @@ export type BackendName = 'reference' | 'wasm' | 'webgpu';
  * tolerance.
  */
 export interface ForwardPass {
+  /** The model's weights as this pass holds them: bytes resident, and parameters (a tied classifier counted once). */
+  readonly weights: { readonly residentBytes: number; readonly parameters: number };
   /** Runs `tokens` at positions `0 .. n-1` into the (empty) store; the logits predicting position n, and what each layer saw. */
   prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput>;
   /** One token at `position`; the next-token logits (the array may be reused by the next call). */

@@ -14,6 +14,15 @@ export interface PrefillOutput {
   readonly observations: LayerObservation[];
 }
 
+/** Parameters of a model's weights (RoPE tables excluded; a tied classifier counted once). */
+export function parameterCount(model: Model): number {
+  const { weights } = model;
+  let total = weights.tokenEmbedding.length + weights.finalNorm.length;
+  if (weights.classifier !== weights.tokenEmbedding) total += weights.classifier.length;
+  for (const layer of weights.layers) for (const tensor of Object.values(layer)) total += tensor.length;
+  return total;
+}
+
 /** The activations of `rows` tokens going through the layers together (one sequence's prompt, or a batch). */
 class Activations {
   readonly x: Float32Array;
@@ -56,9 +65,14 @@ export class Transformer {
   private readonly logits: Float32Array;
   private readonly position = new Int32Array(1);
 
+  /** f32 arrays: 4 bytes per parameter. */
+  readonly weights: { readonly residentBytes: number; readonly parameters: number };
+
   constructor(readonly model: Model) {
     this.single = new Activations(1, model);
     this.logits = new Float32Array(model.config.vocabSize);
+    const parameters = parameterCount(model);
+    this.weights = { residentBytes: parameters * Float32Array.BYTES_PER_ELEMENT, parameters };
   }
 
   /**

@@ -102,6 +102,11 @@ export class Generator {
     this.eviction = options.eviction ? new DecodeEviction(this.backend, this.store, options.eviction) : null;
   }
 
+  /** The model's weights as the backend holds them: bytes resident and parameters (bytes per parameter = their ratio). */
+  get weights(): { readonly residentBytes: number; readonly parameters: number } {
+    return this.transformer.weights;
+  }
+
   /** Position the next token will take (= tokens processed so far). */
   get position(): number {
     return this.nextPosition;

@@ -14,6 +14,8 @@ export interface StepMetrics {
   readonly prefillMs: number;
   /** The batched decode step, eviction included. */
   readonly decodeMs: number;
+  /** Of `decodeMs`: sampling what came back and decode-time eviction. */
+  readonly evictionMs: number;
 }
 
 /** Totals since the scheduler started. */
@@ -26,6 +28,7 @@ export interface SchedulerTotals {
   generatedTokens: number;
   evictedTokens: number;
   decodeMs: number;
+  evictionMs: number;
   scheduleMs: number;
   prefillMs: number;
 }

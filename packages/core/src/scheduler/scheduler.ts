@@ -48,7 +48,7 @@ export class Scheduler {
   readonly geometry: CacheGeometry;
   readonly totals: SchedulerTotals = {
     steps: 0, completed: 0, cancelled: 0, failed: 0, preemptions: 0,
-    generatedTokens: 0, evictedTokens: 0, decodeMs: 0, scheduleMs: 0, prefillMs: 0,
+    generatedTokens: 0, evictedTokens: 0, decodeMs: 0, evictionMs: 0, scheduleMs: 0, prefillMs: 0,
   };
   /** The pool every sequence's cache lives in; made from the backend, freed with it (or `pool.dispose()`). */
   readonly pool: KvPool;
@@ -229,12 +229,15 @@ export class Scheduler {
     }
     const scheduled = performance.now();
     let generated = 0;
-    for (const [sequence, next] of await this.decodeRunning()) {
+    const decoded = await this.decodeRunning();
+    const evicting = performance.now();
+    for (const [sequence, next] of decoded) {
       if (this.isolated(sequence, () => this.accept(sequence, next)) === FAILED) continue;
       generated++;
       if (this.finishIfDone(sequence)) finished++;
       else await this.isolated(sequence, () => sequence.eviction?.afterStep(this.position(sequence) - 1));
     }
+    const evictionMs = performance.now() - evicting;
     const decodeMs = performance.now() - scheduled;
     const stats = this.pool.stats();
     const scheduleMs = scheduled - started - prefillMs;
@@ -251,10 +254,12 @@ export class Scheduler {
       scheduleMs,
       prefillMs,
       decodeMs,
+      evictionMs,
     };
     Object.assign(this.totals, {
       generatedTokens: this.totals.generatedTokens + metrics.generatedTokens,
       decodeMs: this.totals.decodeMs + decodeMs,
+      evictionMs: this.totals.evictionMs + evictionMs,
       scheduleMs: this.totals.scheduleMs + scheduleMs,
       prefillMs: this.totals.prefillMs + prefillMs,
       preemptions: this.totals.preemptions + preempted,

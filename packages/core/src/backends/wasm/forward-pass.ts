@@ -30,16 +30,19 @@ function weightsOn(engine: Engine, model: Model): WasmModel {
  * decode step one call for a whole batch (every weight row read once for all sequences).
  */
 export class WasmForwardPass implements ForwardPass {
-  private readonly weights: WasmModel;
+  private readonly uploaded: WasmModel;
+  /** In the engine's memory, each tensor in its own format. */
+  readonly weights: { readonly residentBytes: number; readonly parameters: number };
 
   constructor(private readonly engine: Engine, readonly model: Model) {
-    this.weights = weightsOn(engine, model);
+    this.uploaded = weightsOn(engine, model);
+    this.weights = { residentBytes: this.uploaded.residentWeightBytes, parameters: this.uploaded.parameterCount };
   }
 
   async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
     const paged = this.inEngine(store);
     checkPrefillInput(this.model.config, tokens, paged);
-    const { logits, observations } = translated(() => this.weights.prefill(paged.blocks, paged.handle, tokens, { observations: true }));
+    const { logits, observations } = translated(() => this.uploaded.prefill(paged.blocks, paged.handle, tokens, { observations: true }));
     paged.recordStep(Int32Array.from({ length: tokens.length }, (_, t) => t));
     return { logits, observations: observations! };
   }
@@ -73,7 +76,7 @@ export class WasmForwardPass implements ForwardPass {
     positions.forEach((position) => checkPosition(config, position));
     const recording = paged.some((store) => store.recording);
     const steps = paged.map((store, i) => ({ sequence: store.handle, token: tokens[i]!, position: positions[i]! }));
-    const { logits, queries } = translated(() => this.weights.decodeBatch(pool, steps, { queries: recording }));
+    const { logits, queries } = translated(() => this.uploaded.decodeBatch(pool, steps, { queries: recording }));
     if (recording) {
       const rowFloats = config.queryHeads * config.headDim;
       const layerFloats = tokens.length * rowFloats;

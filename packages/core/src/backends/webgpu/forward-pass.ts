@@ -1,6 +1,6 @@
 import { type GpuContext, GpuLlamaDecoder } from '@adakv/gpu';
 import { InvalidNumberError, OptionError } from '../../errors.js';
-import { Transformer, type PrefillOutput } from '../../model/forward.js';
+import { Transformer, type PrefillOutput, parameterCount } from '../../model/forward.js';
 import { checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
 import type { KvStore } from '../../store.js';
@@ -36,7 +36,13 @@ export class GpuForwardPass implements ForwardPass {
   /** The CPU pass, made only for a prompt the device cannot prefill. */
   private cpu: Transformer | undefined;
 
-  constructor(readonly model: Model, private readonly gpu: GpuContext) {}
+  /** Uploaded as f32: 4 bytes per parameter (on the device). */
+  readonly weights: { readonly residentBytes: number; readonly parameters: number };
+
+  constructor(readonly model: Model, private readonly gpu: GpuContext) {
+    const parameters = parameterCount(model);
+    this.weights = { residentBytes: parameters * 4, parameters };
+  }
 
   async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
     const gpu = this.onDevice(store);
