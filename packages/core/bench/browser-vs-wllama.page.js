@@ -84,6 +84,8 @@ async function startWllama(threads, gguf) {
       if (!t || t.prompt_n !== tokens.length || t.predicted_n !== steps + 1) {
         throw new Error(`wllama timings do not cover the run: ${JSON.stringify(t)}`);
       }
+      // predicted_ms runs from the end of the prefill to the last token: predicted_n - 1 forwards, counted
+      // as ours are (llama-server's own predicted_per_second divides by predicted_n)
       return { prefill: t.prompt_per_second, decode: ((t.predicted_n - 1) * 1000) / t.predicted_ms, text: response.choices[0].text };
     },
   };
