@@ -14,7 +14,8 @@ import {
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
-import { compressionText, paperParts, softwareWebGpuNotice, takeaway, webGpuFallbackNotice } from './summaries.js';
+import { compressionText, engineLine, paperParts, softwareWebGpuNotice, takeaway, webGpuFallbackNotice } from './summaries.js';
+import { type Isolation, ensureIsolation } from './isolation.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { keepOffline } from './offline.js';
 import { type RawSettings, type Settings, parseSettings } from './settings.js';
@@ -33,6 +34,8 @@ let modelName = '';
 const backends = new Map<BackendChoice, Promise<ChosenBackend>>();
 let running: AbortController | null = null;
 const config = siteConfig(location.search, document.baseURI);
+/** Whether WASM threads are possible here, and if not, why (set before anything loads; see isolation.ts). */
+let isolation: Isolation = { isolated: false, reason: 'not checked yet' };
 
 function say(element: HTMLElement, text: string, kind: 'info' | 'error' | 'notice' = 'info'): void {
   element.textContent = text;
@@ -58,12 +61,16 @@ methodSelect.addEventListener('change', summary);
 summary();
 $<HTMLTextAreaElement>('prompt').value = DEMO_PROMPT;
 
+/** The engine line for a backend (build and threads, or why one thread). */
+const describe = (backend: ChosenBackend['backend']) => engineLine(backend, isolation, config.wasm !== undefined);
+
 async function useModel(loaded: Model, name: string): Promise<void> {
-  await backendFor('wasm'); // fetch the .wasm now, not at the first run
+  const { backend } = await backendFor('wasm'); // fetch the .wasm now, not at the first run
   model = loaded;
   modelName = name;
   const { layers, queryHeads, kvHeads, headDim, contextLength } = loaded.config;
   say(modelStatus, `${name}: ${layers} layers, ${queryHeads} query / ${kvHeads} KV heads of ${headDim}, context ${contextLength}. Ready.`);
+  if (!running) say(runStatus, `The WASM backend runs on the ${describe(backend)}`);
   generate.disabled = false;
   setState('ready');
 }
@@ -131,12 +138,17 @@ function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
   return chosen;
 }
 
-/** The chosen backend; when `auto` falls back to WASM the notice says why, in words for browser users. */
-async function openBackend(settings: Settings): Promise<ChosenBackend> {
+/** The chosen backend and, when `auto` fell back to WASM, a notice saying why in words for browser users (shown at once). */
+async function openBackend(settings: Settings): Promise<{ chosen: ChosenBackend; notice: string | null }> {
   const chosen = await backendFor(settings.backend);
-  if (chosen.fallback === 'software-adapter') say(runStatus, softwareWebGpuNotice(chosen.skippedAdapter ?? 'unknown'), 'notice');
-  if (chosen.fallback === 'no-adapter') say(runStatus, webGpuFallbackNotice('gpu' in navigator), 'notice');
-  return chosen;
+  const notice =
+    chosen.fallback === 'software-adapter'
+      ? softwareWebGpuNotice(chosen.skippedAdapter ?? 'unknown')
+      : chosen.fallback === 'no-adapter'
+        ? webGpuFallbackNotice('gpu' in navigator)
+        : null;
+  if (notice) say(runStatus, notice, 'notice');
+  return { chosen, notice };
 }
 
 function drawFigures(settings: Settings, loaded: Model, result: Awaited<ReturnType<typeof runSideBySide>>): void {
@@ -188,17 +200,19 @@ form.addEventListener('submit', (event) => {
     $('stat-speed').textContent = stats.tokensPerSecond.toFixed(1);
   };
   const signal = running.signal;
-  let label = settings.backend as string;
+  // The closing status names the engine (for WASM: its build and threads, or why one thread), after
+  // auto's fallback notice when there was one.
+  let done = '';
   void openBackend(settings)
-    .then(({ backend }) => {
-      label = backend.description;
+    .then(({ chosen: { backend }, notice }) => {
+      done = notice ? `${notice} ${describe(backend)}` : `Done on ${describe(backend)}`;
       return runSideBySide(loaded, settings, backend, (side, text) => answers[side].append(text), showStats, signal);
     })
     .then((result) => {
       answers.compressed.dataset.tokens = JSON.stringify(result.tokens.compressed);
       answers.full.dataset.tokens = JSON.stringify(result.tokens.full);
       drawFigures(settings, loaded, result);
-      if (!runStatus.classList.contains('notice')) say(runStatus, `Done on ${label}.`);
+      say(runStatus, done, runStatus.classList.contains('notice') ? 'notice' : 'info');
       setState('done');
     })
     .catch((error: Error) => {
@@ -213,4 +227,11 @@ form.addEventListener('submit', (event) => {
 });
 stop.addEventListener('click', () => running?.abort());
 
-void loadDefault().then((kept) => keepOffline($('offline-status'), kept));
+// Cross-origin isolation first (on a host without the headers, the first visit registers the service
+// worker and reloads once, before any download), then the model, then the offline copy.
+void ensureIsolation().then((outcome) => {
+  if (!outcome) return; // reloading
+  isolation = outcome;
+  document.body.dataset.isolated = String(outcome.isolated);
+  return loadDefault().then((kept) => keepOffline($('offline-status'), kept));
+});

@@ -1,4 +1,5 @@
 import type { LiveStats } from './generation.js';
+import type { Isolation } from './isolation.js';
 
 const percent = (value: number) => `${Math.round(value * 100)}%`;
 const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
@@ -51,4 +52,18 @@ export function webGpuFallbackNotice(browserHasWebGpu: boolean): string {
     ? 'this browser has WebGPU but offered no adapter (the GPU may be blocked or disabled)'
     : 'this browser has no WebGPU (or it is turned off)';
   return `WebGPU is not available: ${reason}. Using the WASM backend instead; the answers are the same, only the cache lives elsewhere.`;
+}
+
+/**
+ * The line about the engine a run uses: the backend's own description (for WASM: which build, how
+ * many threads, and why single-threaded when it is), plus, when the WASM engine runs single-threaded,
+ * what the page knows about why: `?wasm=` gives one single-thread build, or the page is not
+ * cross-origin isolated and why not.
+ */
+export function engineLine(backend: { readonly name: string; readonly description: string }, isolation: Isolation, wasmFromQuery: boolean): string {
+  const line = backend.description.replace(/\.$/, '');
+  if (backend.name !== 'wasm' || !/single thread/.test(line)) return `${line}.`;
+  if (wasmFromQuery) return `${line}. The allocator given by ?wasm= is the single-thread build.`;
+  if (!isolation.isolated) return `${line}. Why it is not isolated: ${isolation.reason}.`;
+  return `${line}.`;
 }

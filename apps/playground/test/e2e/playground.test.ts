@@ -5,18 +5,18 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Core's own test writer of GGUF files: a real stories15M GGUF without shipping one.
 import { modelToGguf } from '../../../../packages/core/test/model/gguf-writer.js';
-import { type StaticServer, serveStatic } from './static-server.js';
+import { ISOLATION_HEADERS, type StaticServer, serveStatic } from './static-server.js';
 
 const app = fileURLToPath(new URL('../../', import.meta.url));
 const dist = join(app, 'dist');
 const artifacts = join(app, 'test-artifacts');
 const BASE = '/hosted/under/a/path/'; // the build must work under any base path
 /** The JavaScript budget of the page, model and .wasm excluded (see README). */
-const BUNDLE_BUDGET_BYTES = 192 * 1024;
+const BUNDLE_BUDGET_BYTES = 224 * 1024;
 /** Debian's Chromium by default; `ADAKV_CHROMIUM` points elsewhere. */
 const CHROMIUM = process.env.ADAKV_CHROMIUM ?? '/usr/bin/chromium';
 const baseFlags = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -24,11 +24,30 @@ const baseFlags = ['--no-sandbox', '--disable-background-networking', '--disable
 let server: StaticServer;
 let browser: Browser;
 
-/** A fresh browser context (empty caches) on the site; resolves once the default model is ready. */
-async function open(b: Browser, errors: string[], { query = '', site = server, ready = true } = {}): Promise<Page> {
-  const page = await b.newPage({ viewport: { width: 1100, height: 1600 } });
+interface OpenOptions {
+  query?: string;
+  site?: StaticServer;
+  ready?: boolean;
+  /** Collects the path of every request the page itself makes (its service worker's are not counted). */
+  requests?: string[];
+  /** Counts the page's loads (the service worker's one reload on a host without headers makes 2). */
+  loads?: { count: number };
+  /** Opens the page in this context instead of a fresh one. */
+  context?: BrowserContext;
+}
+
+/**
+ * A fresh browser context (empty caches, no service worker) on the site; resolves once the default
+ * model is ready (on a host without isolation headers: after the service worker's one reload).
+ */
+async function open(b: Browser, errors: string[], { query = '', site = server, ready = true, requests, loads, context }: OpenOptions = {}): Promise<Page> {
+  const viewport = { width: 1100, height: 1600 };
+  const page = context ? await context.newPage() : await b.newPage({ viewport });
+  if (context) await page.setViewportSize(viewport);
   page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
   page.on('pageerror', (error) => errors.push(error.message));
+  if (requests) page.on('request', (request) => requests.push(new URL(request.url()).pathname));
+  if (loads) page.on('load', () => loads.count++);
   await page.goto(`${site.origin}${BASE}${query}`);
   if (ready) await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
   return page;
@@ -190,13 +209,15 @@ describe('hosting', () => {
     const elsewhere = await serveStatic(dist, BASE, { '/elsewhere/allocator.wasm': join(dist, 'assets', wasm) });
     try {
       const errors: string[] = [];
-      const page = await open(browser, errors, { query: '?wasm=/elsewhere/allocator.wasm', site: elsewhere });
+      const byThePage: string[] = [];
+      const page = await open(browser, errors, { query: '?wasm=/elsewhere/allocator.wasm', site: elsewhere, requests: byThePage });
       await generateWith(page, 4, 'wasm');
-      // Later the service worker keeps the bundled copy for offline use; the page itself must not use it.
-      const worker = elsewhere.requests.indexOf(`${BASE}sw.js`);
-      const byThePage = worker < 0 ? elsewhere.requests : elsewhere.requests.slice(0, worker);
+      // The service worker keeps the bundled copies for offline use; the page itself must not use them.
       expect(byThePage).toContain('/elsewhere/allocator.wasm');
-      expect(byThePage).not.toContain(`${BASE}assets/${wasm}`);
+      expect(byThePage.filter((path) => path.startsWith(`${BASE}assets/`) && path.endsWith('.wasm'))).toEqual([]);
+      expect(elsewhere.requests).toContain('/elsewhere/allocator.wasm');
+      // One file is one build: single-threaded, and the page says so.
+      expect(await page.textContent('#run-status')).toMatch(/single thread .*The allocator given by \?wasm= is the single-thread build\.$/);
       expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(4);
       expect(errors).toEqual([]);
       await page.close();
@@ -220,11 +241,82 @@ describe('hosting', () => {
     await page.reload();
     await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
     expect(await page.textContent('#model-status')).toMatch(/from this browser's storage/);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true); // the kept page gets the headers too
     await generateWith(page, 4, 'wasm');
     expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toHaveLength(4);
     await page.screenshot({ path: join(artifacts, 'offline.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
+  }, 120_000);
+});
+
+describe('cross-origin isolation (WASM threads)', () => {
+  /** The WASM engine's thread count here: the available cores, at most 16. */
+  const threadsHere = (page: Page) => page.evaluate(() => Math.min(16, navigator.hardwareConcurrency));
+  const threadsBuild = (threads: number) => new RegExp(`allocator\\.(relaxed-)?threads\\.wasm .*, ${threads} threads over one shared memory\\.$`);
+
+  it('on a host that sends COOP/COEP: isolated at once, no reload, and the WASM engine runs its threads build', async () => {
+    const site = await serveStatic(dist, BASE, {}, ISOLATION_HEADERS);
+    try {
+      const errors: string[] = [];
+      const loads = { count: 0 };
+      const page = await open(browser, errors, { site, loads });
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      expect(loads.count).toBe(1);
+      const threads = await threadsHere(page);
+      expect(threads).toBeGreaterThan(1); // the machines this runs on have at least 2 cores
+      expect(await page.textContent('#run-status')).toMatch(threadsBuild(threads)); // said before any run
+      await generateWith(page, 8, 'wasm');
+      const status = (await page.textContent('#run-status'))!;
+      expect(status).toMatch(/^Done on WebAssembly engine: /);
+      expect(status).toMatch(threadsBuild(threads));
+      // threads change nothing in the results
+      expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.adaSnapkv.tokens.slice(0, 8));
+      await page.screenshot({ path: join(artifacts, 'isolated-headers.png'), fullPage: true });
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await site.close();
+    }
+  }, 120_000);
+
+  it('on a plain static host: the service worker adds the headers after exactly one reload, and no more reloads follow', async () => {
+    const errors: string[] = [];
+    const loads = { count: 0 };
+    const page = await open(browser, errors, { loads }); // `server` sends no headers
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(loads.count).toBe(2);
+    expect(await page.evaluate(() => Boolean(navigator.serviceWorker.controller))).toBe(true);
+    const threads = await threadsHere(page);
+    await generateWith(page, 4, 'wasm');
+    expect(await page.textContent('#run-status')).toMatch(threadsBuild(threads));
+    // controlled from now on: a later visit is isolated at once
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(loads.count).toBe(3);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('on a plain host where no service worker can run: one thread, no reload, and the page says why', async () => {
+    const context = await browser.newContext({ serviceWorkers: 'block' });
+    try {
+      const errors: string[] = [];
+      const loads = { count: 0 };
+      const page = await open(browser, errors, { context, loads });
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+      expect(loads.count).toBe(1);
+      await generateWith(page, 8, 'wasm');
+      const status = (await page.textContent('#run-status'))!;
+      expect(status).toMatch(/^Done on WebAssembly engine: allocator\.(relaxed\.)?wasm .*single thread\. \d+ threads were requested, but .*so it runs single-threaded\./);
+      expect(status).toMatch(/Why it is not isolated: this host sends no Cross-Origin-Opener-Policy\/Cross-Origin-Embedder-Policy headers, and .*service worker/);
+      expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.adaSnapkv.tokens.slice(0, 8));
+      await page.screenshot({ path: join(artifacts, 'not-isolated.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
   }, 120_000);
 });
 

@@ -15,20 +15,24 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
+/** The headers a host sends to make the site cross-origin isolated (see the README's Hosting). */
+export const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 /**
  * A static host for the built site: `root` served under `base` (a sub-path, as on a real host), plus
- * `aliases` (absolute path -> file) for files hosted elsewhere on the origin.
+ * `aliases` (absolute path -> file) for files hosted elsewhere on the origin; `headers` go on every
+ * response (none by default: a plain host that cannot set any).
  */
-export async function serveStatic(root: string, base: string, aliases: Record<string, string> = {}): Promise<StaticServer> {
+export async function serveStatic(root: string, base: string, aliases: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<StaticServer> {
   const requests: string[] = [];
   const server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
     requests.push(path);
     const underRoot = path.startsWith(base) ? normalize(join(root, path.slice(base.length) || 'index.html')) : undefined;
     const file = aliases[path] ?? (underRoot?.startsWith(root) ? underRoot : undefined);
-    if (!file || !existsSync(file) || statSync(file).isDirectory()) return void response.writeHead(404).end();
+    if (!file || !existsSync(file) || statSync(file).isDirectory()) return void response.writeHead(404, headers).end();
     const body = readFileSync(file);
-    response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'content-length': body.byteLength }).end(body);
+    response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'content-length': body.byteLength, ...headers }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
