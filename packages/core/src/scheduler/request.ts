@@ -25,8 +25,26 @@ export interface CompletionRequest {
   readonly stopAtEndOfText?: boolean;
   /** Cancels the request; its blocks go back to the pool. */
   readonly signal?: AbortSignal;
+  /**
+   * Changes the next-token logits in place before sampling (penalties, biases): `generated` holds the
+   * tokens sampled so far. With it the logits always come back from the backend.
+   */
+  readonly logitsProcessor?: (logits: Float32Array, generated: readonly number[]) => void;
+  /** Log-probabilities to report with each token: the chosen one's and the `logprobs` most likely (0..20, default none). */
+  readonly logprobs?: number;
   /** Called with each generated token as soon as it is sampled. */
-  readonly onToken?: (event: { readonly token: number; readonly text: string }) => void;
+  readonly onToken?: (event: GeneratedTokenEvent) => void;
+}
+
+/** One sampled token of a request. */
+export interface GeneratedTokenEvent {
+  readonly token: number;
+  /** The text it adds (may be empty while a multi-byte character is incomplete). */
+  readonly text: string;
+  /** With `logprobs`: its log-probability (after `logitsProcessor`, before temperature) ... */
+  readonly logprob?: number;
+  /** ... and the most likely tokens with theirs, most likely first. */
+  readonly topLogprobs?: readonly { readonly token: number; readonly logprob: number }[];
 }
 
 export interface ResolvedRequest {
@@ -39,6 +57,8 @@ export interface ResolvedRequest {
   readonly limit: ((seen: number) => number) | null;
   readonly protectedWindow: number;
   readonly stopAtEndOfText: boolean;
+  /** Top log-probabilities to report per token (0 = none). */
+  readonly logprobs: number;
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -71,5 +91,7 @@ export function resolveRequest(request: CompletionRequest): ResolvedRequest {
     limit = (seen) => Math.ceil(seen / compressionRatio);
   }
   if (method.scorer === null) limit = null;
-  return { maxTokens, temperature, topP, seed, method, limit, protectedWindow, stopAtEndOfText: request.stopAtEndOfText ?? true };
+  const logprobs = request.logprobs ?? 0;
+  if (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20) throw new OptionError(`logprobs must be a whole number from 0 to 20, got ${logprobs}.`);
+  return { maxTokens, temperature, topP, seed, method, limit, protectedWindow, stopAtEndOfText: request.stopAtEndOfText ?? true, logprobs };
 }

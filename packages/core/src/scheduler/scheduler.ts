@@ -1,6 +1,6 @@
 import type { Backend, ForwardPass, KvPool } from '../backends/backend.js';
 import { DecodeEviction } from '../decode/decode-eviction.js';
-import { ContextOverflowError, OptionError, PoolExhaustedError } from '../errors.js';
+import { ContextOverflowError, InvalidNumberError, OptionError, PoolExhaustedError } from '../errors.js';
 import { type CacheGeometry } from '../geometry.js';
 import { cacheGeometry } from '../model/config.js';
 import { checkLogits } from '../model/forward-checks.js';
@@ -8,7 +8,9 @@ import type { Model } from '../model/model.js';
 import { Rng, Sampler } from '../model/sampler.js';
 import { TokenTextStream } from '../model/tokenizer.js';
 import type { SchedulerTotals, StepMetrics } from './metrics.js';
-import { type CompletionRequest, resolveRequest } from './request.js';
+import { type CompletionRequest, type GeneratedTokenEvent, resolveRequest } from './request.js';
+import { logSoftmax } from '../eval/distributions.js';
+import { topKIndices } from '../allocation/top-k.js';
 import type { CompletionHandle, CompletionResult, FinishReason, Sequence } from './sequence.js';
 
 export interface SchedulerOptions {
@@ -31,6 +33,9 @@ export interface SchedulerOptions {
   /** Called after every step. */
   readonly onStep?: (metrics: StepMetrics) => void;
 }
+
+/** A sampled token and, when the request asked, its log-probabilities. */
+type Picked = Omit<GeneratedTokenEvent, 'text'>;
 
 /** What {@link Scheduler.isolated} returns for work that threw (and failed its sequence). */
 const FAILED: unique symbol = Symbol('failed');
@@ -299,23 +304,24 @@ export class Scheduler {
    * each sequence's half-written step is undone and it is retried alone, so an error fails only the
    * sequences it concerns.
    */
-  private async decodeRunning(): Promise<[Sequence, number][]> {
+  private async decodeRunning(): Promise<[Sequence, Picked][]> {
     const batch = [...this.running];
     if (batch.length === 0) return [];
-    const greedy = batch.every((s) => s.resolved.temperature === 0);
-    const decode = async (sequences: Sequence[]): Promise<number[]> => {
+    // the argmax can be taken where the logits are only when nobody needs the logits themselves
+    const greedy = batch.every((s) => s.resolved.temperature === 0 && !this.needsLogits(s));
+    const decode = async (sequences: Sequence[]): Promise<Picked[]> => {
       const tokens = sequences.map((s) => s.tokens[s.tokens.length - 1]!);
       const positions = sequences.map((s) => this.position(s));
       const stores = sequences.map((s) => s.store!);
-      if (greedy) return this.transformer.decodeGreedy(tokens, positions, stores);
+      if (greedy) return (await this.transformer.decodeGreedy(tokens, positions, stores)).map((token) => ({ token }));
       const logits = await this.transformer.decodeBatch(tokens, positions, stores);
-      return sequences.map((s, i) => s.sampler.sample(checkLogits(logits[i]!, positions[i]! + 1)));
+      return sequences.map((s, i) => this.pick(s, logits[i]!, positions[i]! + 1));
     };
     try {
       const next = await decode(batch);
       return batch.map((sequence, i) => [sequence, next[i]!]);
     } catch {
-      const results: [Sequence, number][] = [];
+      const results: [Sequence, Picked][] = [];
       for (const sequence of batch) {
         this.isolated(sequence, () => this.undoStep(sequence, this.position(sequence)));
         if (!this.running.includes(sequence)) continue;
@@ -459,18 +465,39 @@ export class Scheduler {
     await sequence.eviction?.afterPrefill(observations); // seeds the scoring queries; already within the limit
     if (plan) sequence.evictedTokens += plan.originalTotal - plan.achievedTotal;
     this.running.push(sequence);
-    if (sequence.tokens.length === 0) this.accept(sequence, sequence.sampler.sample(checkLogits(logits, tokens.length)));
+    if (sequence.tokens.length === 0) this.accept(sequence, this.pick(sequence, logits, tokens.length));
     return true;
   }
 
+  private needsLogits(sequence: Sequence): boolean {
+    return sequence.request.logitsProcessor !== undefined || sequence.resolved.logprobs > 0;
+  }
+
+  /** The next token from a sequence's logits: checked finite, processed, log-probabilities taken if asked, sampled. */
+  private pick(sequence: Sequence, logits: Float32Array, position: number): Picked {
+    checkLogits(logits, position);
+    const processor = sequence.request.logitsProcessor;
+    if (processor) {
+      processor(logits, sequence.tokens);
+      if (logits.some(Number.isNaN)) throw new InvalidNumberError(`The logits processor left NaN in the logits at position ${position}.`);
+    }
+    const token = sequence.sampler.sample(logits);
+    const top = sequence.resolved.logprobs;
+    if (top === 0) return { token };
+    const logProbabilities = logSoftmax(logits);
+    const best = Array.from(topKIndices(Float32Array.from(logProbabilities), top)).sort((a, b) => logProbabilities[b]! - logProbabilities[a]! || a - b);
+    return { token, logprob: logProbabilities[token]!, topLogprobs: best.map((t) => ({ token: t, logprob: logProbabilities[t]! })) };
+  }
+
   /** Takes a sampled token: into the sequence, its text, and the request's onToken. */
-  private accept(sequence: Sequence, token: number): void {
+  private accept(sequence: Sequence, picked: Picked): void {
+    const { token } = picked;
     sequence.tokens.push(token);
     const tokenizer = this.model.tokenizer;
     const end = tokenizer && (token === tokenizer.bosToken || token === tokenizer.eosToken);
     const piece = sequence.text && !end ? sequence.text.push(token) : '';
     sequence.output += piece;
-    if (!(end && sequence.resolved.stopAtEndOfText)) sequence.request.onToken?.({ token, text: piece });
+    if (!(end && sequence.resolved.stopAtEndOfText)) sequence.request.onToken?.({ ...picked, text: piece });
   }
 
   private finishIfDone(sequence: Sequence): boolean {

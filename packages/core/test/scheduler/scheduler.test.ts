@@ -144,6 +144,31 @@ describe.each<BackendName>(['wasm', 'webgpu'])('on the %s backend', (backendName
       pool.dispose();
     });
 
+    it('applies a logits processor before sampling and reports log-probabilities', async () => {
+      const plain = await runAlone(backend, tiny, { prompt: [1, 2, 3], maxTokens: 8, method: 'full' });
+      const banned = plain.tokens[0]!;
+      const events: { token: number; logprob?: number; topLogprobs?: readonly { token: number; logprob: number }[] }[] = [];
+      const steered = await runAlone(backend, tiny, {
+        prompt: [1, 2, 3],
+        maxTokens: 8,
+        method: 'full',
+        logprobs: 3,
+        logitsProcessor: (logits) => {
+          logits[banned] = -Infinity;
+        },
+        onToken: (event) => events.push(event),
+      });
+      expect(steered.tokens).not.toContain(banned);
+      expect(events).toHaveLength(8);
+      for (const event of events) {
+        expect(event.topLogprobs).toHaveLength(3);
+        expect(event.topLogprobs![0]!.token).toBe(event.token); // greedy: the most likely one
+        expect(event.logprob).toBe(event.topLogprobs![0]!.logprob);
+        expect(event.topLogprobs!.reduce((sum, t) => sum + Math.exp(t.logprob), 0)).toBeLessThanOrEqual(1 + 1e-9);
+        expect(event.topLogprobs!.map((t) => t.token)).not.toContain(banned);
+      }
+    });
+
     it('refuses bad requests with typed errors', async () => {
       const scheduler = new Scheduler(tiny, backend, { poolBlocks: 64, autoRun: false });
       const pool = scheduler.pool;
