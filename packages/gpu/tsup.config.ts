@@ -20,7 +20,9 @@ const compactWgsl = {
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  // rollup-plugin-dts drops triple-slash directives; without this one a consumer that checks
+  // libraries (`skipLibCheck: false`) cannot find `GPUDevice` and the other WebGPU globals.
+  dts: { banner: '/// <reference types="@webgpu/types" />' },
   clean: true,
   sourcemap: true,
   target: 'es2022',

@@ -81,7 +81,7 @@ export async function runSideBySide(
       for (const side of sides) {
         if (done[side]) continue;
         const token = next[side];
-        if (token === tokenizer.eosToken || token === tokenizer.bosToken) {
+        if (tokenizer.isEndOfText(token)) {
           done[side] = true;
           continue;
         }

@@ -5,9 +5,12 @@
 //
 // The mix: every tenth request is malformed (bad JSON, unknown field, wrong types, not JSON, ...) and
 // must get a 400 in the OpenAI error shape; the others use every compression setting (none,
-// max_cache_tokens, compression_ratio, each method) and must get a 200 with a whole answer. A quarter
-// of the valid ones stream, and a third of those hang up after the first event. At the end, once the
-// server is idle, no KV block may be left in use. Exits 1 on any unexpected answer or a leaked block.
+// max_cache_tokens, compression_ratio, each method) and must get a 200 with a whole answer. One valid
+// request in six is a chat (/v1/chat/completions), one in eight asks for n: 2, one in nine has a stop
+// string. A quarter of the valid ones stream, and a third of those hang up after the first event.
+// Meanwhile /health is probed every 250 ms and /metrics scraped every second: both must answer
+// while the model computes (the engine runs in a worker thread). At the end, once the server is
+// idle, no KV block may be left in use. Exits 1 on any unexpected answer or a leaked block.
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -66,19 +69,30 @@ const MALFORMED = [
 function plan(i) {
   if (i % 10 === 9) {
     const [label, body, contentType] = MALFORMED[Math.floor(i / 10) % MALFORMED.length];
-    return { kind: 'malformed', label, body, contentType, expect: 400 };
+    return { kind: 'malformed', path: '/v1/completions', label, body, contentType, expect: 400 };
   }
   const stream = i % 4 === 1;
   const hangUp = stream && i % 3 === 0;
+  const chat = i % 6 === 2;
+  const prompt = PROMPTS[i % PROMPTS.length];
   const body = {
-    prompt: PROMPTS[i % PROMPTS.length],
+    ...(chat ? { messages: [{ role: 'user', content: prompt }] } : { prompt }),
     max_tokens: 4 + (i % 13),
     ...CACHES[i % CACHES.length],
     ...(i % 5 === 0 ? { temperature: 0.8, top_p: 0.9, seed: i } : {}),
+    ...(i % 8 === 3 ? { n: 2 } : {}),
+    ...(i % 9 === 4 ? { stop: ['.', '!'] } : {}),
     ...(stream ? { stream: true } : {}),
     ...(hangUp ? { max_tokens: 64 } : {}),
   };
-  return { kind: hangUp ? 'hang-up' : stream ? 'stream' : 'json', label: JSON.stringify(body), body: JSON.stringify(body), contentType: 'application/json', expect: 200 };
+  return {
+    kind: hangUp ? 'hang-up' : stream ? 'stream' : 'json',
+    path: chat ? '/v1/chat/completions' : '/v1/completions',
+    label: JSON.stringify(body),
+    body: JSON.stringify(body),
+    contentType: 'application/json',
+    expect: 200,
+  };
 }
 
 /** Starts `adakv serve --port 0` and resolves with its URL and the child process. */
@@ -106,7 +120,7 @@ function send(url, item) {
   const started = performance.now();
   return new Promise((resolve) => {
     const done = (outcome) => resolve({ ...outcome, item, ms: performance.now() - started });
-    const req = request(`${url}/v1/completions`, { method: 'POST', agent, headers: { 'content-type': item.contentType } }, (res) => {
+    const req = request(`${url}${item.path}`, { method: 'POST', agent, headers: { 'content-type': item.contentType } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
@@ -135,17 +149,24 @@ function problem(outcome) {
     const keys = Object.keys(body.error ?? {}).sort().join(',');
     return keys === 'code,message,param,type' && body.error.type === 'invalid_request_error' ? null : `not an OpenAI error: ${text}`;
   }
+  const sent = JSON.parse(item.body);
+  const n = sent.n ?? 1;
   if (item.kind === 'stream') {
     const events = text.split('\n\n').filter(Boolean);
     if (events.at(-1) !== 'data: [DONE]') return `stream did not end with [DONE]: ${text.slice(-200)}`;
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
     if (chunks.some((c) => c.error)) return `stream error event: ${text.slice(-300)}`;
-    return chunks.at(-1).choices[0].finish_reason ? null : 'stream without a finish reason';
+    const finished = new Set(chunks.flatMap((c) => c.choices.filter((choice) => choice.finish_reason).map((choice) => choice.index)));
+    if (finished.size !== n) return `stream finished ${finished.size} of ${n} choices`;
+    if (sent.messages && chunks[0].choices[0].delta.role !== 'assistant') return 'chat stream without the role first';
+    return null;
   }
   const body = JSON.parse(text);
-  const wanted = JSON.parse(item.body).max_tokens;
-  const { finish_reason: reason } = body.choices[0];
-  return reason === 'stop' || body.usage.completion_tokens === wanted ? null : `${body.usage.completion_tokens} tokens of ${wanted}`;
+  if (body.choices.length !== n) return `${body.choices.length} choices of ${n}`;
+  if (body.choices.some((c) => typeof (sent.messages ? c.message.content : c.text) !== 'string')) return 'a choice without text';
+  const lengths = body.choices.filter((c) => c.finish_reason === 'length').length;
+  // every choice that ran to its length has max_tokens tokens; the others stopped early
+  return body.choices.every((c) => c.finish_reason === 'length') ? (body.usage.completion_tokens === n * sent.max_tokens ? null : `${body.usage.completion_tokens} tokens of ${n} x ${sent.max_tokens}`) : lengths <= n ? null : 'bad finish reasons';
 }
 
 const percentile = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
@@ -175,6 +196,17 @@ const prober = (async () => {
   }
 })();
 
+// /metrics while the load runs: scraping never waits for a step either
+const metricsMs = [];
+const scraper = (async () => {
+  while (!loadDone) {
+    const t0 = performance.now();
+    const scrape = await get(url, '/metrics');
+    if (scrape.status === 200) metricsMs.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+})();
+
 const outcomes = [];
 let next = 0;
 const started = performance.now();
@@ -186,6 +218,7 @@ await Promise.all(
 const seconds = (performance.now() - started) / 1000;
 loadDone = true;
 await prober;
+await scraper;
 
 // idle: every request answered or cancelled; the hung-up ones are dropped at the next step
 let health;
@@ -218,6 +251,19 @@ console.log(`by status: ${JSON.stringify(statusCounts)} (the hang-ups count as t
 console.log(`latency, completed 200s: ${latency((o) => o.status === 200 && !o.hungUp)}`);
 console.log(`latency, 400s: ${latency((o) => o.status === 400)}`);
 console.log(`/health during the load: p50 ${percentile(sortedHealth, 50).toFixed(0)} ms, max ${sortedHealth.at(-1)?.toFixed(0)} ms (${sortedHealth.length} probes)`);
+const sortedMetrics = metricsMs.sort((a, b) => a - b);
+console.log(`/metrics during the load: p50 ${percentile(sortedMetrics, 50).toFixed(0)} ms, max ${sortedMetrics.at(-1)?.toFixed(0)} ms (${sortedMetrics.length} scrapes)`);
+const histogram = (name) => {
+  // summed over label sets (endpoint, stream)
+  const line = (suffix) =>
+    metrics
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}_${suffix}`))
+      .reduce((sum, l) => sum + Number(/\S+$/.exec(l)[0]), 0);
+  const count = line('count');
+  return count > 0 ? `mean ${((line('sum') / count) * 1000).toFixed(0)} ms over ${count}` : 'none';
+};
+console.log(`server histograms: time to first token ${histogram('adakv_time_to_first_token_seconds')}, request ${histogram('adakv_request_duration_seconds')}, queue ${histogram('adakv_queue_seconds')}, step ${histogram('adakv_step_duration_seconds')}`);
 console.log(
   `server counters: completed ${counter('adakv_requests_total{outcome="completed"}')}, cancelled ${counter('adakv_requests_total{outcome="cancelled"}')}, ` +
     `failed ${counter('adakv_requests_total{outcome="failed"}')}, rejected ${counter('adakv_requests_total{outcome="rejected"}')}, ` +

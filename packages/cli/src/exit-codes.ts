@@ -2,6 +2,7 @@ import type { AdakvErrorCode } from '@adakv/core';
 
 /** Exit codes of the `adakv` command; documented in the CLI README. */
 export const ExitCode = {
+  /** Success. */
   ok: 0,
   /** A bug or an unexpected failure: the stack trace is printed. */
   internal: 1,

@@ -1,10 +1,10 @@
-import { type Model, OptionError, type Tokenizer } from '@adakv/core';
+import { type Model, OptionError, type TextTokenizer } from '@adakv/core';
 import { loadDefaultModel, loadModelFile } from '@adakv/core/node';
 import type { CliIo } from './io.js';
 import { ProgressBar } from './ui/progress.js';
 
 /** A model every command can feed text to. */
-export type ModelWithTokenizer = Model & { readonly tokenizer: Tokenizer };
+export type ModelWithTokenizer = Model & { readonly tokenizer: TextTokenizer };
 
 /** The model named by `--model` / `--tokenizer`, or the default stories15M (downloaded once, with a progress bar). */
 export async function loadModelForCli(flags: { model?: string; tokenizer?: string }, io: CliIo): Promise<{ model: ModelWithTokenizer; name: string }> {

@@ -1,5 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -54,7 +56,12 @@ let busy: Server;
 let busyPort: number;
 
 beforeAll(async () => {
-  execFileSync('npx', ['tsup', 'src/bin.ts', '--no-config', '--format', 'esm', '--target', 'es2022', '--silent', '--out-dir', dirname(bin)], { cwd: packageDir });
+  // the bin and, next to it, the engine worker it starts
+  execFileSync(
+    'npx',
+    ['tsup', '--entry.bin', 'src/bin.ts', '--entry.engine-worker', 'src/server/engine-worker.ts', '--no-config', '--format', 'esm', '--target', 'es2022', '--silent', '--out-dir', dirname(bin)],
+    { cwd: packageDir },
+  );
   busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   busyPort = (busy.address() as { port: number }).port;
@@ -105,11 +112,32 @@ describe('adakv serve, the process', () => {
       });
       expect(completion.status).toBe(200);
       expect((await fetch(`${url}/v1/completions`)).status).toBe(405);
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+      const chat = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4 }),
+      });
+      expect((await chat.json()).object).toBe('chat.completion');
     });
     expect(exited.upError).toBeUndefined();
     expect(exited.code).toBe(0);
-    expect(exited.stdout).toMatch(/^adakv serve: stories15M on http:\/\/127\.0\.0\.1:\d+ \(WebAssembly [^;]*; pool 4096 blocks of 16 tokens\)\n$/);
+    expect(exited.stdout).toMatch(/^adakv serve: stories15M on http:\/\/127\.0\.0\.1:\d+ \(WebAssembly .*; pool 4096 blocks of 16 tokens\)\n$/);
     expect(exited.stderr).toMatch(/adakv serve: stopped\.\n$/);
+  });
+
+  it('exits 3 with one line when the engine cannot load the model file', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'adakv-bad-model-'));
+    try {
+      const file = join(folder, 'broken.bin');
+      writeFileSync(file, Buffer.alloc(64, 7));
+      const { code, stderr, stdout } = await serve(['--port', '0', '--model', file, '--tokenizer', file]);
+      expect(code).toBe(3);
+      expectOneLine(stderr, /^error: llama2\.c checkpoint/);
+      expect(stdout).toBe('');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('documents the limits in its help', async () => {

@@ -1,30 +1,48 @@
 import { Generator, type Model } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, startServer } from '../src/server/start.js';
+import type { ModelFile } from '../src/server/engine-protocol.js';
+import type { RunningServer, StartOptions } from '../src/server/start.js';
+import { defaultModelFile, expectPoolEmpty, startTestServer } from './serve-harness.js';
 
 // Broken models behind a real server on loopback: a request whose execution fails gets a 500 (its
-// error's code in the OpenAI shape), and the server goes on answering everything else.
+// error's code in the OpenAI shape), and the server goes on answering everything else. The broken
+// models are real files (stories15M with one weight set to NaN) that the engine worker loads.
 
 let base: Model;
+let folder: string;
 const servers: RunningServer[] = [];
 
-async function serve(model: Model): Promise<RunningServer> {
-  const server = await startServer({
-    model, modelName: 'broken', host: '127.0.0.1', port: 0,
-    poolBlocks: 2048, blockSize: 16, maxBatch: 4, maxPending: 16, bodyLimit: 4096,
-  });
+async function serve(model: StartOptions['model']): Promise<RunningServer> {
+  const server = await startTestServer({ model, modelName: 'broken' });
   servers.push(server);
   return server;
 }
 
-/** stories15M with one weight of `row` of the token embedding (or of the classifier) set to NaN; the other left as it was. */
-function withNaN(model: Model, where: 'tokenEmbedding' | 'classifier', row: number): Model {
-  const poisoned = Float32Array.from(model.weights[where]);
-  poisoned[row * model.config.dim] = Number.NaN;
-  // stories15M ties the classifier to the embedding: untie them, so that only the chosen one is broken
-  const weights = { ...model.weights, tokenEmbedding: model.weights.tokenEmbedding, classifier: model.weights.classifier, [where]: poisoned };
-  return { ...model, weights };
+/**
+ * stories15M's model.bin with one weight of `row` of the token embedding (or of the classifier) set
+ * to NaN, the other left as it was. The checkpoint ties the classifier to the embedding, so the copy
+ * unties them (a negative vocabulary size in the header, the classifier after the other weights).
+ */
+async function withNaN(where: 'tokenEmbedding' | 'classifier', row: number): Promise<ModelFile> {
+  const { path, tokenizerPath } = await defaultModelFile();
+  const bytes = new Uint8Array(await readFile(path));
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 28);
+  const dim = header.getInt32(0, true);
+  const vocab = header.getInt32(20, true);
+  const classifier = bytes.slice(28, 28 + vocab * dim * 4);
+  header.setInt32(20, -vocab, true);
+  const poisoned = where === 'tokenEmbedding' ? new DataView(bytes.buffer, bytes.byteOffset + 28) : new DataView(classifier.buffer);
+  poisoned.setFloat32(row * dim * 4, Number.NaN, true);
+  const out = new Uint8Array(bytes.byteLength + classifier.byteLength);
+  out.set(bytes);
+  out.set(classifier, bytes.byteLength);
+  const file = join(folder, `${where}-${row}.bin`);
+  await writeFile(file, out);
+  return { path: file, ...(tokenizerPath ? { tokenizerPath } : {}) };
 }
 
 const post = (server: RunningServer, body: unknown) =>
@@ -36,24 +54,26 @@ const post = (server: RunningServer, body: unknown) =>
   });
 
 async function expectAlive(server: RunningServer): Promise<void> {
+  await expectPoolEmpty(server);
   const health = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(10_000) });
   expect(health.status).toBe(200);
   expect(await health.json()).toMatchObject({ status: 'ok', running: 0, queued: 0, pool: { usedBlocks: 0 } });
-  server.pool.check();
 }
 
 beforeAll(async () => {
   base = await loadDefaultModel();
+  folder = await mkdtemp(join(tmpdir(), 'adakv-broken-'));
 });
 
 afterAll(async () => {
   await Promise.all(servers.map((server) => server.close(1000)));
+  await rm(folder, { recursive: true, force: true });
 });
 
 describe('adakv serve with a model that fails', () => {
   it('answers 500 INVALID_NUMBER to the request whose prompt meets a NaN weight, and serves the others as before', async () => {
     const poison = base.tokenizer!.encode('xylophone').at(-1)!;
-    const server = await serve(withNaN(base, 'tokenEmbedding', poison));
+    const server = await serve(await withNaN('tokenEmbedding', poison));
     const clean = ['Once upon a time', 'Tom had a red ball.'];
     for (const prompt of clean) expect(base.tokenizer!.encode(prompt)).not.toContain(poison);
     const expected = await Promise.all(clean.map((prompt) => new Generator(base).generate(prompt, { steps: 8 })));
@@ -85,7 +105,7 @@ describe('adakv serve with a model that fails', () => {
   });
 
   it('answers 500 to every request of a model whose classifier holds NaN, streamed or not, and stays up', async () => {
-    const server = await serve(withNaN(base, 'classifier', 42));
+    const server = await serve(await withNaN('classifier', 42));
     for (const stream of [false, true, false]) {
       const response = await post(server, { prompt: 'Once upon a time', max_tokens: 4, stream });
       expect(response.status).toBe(500);
@@ -96,7 +116,7 @@ describe('adakv serve with a model that fails', () => {
 
   it('ends a stream that fails after its first tokens with an error event and [DONE]', async () => {
     const greedy = await new Generator(base).generate('Once upon a time', { steps: 8 });
-    const server = await serve(withNaN(base, 'tokenEmbedding', greedy.tokens[4]!)); // the fifth token's embedding
+    const server = await serve(await withNaN('tokenEmbedding', greedy.tokens[4]!)); // the fifth token's embedding
     const response = await post(server, { prompt: 'Once upon a time', max_tokens: 12, stream: true });
     expect(response.status).toBe(200);
     const events = (await response.text()).split('\n\n').filter(Boolean);
@@ -110,8 +130,10 @@ describe('adakv serve with a model that fails', () => {
   });
 
   it('answers 500 when the model is broken in another way: a BOS token outside its vocabulary', async () => {
+    // no file loads like this (the loader refuses it), so this engine runs on the test's thread,
+    // from the model object, through the same messages as the worker
     const tokenizer = Object.create(base.tokenizer!, { bosToken: { value: base.config.vocabSize + 7 } });
-    const server = await serve({ ...base, tokenizer });
+    const server = await serve({ inline: { ...base, tokenizer } });
     for (const stream of [false, true]) {
       const response = await post(server, { prompt: 'Once upon a time', max_tokens: 4, stream });
       expect(response.status).toBe(500);

@@ -1,21 +1,16 @@
-import type { Model } from '@adakv/core';
-import { loadDefaultModel } from '@adakv/core/node';
 import { request as httpRequest } from 'node:http';
 import { type Socket, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, type StartOptions, startServer } from '../src/server/start.js';
+import type { RunningServer, StartOptions } from '../src/server/start.js';
+import { expectPoolEmpty, sleep, startTestServer } from './serve-harness.js';
 
-// Every server here is real, on loopback; the timeouts are small so that the tests are quick.
+// Every server here is real, on loopback, its engine in a worker thread; the timeouts are small so
+// that the tests are quick.
 
-let model: Model;
 const servers: RunningServer[] = [];
 
 async function serve(options: Partial<StartOptions> = {}): Promise<RunningServer> {
-  const server = await startServer({
-    model, modelName: 'stories15M', host: '127.0.0.1', port: 0,
-    poolBlocks: 2048, blockSize: 16, maxBatch: 4, maxPending: 16, bodyLimit: 4096,
-    ...options,
-  });
+  const server = await startTestServer(options);
   servers.push(server);
   return server;
 }
@@ -35,8 +30,6 @@ function rawConnection(server: RunningServer): Promise<{ socket: Socket; receive
     socket.once('error', reject);
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes `text` one byte at a time every `everyMs` until the socket closes. */
 async function trickle(socket: Socket, text: string, everyMs: number): Promise<void> {
@@ -84,16 +77,6 @@ function postFresh(server: RunningServer, body: unknown): Promise<{ status: numb
   });
 }
 
-async function expectPoolEmpty(server: RunningServer): Promise<void> {
-  for (let i = 0; i < 100 && (server.pool.stats().usedBlocks > 0 || server.scheduler.runningCount > 0); i++) await sleep(20);
-  expect(server.pool.stats().usedBlocks).toBe(0);
-  server.pool.check();
-}
-
-beforeAll(async () => {
-  model = await loadDefaultModel();
-});
-
 afterAll(async () => {
   await Promise.all(servers.map((server) => server.close(1000)));
 });
@@ -121,7 +104,8 @@ describe('adakv serve timeouts', () => {
     expect(json).toEqual({
       error: { message: expect.stringMatching(/not received in time/), type: 'invalid_request_error', param: null, code: 'REQUEST_TIMEOUT' },
     });
-    expect(server.scheduler.totals.completed + server.scheduler.runningCount + server.scheduler.queuedCount).toBe(0); // never reached the scheduler
+    const { state } = await server.engine.inspect();
+    expect(state.totals.completed + state.running + state.queued + server.engine.pendingSequences).toBe(0); // never reached the engine
   });
 
   it('cuts off a client whose headers trickle in within the headers timeout', async () => {
@@ -149,19 +133,21 @@ describe('adakv serve timeouts', () => {
   });
 
   it('never cuts off a generation that takes longer than the request timeout, streamed or not', async () => {
+    // a shorter timeout than the others here: the engine decodes 200 tokens in about a second
+    const quick = await serve({ requestTimeout: 250, headersTimeout: 200 });
     const [streamed, whole] = await Promise.all([
-      postFresh(server, { prompt: 'Once upon a time', max_tokens: 96, stream: true }),
-      postFresh(server, { prompt: 'Once upon a time', max_tokens: 96 }),
+      postFresh(quick, { prompt: 'Once upon a time', max_tokens: 200, stream: true }),
+      postFresh(quick, { prompt: 'Once upon a time', max_tokens: 200 }),
     ]);
-    expect(streamed.ms).toBeGreaterThan(requestTimeout * 2);
-    expect(whole.ms).toBeGreaterThan(requestTimeout * 2);
+    expect(streamed.ms).toBeGreaterThan(250 * 2);
+    expect(whole.ms).toBeGreaterThan(250 * 2);
     expect(streamed.status).toBe(200);
     expect(streamed.body.endsWith('data: [DONE]\n\n')).toBe(true);
     const chunks = streamed.body.split('\n\n').filter(Boolean).slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
     expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
     expect(whole.status).toBe(200);
     const answer = JSON.parse(whole.body);
-    expect(answer.usage.completion_tokens).toBe(96);
+    expect(answer.usage.completion_tokens).toBe(200);
     expect(chunks.map((c) => c.choices[0].text).join('')).toBe(answer.choices[0].text);
   });
 
@@ -233,7 +219,7 @@ describe('adakv serve streaming errors', () => {
   it('answers 503 to new completions while shutting down, and finishes the running ones', async () => {
     const server = await serve();
     const running = postFresh(server, { prompt: 'Once upon a time', max_tokens: 32 });
-    while (server.scheduler.runningCount === 0) await sleep(5);
+    while (server.engine.state.running === 0) await sleep(5);
     const closing = server.close();
     const refused = await postFresh(server, { prompt: 'Hello', max_tokens: 2 });
     expect(refused.status).toBe(503);

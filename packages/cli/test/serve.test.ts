@@ -3,7 +3,12 @@ import { loadDefaultModel } from '@adakv/core/node';
 import autocannon from 'autocannon';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, startServer } from '../src/server/start.js';
+import type { RunningServer } from '../src/server/start.js';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { parsePrometheusText, sampleValue } from './prometheus-text.js';
+import { expectPoolEmpty as poolEmpty, sleep, startTestServer } from './serve-harness.js';
+
+// A real server on loopback, its engine (model, backend, scheduler) in a worker thread.
 
 let model: Model;
 let server: RunningServer;
@@ -15,20 +20,11 @@ const post = (body: unknown, raw?: string) =>
     body: raw ?? JSON.stringify(body),
   });
 
-async function expectPoolEmpty(): Promise<void> {
-  for (let i = 0; i < 100 && (server.pool.stats().usedBlocks > 0 || server.scheduler.runningCount > 0); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  expect(server.pool.stats().usedBlocks).toBe(0);
-  server.pool.check();
-}
+const expectPoolEmpty = () => poolEmpty(server);
 
 beforeAll(async () => {
   model = await loadDefaultModel();
-  server = await startServer({
-    model, modelName: 'stories15M', host: '127.0.0.1', port: 0,
-    poolBlocks: 2048, blockSize: 16, maxBatch: 4, maxPending: 16, bodyLimit: 4096,
-  });
+  server = await startTestServer();
 });
 
 afterAll(async () => {
@@ -122,11 +118,12 @@ describe('adakv serve', () => {
   });
 
   it('answers unknown routes with 404 and a wrong method with 405 and Allow, in the OpenAI error shape', async () => {
-    const notFound = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const notFound = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toEqual({
       error: {
-        message: 'Unknown route POST /v1/chat/completions. This server answers POST /v1/completions, GET /health and GET /metrics.',
+        message:
+          'Unknown route POST /v1/embeddings. This server answers POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health, GET /ready and GET /metrics.',
         type: 'invalid_request_error',
         param: null,
         code: 'NOT_FOUND',
@@ -147,11 +144,11 @@ describe('adakv serve', () => {
   });
 
   it('frees the blocks of a client that disconnects mid-stream', async () => {
-    const cancelledBefore = server.scheduler.totals.cancelled;
+    const cancelledBefore = (await server.engine.inspect()).state.totals.cancelled;
     await new Promise<void>((resolve, reject) => {
       const req = httpRequest(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         res.once('data', () => {
-          expect(server.pool.stats().usedBlocks).toBeGreaterThan(0);
+          expect(server.engine.state.usedBlocks).toBeGreaterThan(0);
           req.destroy(); // hang up after the first token
           resolve();
         });
@@ -161,18 +158,102 @@ describe('adakv serve', () => {
       setTimeout(() => reject(new Error('no data')), 20_000);
     });
     await expectPoolEmpty();
-    expect(server.scheduler.totals.cancelled).toBe(cancelledBefore + 1);
+    expect((await server.engine.inspect()).state.totals.cancelled).toBe(cancelledBefore + 1);
   });
 
-  it('reports health and Prometheus metrics', async () => {
-    expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ status: 'ok', model: 'stories15M' });
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    for (const name of ['adakv_active_sequences 0', 'adakv_queue_length 0', 'adakv_pool_blocks{state="used"} 0', 'adakv_pool_blocks{state="free"} 2048']) {
-      expect(metrics).toContain(name);
+  it('reports health, readiness and Prometheus metrics that a strict exposition-format parser reads', async () => {
+    expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ status: 'ok', model: 'stories15M', running: 0, queued: 0 });
+    const ready = await fetch(`${server.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+    const response = await fetch(`${server.url}/metrics`);
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await response.text();
+    const families = parsePrometheusText(text);
+    // a published parser (what a scraper uses) reads the same families and values as the strict one
+    const published = parsePrometheusTextFormat(text);
+    expect(published.map((family) => family.name).sort()).toEqual([...families.keys()].sort());
+    const freeBlocks = published.find((family) => family.name === 'adakv_pool_blocks')!.metrics.find((metric) => metric.labels?.state === 'free');
+    expect(Number(freeBlocks?.value)).toBe(2048);
+    // the engine's gauges and counters, under the names they always had
+    expect(sampleValue(families, 'adakv_active_sequences')).toBe(0);
+    expect(sampleValue(families, 'adakv_queue_length')).toBe(0);
+    expect(sampleValue(families, 'adakv_pool_blocks', { state: 'used' })).toBe(0);
+    expect(sampleValue(families, 'adakv_pool_blocks', { state: 'free' })).toBe(2048);
+    expect(sampleValue(families, 'adakv_pool_utilization')).toBe(0);
+    expect(sampleValue(families, 'adakv_generated_tokens_total')).toBeGreaterThan(0);
+    expect(sampleValue(families, 'adakv_requests_total', { outcome: 'cancelled' })).toBeGreaterThan(0);
+    expect(sampleValue(families, 'adakv_requests_total', { outcome: 'completed' })).toBeGreaterThan(0);
+    expect(sampleValue(families, 'adakv_ready')).toBe(1);
+    for (const [name, type] of [
+      ['adakv_evicted_tokens_total', 'counter'],
+      ['adakv_preemptions_total', 'counter'],
+      ['adakv_dropped_connections_total', 'counter'],
+      ['adakv_pool_bytes', 'gauge'],
+      ['adakv_tokens_per_second', 'gauge'],
+      ['adakv_pending_sequences', 'gauge'],
+      ['adakv_request_duration_seconds', 'histogram'],
+      ['adakv_time_to_first_token_seconds', 'histogram'],
+      ['adakv_queue_seconds', 'histogram'],
+      ['adakv_prefill_seconds', 'histogram'],
+      ['adakv_step_duration_seconds', 'histogram'],
+      ['process_cpu_user_seconds_total', 'counter'],
+      ['process_resident_memory_bytes', 'gauge'],
+      ['nodejs_eventloop_lag_seconds', 'gauge'],
+    ] as const) {
+      expect(families.get(name)?.type, name).toBe(type);
+      expect(families.get(name)?.help, name).toBeTruthy();
     }
-    expect(metrics).toMatch(/adakv_generated_tokens_total [1-9]\d*/);
-    expect(metrics).toMatch(/adakv_requests_total\{outcome="cancelled"\} [1-9]/);
-    expect(metrics).toMatch(/# TYPE adakv_evicted_tokens_total counter/);
+    // every completed request was timed; the latencies are positive and below the test's own length
+    const completed = sampleValue(families, 'adakv_request_duration_seconds_count', { endpoint: 'completions', stream: 'false' });
+    expect(completed).toBeGreaterThan(0);
+    expect(sampleValue(families, 'adakv_request_duration_seconds_sum', { endpoint: 'completions', stream: 'false' })).toBeGreaterThan(0);
+    expect(sampleValue(families, 'adakv_time_to_first_token_seconds_count', { endpoint: 'completions', stream: 'true' })).toBeGreaterThan(0);
+    expect(sampleValue(families, 'adakv_queue_seconds_count')).toBeGreaterThanOrEqual(completed);
+    expect(sampleValue(families, 'adakv_step_duration_seconds_count')).toBeGreaterThan(0);
+  });
+
+  it('answers /health, /metrics and new requests while a long generation runs, and takes parallel requests at once', async () => {
+    // about 240 tokens: seconds of decoding on a small machine
+    const long = fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 240 }),
+    }).then(async (r) => ({ body: await r.json(), at: performance.now() }));
+    while (server.engine.state.running === 0) await sleep(5);
+    const probes: { ms: number; at: number }[] = [];
+    let finished: number | null = null;
+    void long.then(({ at }) => (finished = at));
+    while (finished === null && probes.length < 40) {
+      const t0 = performance.now();
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).toBe(200);
+      expect((await health.json()).running).toBeGreaterThanOrEqual(0);
+      probes.push({ ms: performance.now() - t0, at: performance.now() });
+      await sleep(25);
+    }
+    // four parallel requests arrive while it runs: each is received (and stamped) at once
+    const created = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        fetch(`${server.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ prompt: 'Tom had a red ball.', max_tokens: 4 + i }),
+        }).then(async (r) => (await r.json()).created as number),
+      ),
+    );
+    const metrics = await fetch(`${server.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    const { body, at: end } = await long;
+    expect(body.usage.completion_tokens).toBeGreaterThan(200); // (greedy, it ends the story after 217)
+    // /health answered many times before the generation finished
+    expect(probes.filter((p) => p.at < end).length).toBeGreaterThanOrEqual(5);
+    console.log(
+      `/health during a long generation: ${probes.length} probes, median ${probes.map((p) => p.ms).sort((a, b) => a - b)[probes.length >> 1]!.toFixed(1)} ms, ` +
+        `max ${Math.max(...probes.map((p) => p.ms)).toFixed(1)} ms`,
+    );
+    expect(Math.max(...created) - Math.min(...created)).toBeLessThanOrEqual(1);
+    await expectPoolEmpty();
   });
 
   it('takes a bounded load without errors or leaked blocks', async () => {
@@ -194,18 +275,22 @@ describe('adakv serve', () => {
 
 describe('adakv serve limits and shutdown', () => {
   it('says 429 beyond the pending limit, and drains running requests on close', async () => {
-    const small = await startServer({
-      model, modelName: 'stories15M', host: '127.0.0.1', port: 0,
-      poolBlocks: 512, blockSize: 16, maxBatch: 2, maxPending: 1, bodyLimit: 4096,
-    });
+    const small = await startTestServer({ poolBlocks: 512, maxBatch: 2, maxPending: 1 });
     const send = (body: unknown) =>
       fetch(`${small.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const first = send({ prompt: 'Once upon a time', max_tokens: 24 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    while (small.engine.pendingSequences === 0) await sleep(5);
     const second = await send({ prompt: 'Hello', max_tokens: 2 });
     expect(second.status).toBe(429);
     expect((await second.json()).error.type).toBe('rate_limit_error');
+    // n x prompts beyond the limit can never run: a 400 naming the field
+    const tooMany = await send({ prompt: 'Hello', max_tokens: 2, n: 2 });
+    expect(tooMany.status).toBe(400);
+    expect((await tooMany.json()).error).toMatchObject({ param: 'n', code: 'INVALID_OPTION' });
     const closing = small.close();
+    const ready = await fetch(`${small.url}/ready`);
+    expect(ready.status).toBe(503); // draining: a load balancer sends no more
+    expect(await ready.json()).toEqual({ status: 'draining' });
     const answer = await (await first).json();
     expect(answer.usage.completion_tokens).toBe(24); // drained, not cut off
     await closing;

@@ -2,7 +2,8 @@
 // (KV-Compress's throughput table, on stories15M). One run, same workload, same pool, so the
 // ratios compare like with like. Imports dist/ as a user would (the bench script builds first).
 import { Scheduler, WasmBackend } from '@adakv/core';
-import { DEFAULT_CORPUS, gutenbergText, loadDefaultModel, tokenSegments } from '@adakv/core/node';
+import { loadDefaultModel, tokenSegments } from '@adakv/core/node';
+import { DEFAULT_CORPUS, gutenbergText } from '../scripts/gutenberg.mjs';
 
 const POOL_BLOCKS = 1200; // 16-token blocks: ~3 uncompressed sequences of this workload
 const REQUESTS = 16;

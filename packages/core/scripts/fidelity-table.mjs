@@ -4,7 +4,8 @@
 // argument, if any. Run `npx tsup` first (it imports the built package).
 import { writeFileSync } from 'node:fs';
 import { evaluateFidelity, methodNames } from '@adakv/core';
-import { DEFAULT_CORPUS, gutenbergText, loadDefaultModel, tokenSegments } from '@adakv/core/node';
+import { loadDefaultModel, tokenSegments } from '@adakv/core/node';
+import { DEFAULT_CORPUS, gutenbergText } from './gutenberg.mjs';
 
 const settings = { segments: 8, prefill: 192, continuation: 64, budgets: [24, 32, 48, 64, 96], options: { window: 16 } };
 const model = await loadDefaultModel();

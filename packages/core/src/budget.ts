@@ -4,7 +4,16 @@ import { BudgetError } from './errors.js';
  * A cache budget: tokens kept per KV head on average, observation window included (a bare number or
  * `{ tokensPerHead }`), or a share of the prompt (`{ ratio }` in (0, 1]).
  */
-export type BudgetSpec = number | { readonly tokensPerHead: number } | { readonly ratio: number };
+export type BudgetSpec =
+  | number
+  | {
+      /** Tokens kept per KV head on average, window included. */
+      readonly tokensPerHead: number;
+    }
+  | {
+      /** The share of the prompt kept, in (0, 1]. */
+      readonly ratio: number;
+    };
 
 /** The budget in tokens per KV head for a prompt of `promptLength` tokens; a ratio rounds to the nearest token, at least 1. */
 export function resolveBudget(spec: BudgetSpec, promptLength: number): number {

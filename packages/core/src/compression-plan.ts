@@ -8,10 +8,13 @@ export interface LayerPlan {
 
 /** The result of planning: which entries each (layer, KV head) keeps. Apply it with `applyPlan`. */
 export interface CompressionPlan {
+  /** The method's name. */
   readonly method: string;
   /** Requested average tokens per KV head, window included. */
   readonly budget: number;
+  /** The observation window kept in every head. */
   readonly window: number;
+  /** One plan per layer. */
   readonly layers: readonly LayerPlan[];
   /** Entries the budget asks for over all layers and KV heads (capped by what exists). */
   readonly requestedTotal: number;

@@ -15,7 +15,9 @@ export type AdakvErrorCode =
   | 'DEVICE_OUT_OF_MEMORY'
   | 'BACKEND_UNAVAILABLE';
 
+/** The base of every error adakv throws on purpose. */
 export class AdakvError extends Error {
+  /** What went wrong, as a stable code to switch on. */
   readonly code: AdakvErrorCode;
   constructor(code: AdakvErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -52,6 +54,7 @@ export class OptionError extends AdakvError {
   }
 }
 
+/** A method name that is not registered; the message lists the known ones. */
 export class UnknownMethodError extends AdakvError {
   constructor(name: string, known: readonly string[]) {
     super('UNKNOWN_METHOD', `Unknown method "${name}". Known methods: ${known.join(', ')}.`);

@@ -5,9 +5,13 @@ import { ShapeError } from './errors.js';
  * once per KV head, never repeated per query head.
  */
 export interface CacheGeometry {
+  /** Transformer layers. */
   readonly layers: number;
+  /** Query heads per layer. */
   readonly queryHeads: number;
+  /** Key/value heads per layer. */
   readonly kvHeads: number;
+  /** Width of one head. */
   readonly headDim: number;
 }
 
@@ -21,6 +25,10 @@ export const MAX_HEADS_PER_SEQUENCE = 1 << 20;
 /** Largest head dimension any store accepts (the WASM allocator's limit). */
 export const MAX_HEAD_DIM = 4096;
 
+/**
+ * Returns `geometry` unchanged, or throws a {@link ShapeError} saying what is wrong with it (non-positive
+ * sizes, too many heads, too wide a head, query heads not a multiple of KV heads).
+ */
 export function validateGeometry(geometry: CacheGeometry): CacheGeometry {
   const { layers, queryHeads, kvHeads, headDim } = geometry;
   for (const [name, value] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {

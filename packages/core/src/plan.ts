@@ -16,6 +16,7 @@ import type { KvStore } from './store.js';
 /** The options a request may carry with method `M` (a registered name or a method object). */
 export type RequestOptions<M extends MethodName | Method> = M extends Method ? MethodOverrides<M> : Partial<MethodOptions>;
 
+/** A compression to run: the method, the budget and option overrides. */
 export interface CompressionRequest<M extends MethodName | Method = MethodName | Method> {
   /**
    * A registered method's name (`MethodName`: a typo does not compile; check user input with
@@ -31,7 +32,12 @@ export interface CompressionRequest<M extends MethodName | Method = MethodName |
   readonly options?: RequestOptions<M>;
 }
 
+/**
+ * What {@link planCompression} plans from: a request with the cache geometry and the prefill's
+ * observations.
+ */
 export interface PlanInput<M extends MethodName | Method = MethodName | Method> extends CompressionRequest<M> {
+  /** The cache's shape. */
   readonly geometry: CacheGeometry;
   /** What prefill saw, one entry per layer. */
   readonly observations: readonly LayerObservation[];

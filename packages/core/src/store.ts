@@ -2,7 +2,9 @@ import type { CacheGeometry } from './geometry.js';
 
 /** Recorded query rows of one layer, oldest first: `queries` is `[rows][queryHeads][headDim]`. */
 export interface RecentQueries {
+  /** Query rows, oldest first. */
   readonly queries: Float32Array;
+  /** The position of each query row. */
   readonly positions: Int32Array;
 }
 
@@ -18,6 +20,7 @@ export interface RecentQueries {
  * one token are `[queryHeads][headDim]`. Query head `q` reads KV head `floor(q / groupSize)`.
  */
 export interface KvStore {
+  /** The cache's shape. */
   readonly geometry: CacheGeometry;
   /** Number of cached entries of one (layer, KV head). */
   length(layer: number, head: number): number;

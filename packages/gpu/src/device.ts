@@ -3,7 +3,9 @@ import { GpuError } from './errors.js';
 
 /** A WebGPU device and what it offers; `lost` settles if the device goes away. */
 export interface GpuContext {
+  /** The WebGPU device. */
   readonly device: GPUDevice;
+  /** The adapter, in words (vendor, architecture, description). */
   readonly adapterInfo: string;
   /** `shader-f16` was offered and enabled. */
   readonly f16: boolean;

@@ -3,6 +3,7 @@ import { PipelineCache, type UniformValues, packUniforms, workgroupsFor } from '
 import { PROGRAMS } from './programs.js';
 import { GpuError } from './errors.js';
 
+/** The name of a kernel of {@link PROGRAMS}. */
 export type KernelName = keyof typeof PROGRAMS;
 
 /** The uniforms `kernel` takes: every field of its struct but the `_pad*` padding, each a number. */
@@ -10,16 +11,23 @@ export type UniformsOf<K extends KernelName> = UniformValues<(typeof PROGRAMS)[K
 
 /** Where a dispatch runs: `threads` or `groups` (spilling into y past 65,535 workgroups), or an explicit `x`, `y`, `z` grid. */
 export interface DispatchGrid {
+  /** Invocations wanted: workgroups of the kernel's size, enough to cover them. */
   readonly threads?: number;
+  /** Workgroups wanted. */
   readonly groups?: number;
+  /** Workgroups along x. */
   readonly x?: number;
+  /** Workgroups along y. */
   readonly y?: number;
+  /** Workgroups along z. */
   readonly z?: number;
 }
 
 /** A copy encoded for reading back; see {@link Dispatcher.stage}. */
 export interface StagedRead {
+  /** The mappable buffer the data is copied into. */
   readonly buffer: GPUBuffer;
+  /** Bytes copied. */
   readonly size: number;
 }
 
@@ -31,6 +39,7 @@ const MAX_GROUPS_PER_DIMENSION = 65535;
  * Temporary buffers live until `submit()`, which destroys them once the work is queued.
  */
 export class Dispatcher {
+  /** The compiled pipelines of the device. */
   readonly pipelines: PipelineCache;
   private encoder: GPUCommandEncoder | null = null;
   private temporary: GPUBuffer[] = [];
@@ -39,10 +48,12 @@ export class Dispatcher {
   /** Buffers created and not yet destroyed by this dispatcher (leak checks). */
   liveTemporary = 0;
 
+  /** @param gpu The device it encodes for. */
   constructor(readonly gpu: GpuContext) {
     this.pipelines = new PipelineCache(gpu.device);
   }
 
+  /** The WebGPU device. */
   get device(): GPUDevice {
     return this.gpu.device;
   }
@@ -98,6 +109,7 @@ export class Dispatcher {
     pass.end();
   }
 
+  /** Encodes copying `size` bytes from `from` at `fromOffset` to `to` at `toOffset`, in command order. */
   copy(from: GPUBuffer, fromOffset: number, to: GPUBuffer, toOffset: number, size: number): void {
     this.current().copyBufferToBuffer(from, fromOffset, to, toOffset, size);
   }

@@ -7,6 +7,7 @@ export type GpuErrorCode = 'BACKEND_UNAVAILABLE' | 'DEVICE_LOST' | 'DEVICE_OUT_O
 
 /** Every error this package throws on purpose; `code` matches @adakv/core's error codes. */
 export class GpuError extends Error {
+  /** What went wrong, as a stable code. */
   readonly code: GpuErrorCode;
   constructor(code: GpuErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

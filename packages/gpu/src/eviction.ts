@@ -28,6 +28,7 @@ export interface EvictionOptions {
   readonly alpha?: number;
   /** SnapKV's pooling kernel (default 7; 1 or less: no pooling). */
   readonly kernelSize?: number;
+  /** SnapKV's pooling along the scores: max (default) or average. */
   readonly pooling?: 'max' | 'avg';
   /** How a GQA group's query heads combine (default `mean`). */
   readonly groupReduce?: 'mean' | 'max';

@@ -3,9 +3,13 @@ import { Dispatcher } from './dispatcher.js';
 import { GpuError, mib } from './errors.js';
 
 export interface PagedCacheShape {
+  /** Transformer layers. */
   readonly layers: number;
+  /** Query heads per layer. */
   readonly queryHeads: number;
+  /** Key/value heads per layer. */
   readonly kvHeads: number;
+  /** Width of one head. */
   readonly headDim: number;
   /** Tokens per block (default 16). */
   readonly blockSize?: number;
@@ -40,6 +44,7 @@ export interface QueryRing {
   next: number;
 }
 
+/** The shape of a {@link GpuKvPool}'s sequences and its memory budget. */
 export interface GpuKvPoolOptions extends PagedCacheShape {
   /**
    * Blocks per layer, allocated up front: the pool's memory budget. A request for more fails with
@@ -51,8 +56,11 @@ export interface GpuKvPoolOptions extends PagedCacheShape {
 
 /** Blocks of a pool, counted over all its layers (a block: `blockSize` rows of K and V of one KV head). */
 export interface GpuKvPoolStats {
+  /** Blocks the pool has now. */
   readonly totalBlocks: number;
+  /** Blocks held by sequences. */
   readonly usedBlocks: number;
+  /** Blocks free for appends. */
   readonly freeBlocks: number;
   /** K + V bytes of one block. */
   readonly blockBytes: number;
@@ -76,9 +84,13 @@ export interface PoolLayer {
  * into the new buffers in command order and retires the old ones.
  */
 export class GpuKvPool {
+  /** Encodes the kernels of every sequence of the pool, in one command stream. */
   readonly dispatcher: Dispatcher;
+  /** The options the pool was made with. */
   readonly shape: GpuKvPoolOptions;
+  /** Tokens per block. */
   readonly blockSize: number;
+  /** How K/V rows are stored (`auto` resolved). */
   readonly kvFormat: 'f32' | 'f16';
   /** Bytes of one stored K (or V) row. */
   readonly rowBytes: number;
@@ -99,6 +111,7 @@ export class GpuKvPool {
   private readonly sequences = new Set<{ destroy(): void }>();
   private destroyed = false;
 
+  /** @param gpu The device the pool lives on. */
   constructor(readonly gpu: GpuContext, options: GpuKvPoolOptions) {
     const { layers, queryHeads, kvHeads, headDim } = options;
     for (const [name, value] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {
@@ -161,6 +174,7 @@ export class GpuKvPool {
     }
   }
 
+  /** Whether {@link GpuKvPool.destroy} ran. */
   get isDestroyed(): boolean {
     return this.destroyed;
   }

@@ -4,43 +4,82 @@ import { GpuError, mib } from './errors.js';
 import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, readArgmaxRows } from './model-ops.js';
 import { GpuPagedCache } from './paged-cache.js';
 
+/** The dimensions of a LLaMA-family model, as the GPU decoder needs them. */
 export interface LlamaShape {
+  /** Width of the residual stream (the embedding size). */
   readonly dim: number;
+  /** Width of the feed-forward network's hidden layer. */
   readonly hiddenDim: number;
+  /** Transformer layers. */
   readonly layers: number;
+  /** Attention (query) heads per layer. */
   readonly queryHeads: number;
+  /** Key/value heads per layer (fewer than query heads with grouped-query attention). */
   readonly kvHeads: number;
+  /** Width of one head. */
   readonly headDim: number;
+  /** Tokens in the vocabulary (rows of the logits). */
   readonly vocabSize: number;
+  /** Most positions the model (and its RoPE tables) covers. */
   readonly contextLength: number;
+  /** The epsilon of RMS normalization. */
   readonly normEps: number;
 }
 
+/** One layer's weights, f32, matrices row-major `[out][in]` as llama2.c and GGUF store them. */
 export interface LlamaLayerWeights {
+  /** RMS-norm weight before attention `[dim]`. */
   readonly attentionNorm: Float32Array;
+  /** Query projection `[queryHeads * headDim][dim]`. */
   readonly wq: Float32Array;
+  /** Key projection `[kvHeads * headDim][dim]`. */
   readonly wk: Float32Array;
+  /** Value projection `[kvHeads * headDim][dim]`. */
   readonly wv: Float32Array;
+  /** Attention output projection `[dim][queryHeads * headDim]`. */
   readonly wo: Float32Array;
+  /** RMS-norm weight before the feed-forward network `[dim]`. */
   readonly ffnNorm: Float32Array;
+  /** Feed-forward gate projection `[hiddenDim][dim]`. */
   readonly w1: Float32Array;
+  /** Feed-forward down projection `[dim][hiddenDim]`. */
   readonly w2: Float32Array;
+  /** Feed-forward up projection `[hiddenDim][dim]`. */
   readonly w3: Float32Array;
 }
 
+/** A whole model's weights for {@link GpuLlamaDecoder}, f32. */
 export interface LlamaWeights {
+  /** Token embeddings `[vocabSize][dim]`. */
   readonly tokenEmbedding: Float32Array;
+  /** Every layer's weights, first to last. */
   readonly layers: readonly LlamaLayerWeights[];
+  /** RMS-norm weight after the last layer `[dim]`. */
   readonly finalNorm: Float32Array;
+  /**
+   * Output projection to the logits `[vocabSize][dim]` (may be the token embedding itself, then uploaded
+   * once).
+   */
   readonly classifier: Float32Array;
+  /** RoPE cosine table `[contextLength][headDim / 2]`. */
   readonly ropeCos: Float32Array;
+  /** RoPE sine table `[contextLength][headDim / 2]`. */
   readonly ropeSin: Float32Array;
 }
 
 /** What a GPU prefill returns: the next-token logits and each layer's post-RoPE q, k, v. */
 export interface LlamaPrefill {
+  /** Logits predicting the token after the prompt `[vocabSize]`. */
   readonly logits: Float32Array;
-  readonly observations: { readonly queries: Float32Array; readonly keys: Float32Array; readonly values: Float32Array }[];
+  /** Per layer, the prompt's rows after RoPE (for compression planning): `[tokens][heads][headDim]` each. */
+  readonly observations: {
+    /** Query rows of every query head. */
+    readonly queries: Float32Array;
+    /** Key rows of every KV head. */
+    readonly keys: Float32Array;
+    /** Value rows of every KV head. */
+    readonly values: Float32Array;
+  }[];
 }
 
 const MATRICES = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const;
@@ -86,7 +125,7 @@ interface Pass {
 
 /**
  * The LLaMA forward pass on the GPU, as core's CPU pass computes it (packages/core/src/model/forward.ts):
- * one layer recipe ({@link encodeLayer}) serves prefill (a prompt's rows attend causally among
+ * one layer recipe (`encodeLayer`) serves prefill (a prompt's rows attend causally among
  * themselves: tiled matrix products, causal attention) and decode (one token per sequence, each
  * appending to its paged cache and attending through it: batched matrix-vector products, paged
  * flash-decoding). Each call is one submission; only logits (or argmax indices) come back. Weights
@@ -101,6 +140,10 @@ export class GpuLlamaDecoder {
   private readonly ropeCos: GPUBuffer;
   private readonly ropeSin: GPUBuffer;
 
+  /**
+   * @param gpu The device the weights live on.
+   * @param shape The model's dimensions.
+   */
   constructor(readonly gpu: GpuContext, readonly shape: LlamaShape, weights: LlamaWeights) {
     if (weights.layers.length !== shape.layers) throw new GpuError('INVALID_ARGUMENT', `Expected ${shape.layers} layers of weights, got ${weights.layers.length}.`);
     checkTensorSizes(gpu, weights);

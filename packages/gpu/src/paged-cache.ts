@@ -19,7 +19,9 @@ const blocksFor = (length: number, blockSize: number): number => Math.ceil(lengt
  * block tables; decode-time eviction can be planned where the data lives ({@link planEviction}).
  */
 export class GpuPagedCache {
+  /** The pool the sequence's blocks come from. */
   readonly pool: GpuKvPool;
+  /** The shape the sequence was made with. */
   readonly shape: PagedCacheShape;
   private readonly ownsPool: boolean;
   /** [layer][KV head] */
@@ -55,10 +57,12 @@ export class GpuPagedCache {
     return this.pool.dispatcher;
   }
 
+  /** Tokens per block. */
   get blockSize(): number {
     return this.pool.blockSize;
   }
 
+  /** How the pool stores K/V rows. */
   get kvFormat(): 'f32' | 'f16' {
     return this.pool.kvFormat;
   }
@@ -83,6 +87,7 @@ export class GpuPagedCache {
     return (this.ownsPool ? this.pool.liveBuffers : 0) + this.rings.filter((ring) => ring !== null).length;
   }
 
+  /** Set when the pool ran out of device memory; every later use throws DEVICE_OUT_OF_MEMORY. */
   get outOfMemory(): string | null {
     return this.pool.outOfMemory;
   }
@@ -102,10 +107,12 @@ export class GpuPagedCache {
     return tables;
   }
 
+  /** Rows held by (`layer`, KV `head`). */
   length(layer: number, head: number): number {
     return this.check(layer, head)[head]!.positions.length;
   }
 
+  /** The original position of each row of (`layer`, KV `head`), in storage order. */
   positions(layer: number, head: number): Int32Array {
     return Int32Array.from(this.check(layer, head)[head]!.positions);
   }
@@ -410,7 +417,12 @@ export class GpuPagedCache {
    * `layer`'s recorded query rows read back, oldest first (`[count][queryHeads][headDim]`) with their
    * positions: for inspection and for planners without GPU kernels (the eviction kernels read the ring in place).
    */
-  async recentQueries(layer: number): Promise<{ queries: Float32Array; positions: Int32Array }> {
+  async recentQueries(layer: number): Promise<{
+    /** The query rows, oldest first. */
+    queries: Float32Array;
+    /** The position of each query row. */
+    positions: Int32Array;
+  }> {
     this.check(layer);
     const ring = this.rings[layer];
     if (!ring || ring.count === 0) return { queries: new Float32Array(0), positions: new Int32Array(0) };

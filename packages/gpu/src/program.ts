@@ -3,9 +3,13 @@ import { alignTo } from './uniforms.js';
 
 /** One compute kernel: its WGSL, a cache key (never sizes: those go in uniforms) and its workgroup size. */
 export interface Program {
+  /** A label for the shader module and the pipeline. */
   readonly name: string;
+  /** WGSL source; its entry point is `main`. */
   readonly source: string;
+  /** Identifies the compiled pipeline (never sizes: those go in uniforms). */
   readonly cacheKey: string;
+  /** Invocations per workgroup, as the WGSL declares it. */
   readonly workgroupSize: number;
 }
 
@@ -22,6 +26,7 @@ export class PipelineCache {
     this.pipelines = pipelines;
   }
 
+  /** The pipeline of `program`, compiled on first use. */
   get(program: Program): GPUComputePipeline {
     let pipeline = this.pipelines.get(program.cacheKey);
     if (!pipeline) {
@@ -32,12 +37,15 @@ export class PipelineCache {
     return pipeline;
   }
 
+  /** Pipelines compiled on this device. */
   get size(): number {
     return this.pipelines.size;
   }
 }
 
+/** The WGSL scalar type of a uniform field. */
 export type UniformType = 'u32' | 'f32';
+/** One field of a uniform struct: its name and type. */
 export type UniformField = readonly [name: string, type: UniformType];
 
 /** Fields named `_pad*` only pad a WGSL struct: they are written as 0 and never passed. */

@@ -1,14 +1,21 @@
 import type { Dispatcher } from './dispatcher.js';
 import { GpuError } from './errors.js';
 
+/** The shapes and settings of {@link windowScores}. */
 export interface WindowScoreOptions {
+  /** Query heads of the layer. */
   readonly queryHeads: number;
+  /** Key/value heads of the layer. */
   readonly kvHeads: number;
+  /** Width of one head. */
   readonly headDim: number;
   /** Observation window: the last `window` queries score the first `tokens - window` keys. */
   readonly window: number;
+  /** SnapKV's pooling kernel (1 or less: no pooling). */
   readonly kernelSize: number;
+  /** Pooling along the scores: max or average. */
   readonly pooling: 'max' | 'avg';
+  /** How a GQA group's query heads combine. */
   readonly groupReduce: 'mean' | 'max';
 }
 

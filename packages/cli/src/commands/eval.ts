@@ -1,8 +1,9 @@
 import { type BackendChoice, type BudgetSpec, type FidelityReport, type MethodName, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
-import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '@adakv/core/node';
+import { tokenSegments } from '@adakv/core/node';
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { openBackend } from '../backend.js';
+import { DEFAULT_CORPUS, gutenbergText } from '../corpus.js';
 import { backendOption, threadsOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';

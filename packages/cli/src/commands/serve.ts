@@ -1,13 +1,14 @@
 import type { BackendChoice } from '@adakv/core';
+import { ensureDefaultModel } from '@adakv/core/node';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { openBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { threadsOption } from '../common-flags.js';
 import { integer } from '../options.js';
 import { serverDefaults } from '../server/app.js';
+import type { ModelFile } from '../server/engine-protocol.js';
 import { startServer } from '../server/start.js';
-import { loadModelForCli } from '../load-model.js';
 import { describeListenError } from '../system-errors.js';
+import { ProgressBar } from '../ui/progress.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // what Node's timers take
@@ -42,10 +43,30 @@ interface ServeFlags {
   threads?: number;
 }
 
+/**
+ * The model file `--model` names, or the default stories15M's (downloaded once, with a progress bar,
+ * and checked): the engine worker loads it from there.
+ */
+async function modelFileForCli(flags: { model?: string; tokenizer?: string }, io: CliIo): Promise<{ file: ModelFile; name: string }> {
+  if (flags.model) {
+    return { file: { path: flags.model, ...(flags.tokenizer ? { tokenizerPath: flags.tokenizer } : {}) }, name: flags.model.split(/[\\/]/).pop() ?? flags.model };
+  }
+  const bar = new ProgressBar('Downloading stories15M (once)', io.stderr);
+  const files = await ensureDefaultModel({
+    onProgress: (event) => {
+      if (event.phase === 'download') bar.update(event.receivedBytes, event.totalBytes ?? 0);
+    },
+  });
+  bar.done();
+  return { file: { path: files.modelPath, tokenizerPath: files.tokenizerPath }, name: 'stories15M' };
+}
+
 /** `adakv serve`: an OpenAI-compatible completion server whose KV cache lives in one fixed pool. */
 export function serveCommand(io: CliIo): Command {
   return new Command('serve')
-    .description('Serve completions over HTTP (OpenAI-compatible /v1/completions, /health, /metrics) from one fixed KV pool.')
+    .description(
+      'Serve completions over HTTP (OpenAI-compatible /v1/completions, /v1/chat/completions, /v1/models; /health, /ready, /metrics) from one fixed KV pool; the model runs in a worker thread.',
+    )
     .option('--host <host>', 'address to bind (keep 127.0.0.1 unless you mean to expose it)', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 = any free port)', integer(0, 65535), 8080)
     .option('--pool-blocks <n>', 'KV blocks in the shared pool: the cache memory budget', integer(1), 4096)
@@ -57,7 +78,7 @@ export function serveCommand(io: CliIo): Command {
         .default('wasm'),
     )
     .addOption(threadsOption())
-    .option('--max-pending <n>', 'most requests running or queued; more get HTTP 429', integer(1), serverDefaults.maxPending)
+    .option('--max-pending <n>', 'most sequences running or queued (n choices count n); more get HTTP 429', integer(1), serverDefaults.maxPending)
     .option('--body-limit <bytes>', 'largest request body; larger get HTTP 413', integer(1024), serverDefaults.bodyLimit)
     .addOption(
       new Option(
@@ -89,44 +110,53 @@ export function serveCommand(io: CliIo): Command {
     .addHelpText(
       'after',
       `
-Per request, besides OpenAI's prompt / max_tokens / temperature / top_p / seed / stream:
+Routes: POST /v1/completions, POST /v1/chat/completions (JSON or server-sent events), GET /v1/models,
+GET /health, GET /ready (200 when loaded and not draining), GET /metrics (Prometheus).
+OpenAI fields: prompt (text, list, token ids) or messages, max_tokens / max_completion_tokens,
+temperature, top_p, seed, n, stream, stream_options.include_usage, stop, logprobs / top_logprobs,
+frequency_penalty, presence_penalty, logit_bias. adakv's, per request:
   method (default ada-snapkv), max_cache_tokens (per KV head) or compression_ratio (e.g. 4),
   protected_window (default 16). No cache limit = no compression.
+The model runs in a worker thread: /health and /metrics answer while it computes.
 
 Errors are OpenAI-style JSON ({"error": {"message", "type", "param", "code"}}): 400 malformed,
-invalid or not JSON, 404 unknown route, 405 wrong method, 408 request not received within
---request-timeout, 413 body over --body-limit, 429 more than --max-pending, 500 the request failed
-while running, 503 shutting down, 507 the pool cannot hold the request even alone.
+invalid, unsupported or not JSON, 404 unknown route, 405 wrong method, 408 request not received
+within --request-timeout, 413 body over --body-limit, 429 more than --max-pending, 500 the request
+failed while running, 503 loading or shutting down, 507 the pool cannot hold the request even alone.
 
 Examples:
   adakv serve --port 8080 --pool-blocks 2048
   adakv serve --host 0.0.0.0 --request-timeout 10s --max-connections 64
   curl -s localhost:8080/v1/completions -H 'content-type: application/json' \\
     -d '{"prompt": "Once upon a time", "max_tokens": 32, "max_cache_tokens": 48}'
+  curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 32, "compression_ratio": 4}'
   curl -s localhost:8080/metrics`,
     )
     .action(async (flags: ServeFlags) => {
-      const { model, name } = await loadModelForCli(flags, io);
-      const backend = await openBackend(flags.backend, io, flags);
+      const { file, name } = await modelFileForCli(flags, io);
       // (without --headers-timeout, the server takes 10 s or --request-timeout if shorter)
-      const server = await startServer({ ...flags, model, modelName: name, backend }).catch((error: unknown) => {
-        backend.dispose();
+      const server = await startServer({ ...flags, model: file, modelName: name }).catch((error: unknown) => {
         throw describeListenError(error, flags.host, flags.port) ?? error;
       });
-      io.stdout.write(`adakv serve: ${name} on ${server.url} (${backend.description}; pool ${flags.poolBlocks} blocks of ${flags.blockSize} tokens)\n`);
+      if (server.info.notice) io.stderr.write(`${server.info.notice}\n`);
+      io.stdout.write(`adakv serve: ${name} on ${server.url} (${server.info.backend}; pool ${flags.poolBlocks} blocks of ${flags.blockSize} tokens)\n`);
       // A first Ctrl-C / SIGTERM drains running requests; a second one quits at once.
       process.removeAllListeners('SIGINT');
-      await new Promise<void>((resolve) => {
+      await new Promise<void>((resolve, reject) => {
         const stop = () => {
           io.stderr.write('adakv serve: shutting down, finishing running requests (Ctrl-C again to quit now)...\n');
           process.once('SIGINT', () => process.exit(130));
-          void server.close().then(() => {
-            backend.dispose();
-            resolve();
-          });
+          void server.close().then(resolve);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        // the engine thread died (a bug): stop serving and report it
+        void server.crashed.then((error) => {
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
+          void server.close(0).finally(() => reject(error));
+        });
       });
       io.stderr.write('adakv serve: stopped.\n');
     });

@@ -6,6 +6,7 @@ import type { LayerObservation } from '../model/observation.js';
 import type { CompressionRequest, PlanInput } from '../plan.js';
 import type { KvStore } from '../store.js';
 
+/** The backends: the TypeScript reference, the WebAssembly engine, WebGPU. */
 export type BackendName = 'reference' | 'wasm' | 'webgpu';
 
 /**
@@ -15,7 +16,12 @@ export type BackendName = 'reference' | 'wasm' | 'webgpu';
  */
 export interface ForwardPass {
   /** The model's weights as this pass holds them: bytes resident, and parameters (a tied classifier counted once). */
-  readonly weights: { readonly residentBytes: number; readonly parameters: number };
+  readonly weights: {
+    /** Bytes the weights occupy where they live (quantized tensors stay quantized). */
+    readonly residentBytes: number;
+    /** Weights (parameters) the model holds. */
+    readonly parameters: number;
+  };
   /** Runs `tokens` at positions `0 .. n-1` into the (empty) store; the logits predicting position n, and what each layer saw. */
   prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput>;
   /** One token at `position`; the next-token logits (the array may be reused by the next call). */
@@ -35,7 +41,15 @@ export interface KvPool {
   readonly blockSize: number;
   /** Most blocks the pool can ever hold. */
   readonly capacity: number;
-  stats(): { readonly usedBlocks: number; readonly freeBlocks: number; readonly totalBlocks: number };
+  /** Blocks in use, free, and in all now. */
+  stats(): {
+    /** Blocks held by stores. */
+    readonly usedBlocks: number;
+    /** Blocks free for appends. */
+    readonly freeBlocks: number;
+    /** Blocks the pool has now. */
+    readonly totalBlocks: number;
+  };
   /** A new, empty sequence store whose blocks come from this pool. */
   createStore(): KvStore;
   /** Throws unless the pool's bookkeeping is consistent (tests, debugging). */
@@ -46,7 +60,9 @@ export interface KvPool {
 
 /** What decode-time eviction of one layer asks a backend for. */
 export interface LayerEviction {
+  /** The method whose scorer and allocation re-score the layer. */
   readonly method: CompressionRequest['method'];
+  /** Overrides of the method's defaults. */
   readonly options?: CompressionRequest['options'];
   /** Entries to keep per KV head on average after the eviction, recent window included. */
   readonly tokensPerHead: number;
@@ -57,6 +73,7 @@ export interface LayerEviction {
  * data where it lives. Chosen once (`chooseBackend`) and handed to everything that runs a model.
  */
 export interface Backend {
+  /** Which backend this is. */
   readonly name: BackendName;
   /** What it runs on, for people (e.g. "WebGPU on NVIDIA H200", "WebAssembly, paged blocks"). */
   readonly description: string;

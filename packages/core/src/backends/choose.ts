@@ -5,18 +5,27 @@ import { ReferenceBackend } from './reference/index.js';
 import { WasmBackend, type WasmBackendOptions } from './wasm/index.js';
 import { WebGpuBackend, type WebGpuBackendOptions } from './webgpu/index.js';
 
+/** A backend to start by name, or `auto`: WebGPU on a hardware adapter, else wasm. */
 export type BackendChoice = 'auto' | BackendName;
+/** Every {@link BackendChoice}, for flags and forms. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'webgpu', 'reference'];
 
+/**
+ * The options of every backend together ({@link createBackend} and {@link chooseBackend} pass on what
+ * applies).
+ */
 export type BackendOptions = WasmBackendOptions & WebGpuBackendOptions;
 
 /** Why `auto` did not pick WebGPU (null when it did, or when a backend was named). */
 export type FallbackReason = 'software-adapter' | 'no-adapter' | null;
 
+/** What {@link chooseBackend} started, and why. */
 export interface ChosenBackend {
+  /** The started backend. */
   readonly backend: Backend;
   /** A line for people when `auto` fell back (else null), e.g. to print on stderr. */
   readonly notice: string | null;
+  /** Why `auto` did not pick WebGPU (null when it did, or when a backend was named). */
   readonly fallback: FallbackReason;
   /** The WebGPU adapter `auto` found and passed over (a software renderer), else null. */
   readonly skippedAdapter: string | null;

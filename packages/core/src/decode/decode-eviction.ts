@@ -7,6 +7,7 @@ import type { LayerObservation } from '../model/observation.js';
 import { observedLength } from '../scorers/observation-context.js';
 import type { KvStore } from '../store.js';
 
+/** The method, the limit and the pace of a {@link DecodeEviction}. */
 export interface DecodeEvictionOptions {
   /** The method whose scorer and head allocation re-score the cache (e.g. `ada-snapkv`). */
   readonly method: string | Method;
@@ -33,8 +34,11 @@ export interface DecodeEvictionOptions {
  * `window` most recent entries of every head are never evicted.
  */
 export class DecodeEviction {
+  /** The method that re-scores the cache. */
   readonly method: Method;
+  /** Its options, resolved. */
   readonly options: MethodOptions;
+  /** Decode steps between a layer's evictions. */
   readonly every: number;
   private readonly maxTokensPerHead: number | ((seen: number) => number);
   private seen = 0;
@@ -43,6 +47,10 @@ export class DecodeEviction {
   /** Layer evictions run so far. */
   evictions = 0;
 
+  /**
+   * @param backend The backend that made `store`: it re-scores and evicts where the data lives.
+   * @param store The sequence's cache.
+   */
   constructor(
     private readonly backend: Backend,
     readonly store: KvStore,

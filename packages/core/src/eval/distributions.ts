@@ -34,11 +34,17 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
+/** Mean, sample standard deviation, extremes and count of per-segment figures. */
 export interface Spread {
+  /** The mean. */
   mean: number;
+  /** The sample standard deviation (0 for one value). */
   std: number;
+  /** The smallest value. */
   min: number;
+  /** The largest value. */
   max: number;
+  /** Values summarized. */
   n: number;
 }
 

@@ -15,11 +15,15 @@ import type { Backend, ForwardPass } from '../backends/backend.js';
 import { ReferenceBackend } from '../backends/reference/index.js';
 import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
 
+/** What {@link evaluateFidelity} runs: the model, the text, and the methods crossed with the budgets. */
 export interface FidelityOptions {
+  /** The model to evaluate. */
   readonly model: Model;
   /** Token windows of real text, each at least `prefill + continuation + 1` long (BOS first). */
   readonly segments: readonly (readonly number[])[];
+  /** Methods to compare. */
   readonly methods: readonly MethodName[];
+  /** Budgets to compare (tokens per KV head, or ratios of the prefill). */
   readonly budgets: readonly BudgetSpec[];
   /** Prompt tokens prefilled, then compressed (default 192). */
   readonly prefill?: number;
@@ -29,11 +33,18 @@ export interface FidelityOptions {
   readonly options?: Partial<MethodOptions>;
   /** Where the model, its K/V and the planning run (default: the reference backend). */
   readonly backend?: Backend;
+  /**
+   * Called after each run (a segment's full cache, then each method and budget) with the runs done, the
+   * total and a label.
+   */
   readonly onProgress?: (done: number, total: number, label: string) => void;
+  /** Aborts the evaluation (it rejects with the signal's reason). */
   readonly signal?: AbortSignal;
 }
 
+/** One (method, budget) of a fidelity report, each figure spread over the segments. */
 export interface FidelityRow {
+  /** The method's name. */
   readonly method: string;
   /** Tokens per KV head, window included. */
   readonly budget: number;
@@ -45,19 +56,28 @@ export interface FidelityRow {
   readonly nllDelta: Spread;
   /** At compression time: attention-output L1 loss and retained attention mass (means over layers and heads). */
   readonly attentionL1: Spread;
+  /** Attention mass the kept entries hold (means over layers and heads). */
   readonly retainedMass: Spread;
   /** f32 K/V bytes kept right after compression, and with the full cache. */
   readonly kvBytes: number;
+  /** f32 K/V bytes of the full cache. */
   readonly fullKvBytes: number;
 }
 
+/** What {@link evaluateFidelity} measured, with the settings it ran with. */
 export interface FidelityReport {
+  /** The settings as resolved. */
   readonly settings: {
+    /** Text segments averaged over. */
     readonly segments: number;
+    /** Prompt tokens prefilled, then compressed. */
     readonly prefill: number;
+    /** Tokens teacher-forced through the compressed cache. */
     readonly continuation: number;
+    /** Method options for every method. */
     readonly options: Partial<MethodOptions>;
   };
+  /** One row per (method, budget). */
   readonly rows: readonly FidelityRow[];
 }
 

@@ -1,5 +1,5 @@
 import { OptionError } from '../errors.js';
-import type { Tokenizer } from '../model/tokenizer.js';
+import type { TextTokenizer } from '../model/tokenizers/types.js';
 
 /** Paragraphs of a plain-text book: blank-line separated, hard line wraps joined, headings dropped. */
 export function paragraphs(text: string): string[] {
@@ -10,6 +10,7 @@ export function paragraphs(text: string): string[] {
     .filter((p) => p.length >= 80); // short blocks are titles and chapter numbers, not story text
 }
 
+/** How {@link tokenSegments} cuts a text. */
 export interface SegmentOptions {
   /** Segments wanted. */
   count: number;
@@ -22,7 +23,7 @@ export interface SegmentOptions {
  * of the fidelity evaluation. Paragraphs are tokenized one by one (BPE cost grows with length) and
  * joined with newlines, so a window may span paragraphs as running text does.
  */
-export function tokenSegments(tokenizer: Tokenizer, text: string, { count, length }: SegmentOptions): number[][] {
+export function tokenSegments(tokenizer: TextTokenizer, text: string, { count, length }: SegmentOptions): number[][] {
   if (!Number.isInteger(count) || count < 1) throw new OptionError(`segments must be a whole number >= 1, got ${count}.`);
   if (!Number.isInteger(length) || length < 2) throw new OptionError(`segment length must be >= 2 tokens, got ${length}.`);
   const newline = tokenizer.encode('\n', { bos: false, dummyPrefix: false });

@@ -4,7 +4,10 @@ import { alphaOption } from './option-specs.js';
 import type { Method, MethodOptionSpecs } from './types.js';
 
 /** What {@link adaptive} adds to a method's options. */
-export type AdaptiveOptionSpecs = { readonly alpha: OptionSpec<number> };
+export type AdaptiveOptionSpecs = {
+  /** Ada-KV's safeguard: the share of each head's budget guaranteed to it (default 0.2; 1 = uniform split). */
+  readonly alpha: OptionSpec<number>;
+};
 
 /**
  * Ada-KV (Feng et al., 2024, arXiv 2407.11550) as a wrapper over any method: the same scorer and
@@ -12,7 +15,12 @@ export type AdaptiveOptionSpecs = { readonly alpha: OptionSpec<number> };
  * scores, with the `alpha` safeguard. Reads the wrapped method's options and `alpha`. A method
  * that evicts nothing (no scorer) is returned as it is.
  */
-export function adaptive<M extends Method & { readonly scorer: null }>(method: M): M;
+export function adaptive<
+  M extends Method & {
+    /** No scorer: the method evicts nothing. */
+    readonly scorer: null;
+  },
+>(method: M): M;
 export function adaptive<Name extends string, Specs extends MethodOptionSpecs>(
   method: Method<Name, Specs>,
 ): Method<`ada-${Name}`, Specs & AdaptiveOptionSpecs>;

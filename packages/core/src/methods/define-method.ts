@@ -27,6 +27,7 @@ export function checkMethodDeclaration(method: Pick<Method, 'name' | 'schedule' 
 
 /** What {@link defineMethod} takes: everything a {@link Method} is but its defaults, which come from `options`. */
 export interface MethodDefinition<Name extends string, Specs extends MethodOptionSpecs, S> {
+  /** The method's name, as `compress` and the CLI take it. */
   readonly name: Name;
   /** One line for help texts. */
   readonly summary: string;
@@ -34,7 +35,9 @@ export interface MethodDefinition<Name extends string, Specs extends MethodOptio
   readonly paper: string;
   /** Scores a head's selectable entries; `null` = evict nothing. It may read only options declared below. */
   readonly scorer: S;
+  /** How the budget is split across layers (`pyramid` reads `beta`). */
   readonly schedule: LayerSchedule;
+  /** How a layer's budget is split across its KV heads (`adaptive` reads `alpha`). */
   readonly allocation: Allocation;
   /**
    * Every option the method reads, each with its default, its check and a line of documentation:
@@ -54,7 +57,10 @@ export function defineMethod<
   const Name extends string,
   const Specs extends MethodOptionSpecs,
   S extends Scorer<OptionValues<Specs>> | null,
->(definition: MethodDefinition<Name, Specs, S>): Method<Name, Specs> & { readonly scorer: S } {
+>(definition: MethodDefinition<Name, Specs, S>): Method<Name, Specs> & {
+  /** The scorer given, with its own type. */
+  readonly scorer: S;
+} {
   checkMethodDeclaration(definition);
   const method = {
     name: definition.name,

@@ -9,5 +9,8 @@ export const full = defineMethod({
   scorer: null,
   schedule: 'uniform',
   allocation: 'uniform',
-  options: { window: windowOption },
+  options: {
+    /** Observation window `w` (default 32): the last `w` prompt tokens, always kept, whose queries score the rest. */
+    window: windowOption,
+  },
 });

@@ -10,5 +10,10 @@ export const h2o = defineMethod({
   scorer: h2oScorer,
   schedule: 'uniform',
   allocation: 'uniform',
-  options: { window: windowOption, groupReduce: groupReduceOption },
+  options: {
+    /** Observation window `w` (default 32): the last `w` prompt tokens, always kept, whose queries score the rest. */
+    window: windowOption,
+    /** GQA: how a group's query heads combine, `mean` (default) or `max`. */
+    groupReduce: groupReduceOption,
+  },
 });

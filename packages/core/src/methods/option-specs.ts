@@ -18,6 +18,7 @@ export const windowOption = option({
   isValid: wholeNumber(1),
 });
 
+/** SnapKV's pooling kernel `k` along the sequence (default 7, odd; 1 = no pooling). */
 export const kernelSizeOption = option({
   default: 7,
   doc: 'SnapKV pooling kernel k along the sequence (odd; 1 = no pooling)',
@@ -25,6 +26,7 @@ export const kernelSizeOption = option({
   isValid: (value: unknown): value is number => wholeNumber(1)(value) && value % 2 === 1,
 });
 
+/** SnapKV's pooling along the sequence: `max` (default) or `avg` (divides by `k`, counting the padding). */
 export const poolingOption = option({
   default: 'max' as Pooling,
   doc: 'SnapKV pooling along the sequence: max or avg (avg divides by k, counting the padding)',
@@ -32,6 +34,7 @@ export const poolingOption = option({
   isValid: (value: unknown): value is Pooling => value === 'max' || value === 'avg',
 });
 
+/** GQA: how a group's query heads are combined before pooling, `mean` (default) or `max`. */
 export const groupReduceOption = option({
   default: 'mean' as GroupReduce,
   doc: "GQA: how a group's query heads are combined before pooling (mean or max)",
@@ -39,6 +42,7 @@ export const groupReduceOption = option({
   isValid: (value: unknown): value is GroupReduce => value === 'mean' || value === 'max',
 });
 
+/** Ada-KV's safeguard: the share of each head's budget guaranteed to it (default 0.2; 1 = uniform split). */
 export const alphaOption = option({
   default: 0.2,
   doc: "Ada-KV safeguard: the share of each head's budget guaranteed to it (1 = uniform split)",
@@ -46,6 +50,7 @@ export const alphaOption = option({
   isValid: (value: unknown): value is number => Number.isFinite(value) && (value as number) >= 0 && (value as number) <= 1,
 });
 
+/** PyramidKV's steepness (default 20): the top layer keeps about `floor(B' / beta)` selectable tokens. */
 export const betaOption = option({
   default: 20,
   doc: "PyramidKV steepness: the top layer keeps about floor(B' / beta) selectable tokens",
@@ -53,6 +58,7 @@ export const betaOption = option({
   isValid: (value: unknown): value is number => Number.isFinite(value) && (value as number) > 0,
 });
 
+/** StreamingLLM's attention sinks (default 4): the first tokens, always kept. */
 export const sinksOption = option({
   default: 4,
   doc: 'StreamingLLM attention sinks: the first tokens, always kept',

@@ -4,7 +4,7 @@ import { type OptionSpec, checkOption } from './option-spec.js';
 import { type MethodOptions, registeredOptions } from './registry.js';
 import type { DeclaredOptions, Method } from './types.js';
 
-/** The resolved options of method `M`: the ones it declares, typed (see {@link DeclaredOptions}). */
+/** The resolved options of method `M`: the ones it declares, typed (see `DeclaredOptions`). */
 export type OptionsOf<M extends Method> = DeclaredOptions<M, MethodOptions>;
 
 /**

@@ -10,5 +10,16 @@ export const pyramidkv = defineMethod({
   scorer: snapkvScorer,
   schedule: 'pyramid',
   allocation: 'uniform',
-  options: { window: windowOption, kernelSize: kernelSizeOption, pooling: poolingOption, groupReduce: groupReduceOption, beta: betaOption },
+  options: {
+    /** Observation window `w` (default 32): the last `w` prompt tokens, always kept, whose queries score the rest. */
+    window: windowOption,
+    /** SnapKV's pooling kernel `k` along the sequence (default 7; 1 = no pooling). */
+    kernelSize: kernelSizeOption,
+    /** SnapKV's pooling along the sequence: `max` (default) or `avg`. */
+    pooling: poolingOption,
+    /** GQA: how a group's query heads combine, `mean` (default) or `max`. */
+    groupReduce: groupReduceOption,
+    /** PyramidKV's steepness (default 20): the top layer keeps about `floor(B' / beta)` selectable tokens. */
+    beta: betaOption,
+  },
 });

@@ -46,6 +46,7 @@ export const DEFAULT_METHOD_OPTIONS: MethodOptions = Object.freeze(
   Object.fromEntries(Object.entries(registeredOptions).map(([name, spec]) => [name, spec.default])),
 ) as MethodOptions;
 
+/** Every registered method, in registration order. */
 export function listMethods(): readonly RegisteredMethod[] {
   return registry;
 }
@@ -56,7 +57,15 @@ export function isMethodName(value: string): value is MethodName {
 }
 
 /** The registered method called `name`; an {@link UnknownMethodError} listing the known names for any other string. */
-export function getMethod<N extends MethodName>(name: N): Extract<RegisteredMethod, { readonly name: N }>;
+export function getMethod<N extends MethodName>(
+  name: N,
+): Extract<
+  RegisteredMethod,
+  {
+    /** The method's name. */
+    readonly name: N;
+  }
+>;
 export function getMethod(name: string): Method;
 export function getMethod(name: string): Method {
   const method = registry.find((m) => m.name === name);

@@ -10,5 +10,14 @@ export const snapkv = defineMethod({
   scorer: snapkvScorer,
   schedule: 'uniform',
   allocation: 'uniform',
-  options: { window: windowOption, kernelSize: kernelSizeOption, pooling: poolingOption, groupReduce: groupReduceOption },
+  options: {
+    /** Observation window `w` (default 32): the last `w` prompt tokens, always kept, whose queries score the rest. */
+    window: windowOption,
+    /** SnapKV's pooling kernel `k` along the sequence (default 7; 1 = no pooling). */
+    kernelSize: kernelSizeOption,
+    /** SnapKV's pooling along the sequence: `max` (default) or `avg`. */
+    pooling: poolingOption,
+    /** GQA: how a group's query heads combine, `mean` (default) or `max`. */
+    groupReduce: groupReduceOption,
+  },
 });

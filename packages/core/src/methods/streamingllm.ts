@@ -10,5 +10,10 @@ export const streamingllm = defineMethod({
   scorer: streamingScorer,
   schedule: 'uniform',
   allocation: 'uniform',
-  options: { window: windowOption, sinks: sinksOption },
+  options: {
+    /** Observation window `w` (default 32): the last `w` prompt tokens, always kept, whose queries score the rest. */
+    window: windowOption,
+    /** StreamingLLM's attention sinks (default 4): the first tokens, always kept. */
+    sinks: sinksOption,
+  },
 });

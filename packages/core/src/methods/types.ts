@@ -10,7 +10,10 @@ export type LayerSchedule = 'uniform' | 'pyramid';
  * The options a method declares. Every method declares `window`: the planner always keeps the
  * last `window` prompt tokens, scorers read their queries, and metrics measure over them.
  */
-export type MethodOptionSpecs = OptionSpecs & { readonly window: OptionSpec<number> };
+export type MethodOptionSpecs = OptionSpecs & {
+  /** The observation window: the last `window` prompt tokens, always kept, whose queries score the rest. */
+  readonly window: OptionSpec<number>;
+};
 
 /** True for the erased `Method` type (its options are not known at compile time). */
 type IsErased<Specs> = string extends keyof Specs ? true : false;
@@ -28,13 +31,17 @@ export type ScorerInput<Specs extends MethodOptionSpecs> = IsErased<Specs> exten
  * has no scorer (nothing is evicted). `Method` with no type arguments is any method.
  */
 export interface Method<Name extends string = string, Specs extends MethodOptionSpecs = MethodOptionSpecs> {
+  /** The method's name, as `compress` and the CLI take it. */
   readonly name: Name;
   /** One line for help texts. */
   readonly summary: string;
   /** The paper that introduced it (title and arXiv link). */
   readonly paper: string;
+  /** Scores a head's selectable entries; `null` = evict nothing. */
   readonly scorer: Scorer<ScorerInput<Specs>> | null;
+  /** How the budget is split across layers. */
   readonly schedule: LayerSchedule;
+  /** How a layer's budget is split across its KV heads. */
   readonly allocation: Allocation;
   /** The options this method reads, each with its default, its check and a line of documentation. */
   readonly options: Specs;

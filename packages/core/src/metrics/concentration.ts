@@ -3,6 +3,7 @@ import type { CacheGeometry } from '../geometry.js';
 import type { LayerObservation } from '../model/observation.js';
 import { checkObservations, checkWindow, windowAttention } from './window-attention.js';
 
+/** How concentrated one KV head's attention is. */
 export interface HeadConcentration {
   /** `massAt[k - 1]`: attention mass reached by the `k` most attended entries (k = 1..n). */
   readonly massAt: Float32Array;
@@ -10,7 +11,9 @@ export interface HeadConcentration {
   readonly fractionForTarget: number;
 }
 
+/** How concentrated every head's attention is (what {@link concentration} returns). */
 export interface Concentration {
+  /** The attention mass `fractionForTarget` is measured for (0.9 by default). */
   readonly target: number;
   /** `[layer][kvHead]`. */
   readonly heads: readonly (readonly HeadConcentration[])[];

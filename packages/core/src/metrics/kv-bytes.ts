@@ -9,6 +9,7 @@ export function kvBytes(entries: number, headDim: number, bytesPerValue = 4): nu
   return entries * headDim * 2 * bytesPerValue;
 }
 
+/** The K/V bytes a plan keeps, against the full cache ({@link planKvBytes}). */
 export interface PlanBytes {
   /** K/V bytes the plan keeps over all layers and KV heads. */
   readonly kept: number;

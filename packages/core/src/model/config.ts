@@ -7,14 +7,21 @@ export interface ModelConfig {
   readonly dim: number;
   /** Width of the SwiGLU feed-forward layer. */
   readonly hiddenDim: number;
+  /** Transformer layers. */
   readonly layers: number;
+  /** Attention (query) heads per layer. */
   readonly queryHeads: number;
+  /** Key/value heads per layer (fewer than query heads with grouped-query attention). */
   readonly kvHeads: number;
+  /** Width of one head. */
   readonly headDim: number;
+  /** Tokens in the vocabulary. */
   readonly vocabSize: number;
   /** Longest sequence the model supports (positions 0 .. contextLength - 1). */
   readonly contextLength: number;
+  /** RoPE's base frequency (10000 for llama2.c models). */
   readonly ropeTheta: number;
+  /** The epsilon of RMS normalization. */
   readonly normEps: number;
 }
 

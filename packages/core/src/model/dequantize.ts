@@ -1,12 +1,24 @@
 import { ModelFormatError } from '../errors.js';
 
 /** GGML tensor types this loader reads (values of `GGMLQuantizationType`). */
-export const TensorType = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
+export const TensorType = {
+  /** 32-bit floats. */
+  F32: 0,
+  /** IEEE half floats. */
+  F16: 1,
+  /** Blocks of 32 int8 weights with one f16 scale. */
+  Q8_0: 8,
+  /** bfloat16: the top half of an f32. */
+  BF16: 30,
+} as const;
 const NAMES: Record<number, string> = { 0: 'f32', 1: 'f16', 8: 'q8_0', 30: 'bf16' };
 /** q8_0: blocks of 32 weights, one f16 scale and 32 int8s. */
 const Q8_BLOCK = 32;
 const Q8_BLOCK_BYTES = 2 + Q8_BLOCK;
 
+/**
+ * The name of a GGML tensor type (`f32`, `q8_0`, ...), or `ggml type N` for one this loader does not read.
+ */
 export function tensorTypeName(type: number): string {
   return NAMES[type] ?? `ggml type ${type}`;
 }

@@ -10,7 +10,9 @@ import type { LayerWeights } from './weights.js';
 
 /** Result of a batched prefill: the next-token logits after the last prompt token, and what each layer saw. */
 export interface PrefillOutput {
+  /** Logits predicting the token after the prompt `[vocabSize]`. */
   readonly logits: Float32Array;
+  /** What each layer saw, first to last. */
   readonly observations: LayerObservation[];
 }
 
@@ -54,7 +56,7 @@ type Attend = (layer: number, a: Activations) => Promise<void>;
 
 /**
  * The LLaMA forward pass on the CPU, as llama2.c computes it: RMSNorm, RoPE on adjacent pairs,
- * grouped-query attention, SwiGLU, final norm and classifier. One layer recipe ({@link layer}) serves
+ * grouped-query attention, SwiGLU, final norm and classifier. One layer recipe (`layer`) serves
  * prefill (the prompt's rows attend causally among themselves), decode and batched decode (each row
  * appends to its sequence's store and attends through it); the GPU decoder mirrors the same recipe.
  * Decode buffers are allocated once, so a decoded token allocates nothing but what the store does.
@@ -66,8 +68,14 @@ export class Transformer {
   private readonly position = new Int32Array(1);
 
   /** f32 arrays: 4 bytes per parameter. */
-  readonly weights: { readonly residentBytes: number; readonly parameters: number };
+  readonly weights: {
+    /** Bytes the weights occupy. */
+    readonly residentBytes: number;
+    /** Weights (parameters) the model holds, a tied classifier counted once. */
+    readonly parameters: number;
+  };
 
+  /** @param model The model to run. */
   constructor(readonly model: Model) {
     this.single = new Activations(1, model);
     this.logits = new Float32Array(model.config.vocabSize);

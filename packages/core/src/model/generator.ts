@@ -22,6 +22,7 @@ export type AfterPrefill<T = unknown> = (input: {
   readonly backend: Backend;
 }) => T | Promise<T>;
 
+/** Where a {@link Generator} runs, and what it does after prefill and while decoding. */
 export interface GeneratorOptions {
   /** Where the model and its cache run (see `chooseBackend`); the reference backend by default. */
   backend?: Backend;
@@ -33,15 +34,19 @@ export interface GeneratorOptions {
   eviction?: DecodeEvictionOptions;
 }
 
+/** What {@link Generator.prefill} returns. */
 export interface PrefillResult {
   /** Logits predicting the token after the prompt (a copy). */
   readonly logits: Float32Array;
+  /** What each layer saw (post-RoPE q, k, v of the prompt), for planning compression. */
   readonly observations: readonly LayerObservation[];
   /** What `afterPrefill` returned, if set. */
   readonly afterPrefill: unknown;
 }
 
+/** One generated token, as `onToken` receives it. */
 export interface GeneratedToken {
+  /** The token id. */
   readonly token: number;
   /** The text this token adds (may be empty while a multi-byte character is incomplete). */
   readonly text: string;
@@ -49,6 +54,7 @@ export interface GeneratedToken {
   readonly position: number;
 }
 
+/** How {@link Generator.generate} samples and when it stops. */
 export interface GenerateOptions {
   /** Tokens to generate; the rest of the context by default. */
   steps?: number;
@@ -58,19 +64,27 @@ export interface GenerateOptions {
   topP?: number;
   /** Seed of the sampler's xorshift generator (default 42); ignored when greedy. */
   seed?: number;
-  /** Stop when the model emits BOS or EOS (default true); the stop token is not reported. */
+  /** Stop at an end-of-text token (`tokenizer.isEndOfText`: EOS, EOT, BOS, ...; default true); the stop token is not reported. */
   stopAtEndOfText?: boolean;
   /** Called for every generated token as soon as it is sampled. */
   onToken?: (token: GeneratedToken) => void;
 }
 
+/** What {@link Generator.generate} returns. */
 export interface GenerateResult {
+  /** The prompt's tokens, BOS included. */
   readonly promptTokens: number[];
+  /** The generated tokens (a stop token excluded). */
   readonly tokens: number[];
+  /** Their text. */
   readonly text: string;
+  /** Why generation stopped: the steps were done, or the model ended the text. */
   readonly stopReason: 'steps' | 'end-of-text';
+  /** What prefill returned. */
   readonly prefill: PrefillResult;
+  /** Prefill time (`afterPrefill` included). */
   readonly prefillMs: number;
+  /** Decode time. */
   readonly decodeMs: number;
   /** Prompt tokens per second of the batched prefill. */
   readonly prefillTokensPerSecond: number;
@@ -83,7 +97,9 @@ export interface GenerateResult {
  * as one batch, `step` forwards one token, `generate` does both and samples, streaming tokens.
  */
 export class Generator {
+  /** Where the model and its cache run. */
   readonly backend: Backend;
+  /** The sequence's KV cache. */
   readonly store: KvStore;
   /** The decode-time eviction policy, when `eviction` was given (its counters say what it evicted). */
   readonly eviction: DecodeEviction | null;
@@ -91,6 +107,7 @@ export class Generator {
   private readonly afterPrefill: AfterPrefill | undefined;
   private nextPosition = 0;
 
+  /** @param model The model to run. */
   constructor(readonly model: Model, options: GeneratorOptions = {}) {
     this.backend = options.backend ?? new ReferenceBackend();
     this.store = options.store ?? this.backend.createStore(cacheGeometry(model.config));
@@ -103,7 +120,12 @@ export class Generator {
   }
 
   /** The model's weights as the backend holds them: bytes resident and parameters (bytes per parameter = their ratio). */
-  get weights(): { readonly residentBytes: number; readonly parameters: number } {
+  get weights(): {
+    /** Bytes the weights occupy where the backend holds them. */
+    readonly residentBytes: number;
+    /** Weights (parameters) the model holds. */
+    readonly parameters: number;
+  } {
     return this.transformer.weights;
   }
 
@@ -198,7 +220,7 @@ export class Generator {
     const decodeStart = performance.now();
     for (let i = 0; i < steps; i++) {
       const token = next;
-      if (stopAtEndOfText && tokenizer && (token === tokenizer.bosToken || token === tokenizer.eosToken)) {
+      if (stopAtEndOfText && tokenizer && tokenizer.isEndOfText(token)) {
         stopReason = 'end-of-text';
         break;
       }

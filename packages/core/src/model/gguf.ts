@@ -1,10 +1,10 @@
 import { type GGUFParseOutput, type GGUFTensorInfo, gguf } from '@huggingface/gguf';
 import { ModelFormatError } from '../errors.js';
-import { type ModelConfig, validateConfig } from './config.js';
+import { validateConfig } from './config.js';
 import { dequantize, tensorByteLength, tensorTypeName } from './dequantize.js';
 import type { Model } from './model.js';
 import { ropeTables } from './rope.js';
-import { Tokenizer } from './tokenizer.js';
+import { readChatTemplate, readGgufTokenizer } from './tokenizers/gguf-tokenizer.js';
 import type { LayerWeights } from './weights.js';
 
 type Metadata = GGUFParseOutput<{ strict: false }>['metadata'];
@@ -34,7 +34,7 @@ function metadataNumber(metadata: Metadata, key: string, fallback?: number): num
 /**
  * Loads a GGUF file of the LLaMA architecture (f32, f16, bf16 and q8_0 tensors; weights are
  * dequantized to f32). The header is parsed by `@huggingface/gguf`; tensor data is read by offset.
- * The tokenizer comes from the file's `tokenizer.ggml.*` metadata when it is a SentencePiece (llama) one.
+ * The tokenizer (SentencePiece or byte-level BPE) and the chat template come from the file's `tokenizer.*` metadata.
  */
 export async function loadGgufModel(data: ArrayBuffer | Uint8Array): Promise<Model> {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
@@ -119,7 +119,8 @@ export async function loadGgufModel(data: ArrayBuffer | Uint8Array): Promise<Mod
   return {
     config,
     weights: { tokenEmbedding, layers, finalNorm, classifier, ropeCos: rope.cos, ropeSin: rope.sin },
-    tokenizer: readTokenizer(metadata, config),
+    tokenizer: readGgufTokenizer(metadata, config.vocabSize),
+    chatTemplate: readChatTemplate(metadata),
     source: { format: 'gguf', tensorTypes },
   };
 }
@@ -132,23 +133,4 @@ function checkShape(info: GGUFTensorInfo, expected: readonly number[]): void {
       `GGUF: tensor ${info.name} has shape [${actual.join(', ')}], but the metadata implies [${expected.join(', ')}].`,
     );
   }
-}
-
-/** SentencePiece vocabularies write spaces as U+2581; llama2.c's pieces hold real spaces. */
-function readTokenizer(metadata: Metadata, config: ModelConfig): Tokenizer | undefined {
-  if (metadata['tokenizer.ggml.model'] !== 'llama') return undefined;
-  const tokens = metadata['tokenizer.ggml.tokens'];
-  const scores = metadata['tokenizer.ggml.scores'];
-  if (!Array.isArray(tokens) || tokens.length !== config.vocabSize) {
-    throw new ModelFormatError(
-      `GGUF: tokenizer.ggml.tokens has ${Array.isArray(tokens) ? tokens.length : 'no'} entries for a vocabulary of ${config.vocabSize}.`,
-    );
-  }
-  const encoder = new TextEncoder();
-  const pieces = tokens.map((token) => encoder.encode(String(token).replaceAll('\u2581', ' ')));
-  const scoreArray = Float32Array.from(
-    Array.isArray(scores) && scores.length === tokens.length ? scores.map(Number) : tokens.map(() => 0),
-  );
-  const special = (key: string) => (metadata[key] === undefined ? undefined : Number(metadata[key]));
-  return new Tokenizer(pieces, scoreArray, { bos: special('tokenizer.ggml.bos_token_id'), eos: special('tokenizer.ggml.eos_token_id') });
 }

@@ -2,7 +2,22 @@ export { type ModelConfig, cacheGeometry, validateConfig } from './config.js';
 export type { LayerWeights, ModelWeights } from './weights.js';
 export type { Model, ModelSource } from './model.js';
 export type { LayerObservation } from './observation.js';
-export { Tokenizer, TokenTextStream, parseLlama2cTokenizer, type EncodeOptions } from './tokenizer.js';
+export {
+  BpeTokenizer,
+  SentencePieceTokenizer,
+  Tokenizer,
+  TokenTextStream,
+  TokenType,
+  parseLlama2cTokenizer,
+  preTokenizerNames,
+  type BpeVocabulary,
+  type DecodeOptions,
+  type EncodeOptions,
+  type SentencePieceOptions,
+  type SpecialTokenIds,
+  type TextTokenizer,
+} from './tokenizer.js';
+export { PLAIN_CHAT_TEMPLATE, encodeChat, formatChat, type ChatMessage, type ChatOptions } from './chat.js';
 export { loadLlama2cModel } from './llama2c.js';
 export { Transformer, type PrefillOutput } from './forward.js';
 export { MAX_SEED, Rng, Sampler, argmax, checkSeed, type SamplingOptions } from './sampler.js';
@@ -15,6 +30,5 @@ export {
   type GenerateOptions,
   type GenerateResult,
 } from './generator.js';
-export { loadGgufModel } from './gguf.js';
-export { loadModel, isGguf } from './load.js';
+export { loadGgufModel, loadModel, isGguf } from './load.js';
 export { TensorType, dequantize, halfToFloat, tensorTypeName } from './dequantize.js';

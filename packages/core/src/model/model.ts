@@ -1,9 +1,10 @@
 import type { ModelConfig } from './config.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { TextTokenizer } from './tokenizers/types.js';
 import type { ModelWeights } from './weights.js';
 
 /** Where a model came from, for display and for checks that depend on the file format. */
 export interface ModelSource {
+  /** The file format it was read from. */
   readonly format: 'llama2c' | 'gguf';
   /** Storage type of each tensor as found in the file (GGUF) or `f32` for llama2.c checkpoints. */
   readonly tensorTypes: Readonly<Record<string, string>>;
@@ -11,8 +12,14 @@ export interface ModelSource {
 
 /** A loaded LLaMA-family decoder: hyperparameters, f32 weights and, when the file carries one, its tokenizer. */
 export interface Model {
+  /** The model's hyperparameters. */
   readonly config: ModelConfig;
+  /** Its weights, f32. */
   readonly weights: ModelWeights;
-  readonly tokenizer: Tokenizer | undefined;
+  /** The tokenizer the file carries (GGUF, or llama2.c's `tokenizer.bin` when given), else undefined. */
+  readonly tokenizer: TextTokenizer | undefined;
+  /** The Jinja chat template the file carries (GGUF `tokenizer.chat_template`); see `formatChat`. */
+  readonly chatTemplate?: string;
+  /** Where it came from. */
   readonly source: ModelSource;
 }

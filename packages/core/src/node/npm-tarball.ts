@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
+/** How far a download is. */
 export interface DownloadProgress {
+  /** Bytes received so far. */
   readonly receivedBytes: number;
   /** Undefined when the size is not known in advance. */
   readonly totalBytes: number | undefined;

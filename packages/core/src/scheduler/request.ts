@@ -11,7 +11,9 @@ export interface CompletionRequest {
   readonly maxTokens?: number;
   /** 0 = greedy (default). */
   readonly temperature?: number;
+  /** Nucleus sampling threshold (default 0.9; 1 turns it off); ignored when greedy. */
   readonly topP?: number;
+  /** Seed of the sampler (default 42); ignored when greedy. */
   readonly seed?: number;
   /** Compression method (default `ada-snapkv`); `full` or no limit below means no compression. */
   readonly method?: string;
@@ -38,13 +40,19 @@ export interface CompletionRequest {
 
 /** One sampled token of a request. */
 export interface GeneratedTokenEvent {
+  /** The token id. */
   readonly token: number;
   /** The text it adds (may be empty while a multi-byte character is incomplete). */
   readonly text: string;
   /** With `logprobs`: its log-probability (after `logitsProcessor`, before temperature) ... */
   readonly logprob?: number;
   /** ... and the most likely tokens with theirs, most likely first. */
-  readonly topLogprobs?: readonly { readonly token: number; readonly logprob: number }[];
+  readonly topLogprobs?: readonly {
+    /** A token id. */
+    readonly token: number;
+    /** Its log-probability. */
+    readonly logprob: number;
+  }[];
 }
 
 export interface ResolvedRequest {

@@ -13,6 +13,7 @@ import { logSoftmax } from '../eval/distributions.js';
 import { topKIndices } from '../allocation/top-k.js';
 import type { CompletionHandle, CompletionResult, FinishReason, Sequence } from './sequence.js';
 
+/** The pool, the batch and the admission policy of a {@link Scheduler}. */
 export interface SchedulerOptions {
   /** Blocks of the shared pool, fixed: the cache memory budget (default: a pool that grows as needed). */
   readonly poolBlocks?: number;
@@ -50,7 +51,9 @@ const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
  * sequence goes back to the queue with its tokens; nothing is lost).
  */
 export class Scheduler {
+  /** The cache geometry of the model. */
   readonly geometry: CacheGeometry;
+  /** Totals since the scheduler started. */
   readonly totals: SchedulerTotals = {
     steps: 0, completed: 0, cancelled: 0, failed: 0, preemptions: 0,
     generatedTokens: 0, evictedTokens: 0, decodeMs: 0, evictionMs: 0, scheduleMs: 0, prefillMs: 0,
@@ -69,6 +72,10 @@ export class Scheduler {
   private closed = false;
   private last: StepMetrics | null = null;
 
+  /**
+   * @param model The model every request runs on.
+   * @param backend Where the model, the pool and the planning run (wasm or webgpu: paged storage).
+   */
   constructor(
     readonly model: Model,
     readonly backend: Backend,
@@ -87,10 +94,12 @@ export class Scheduler {
     });
   }
 
+  /** Sequences running now. */
   get runningCount(): number {
     return this.running.length;
   }
 
+  /** Requests waiting to be admitted. */
   get queuedCount(): number {
     return this.queue.length;
   }
@@ -494,7 +503,7 @@ export class Scheduler {
     const { token } = picked;
     sequence.tokens.push(token);
     const tokenizer = this.model.tokenizer;
-    const end = tokenizer && (token === tokenizer.bosToken || token === tokenizer.eosToken);
+    const end = tokenizer && tokenizer.isEndOfText(token);
     const piece = sequence.text && !end ? sequence.text.push(token) : '';
     sequence.output += piece;
     if (!(end && sequence.resolved.stopAtEndOfText)) sequence.request.onToken?.({ ...picked, text: piece });
@@ -503,7 +512,7 @@ export class Scheduler {
   private finishIfDone(sequence: Sequence): boolean {
     const last = sequence.tokens[sequence.tokens.length - 1];
     const tokenizer = this.model.tokenizer;
-    const stop = sequence.resolved.stopAtEndOfText && tokenizer && (last === tokenizer.bosToken || last === tokenizer.eosToken);
+    const stop = sequence.resolved.stopAtEndOfText && tokenizer && last !== undefined && tokenizer.isEndOfText(last);
     if (stop) sequence.tokens.pop();
     if (!stop && sequence.tokens.length < sequence.resolved.maxTokens) return false;
     this.finish(sequence, stop ? 'stop' : 'length');

@@ -4,13 +4,23 @@ import type { TokenTextStream } from '../model/tokenizer.js';
 import type { KvStore } from '../store.js';
 import type { CompletionRequest, ResolvedRequest } from './request.js';
 
+/**
+ * Why a completion ended: it reached `maxTokens` (`length`), the model ended the text (`stop`), or it was
+ * cancelled.
+ */
 export type FinishReason = 'length' | 'stop' | 'cancelled';
 
+/** A finished completion. */
 export interface CompletionResult {
+  /** The request's id (as its handle's). */
   readonly id: number;
+  /** The prompt's tokens, BOS included. */
   readonly promptTokens: number[];
+  /** The generated tokens (the stop token excluded). */
   readonly tokens: number[];
+  /** Their text. */
   readonly text: string;
+  /** Why it ended. */
   readonly finishReason: FinishReason;
   /** Times the sequence was put back in the queue to free memory (its tokens were kept). */
   readonly preemptions: number;
@@ -40,7 +50,10 @@ export interface Sequence {
 
 /** What `submit` returns: the result to await and a way to cancel. */
 export interface CompletionHandle {
+  /** The request's id, in submission order from 1. */
   readonly id: number;
+  /** Settles when the request finishes (or rejects when it fails). */
   readonly result: Promise<CompletionResult>;
+  /** Cancels the request; its blocks go back to the pool. */
   cancel(): void;
 }

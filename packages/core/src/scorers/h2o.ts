@@ -4,6 +4,7 @@ import type { GroupReduce, HeadContext, Scorer } from './types.js';
 
 /** What the H2O scorer reads of its method's options (the recent window is the planner's). */
 export interface H2oScorerOptions {
+  /** How a GQA group's query heads combine. */
   readonly groupReduce: GroupReduce;
 }
 

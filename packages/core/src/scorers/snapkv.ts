@@ -7,8 +7,11 @@ import type { GroupReduce, HeadContext, Pooling, Scorer } from './types.js';
 export interface SnapkvScorerOptions {
   /** Query rows that score: the last `window` observed queries. */
   readonly window: number;
+  /** Pooling kernel along the sequence (1 or less: no pooling). */
   readonly kernelSize: number;
+  /** Max or average pooling. */
   readonly pooling: Pooling;
+  /** How a GQA group's query heads combine. */
   readonly groupReduce: GroupReduce;
 }
 

@@ -2,6 +2,7 @@ import type { HeadContext, Scorer } from './types.js';
 
 /** What the StreamingLLM scorer reads of its method's options. */
 export interface StreamingScorerOptions {
+  /** Attention sinks: the first `sinks` entries, always kept. */
   readonly sinks: number;
 }
 

@@ -6,12 +6,15 @@
 export interface HeadContext {
   /** `[length][headDim]`, post-RoPE, in storage order (ascending positions). */
   readonly keys: Float32Array;
+  /** Original position of each key. */
   readonly positions: Int32Array;
   /** `[rows][groupSize][headDim]`, post-RoPE: the observation queries, oldest first. */
   readonly queries: Float32Array;
   /** Absolute position of each query row; a query sees keys at positions <= its own (causal). */
   readonly queryPositions: Int32Array;
+  /** Width of one head. */
   readonly headDim: number;
+  /** Query heads that read this KV head (`G`). */
   readonly groupSize: number;
   /** Trailing entries kept whatever their score. */
   readonly protectedCount: number;
@@ -31,7 +34,9 @@ export type GroupReduce = 'mean' | 'max';
  * `defineMethod` fails to compile otherwise.
  */
 export interface Scorer<Options = Readonly<Record<string, unknown>>> {
+  /** The scorer's name. */
   readonly name: string;
+  /** Scores the selectable entries of one KV head (`length - protectedCount` of them). */
   readonly score: (head: HeadContext, options: Options) => Float32Array;
 }
 
@@ -41,9 +46,14 @@ export interface Scorer<Options = Readonly<Record<string, unknown>>> {
  * `StreamingScorerOptions`); a method's resolved options are typed by its declaration.
  */
 export interface ScorerOptions {
+  /** Observation window: recent entries always kept, and the queries that score. */
   readonly window: number;
+  /** SnapKV's pooling kernel along the sequence. */
   readonly kernelSize: number;
+  /** SnapKV's pooling. */
   readonly pooling: Pooling;
+  /** How a GQA group's query heads combine. */
   readonly groupReduce: GroupReduce;
+  /** StreamingLLM's attention sinks: first entries always kept. */
   readonly sinks: number;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetError, ContextOverflowError, type MethodName, OptionError, UnknownMethodError, WasmBackend, evaluateFidelity } from '../../src/index.js';
-import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '../../src/node/index.js';
+import { DEFAULT_CORPUS, gutenbergText } from '../../scripts/gutenberg.mjs';
+import { tokenSegments } from '../../src/node/index.js';
 import { stories15m } from '../model/stories15m.js';
 
 const model = stories15m();

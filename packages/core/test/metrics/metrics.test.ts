@@ -13,7 +13,8 @@ import {
   planKvBytes,
   retainedMass,
 } from '../../src/index.js';
-import { DEFAULT_CORPUS, gutenbergText, tokenSegments } from '../../src/node/index.js';
+import { DEFAULT_CORPUS, gutenbergText } from '../../scripts/gutenberg.mjs';
+import { tokenSegments } from '../../src/node/index.js';
 import { Transformer, ReferenceStore, cacheGeometry } from '../../src/index.js';
 import { randomObservations } from '../compression/random-observations.js';
 import { stories15m } from '../model/stories15m.js';

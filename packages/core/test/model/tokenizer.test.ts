@@ -8,7 +8,7 @@ import {
   Tokenizer,
   parseLlama2cTokenizer,
 } from '../../src/index.js';
-import { DEFAULT_CORPUS, gutenbergText } from '../../src/node/index.js';
+import { DEFAULT_CORPUS, gutenbergText } from '../../scripts/gutenberg.mjs';
 import { stories15m, stories15mFiles } from './stories15m.js';
 
 const vocabularies = new WeakMap<Tokenizer, { keys: string[]; ids: Map<string, number>; bytes: Map<number, number> }>();

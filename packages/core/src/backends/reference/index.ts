@@ -12,6 +12,7 @@ import { compressOnCpu, evictLayerOnCpu, planOnCpu } from '../cpu-planning.js';
  * correct and slow; every other backend is held to it.
  */
 export class ReferenceBackend implements Backend {
+  /** Which backend this is. */
   readonly name = 'reference' as const;
   readonly description = 'TypeScript reference (plain arrays; the twin every fast path is checked against)';
 

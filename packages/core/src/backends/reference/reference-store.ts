@@ -14,8 +14,10 @@ interface HeadRows {
  * store is checked against. Not fast and not compact.
  */
 export class ReferenceStore extends RecordsQueriesOnCpu implements KvStore {
+  /** The cache's shape. */
   readonly geometry: CacheGeometry;
   private readonly heads: HeadRows[][];
+  /** The recent query rows of each layer (for decode-time eviction). */
   protected readonly queryWindow: QueryWindow;
 
   constructor(geometry: CacheGeometry) {

@@ -10,6 +10,7 @@ import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu } from '../cpu-planning.js';
 import { WasmForwardPass } from './forward-pass.js';
 
+/** Where the engine's module comes from, its threads and the stores' block size. */
 export interface WasmBackendOptions {
   /**
    * Where the module comes from (URL, path, bytes, module): one source for the plain single-thread
@@ -71,6 +72,7 @@ class WasmPool implements KvPool {
  * growing pool per head size; `createPool` makes a fixed one for a scheduler.
  */
 export class WasmBackend implements Backend {
+  /** Which backend this is. */
   readonly name = 'wasm' as const;
   /** The engine build that runs and why (e.g. "allocator.threads.wasm (WASM SIMD128...), 2 threads..."). */
   readonly description: string;
@@ -90,6 +92,7 @@ export class WasmBackend implements Backend {
     return this.engine.allocator;
   }
 
+  /** Loads the engine (the build the runtime supports best) and starts the backend. */
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
     const { wasm, threads } = options;
     try {

@@ -4,6 +4,7 @@ import { type CacheGeometry, validateGeometry } from '../../geometry.js';
 import { toCoreError, translated } from './paged-errors.js';
 import { PagedStore } from './paged-store.js';
 
+/** The row width, the block size and the memory budget of a {@link PagedPool}. */
 export interface PagedPoolOptions {
   /** Floats per K (and per V) row; every store made from the pool must have this head dim. */
   headDim: number;
@@ -34,6 +35,7 @@ function checkPoolOptions<T extends Omit<PagedPoolOptions, 'wasm'>>(options: T):
  * `createStore(geometry)` is one sequence's KvStore, its blocks drawn from the shared pool.
  */
 export class PagedPool {
+  /** The block pool in WebAssembly memory. */
   readonly blocks: BlockPool;
 
   private constructor(blocks: BlockPool) {
@@ -61,10 +63,12 @@ export class PagedPool {
     return new PagedPool(translated(() => BlockPool.inAllocator(allocator, { headDim, blockSize, ...fixed })));
   }
 
+  /** Floats per K (and per V) row. */
   get headDim(): number {
     return this.blocks.headDim;
   }
 
+  /** Tokens per block. */
   get blockSize(): number {
     return this.blocks.blockSize;
   }

@@ -13,11 +13,13 @@ import { checkAppend, checkAttend, checkHead, checkPlan } from '../store-checks.
  * {@link PagedPool} (or the wasm backend), never directly.
  */
 export class PagedStore extends RecordsQueriesOnCpu implements KvStore {
+  /** The cache's shape. */
   readonly geometry: CacheGeometry;
   /** The blocks this sequence's rows live in, shared with the pool's other sequences. */
   readonly blocks: BlockPool;
   private sequence: number;
   private readonly onDispose: (() => void) | null;
+  /** The recent query rows of each layer (for decode-time eviction). */
   protected readonly queryWindow: QueryWindow;
 
   /** @internal Use `PagedPool.createStore` or a backend's `createStore`. */

