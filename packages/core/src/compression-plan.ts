@@ -22,4 +22,10 @@ export interface CompressionPlan {
   readonly achievedTotal: number;
   /** Entries before compression over all layers and KV heads. */
   readonly originalTotal: number;
+  /**
+   * Present only when nothing was planned, and then says why, e.g. `'the prompt (5 tokens) is not longer
+   * than the observation window (16)'`: a scoring method needs prompt tokens beyond its window to score.
+   * Such a plan keeps every entry (`achievedTotal === originalTotal`), and applying it changes nothing.
+   */
+  readonly skipped?: string;
 }

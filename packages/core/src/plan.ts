@@ -1,7 +1,7 @@
 import { planLayer } from './allocation/plan-layer.js';
 import { type BudgetSpec, resolveBudget } from './budget.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
-import { BudgetError, InvalidNumberError, OptionError, ShapeError } from './errors.js';
+import { BudgetError, InvalidNumberError, ShapeError } from './errors.js';
 import { type CacheGeometry, validateGeometry } from './geometry.js';
 import { pyramidLayerBudgets } from './layer-budgets/pyramid.js';
 import { uniformLayerBudgets } from './layer-budgets/uniform.js';
@@ -62,9 +62,26 @@ export interface PlanSetup {
   readonly window: number;
   /** B' of each layer (its layer budget): the budget beyond the window. */
   readonly schedule: ArrayLike<number>;
+  /** Why nothing is planned (the prompt is too short to score); the plan then keeps everything. */
+  readonly skipped?: string;
 }
 
-/** Validates a plan request (shapes, numbers, window, budget) and resolves its layer budgets. */
+const isRatioBudget = (spec: BudgetSpec): boolean => typeof spec === 'object' && spec !== null && 'ratio' in spec;
+
+function requireWindowFits(budget: number, window: number): void {
+  if (budget < window) {
+    throw new BudgetError(
+      `A budget of ${budget} tokens per head cannot hold the observation window of ${window} tokens, which is always kept; ` +
+        `raise the budget to at least ${window} or lower the window.`,
+    );
+  }
+}
+
+/**
+ * Validates a plan request (shapes, numbers, window, budget) and resolves its layer budgets. For a
+ * scoring method and a prompt no longer than its window the setup carries `skipped` (the reason) and
+ * planning keeps everything; a token budget below the window is a {@link BudgetError} either way.
+ */
 export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>): PlanSetup {
   const method: Method = typeof input.method === 'string' ? getMethod(input.method) : input.method;
   const options = resolveMethodOptions(method, input.options);
@@ -82,20 +99,27 @@ export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>):
     requireFinite(observation.keys, 'keys', layer);
     requireFinite(observation.values, 'values', layer);
   });
-  if (method.scorer !== null && options.window > n) {
-    throw new OptionError(
-      `The observation window (${options.window} tokens) is longer than the prompt (${n} tokens), so nothing can be scored; ` +
-        'use a window of at most the prompt length, or skip compression for prompts this short (nothing would be evicted).',
-    );
+  if (method.scorer !== null) {
+    // a token budget that cannot hold the window is the caller's mistake whatever the prompt: refused
+    // before the prompt length is looked at, so the same settings fail on short and long prompts alike
+    if (!isRatioBudget(input.budget)) requireWindowFits(resolveBudget(input.budget, n), options.window);
+    if (n <= options.window) {
+      return {
+        method,
+        options,
+        geometry,
+        observations,
+        n,
+        budget: resolveBudget(input.budget, n),
+        window: n,
+        schedule: new Int32Array(geometry.layers),
+        skipped: `the prompt (${n} tokens) is not longer than the observation window (${options.window})`,
+      };
+    }
   }
   const budget = resolveBudget(input.budget, n);
   const window = Math.min(options.window, n);
-  if (method.scorer !== null && budget < window) {
-    throw new BudgetError(
-      `A budget of ${budget} tokens per head cannot hold the observation window of ${window} tokens, which is always kept; ` +
-        `raise the budget to at least ${window} or lower the window.`,
-    );
-  }
+  if (method.scorer !== null) requireWindowFits(budget, window);
   const selectable = budget - window;
   const schedule =
     method.schedule === 'pyramid'
@@ -110,8 +134,24 @@ export function layerHeads(setup: PlanSetup, layer: number): HeadContext[] {
   return Array.from({ length: geometry.kvHeads }, (_, h) => observationHeadContext(geometry, observations[layer]!, h, window));
 }
 
+/** The plan of a skipped setup: every entry of every (layer, KV head) kept, with the reason. */
+export function skippedPlan(setup: PlanSetup & { readonly skipped: string }): CompressionPlan {
+  const { geometry, n } = setup;
+  const all = (): Int32Array => Int32Array.from({ length: n }, (_, t) => t);
+  const layers = Array.from({ length: geometry.layers }, () => ({
+    kept: Array.from({ length: geometry.kvHeads }, all),
+    budgetPerHead: new Int32Array(geometry.kvHeads).fill(n),
+  }));
+  const total = geometry.layers * geometry.kvHeads * n;
+  const { method, budget, window, skipped } = setup;
+  return { method: method.name, budget, window, layers, requestedTotal: total, achievedTotal: total, originalTotal: total, skipped };
+}
+
+const isSkipped = (setup: PlanSetup): setup is PlanSetup & { readonly skipped: string } => setup.skipped !== undefined;
+
 /** The plan from its layers, with the totals asked for and achieved. */
 export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPlan {
+  if (isSkipped(setup)) return skippedPlan(setup);
   const { method, geometry, n, budget, window, schedule } = setup;
   const perHead = (selectableInLayer: number): number => (method.scorer === null ? n : Math.min(n, selectableInLayer + window));
   return {
@@ -129,9 +169,15 @@ export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPl
  * Decides which prompt entries each (layer, KV head) keeps after prefill. Pure: the store is not
  * touched; pass the plan to {@link applyPlan}. The observation window (the last `window` tokens) is
  * always kept, and nothing is evicted when the budget covers the prompt.
+ *
+ * A prompt no longer than the observation window of a scoring method (every method but `full`) leaves
+ * nothing to score: the plan keeps everything and says why in {@link CompressionPlan.skipped}; it is
+ * not an error. A token budget below the window is a {@link BudgetError} for every prompt length (a
+ * ratio budget, which depends on the prompt, only for prompts longer than the window).
  */
 export function planCompression<M extends MethodName | Method>(input: PlanInput<M>): CompressionPlan {
   const setup = preparePlan(input);
+  if (isSkipped(setup)) return skippedPlan(setup);
   const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!));
   return finishPlan(setup, layers);
 }

@@ -88,9 +88,12 @@ export interface Backend {
   createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number }): KvPool;
   /** The model's forward pass here (weights uploaded once per model). */
   forwardPass(model: Model): ForwardPass;
-  /** The compression plan for what prefill observed, computed where the observations live. */
+  /**
+   * The compression plan for what prefill observed, computed where the observations live: the CPU
+   * planner's plan, including its keep-everything plan with `skipped` for a prompt no longer than the window.
+   */
   plan(input: PlanInput): Promise<CompressionPlan>;
-  /** Plans and applies compression right after prefill. */
+  /** Plans and applies compression right after prefill (a `skipped` plan changes nothing). */
   compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan>;
   /**
    * Decode-time eviction of one layer of `store`: scores its entries from the store's recorded

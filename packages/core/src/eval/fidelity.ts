@@ -96,8 +96,12 @@ function checkMethodSettings(name: string, overrides: Partial<MethodOptions>, bu
   const method = getMethod(name);
   const { window } = resolveMethodOptions(method, overrides);
   if (method.scorer === null) return;
-  if (window > prefill) {
-    throw new OptionError(`The observation window (${window} tokens) is longer than the prefill (${prefill} tokens); lower the window or prefill more.`);
+  // planning would keep everything for such a prompt (a skipped plan): every row would be the full cache
+  if (window >= prefill) {
+    throw new OptionError(
+      `The observation window (${window} tokens) is not shorter than the prefill (${prefill} tokens), so nothing would be scored or evicted ` +
+        'and every row would equal the full cache; lower the window or prefill more.',
+    );
   }
   const tooSmall = budgets.filter((b) => b < window);
   if (tooSmall.length > 0) {

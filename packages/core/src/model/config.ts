@@ -1,5 +1,6 @@
 import { ModelFormatError } from '../errors.js';
 import type { CacheGeometry } from '../geometry.js';
+import type { RopeStyle } from './rope.js';
 
 /** Hyperparameters of a LLaMA-family decoder, read from the model file. */
 export interface ModelConfig {
@@ -23,6 +24,8 @@ export interface ModelConfig {
   readonly ropeTheta: number;
   /** The epsilon of RMS normalization. */
   readonly normEps: number;
+  /** Which dimensions RoPE rotates together (default `adjacent`; `neox` for GGUF `qwen2`). */
+  readonly ropeStyle?: RopeStyle;
 }
 
 /** The KV-cache shape a model needs. */

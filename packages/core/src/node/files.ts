@@ -21,11 +21,11 @@ async function readModelFile(path: string, what: string): Promise<Uint8Array> {
  * Loads a model file: GGUF (tokenizer inside), or a llama2.c checkpoint with `tokenizerPath`, which
  * defaults to a `tokenizer.bin` next to the checkpoint when there is one.
  */
-export async function loadModelFile(path: string, options: { tokenizerPath?: string } = {}): Promise<Model> {
+export async function loadModelFile(path: string, options: { tokenizerPath?: string; maxContext?: number } = {}): Promise<Model> {
   const bytes = await readModelFile(path, 'model file');
   if (isGguf(bytes)) {
     if (options.tokenizerPath) throw new OptionError('GGUF files carry their own tokenizer; drop the tokenizer path.');
-    return loadModel(bytes);
+    return loadModel(bytes, options.maxContext === undefined ? {} : { maxContext: options.maxContext });
   }
   const sibling = join(dirname(path), 'tokenizer.bin');
   const tokenizerPath =

@@ -1,11 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+import { createHash } from 'node:crypto';
+import { ModelDownloadError } from '../errors.js';
 
 /** How far a download is. */
 export interface DownloadProgress {
@@ -15,61 +9,190 @@ export interface DownloadProgress {
   readonly totalBytes: number | undefined;
 }
 
+/** The public npm registry, used when the environment names no other. */
+export const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org/';
+
+/** Where and how {@link fetchNpmTarball} downloads. */
+export interface FetchNpmTarballOptions {
+  /**
+   * The registry's base URL (a mirror's, say); by default {@link npmRegistryUrl}: `npm_config_registry`
+   * or `NPM_CONFIG_REGISTRY` from the environment, else {@link DEFAULT_NPM_REGISTRY}.
+   */
+  readonly registry?: string;
+  /** Give up when no byte arrives for this many milliseconds (default 60 000). */
+  readonly idleTimeoutMs?: number;
+}
+
 /**
- * Fetches an npm package's tarball (`.tgz` bytes): the URL comes from `npm view` (so npm's registry
- * configuration applies) and the download streams with progress; if that fails, `npm pack` fetches it.
+ * The npm registry to download from: `npm_config_registry` (what npm exports to the commands it runs,
+ * `npx` included, when a registry is configured in `.npmrc`), else `NPM_CONFIG_REGISTRY`, else
+ * {@link DEFAULT_NPM_REGISTRY}. Always ends with `/`.
  */
-export async function fetchNpmTarball(spec: string, onProgress?: (progress: DownloadProgress) => void): Promise<Uint8Array> {
-  let url: string | undefined;
+export function npmRegistryUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return withSlash(env.npm_config_registry || env.NPM_CONFIG_REGISTRY || DEFAULT_NPM_REGISTRY);
+}
+
+const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
+
+const WHAT_TO_DO =
+  'Check the network connection; behind a firewall or proxy, set npm_config_registry to the URL of an npm registry ' +
+  'or mirror you can reach; or use a model file you have (--model FILE, loadModelFile).';
+
+/** `name@version` (scoped names too) as the registry's path to that version's document. */
+function parseSpec(spec: string): { name: string; version: string } {
+  const at = spec.lastIndexOf('@');
+  if (at <= 0 || at === spec.length - 1) throw new ModelDownloadError(`"${spec}" is not a package@version.`);
+  return { name: spec.slice(0, at), version: spec.slice(at + 1) };
+}
+
+function registryBase(registry: string): URL {
+  let url: URL;
   try {
-    const { stdout } = await run(npm, ['view', spec, 'dist.tarball'], { timeout: 60_000 });
-    url = stdout.trim() || undefined;
+    url = new URL(withSlash(registry));
   } catch {
-    url = undefined;
+    throw new ModelDownloadError(`The npm registry "${registry}" (npm_config_registry) is not a URL; give one such as ${DEFAULT_NPM_REGISTRY}.`);
   }
-  if (url) {
-    try {
-      return await download(url, onProgress);
-    } catch {
-      // a proxy or an authenticated registry that Node's fetch cannot reach: let npm do it
-    }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ModelDownloadError(`The npm registry "${registry}" (npm_config_registry) is not an http(s) URL; give one such as ${DEFAULT_NPM_REGISTRY}.`);
   }
-  return npmPack(spec, onProgress);
+  return url;
 }
 
-async function download(url: string, onProgress?: (progress: DownloadProgress) => void): Promise<Uint8Array> {
-  const response = await fetch(url);
-  if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  const length = Number(response.headers.get('content-length'));
-  const totalBytes = Number.isFinite(length) && length > 0 ? length : undefined;
-  const chunks: Uint8Array[] = [];
-  let receivedBytes = 0;
-  onProgress?.({ receivedBytes, totalBytes });
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    chunks.push(chunk);
-    receivedBytes += chunk.byteLength;
-    onProgress?.({ receivedBytes, totalBytes });
-  }
-  const bytes = new Uint8Array(receivedBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+/** A stall detector: aborts its signal when `arm` is not called again within `ms`. */
+function idleTimer(ms: number) {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new Error(`no data for ${Math.round(ms / 1000)} s`)), ms);
+    timer.unref?.();
+  };
+  return { signal: controller.signal, arm, stop: () => clearTimeout(timer) };
 }
 
-async function npmPack(spec: string, onProgress?: (progress: DownloadProgress) => void): Promise<Uint8Array> {
-  const folder = await mkdtemp(join(tmpdir(), 'adakv-pack-'));
+/** The most telling part of a network failure: the system's error code (ECONNREFUSED, ENOTFOUND, ...) or the message. */
+function networkReason(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted && signal.reason instanceof Error) return signal.reason.message;
+  let cause: unknown = error;
+  let message = error instanceof Error ? error.message : String(error);
+  for (let depth = 0; depth < 5 && cause; depth++) {
+    const { code, errors } = cause as { code?: unknown; errors?: unknown[] };
+    if (code === 'UND_ERR_SOCKET') return 'the server closed the connection';
+    if (typeof code === 'string') return code;
+    if (cause instanceof Error && cause.message) message = cause.message; // the innermost says most
+    if (Array.isArray(errors) && errors.length > 0) cause = errors[0];
+    else cause = (cause as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+async function get(url: URL, what: string, timer: ReturnType<typeof idleTimer>, accept: string): Promise<Response> {
+  timer.arm();
+  let response: Response;
   try {
-    onProgress?.({ receivedBytes: 0, totalBytes: undefined });
-    await run(npm, ['pack', spec, '--pack-destination', folder, '--silent'], { timeout: 600_000 });
-    const file = (await readdir(folder)).find((name) => name.endsWith('.tgz'));
-    if (!file) throw new Error(`npm pack ${spec} produced no tarball`);
-    const bytes = new Uint8Array(await readFile(join(folder, file)));
-    onProgress?.({ receivedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
+    response = await fetch(url, { headers: { accept, 'user-agent': `adakv (node ${process.version})` }, signal: timer.signal });
+  } catch (error) {
+    throw new ModelDownloadError(`Could not reach ${url.origin} to fetch ${what} (${networkReason(error, timer.signal)}). ${WHAT_TO_DO}`, { cause: error });
+  }
+  if (response.ok && response.body) return response;
+  await response.body?.cancel().catch(() => {});
+  if (response.status === 404) {
+    throw new ModelDownloadError(
+      `The npm registry has no ${what}: GET ${url.href} answered 404. If npm_config_registry names a mirror, it does not carry ` +
+        'this package; point it at one that does (or unset it for the public registry).',
+    );
+  }
+  const credentials = response.status === 401 || response.status === 403 ? ' The registry asks for credentials, which adakv does not send;' : '';
+  throw new ModelDownloadError(`GET ${url.href} answered HTTP ${response.status} ${response.statusText} for ${what}.${credentials} ${WHAT_TO_DO}`);
+}
+
+/** The sha512 digests (base64) of an SRI string such as `sha512-AbC... sha1-...`. */
+function sha512Digests(integrity: unknown): string[] {
+  if (typeof integrity !== 'string') return [];
+  return integrity
+    .split(/\s+/)
+    .filter((entry) => entry.startsWith('sha512-'))
+    .map((entry) => entry.slice('sha512-'.length).replace(/\?.*$/, ''));
+}
+
+/**
+ * Downloads an npm package's tarball (`.tgz` bytes) straight from the registry over HTTP(S), with no
+ * `npm` binary: GET `<registry>/<name>/<version>` (the version document) for `dist.tarball` and
+ * `dist.integrity`, then the tarball with progress, checked against that sha512 integrity before it is
+ * returned. The registry is `options.registry`, else {@link npmRegistryUrl} (npm's environment
+ * variables; `.npmrc` files are not read). Every failure is a `ModelDownloadError` that says what to do:
+ * an unreachable registry, a 404, an HTTP error, a download that stalls or breaks off, fewer bytes than
+ * announced, or bytes that do not match the integrity.
+ */
+export async function fetchNpmTarball(
+  spec: string,
+  onProgress?: (progress: DownloadProgress) => void,
+  options: FetchNpmTarballOptions = {},
+): Promise<Uint8Array> {
+  const { name, version } = parseSpec(spec);
+  const base = registryBase(options.registry ?? npmRegistryUrl());
+  const timer = idleTimer(options.idleTimeoutMs ?? 60_000);
+  try {
+    const documentUrl = new URL(`${name.replace('/', '%2f')}/${encodeURIComponent(version)}`, base);
+    const documentResponse = await get(documentUrl, spec, timer, 'application/json');
+    let document: { dist?: { tarball?: unknown; integrity?: unknown } };
+    try {
+      document = (await documentResponse.json()) as typeof document;
+    } catch (error) {
+      throw new ModelDownloadError(`GET ${documentUrl.href} did not answer with a package document (${networkReason(error, timer.signal)}). ${WHAT_TO_DO}`, { cause: error });
+    }
+    const tarball = document?.dist?.tarball;
+    const expected = sha512Digests(document?.dist?.integrity);
+    if (typeof tarball !== 'string' || expected.length === 0) {
+      throw new ModelDownloadError(
+        `The registry's document for ${spec} (${documentUrl.href}) has no ${typeof tarball !== 'string' ? 'dist.tarball' : 'sha512 dist.integrity'}; ` +
+          'it is not an npm registry, or not one adakv can check. Point npm_config_registry at another.',
+      );
+    }
+    const tarballUrl = new URL(tarball, base);
+    const response = await get(tarballUrl, `the tarball of ${spec}`, timer, 'application/octet-stream');
+    // a body sent with a content-encoding arrives decoded, so its content-length is not the byte count
+    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    const length = Number(response.headers.get('content-length'));
+    const totalBytes = !encoded && Number.isSafeInteger(length) && length > 0 ? length : undefined;
+    const chunks: Uint8Array[] = [];
+    let receivedBytes = 0;
+    onProgress?.({ receivedBytes, totalBytes });
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        timer.arm();
+        chunks.push(chunk);
+        receivedBytes += chunk.byteLength;
+        onProgress?.({ receivedBytes, totalBytes });
+      }
+    } catch (error) {
+      throw new ModelDownloadError(
+        `The download of ${tarballUrl.href} broke off after ${receivedBytes}${totalBytes ? ` of ${totalBytes}` : ''} bytes ` +
+          `(${networkReason(error, timer.signal)}); nothing was cached. Run the command again. ${WHAT_TO_DO}`,
+        { cause: error },
+      );
+    }
+    if (totalBytes !== undefined && receivedBytes !== totalBytes) {
+      throw new ModelDownloadError(
+        `The download of ${tarballUrl.href} is truncated: ${receivedBytes} of ${totalBytes} bytes arrived; nothing was cached. Run the command again.`,
+      );
+    }
+    const bytes = new Uint8Array(receivedBytes);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    const actual = createHash('sha512').update(bytes).digest('base64');
+    if (!expected.includes(actual)) {
+      throw new ModelDownloadError(
+        `The tarball of ${spec} from ${tarballUrl.href} (${receivedBytes} bytes) does not match the registry's integrity ` +
+          `(sha512-${expected[0]}, got sha512-${actual}): it was truncated or altered on the way, or the mirror serves other bytes. ` +
+          'Nothing was cached; run the command again, or use another registry (npm_config_registry).',
+      );
+    }
     return bytes;
   } finally {
-    await rm(folder, { recursive: true, force: true });
+    timer.stop();
   }
 }

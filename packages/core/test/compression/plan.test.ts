@@ -8,7 +8,9 @@ import {
   type LayerObservation,
   type Method,
   OptionError,
+  ReferenceBackend,
   ReferenceStore,
+  WasmBackend,
   ShapeError,
   UnknownMethodError,
   adaptive,
@@ -112,15 +114,20 @@ describe('planning properties', () => {
           const observations = randomObservations(geometry, n, seed);
           const method: Method = getMethod(name);
           const w = Math.min(windowSize, n);
-          if (method.scorer !== null && windowSize > n) {
-            expect(() => planCompression({ method, geometry, observations, budget, options: { window: windowSize } })).toThrow(OptionError);
-            return;
-          }
-          if (method.scorer !== null && budget < w) {
+          // a token budget below the window is refused whatever the prompt length
+          if (method.scorer !== null && budget < windowSize) {
             expect(() => planCompression({ method, geometry, observations, budget, options: { window: windowSize } })).toThrow(BudgetError);
             return;
           }
           const plan = planCompression({ method, geometry, observations, budget, options: { window: windowSize } });
+          // a prompt no longer than the window: nothing to score, everything kept, and the plan says why
+          const short = method.scorer !== null && n <= windowSize;
+          expect(plan.skipped !== undefined).toBe(short);
+          if (short) {
+            expect(plan.achievedTotal).toBe(plan.originalTotal);
+            expect(plan.layers.every((layer) => layer.kept.every((kept) => kept.length === n))).toBe(true);
+            return;
+          }
           const options = resolveMethodOptions(method, { window: windowSize });
           const floor = Math.floor((budget - w) * options.alpha);
           plan.layers.forEach((layer, l) => {
@@ -238,8 +245,7 @@ describe('bad input', () => {
     expect(plan({ options: { windw: 8 } })).toThrow(/Unknown option "windw"/);
   });
 
-  it('refuses a window longer than the prompt, and a scorer that returns NaN or Infinity', () => {
-    expect(plan({ options: { window: 21 } })).toThrow(/longer than the prompt \(20 tokens\)/);
+  it('refuses a scorer that returns NaN or Infinity', () => {
     for (const bad of [Number.NaN, Infinity]) {
       const broken = { ...getMethod('snapkv'), scorer: { name: 'broken', score: () => new Float32Array(16).fill(bad) } };
       expect(plan({ method: broken })).toThrow(InvalidNumberError);
@@ -260,6 +266,58 @@ describe('bad input', () => {
     const store = new ReferenceStore({ ...geometry, layers: 2 });
     const p = planCompression({ method: 'snapkv', geometry, observations, budget: 8, options: { window } });
     expect(() => applyPlan(store, p)).toThrow(ShapeError);
+  });
+});
+
+describe('a prompt no longer than the observation window', () => {
+  const geometry = GQA;
+  const n = 5;
+  const observations = randomObservations(geometry, n, 11);
+  const short = (budget: number | { ratio: number }, name: string = 'ada-snapkv') =>
+    planCompression({ method: name as 'ada-snapkv', geometry, observations, budget, options: { window: 16 } });
+
+  it('is a keep-everything plan that says why, for every scoring method, not an error', () => {
+    for (const name of methodNames.filter((m) => m !== 'full')) {
+      const plan = short(48, name);
+      expect(plan.skipped).toBe('the prompt (5 tokens) is not longer than the observation window (16)');
+      expect(plan).toMatchObject({ method: name, budget: 48, window: n, achievedTotal: 3 * 2 * n, requestedTotal: 3 * 2 * n, originalTotal: 3 * 2 * n });
+      for (const layer of plan.layers) {
+        expect(Array.from(layer.budgetPerHead)).toEqual([n, n]);
+        for (const kept of layer.kept) expect(Array.from(kept)).toEqual([0, 1, 2, 3, 4]);
+      }
+    }
+    // full never scores: its plan is the ordinary keep-everything plan, with nothing skipped
+    expect(short(48, 'full').skipped).toBeUndefined();
+    // a prompt exactly as long as the window leaves nothing to score either
+    const exact = planCompression({ method: 'snapkv', geometry, observations, budget: 8, options: { window: n } });
+    expect(exact.skipped).toMatch(/the prompt \(5 tokens\) is not longer than the observation window \(5\)/);
+    // one token more and it is planned
+    expect(planCompression({ method: 'snapkv', geometry, observations, budget: 4, options: { window: 4 } }).skipped).toBeUndefined();
+  });
+
+  it('keeps a ratio budget a no-op too, but a token budget below the window stays a BudgetError', () => {
+    expect(short({ ratio: 0.25 }).skipped).toMatch(/not longer than the observation window/);
+    expect(() => short(8)).toThrow(BudgetError);
+    expect(() => short(8)).toThrow(/cannot hold the observation window of 16/);
+  });
+
+  it('changes nothing when applied, on every backend planner', async () => {
+    const store = new ReferenceStore(geometry);
+    observations.forEach((o, layer) => store.append(layer, o.keys, o.values, Int32Array.from({ length: n }, (_, t) => t)));
+    const plan = compress(store, observations, { method: 'snapkv', budget: 32, options: { window: 16 } });
+    expect(plan.skipped).toBeDefined();
+    for (let layer = 0; layer < geometry.layers; layer++) {
+      for (let head = 0; head < geometry.kvHeads; head++) expect(store.length(layer, head)).toBe(n);
+    }
+    for (const backend of [new ReferenceBackend(), await WasmBackend.create()]) {
+      try {
+        expect(await backend.plan({ method: 'ada-pyramidkv', budget: 32, options: { window: 16 }, geometry, observations })).toEqual(
+          planCompression({ method: 'ada-pyramidkv', budget: 32, options: { window: 16 }, geometry, observations }),
+        );
+      } finally {
+        backend.dispose();
+      }
+    }
   });
 });
 

@@ -61,7 +61,9 @@ describe('the fidelity evaluation on stories15M and real text', { timeout: 60_00
     await expect(evaluateFidelity({ ...base, budgets: [] })).rejects.toThrow(OptionError);
     await expect(evaluateFidelity({ ...base, budgets: [0] })).rejects.toThrow(BudgetError);
     await expect(evaluateFidelity({ ...base, budgets: [12] })).rejects.toThrow(/cannot hold the observation window of 16/);
-    await expect(evaluateFidelity({ ...base, options: { window: 120 } })).rejects.toThrow(/longer than the prefill/);
+    await expect(evaluateFidelity({ ...base, options: { window: 120 } })).rejects.toThrow(/not shorter than the prefill/);
+    // a window as long as the prefill would make every plan a skipped one: refused up front too
+    await expect(evaluateFidelity({ ...base, budgets: [96], options: { window: 96 } })).rejects.toThrow(/window \(96 tokens\) is not shorter than the prefill \(96 tokens\)/);
     await expect(evaluateFidelity({ ...base, options: { alpha: 2 } })).rejects.toThrow(OptionError);
     expect(worked).toBe(false);
 

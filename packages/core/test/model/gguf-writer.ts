@@ -1,13 +1,14 @@
 import { GGUFValueType, type GGUFTypedMetadata, serializeGgufMetadata } from '@huggingface/gguf';
 export { GGUFValueType };
+import { type TensorType, quantizeTensor } from '@adakv/allocator-wasm';
 import { type Model, type SentencePieceTokenizer, loadLlama2cModel } from '../../src/index.js';
 import { randomCheckpoint } from './random-model.js';
 
 /** Test-only GGUF writer: metadata through @huggingface/gguf's serializer, tensor infos and data by hand. */
 
 const ALIGNMENT = 32;
-export type WriteType = 'f32' | 'f16' | 'q8_0';
-const GGML_TYPE: Record<WriteType, number> = { f32: 0, f16: 1, q8_0: 8 };
+export type WriteType = TensorType;
+const GGML_TYPE: Record<WriteType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8, q4_K: 12, q6_K: 14, bf16: 30 };
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -31,8 +32,11 @@ export function floatToHalf(value: number): number {
   return sign | half;
 }
 
-function encodeTensor(values: Float32Array, type: WriteType): Uint8Array {
+/** The bytes a tensor of `type` holds in the file (what `writeGguf` writes). */
+export function encodeTensor(values: Float32Array, type: WriteType): Uint8Array {
   if (type === 'f32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  // bf16 and the 4/6-bit formats through the engine package's reference quantizers (llama.cpp's layouts)
+  if (type === 'bf16' || type === 'q4_0' || type === 'q4_K' || type === 'q6_K') return quantizeTensor(type, values, 1, values.length);
   if (type === 'f16') {
     const out = new Uint16Array(values.length);
     for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]!);
@@ -56,7 +60,7 @@ function encodeTensor(values: Float32Array, type: WriteType): Uint8Array {
   return out;
 }
 
-interface TensorSpec {
+export interface TensorSpec {
   name: string;
   /** GGML order: innermost first. */
   shape: number[];

@@ -1,6 +1,7 @@
 import { requestGpu } from '@adakv/gpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  BudgetError,
   type CacheGeometry,
   Generator,
   InvalidNumberError,
@@ -62,9 +63,14 @@ describe('planning stories15M on the GPU', () => {
 describe('planning on the GPU with bad input', () => {
   const geometry = { layers: 1, queryHeads: 2, kvHeads: 1, headDim: 8 };
 
-  it('throws the CPU planner\'s typed errors', async () => {
+  it('throws the CPU planner\'s typed errors, and gives its skipped plan for a prompt no longer than the window', async () => {
     const observations = randomObservations(geometry, 10, 3);
-    await expect(planCompressionOnGpu({ geometry, observations, method: 'snapkv', budget: 8, options: { window: 12 } }, gpu)).rejects.toThrow(OptionError);
+    await expect(planCompressionOnGpu({ geometry, observations, method: 'snapkv', budget: 8, options: { window: 12 } }, gpu)).rejects.toThrow(BudgetError);
+    await expect(planCompressionOnGpu({ geometry, observations, method: 'snapkv', budget: 8, options: { window: 0 } }, gpu)).rejects.toThrow(OptionError);
+    const short = { geometry, observations, method: 'ada-snapkv', budget: 16, options: { window: 12 } } as const;
+    const skipped = await planCompressionOnGpu(short, gpu);
+    expect(skipped.skipped).toBe('the prompt (10 tokens) is not longer than the observation window (12)');
+    expect(skipped).toEqual(planCompression(short));
     const poisoned = [{ ...observations[0]!, keys: observations[0]!.keys.map((v, i) => (i === 5 ? NaN : v)) }];
     await expect(planCompressionOnGpu({ geometry, observations: poisoned, method: 'snapkv', budget: 8 }, gpu)).rejects.toThrow(InvalidNumberError);
   });

@@ -3,6 +3,7 @@ import { OptionError } from '../../errors.js';
 import type { PrefillOutput } from '../../model/forward.js';
 import { checkLogits, checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
+import { refuseUnsupported } from '../unsupported.js';
 import { argmax } from '../../model/sampler.js';
 import type { KvStore } from '../../store.js';
 import type { ForwardPass } from '../backend.js';
@@ -17,7 +18,8 @@ function weightsOn(engine: Engine, model: Model): WasmModel {
   if (!models) uploads.set(engine, (models = new WeakMap()));
   let uploaded = models.get(model);
   if (!uploaded || uploaded.disposed) {
-    uploaded = translated(() => engine.loadModel(model.config, model.weights));
+    // quantized weights as stored: the engine reads them in place (no f32 copy is ever made)
+    uploaded = translated(() => engine.loadModel(model.config, model.storedWeights ?? model.weights));
     models.set(model, uploaded);
   }
   return uploaded;
@@ -35,6 +37,7 @@ export class WasmForwardPass implements ForwardPass {
   readonly weights: { readonly residentBytes: number; readonly parameters: number };
 
   constructor(private readonly engine: Engine, readonly model: Model) {
+    refuseUnsupported(model, 'wasm');
     this.uploaded = weightsOn(engine, model);
     this.weights = { residentBytes: this.uploaded.residentWeightBytes, parameters: this.uploaded.parameterCount };
   }

@@ -3,6 +3,7 @@ import { InvalidNumberError, OptionError } from '../../errors.js';
 import { Transformer, type PrefillOutput, parameterCount } from '../../model/forward.js';
 import { checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
+import { refuseUnsupported } from '../unsupported.js';
 import type { KvStore } from '../../store.js';
 import type { ForwardPass } from '../backend.js';
 import { WebGpuStore, toCoreError } from './webgpu-store.js';
@@ -40,6 +41,7 @@ export class GpuForwardPass implements ForwardPass {
   readonly weights: { readonly residentBytes: number; readonly parameters: number };
 
   constructor(readonly model: Model, private readonly gpu: GpuContext) {
+    refuseUnsupported(model, 'webgpu');
     const parameters = parameterCount(model);
     this.weights = { residentBytes: parameters * 4, parameters };
   }

@@ -3,7 +3,7 @@ import { safeguardCaps } from '../../allocation/adaptive.js';
 import { type HeadExtent, keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from '../../allocation/plan-layer.js';
 import { uniformAllocation } from '../../allocation/uniform.js';
 import type { CompressionPlan, LayerPlan } from '../../compression-plan.js';
-import { type PlanInput, type PlanSetup, finishPlan, layerHeads, preparePlan } from '../../plan.js';
+import { type PlanInput, type PlanSetup, finishPlan, layerHeads, preparePlan, skippedPlan } from '../../plan.js';
 import { snapkvScorer } from '../../scorers/snapkv.js';
 import { toCoreError } from './webgpu-store.js';
 
@@ -36,10 +36,12 @@ async function planLayerOnGpu(d: Dispatcher, setup: PlanSetup, layer: number): P
  * the Ada-KV counts by radix select, and per-head top-k selection run as kernels; only the per-head
  * safeguard (a few numbers) runs on the CPU. Other scorers plan on the CPU. The ordering and tie
  * rules are the CPU's; the scores agree with the CPU's within f32 rounding (1e-4 relative), so an
- * entry whose score is that close to the cut may be chosen differently.
+ * entry whose score is that close to the cut may be chosen differently. A prompt no longer than the
+ * window gives the CPU planner's keep-everything plan with its `skipped` reason.
  */
 export async function planCompressionOnGpu(input: PlanInput, gpu: GpuContext): Promise<CompressionPlan> {
   const setup = preparePlan(input);
+  if (setup.skipped !== undefined) return skippedPlan({ ...setup, skipped: setup.skipped });
   const dispatcher = new Dispatcher(gpu);
   const onGpu = setup.method.scorer === snapkvScorer && setup.geometry.kvHeads <= MAX_GPU_HEADS;
   const layers: LayerPlan[] = [];
