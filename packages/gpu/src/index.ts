@@ -9,6 +9,6 @@ export { GpuPagedCache } from './paged-cache.js';
 export { GpuKvPool, type GpuKvPoolOptions, type GpuKvPoolStats } from './kv-pool.js';
 export type { EvictionOptions } from './eviction.js';
 export { MAX_COUNT_HEADS, type WindowScoreOptions, adaptiveCounts, encodeAdaptiveCounts, windowScores } from './scores.js';
-export { GpuLlamaDecoder, type LlamaLayerWeights, type LlamaPrefill, type LlamaShape, type LlamaWeights } from './llama-decoder.js';
+export { GpuLlamaDecoder, type LlamaLayerWeights, type LlamaPrefill, type LlamaPrefillOptions, type LlamaShape, type LlamaWeights } from './llama-decoder.js';
 export { encodeSelectTopK, selectTopK } from './selection.js';
 export { MAX_CAUSAL_TOKENS, argmax, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, encodeSoftmax, matmul, readArgmax, readArgmaxRows, softmaxRows } from './model-ops.js';

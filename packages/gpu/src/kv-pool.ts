@@ -117,8 +117,8 @@ export class GpuKvPool {
     for (const [name, value] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {
       if (!Number.isInteger(value) || value <= 0) throw new GpuError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}.`);
     }
-    if (queryHeads % kvHeads !== 0 || queryHeads / kvHeads > 8) {
-      throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}), at most 8 per group (paged attention keeps a group's scores in workgroup memory).`);
+    if (queryHeads % kvHeads !== 0) {
+      throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}): each KV head serves a group of query heads.`);
     }
     const kvFormat = options.kvFormat ?? 'f32';
     if (kvFormat !== 'f32' && kvFormat !== 'f16' && kvFormat !== 'auto') throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32', 'f16' or 'auto', got ${String(kvFormat)}.`);

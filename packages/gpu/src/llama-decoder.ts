@@ -24,6 +24,12 @@ export interface LlamaShape {
   readonly contextLength: number;
   /** The epsilon of RMS normalization. */
   readonly normEps: number;
+  /**
+   * Which dimensions RoPE rotates together: `adjacent` pairs `(2j, 2j + 1)` (the default: llama2.c and
+   * GGUF `llama`) or `neox` pairs `(j, j + headDim / 2)` (rotate-half: GGUF `qwen2`). Either way pair
+   * `j` at position `p` takes row `p` entry `j` of the cos/sin tables (frequency scaling baked in).
+   */
+  readonly ropeStyle?: 'adjacent' | 'neox';
 }
 
 /** One layer's weights, f32, matrices row-major `[out][in]` as llama2.c and GGUF store them. */
@@ -46,6 +52,12 @@ export interface LlamaLayerWeights {
   readonly w2: Float32Array;
   /** Feed-forward up projection `[hiddenDim][dim]`. */
   readonly w3: Float32Array;
+  /** Query projection bias `[queryHeads * headDim]`, added right after the projection, before RoPE (Qwen 2). */
+  readonly bq?: Float32Array;
+  /** Key projection bias `[kvHeads * headDim]`, added right after the projection, before RoPE (Qwen 2). */
+  readonly bk?: Float32Array;
+  /** Value projection bias `[kvHeads * headDim]`, added right after the projection (Qwen 2). */
+  readonly bv?: Float32Array;
 }
 
 /** A whole model's weights for {@link GpuLlamaDecoder}, f32. */
@@ -67,11 +79,37 @@ export interface LlamaWeights {
   readonly ropeSin: Float32Array;
 }
 
+/** How {@link GpuLlamaDecoder.prefill} runs a prompt, or a chunk of one. */
+export interface LlamaPrefillOptions {
+  /**
+   * The position of the first token (default 0): a chunk of a prompt after earlier ones, whose K/V
+   * the cache holds already (every KV head of every layer exactly positions `0 .. start-1`, as earlier
+   * prefills of the same sequence leave it; else INVALID_ARGUMENT). The chunk's rows attend causally
+   * over those entries and the chunk's earlier rows.
+   */
+  readonly start?: number;
+  /**
+   * Whether to read back each layer's post-RoPE q, k and v of the chunk (default true); false reads
+   * back only the logits, and `observations` is empty.
+   */
+  readonly observe?: boolean;
+  /**
+   * Whether to copy the chunk's query rows into the cache's query rings when its recording is on
+   * (`recordQueries`; the rings keep their last rows), so decode-time eviction after a chunked
+   * prefill scores from the prompt's last rows. Default: true when `start` is given, false otherwise
+   * (a whole-prompt prefill leaves that to `seedQueries` from its observations, as before).
+   */
+  readonly record?: boolean;
+}
+
 /** What a GPU prefill returns: the next-token logits and each layer's post-RoPE q, k, v. */
 export interface LlamaPrefill {
-  /** Logits predicting the token after the prompt `[vocabSize]`. */
+  /** Logits predicting the token after the prompt (or chunk) `[vocabSize]`. */
   readonly logits: Float32Array;
-  /** Per layer, the prompt's rows after RoPE (for compression planning): `[tokens][heads][headDim]` each. */
+  /**
+   * Per layer, the prompt's (or chunk's) rows after RoPE (for compression planning):
+   * `[tokens][heads][headDim]` each; empty with `observe: false`.
+   */
   readonly observations: {
     /** Query rows of every query head. */
     readonly queries: Float32Array;
@@ -83,6 +121,24 @@ export interface LlamaPrefill {
 }
 
 const MATRICES = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const;
+const BIASES = ['bq', 'bk', 'bv'] as const;
+
+/** Throws INVALID_ARGUMENT for a RoPE style or a bias the shape does not allow. */
+function checkShapeAndBiases(shape: LlamaShape, weights: LlamaWeights): void {
+  const { ropeStyle, queryHeads, kvHeads, headDim } = shape;
+  if (ropeStyle !== undefined && ropeStyle !== 'adjacent' && ropeStyle !== 'neox') {
+    throw new GpuError('INVALID_ARGUMENT', `ropeStyle must be 'adjacent' or 'neox', got ${String(ropeStyle)}.`);
+  }
+  const widths = { bq: queryHeads * headDim, bk: kvHeads * headDim, bv: kvHeads * headDim };
+  weights.layers.forEach((layer, l) => {
+    for (const name of BIASES) {
+      const bias = layer[name];
+      if (bias !== undefined && bias.length !== widths[name]) {
+        throw new GpuError('INVALID_ARGUMENT', `layer ${l} ${name} has ${bias.length} floats; the shape needs ${widths[name]}.`);
+      }
+    }
+  });
+}
 
 /** Throws DEVICE_OUT_OF_MEMORY, before anything is uploaded, for a tensor larger than the device's largest storage buffer. */
 function checkTensorSizes(gpu: GpuContext, weights: LlamaWeights): void {
@@ -117,7 +173,7 @@ interface Activations {
 interface Pass {
   /** `out = input w^T` over the activations' rows. */
   project(w: GPUBuffer, input: GPUBuffer, out: GPUBuffer, inDim: number, outDim: number): void;
-  /** RoPE of every row of `vectors` (`heads` heads each) at its position. */
+  /** RoPE of every row of `vectors` (`heads` heads each) at its position, in the model's style. */
   rope(vectors: GPUBuffer, heads: number): void;
   /** The K/V append into the paged cache(s) and the attention of every row into `a.attention`. */
   appendAndAttend(layer: number, a: Activations): void;
@@ -133,12 +189,14 @@ interface Pass {
  */
 export class GpuLlamaDecoder {
   private readonly buffers: GPUBuffer[] = [];
-  private readonly layerWeights: Record<(typeof MATRICES)[number] | 'attentionNorm' | 'ffnNorm', GPUBuffer>[];
+  private readonly layerWeights: (Record<(typeof MATRICES)[number] | 'attentionNorm' | 'ffnNorm', GPUBuffer> & Partial<Record<(typeof BIASES)[number], GPUBuffer>>)[];
   private readonly embedding: GPUBuffer;
   private readonly finalNorm: GPUBuffer;
   private readonly classifier: GPUBuffer;
   private readonly ropeCos: GPUBuffer;
   private readonly ropeSin: GPUBuffer;
+  /** Whether RoPE rotates NeoX (rotate-half) pairs. */
+  private readonly neox: boolean;
 
   /**
    * @param gpu The device the weights live on.
@@ -146,11 +204,14 @@ export class GpuLlamaDecoder {
    */
   constructor(readonly gpu: GpuContext, readonly shape: LlamaShape, weights: LlamaWeights) {
     if (weights.layers.length !== shape.layers) throw new GpuError('INVALID_ARGUMENT', `Expected ${shape.layers} layers of weights, got ${weights.layers.length}.`);
+    checkShapeAndBiases(shape, weights);
     checkTensorSizes(gpu, weights);
+    this.neox = shape.ropeStyle === 'neox';
     this.layerWeights = weights.layers.map((layer) => ({
       attentionNorm: this.upload(layer.attentionNorm),
       ffnNorm: this.upload(layer.ffnNorm),
       ...Object.fromEntries(MATRICES.map((name) => [name, this.upload(layer[name])])),
+      ...Object.fromEntries(BIASES.flatMap((name) => (layer[name] ? [[name, this.upload(layer[name])]] : []))),
     }) as GpuLlamaDecoder['layerWeights'][number]);
     this.embedding = this.upload(weights.tokenEmbedding);
     this.finalNorm = this.upload(weights.finalNorm);
@@ -233,30 +294,48 @@ export class GpuLlamaDecoder {
    * Runs the prompt `tokens` at positions `0 .. n-1` as one batch into the empty `cache`: matrix
    * products over all tokens, causal attention over the prompt, K/V appended; one submission. Returns
    * the logits after the last token and, per layer, the post-RoPE queries, keys and values.
+   *
+   * With `options.start`, `tokens` is a chunk of a longer prompt at positions `start .. start+n-1`
+   * (chunked prefill: a long prompt in bounded memory): the cache must hold the sequence's first
+   * `start` entries (every KV head of every layer exactly positions `0 .. start-1`), the chunk's K/V
+   * are appended and each of its rows attends causally over the cached entries and the chunk's earlier
+   * rows, read in place through the block tables. Prefilling a prompt in chunks gives the logits and
+   * cached K/V of one prefill (within 1e-4; with f32 storage and chunks of two or more tokens, each
+   * row's arithmetic is the one prefill's). The chunk's
+   * query rows go to the cache's query rings when its recording is on (see
+   * {@link LlamaPrefillOptions.record}); `observe: false` reads back only the logits.
    */
-  async prefill(tokens: ArrayLike<number>, cache: GpuPagedCache): Promise<LlamaPrefill> {
+  async prefill(tokens: ArrayLike<number>, cache: GpuPagedCache, options: LlamaPrefillOptions = {}): Promise<LlamaPrefill> {
     const { layers, kvHeads, queryHeads, headDim, vocabSize, dim } = this.shape;
+    const { start = 0, observe = true, record = options.start !== undefined } = options;
     const n = tokens.length;
     if (n === 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: there are no tokens; give at least one.');
-    if (!this.prefillFits(n)) throw new GpuError('INVALID_ARGUMENT', `prefill: ${n} tokens exceed this device's limits (see prefillFits); prefill on the CPU.`);
-    this.checkInput(Array.from(tokens), Array.from({ length: n }, (_, t) => t), [cache]);
+    if (!Number.isInteger(start) || start < 0) throw new GpuError('INVALID_ARGUMENT', `prefill: start must be an integer >= 0, got ${start}.`);
+    if (!this.prefillFits(n)) throw new GpuError('INVALID_ARGUMENT', `prefill: ${n} tokens exceed this device's limits (see prefillFits); prefill on the CPU, or in smaller chunks.`);
+    const positions = Int32Array.from({ length: n }, (_, t) => start + t);
+    this.checkInput(Array.from(tokens), Array.from(positions), [cache]);
     for (let layer = 0; layer < layers; layer++) {
-      for (let head = 0; head < kvHeads; head++) {
-        if (cache.length(layer, head) !== 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: the cache already holds rows; prefill starts a sequence.');
-      }
+      if (cache.holdsPrefix(layer, start)) continue;
+      throw new GpuError(
+        'INVALID_ARGUMENT',
+        start === 0
+          ? 'prefill: the cache already holds rows; prefill starts a sequence (pass { start } to continue one in chunks).'
+          : `prefill: a chunk at start ${start} needs the cache to hold exactly positions 0..${start - 1} in every KV head; layer ${layer} does not (a compacted or different sequence).`,
+      );
     }
     cache.pool.reserve(Array.from({ length: cache.pool.shape.layers }, (_, l) => (l < layers ? GpuPagedCache.blocksNeeded(l, [cache], [n]) : 0)));
     const d = cache.dispatcher;
     const [qBytes, kvBytes] = [n * queryHeads * headDim * 4, n * kvHeads * headDim * 4];
     const staged: StagedRead[] = [];
-    const positions = Int32Array.from({ length: n }, (_, t) => t);
     const prompt: Pass = {
       project: (w, input, out, inDim, outDim) => (n === 1 ? encodeMatvec(d, w, input, out, { inDim, outDim }) : encodeMatmul(d, input, w, out, { rows: n, inDim, outDim })),
-      rope: (vectors, heads) => d.run('rope', { heads, headDim, position: 0, tokens: n }, [vectors, this.ropeCos, this.ropeSin], { threads: (n * heads * headDim) / 2 }),
+      rope: (vectors, heads) => d.run(this.neox ? 'ropeNeox' : 'rope', { heads, headDim, position: start, tokens: n }, [vectors, this.ropeCos, this.ropeSin], { threads: (n * heads * headDim) / 2 }),
       appendAndAttend: (layer, a) => {
-        staged.push(d.stage(a.q, qBytes), d.stage(a.k, kvBytes), d.stage(a.v, kvBytes)); // the observations compression plans from
+        if (observe) staged.push(d.stage(a.q, qBytes), d.stage(a.k, kvBytes), d.stage(a.v, kvBytes)); // the observations compression plans from
         cache.encodeAppend(layer, a.k, a.v, positions);
-        encodeCausalAttention(d, a.q, a.k, a.v, a.attention, { tokens: n, queryHeads, kvHeads, headDim });
+        if (start === 0) encodeCausalAttention(d, a.q, a.k, a.v, a.attention, { tokens: n, queryHeads, kvHeads, headDim });
+        else cache.encodeCausalAttend(layer, a.q, a.attention, start, n);
+        if (record) cache.encodeRecordQueries(layer, a.q, positions);
       },
     };
     const a = this.encodeLayers(d, Array.from(tokens), prompt);
@@ -264,12 +343,14 @@ export class GpuLlamaDecoder {
     if (n > 1) d.copy(a.x, (n - 1) * dim * 4, last, 0, dim * 4);
     staged.push(d.stage(this.encodeClassifier(d, last, a.normed, 1), vocabSize * 4));
     const bytes = await d.readStaged(staged);
-    const observations = Array.from({ length: layers }, (_, layer) => ({
-      queries: new Float32Array(bytes[3 * layer]!),
-      keys: new Float32Array(bytes[3 * layer + 1]!),
-      values: new Float32Array(bytes[3 * layer + 2]!),
-    }));
-    return { logits: new Float32Array(bytes[3 * layers]!), observations };
+    const observations = observe
+      ? Array.from({ length: layers }, (_, layer) => ({
+          queries: new Float32Array(bytes[3 * layer]!),
+          keys: new Float32Array(bytes[3 * layer + 1]!),
+          values: new Float32Array(bytes[3 * layer + 2]!),
+        }))
+      : [];
+    return { logits: new Float32Array(bytes[bytes.length - 1]!), observations };
   }
 
   /** Validates a decode batch, and reserves every layer's blocks for it (nothing changes on a refusal). Returns the caches' pool. */
@@ -321,7 +402,7 @@ export class GpuLlamaDecoder {
     const rowPositions = d.temp(b * 4, GPUBufferUsage.STORAGE, Uint32Array.from(positions));
     const step: Pass = {
       project: (w, input, out, inDim, outDim) => encodeMatvec(d, w, input, out, { inDim, outDim, rows: b }),
-      rope: (vectors, heads) => d.run('ropeRows', { heads, headDim, position: 0, tokens: b }, [vectors, this.ropeCos, this.ropeSin, rowPositions], { threads: (b * heads * headDim) / 2 }),
+      rope: (vectors, heads) => d.run(this.neox ? 'ropeRowsNeox' : 'ropeRows', { heads, headDim, position: 0, tokens: b }, [vectors, this.ropeCos, this.ropeSin, rowPositions], { threads: (b * heads * headDim) / 2 }),
       appendAndAttend: (layer, a) => {
         GpuPagedCache.encodeAppendRows(layer, caches, a.k, a.v, positions);
         GpuPagedCache.encodeAttendBatch(layer, caches, a.q, a.attention);
@@ -355,7 +436,7 @@ export class GpuLlamaDecoder {
 
   /**
    * The LLaMA layer, shared by prefill and decode, as core's CPU recipe runs it
-   * (packages/core/src/model/forward.ts): norm -> q/k/v projections -> RoPE -> K/V append and attention
+   * (packages/core/src/model/forward.ts): norm -> q/k/v projections (+ biases) -> RoPE -> K/V append and attention
    * -> output projection + residual -> norm -> gate/up projections -> SwiGLU -> down projection + residual.
    */
   private encodeLayer(d: Dispatcher, layer: number, a: Activations, pass: Pass): void {
@@ -364,10 +445,16 @@ export class GpuLlamaDecoder {
     const n = a.rows;
     const rmsnorm = (weight: GPUBuffer) => d.run('rmsnorm', { dim, weightOffset: 0, eps: normEps, rows: n }, [a.x, weight, a.normed], { groups: n });
     const elementwise = (op: 0 | 1, target: GPUBuffer, other: GPUBuffer, length: number) => d.run('elementwise', { length: n * length, op }, [target, other], { threads: n * length });
+    const addBias = (target: GPUBuffer, bias: GPUBuffer | undefined, width: number) => {
+      if (bias) d.run('addBias', { length: n * width, width }, [target, bias], { threads: n * width });
+    };
     rmsnorm(w.attentionNorm);
     pass.project(w.wq, a.normed, a.q, dim, queryHeads * headDim);
     pass.project(w.wk, a.normed, a.k, dim, kvHeads * headDim);
     pass.project(w.wv, a.normed, a.v, dim, kvHeads * headDim);
+    addBias(a.q, w.bq, queryHeads * headDim);
+    addBias(a.k, w.bk, kvHeads * headDim);
+    addBias(a.v, w.bv, kvHeads * headDim);
     pass.rope(a.q, queryHeads);
     pass.rope(a.k, kvHeads);
     pass.appendAndAttend(layer, a);

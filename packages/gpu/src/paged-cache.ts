@@ -7,6 +7,10 @@ import { GpuKvPool, type HeadPages, type PagedCacheShape, type QueryRing } from 
 
 /** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
 const MAX_GROUPS = 65535;
+/** Query heads of a GQA group one `paged-attention` workgroup attends for (a larger group takes several). */
+const GROUP_CHUNK = 8;
+/** Query rows one `causal-attention` workgroup attends for. */
+const CAUSAL_BLOCK = 8;
 
 const blocksFor = (length: number, blockSize: number): number => Math.ceil(length / blockSize);
 
@@ -304,14 +308,57 @@ export class GpuPagedCache {
     const usage = GPUBufferUsage.STORAGE;
     const partials = d.temp(partialBytes, usage);
     const storage = pool.layers[layer]!;
+    const groupSize = queryHeads / kvHeads;
     d.run(
       pool.kvFormat === 'f16' ? 'pagedAttentionF16' : 'pagedAttention',
-      { headDim, groupSize: queryHeads / kvHeads, blockSize: pool.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
+      { headDim, groupSize, blockSize: pool.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
       [storage.keys, storage.values, queries, d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
-      { x: splits, y: kvHeads, z: batch },
+      { x: splits, y: kvHeads * Math.ceil(groupSize / GROUP_CHUNK), z: batch }, // a workgroup per 8 query heads of a group
     );
     d.run('attentionReduce', { headDim, splits, queryHeads: batch * queryHeads }, [partials, out], { x: batch * queryHeads });
     caches.forEach((cache, i) => cache.recordQuery(layer, queries, i * queryHeads * headDim * 4));
+  }
+
+  /**
+   * Whether every KV head of `layer` holds exactly the positions `0 .. n-1`, in storage order: what a
+   * chunked prefill continues from (checked by each head's length and its first and last position, as
+   * appends in order and compactions, which keep the order, leave them).
+   */
+  holdsPrefix(layer: number, n: number): boolean {
+    return this.check(layer).every(({ positions }) => positions.length === n && (n === 0 || (positions[0] === 0 && positions[n - 1] === n - 1)));
+  }
+
+  /**
+   * Encodes, without submitting, the causal attention of a chunk of a prompt over this sequence: row
+   * `t` of `queries` (`[tokens][queryHeads][headDim]` on the GPU, at position `start + t`) attends over
+   * the layer's rows at positions `0 .. start + t` into row `t` of `out` (shaped as `queries`). Every
+   * KV head must hold exactly the positions `0 .. start + tokens - 1` (the chunk's K/V appended after
+   * the earlier ones'; else INVALID_ARGUMENT). K/V are read in place through the block tables
+   * (`causal-attention` over the `causal-paged` prelude), in the cache's storage format.
+   */
+  encodeCausalAttend(layer: number, queries: GPUBuffer, out: GPUBuffer, start: number, tokens: number): void {
+    const heads = this.check(layer);
+    const { queryHeads, kvHeads, headDim } = this.pool.shape;
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(tokens) || tokens < 1) {
+      throw new GpuError('INVALID_ARGUMENT', `causal attention: start must be an integer >= 0 and tokens one >= 1, got ${start} and ${tokens}.`);
+    }
+    if (!this.holdsPrefix(layer, start + tokens)) {
+      throw new GpuError('INVALID_ARGUMENT', `causal attention: every KV head of layer ${layer} must hold exactly positions 0..${start + tokens - 1} in order (append the chunk's K/V first; a compacted cache cannot continue a prefill).`);
+    }
+    if (headDim > 256 || Math.ceil(tokens / CAUSAL_BLOCK) > MAX_GROUPS || queryHeads > MAX_GROUPS) {
+      throw new GpuError('INVALID_ARGUMENT', `causal attention: needs head dim <= 256 and at most ${MAX_GROUPS * CAUSAL_BLOCK} query rows; got ${headDim} and ${tokens}.`);
+    }
+    const maxBlocks = Math.max(1, ...heads.map((pages) => pages.blocks.length));
+    const tables = new Uint32Array(kvHeads * maxBlocks);
+    heads.forEach((pages, h) => tables.set(pages.blocks, h * maxBlocks));
+    const d = this.dispatcher;
+    const storage = this.pool.layers[layer]!;
+    d.run(
+      this.kvFormat === 'f16' ? 'pagedCausalAttentionF16' : 'pagedCausalAttention',
+      { headDim, queryHeads, kvHeads, tokens, scale: 1 / Math.sqrt(headDim), start, blockSize: this.blockSize, maxBlocks },
+      [queries, storage.keys, storage.values, out, d.temp(tables.byteLength, GPUBufferUsage.STORAGE, tables)],
+      { x: queryHeads, y: Math.ceil(tokens / CAUSAL_BLOCK) },
+    );
   }
 
   private static samePool(caches: readonly GpuPagedCache[], what: string): GpuKvPool {
@@ -358,6 +405,24 @@ export class GpuPagedCache {
     const rows = queries.subarray(first * rowFloats);
     const staged = this.dispatcher.temp(rows.byteLength, GPUBufferUsage.COPY_SRC, rows);
     for (let r = first; r < n; r++) this.pushRow(ring, staged, (r - first) * rowFloats * 4, positions[r]!);
+  }
+
+  /**
+   * {@link seedQueries} from the GPU: encodes, in command order, copying the last rows of `queries`
+   * (`[n][queryHeads][headDim]` on the GPU, oldest first, COPY_SRC usage) into `layer`'s ring at
+   * `positions` (`[n]`), as if each had been recorded in turn (the ring keeps its last rows). Nothing
+   * when {@link recordQueries} is off. A chunked prefill records its query rows this way.
+   */
+  encodeRecordQueries(layer: number, queries: GPUBuffer, positions: ArrayLike<number>): void {
+    this.check(layer);
+    const ring = this.rings[layer];
+    if (!ring) return;
+    const rowBytes = this.pool.shape.queryHeads * this.pool.shape.headDim * 4;
+    const first = Math.max(0, positions.length - ring.rows);
+    for (let r = first; r < positions.length; r++) {
+      if (!Number.isInteger(positions[r])) throw new GpuError('INVALID_ARGUMENT', `encodeRecordQueries: positions must be integers, got ${positions[r]} at ${r}.`);
+    }
+    for (let r = first; r < positions.length; r++) this.pushRow(ring, queries, r * rowBytes, positions[r]!);
   }
 
   /** Query rows `layer`'s ring holds now (0 when {@link recordQueries} is off). */

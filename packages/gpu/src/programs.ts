@@ -6,6 +6,8 @@ import pool1d from './kernels/pool1d.wgsl';
 import scatterRows from './kernels/scatter-rows.wgsl';
 import windowAttention from './kernels/window-attention.wgsl';
 import causalAttention from './kernels/causal-attention.wgsl';
+import causalContiguous from './kernels/causal-contiguous.wgsl';
+import causalPaged from './kernels/causal-paged.wgsl';
 import windowReduce from './kernels/window-reduce.wgsl';
 import matvec from './kernels/matvec.wgsl';
 import matvecBatch from './kernels/matvec-batch.wgsl';
@@ -13,6 +15,9 @@ import rmsnorm from './kernels/rmsnorm.wgsl';
 import rope from './kernels/rope.wgsl';
 import ropeBase from './kernels/rope-base.wgsl';
 import ropeRows from './kernels/rope-rows.wgsl';
+import ropeAdjacent from './kernels/rope-adjacent.wgsl';
+import ropeNeox from './kernels/rope-neox.wgsl';
+import biasAdd from './kernels/bias-add.wgsl';
 import elementwise from './kernels/elementwise.wgsl';
 import topkSelect from './kernels/topk-select.wgsl';
 import matmul from './kernels/matmul.wgsl';
@@ -78,9 +83,26 @@ export const PROGRAMS = {
   /** Prefill attention: every prompt token over the keys at or before it. */
   causalAttention: {
     /** The kernel. */
-    program: program('causal-attention', causalAttention, 64),
+    program: program('causal-attention', causalContiguous + causalAttention, 64),
     /** The fields of its uniform struct, in declaration order. */
     uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32']] as const,
+  },
+  /**
+   * Chunked prefill attention: a chunk's query rows at positions `start + t` over one sequence's f32 paged
+   * K/V (its first `start + tokens` rows, the chunk's already appended), causal by position.
+   */
+  pagedCausalAttention: {
+    /** The kernel. */
+    program: program('paged-causal-attention', kvF32 + causalPaged + causalAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32'], ['start', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.pagedCausalAttention} over f16 K/V blocks. */
+  pagedCausalAttentionF16: {
+    /** The kernel. */
+    program: program('paged-causal-attention-f16', kvF16 + causalPaged + causalAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32'], ['start', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32']] as const,
   },
   /** SnapKV scores, pass 2: mean over the window rows, then the GQA reduce over each group. */
   windowReduce: {
@@ -124,19 +146,40 @@ export const PROGRAMS = {
     /** The fields of its uniform struct, in declaration order. */
     uniforms: [['dim', 'u32'], ['weightOffset', 'u32'], ['eps', 'f32'], ['rows', 'u32']] as const,
   },
-  /** RoPE on a prompt's tokens at consecutive positions. */
+  /** RoPE on adjacent pairs `(2j, 2j + 1)` of a prompt's tokens at consecutive positions. */
   rope: {
     /** The kernel. */
-    program: program('rope', ropeBase + rope, 64),
+    program: program('rope', ropeBase + ropeAdjacent + rope, 64),
     /** The fields of its uniform struct, in declaration order. */
     uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32'], ['tokens', 'u32']] as const,
   },
-  /** RoPE on a batch of sequences, each row at its own position. */
+  /** RoPE on adjacent pairs of a batch of sequences, each row at its own position. */
   ropeRows: {
     /** The kernel. */
-    program: program('rope-rows', ropeRows + rope, 64),
+    program: program('rope-rows', ropeRows + ropeAdjacent + rope, 64),
     /** The fields of its uniform struct, in declaration order. */
     uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32'], ['tokens', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.rope} on rotate-half pairs `(j, j + headDim / 2)` (NeoX style, Qwen 2). */
+  ropeNeox: {
+    /** The kernel. */
+    program: program('rope-neox', ropeBase + ropeNeox + rope, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32'], ['tokens', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.ropeRows} on rotate-half pairs `(j, j + headDim / 2)` (NeoX style, Qwen 2). */
+  ropeRowsNeox: {
+    /** The kernel. */
+    program: program('rope-rows-neox', ropeRows + ropeNeox + rope, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['heads', 'u32'], ['headDim', 'u32'], ['position', 'u32'], ['tokens', 'u32']] as const,
+  },
+  /** Adds a bias of `width` to every row of a vector in place (the Q/K/V projection biases). */
+  addBias: {
+    /** The kernel. */
+    program: program('bias-add', biasAdd, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['length', 'u32'], ['width', 'u32']] as const,
   },
   /** In place on a vector: adds the residual (op 0) or applies SwiGLU (op 1). */
   elementwise: {

@@ -65,6 +65,45 @@ describe('decoder kernels on WebGPU', () => {
     }
   });
 
+  it('NeoX RoPE rotates the pairs (j, j + headDim / 2), from a base position or each row\'s own', async () => {
+    const [tokens, heads, headDim, base] = [5, 3, 10, 4];
+    const half = headDim / 2;
+    const context = 20;
+    const cos = Float32Array.from({ length: context * half }, (_, i) => Math.cos(Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / headDim)));
+    const sin = Float32Array.from({ length: context * half }, (_, i) => Math.sin(Math.floor(i / half) * 10000 ** (-(2 * (i % half)) / headDim)));
+    const rowPositions = [7, 0, 19, 3, 11];
+    for (const kernel of ['ropeNeox', 'ropeRowsNeox'] as const) {
+      const v = floats(tokens * heads * headDim, 17, 3);
+      const buffer = upload(d, v);
+      const positionOf = (t: number) => (kernel === 'ropeNeox' ? base + t : rowPositions[t]!);
+      const tables = [buffer, upload(d, cos), upload(d, sin)];
+      if (kernel === 'ropeRowsNeox') tables.push(d.temp(tokens * 4, GPUBufferUsage.STORAGE, Uint32Array.from(rowPositions)));
+      d.run(kernel, { heads, headDim, position: kernel === 'ropeNeox' ? base : 0, tokens }, tables, { threads: (tokens * heads * headDim) / 2 });
+      const expected = Float64Array.from(v);
+      for (let t = 0; t < tokens; t++) {
+        for (let h = 0; h < heads; h++) {
+          for (let j = 0; j < half; j++) {
+            const i = (t * heads + h) * headDim + j;
+            const [c, s] = [cos[positionOf(t) * half + j]!, sin[positionOf(t) * half + j]!];
+            expected[i] = v[i]! * c - v[i + half]! * s;
+            expected[i + half] = v[i]! * s + v[i + half]! * c;
+          }
+        }
+      }
+      expectClose(await readBack(d, buffer, v.length), expected, 1);
+    }
+  });
+
+  it('the bias add adds the bias to every row, on odd widths and past 65,535 workgroups', async () => {
+    for (const [rows, width] of [[1, 7], [13, 30], [3, 1_500_000]] as const) {
+      const a = floats(rows * width, rows, 4);
+      const bias = floats(width, width, 2);
+      const buffer = upload(d, a);
+      d.run('addBias', { length: rows * width, width }, [buffer, upload(d, bias)], { threads: rows * width });
+      expectClose(await readBack(d, buffer, a.length), Array.from(a, (x, i) => x + bias[i % width]!), 1e-3);
+    }
+  });
+
   it('the residual add and SwiGLU match their twins, including large gates', async () => {
     for (const length of [1, 63, 768, 70_000]) {
       const a = floats(length, length, 12);

@@ -1,24 +1,15 @@
-// Prefill attention: softmax(q K^T / sqrt(d)) V for every prompt token over the keys at or before it.
-// One workgroup per (query head, block of 8 consecutive tokens): the block's queries sit in workgroup
-// memory, so each key and value row is read once for all 8 of them. Keys are visited in tiles of 64
-// (one key per thread, its 8 logits) with an online softmax per query, so any prompt length runs in
-// fixed memory; each thread accumulates up to 4 output dimensions per query (head dim <= 256). G query
-// heads read one KV head.
-struct Params {
-  headDim: u32,
-  queryHeads: u32,
-  kvHeads: u32,
-  tokens: u32,
-  scale: f32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Prefill attention: softmax(q K^T / sqrt(d)) V for every query row over the keys at or before it.
+// One workgroup per (query head, block of 8 consecutive query rows): the block's queries sit in
+// workgroup memory, so each key and value row is read once for all 8 of them. Keys are visited in
+// tiles of 64 (one key per thread, its 8 logits) with an online softmax per query, so any length runs
+// in fixed memory; each thread accumulates up to 4 output dimensions per query (head dim <= 256). G
+// query heads read one KV head. A prelude says where the keys are: `causal-contiguous` (a whole
+// prompt: query row t at position t, keys [tokens][kvHeads][headDim]) or `causal-paged` with a kv-f32
+// or kv-f16 prelude (a chunk of a prompt: query row t at position start + t, keys read through the
+// sequence's block tables, whose rows 0 .. start + tokens - 1 hold positions 0 .. start + tokens - 1).
+// The prelude declares the uniforms `p` (headDim, queryHeads, kvHeads, tokens, scale, ...), the keys
+// and values (bindings 2, 3), and `startOf()`, `rowBase(key, kvHead)`, `keyAt(i)`, `valueAt(i)`.
 @group(0) @binding(1) var<storage, read> queries: array<f32>; // [tokens][queryHeads][headDim]
-@group(0) @binding(2) var<storage, read> keys: array<f32>;    // [tokens][kvHeads][headDim]
-@group(0) @binding(3) var<storage, read> values: array<f32>;  // [tokens][kvHeads][headDim]
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [tokens][queryHeads][headDim]
 
 const TILE: u32 = 64u;   // keys per tile = threads per workgroup
@@ -55,9 +46,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
   let first = wg.y * BLOCK;
   if (head >= p.queryHeads || first >= p.tokens) { return; }
   let count = min(BLOCK, p.tokens - first); // queries in this block
-  let last = first + count - 1u;            // the block's last token: keys beyond it are never read
+  let start = startOf();                     // the position of query row 0 (keys before it are cached)
+  let last = start + first + count - 1u;     // the block's last key: keys beyond it are never read
   let kvHead = head / (p.queryHeads / p.kvHeads);
-  let kvStride = p.kvHeads * p.headDim;
   for (var i = t; i < count * p.headDim; i += TILE) {
     let r = i / p.headDim;
     query[r * MAX_DIM + i % p.headDim] = queries[((first + r) * p.queryHeads + head) * p.headDim + i % p.headDim];
@@ -72,15 +63,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
     var logit: array<f32, 8>;
     for (var r = 0u; r < BLOCK; r++) { logit[r] = 0.0; }
     if (key <= last) {
-      let kBase = key * kvStride + kvHead * p.headDim;
+      let kBase = rowBase(key, kvHead);
       for (var d = 0u; d < p.headDim; d++) {
-        let k = keys[kBase + d];
+        let k = keyAt(kBase + d);
         for (var r = 0u; r < BLOCK; r++) { logit[r] += query[r * MAX_DIM + d] * k; }
       }
     }
-    var visible: array<bool, 8>; // causal: query r (token first + r) sees keys up to its own token
+    var visible: array<bool, 8>; // causal: query r (position start + first + r) sees keys up to its own
     for (var r = 0u; r < BLOCK; r++) {
-      visible[r] = r < count && key <= first + r;
+      visible[r] = r < count && key <= start + first + r;
       logit[r] = select(LOWEST, logit[r] * p.scale, visible[r]);
     }
     let tileMax = reduceBlock(t, logit, true);
@@ -100,11 +91,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
     }
     let keysInTile = min(TILE, last + 1u - tile);
     for (var s = 0u; s < keysInTile; s++) {
-      let vBase = (tile + s) * kvStride + kvHead * p.headDim;
+      let vBase = rowBase(tile + s, kvHead);
       for (var j = 0u; j < 4u; j++) {
         let d = t + j * TILE;
         if (d < p.headDim) {
-          let v = values[vBase + d];
+          let v = valueAt(vBase + d);
           for (var r = 0u; r < BLOCK; r++) { acc[r][j] += weights[r * TILE + s] * v; }
         }
       }

@@ -1,7 +1,8 @@
-// RoPE on adjacent pairs (2j, 2j + 1) of every head of `tokens` vectors with llama2.c's f32 tables
-// [context][headDim / 2]. Token t's position comes from `positionOf(t)` in a prelude: `position + t`
-// (rope-base: a prompt), or `position + rowPositions[t]` (rope-rows: a batch of sequences, each at its
-// own position).
+// RoPE on the pairs of every head of `tokens` vectors with llama2.c's f32 tables [context][headDim / 2].
+// Two preludes complete it. Token t's position comes from `positionOf(t)`: `position + t` (rope-base:
+// a prompt), or `position + rowPositions[t]` (rope-rows: a batch of sequences, each at its own
+// position). Pair j's two dimensions come from `pairOf(j, headDim / 2)`: (2j, 2j + 1) (rope-adjacent)
+// or (j, j + headDim / 2) (rope-neox).
 struct Params {
   heads: u32,
   headDim: u32,
@@ -22,12 +23,13 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
   if (pair >= p.tokens * pairsPerToken) { return; }
   let token = pair / pairsPerToken;
   let j = pair % halfDim;
-  let i = token * p.heads * p.headDim + ((pair % pairsPerToken) / halfDim) * p.headDim + 2u * j;
+  let base = token * p.heads * p.headDim + ((pair % pairsPerToken) / halfDim) * p.headDim;
+  let dims = pairOf(j, halfDim);
   let row = min(positionOf(token) * halfDim + j, arrayLength(&cosTable) - 1u);
   let c = cosTable[row];
   let s = sinTable[row];
-  let v0 = vectors[i];
-  let v1 = vectors[i + 1u];
-  vectors[i] = v0 * c - v1 * s;
-  vectors[i + 1u] = v0 * s + v1 * c;
+  let v0 = vectors[base + dims.x];
+  let v1 = vectors[base + dims.y];
+  vectors[base + dims.x] = v0 * c - v1 * s;
+  vectors[base + dims.y] = v0 * s + v1 * c;
 }
