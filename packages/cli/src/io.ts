@@ -14,4 +14,12 @@ export interface CliIo {
     /** The terminal's width in characters (sizes the progress bar). */
     columns?: number;
   };
+  /** Where `-` reads from (`adakv eval --text-file -`); `process.stdin` by default. */
+  stdin?: NodeJS.ReadableStream;
+  /**
+   * The environment colour is decided by (`NO_COLOR`, `FORCE_COLOR`, `TERM`); `process.env` by
+   * default. (Other settings, such as the cache folder and the npm registry, are read from
+   * `process.env`.)
+   */
+  env?: Readonly<Record<string, string | undefined>>;
 }

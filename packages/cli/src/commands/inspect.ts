@@ -1,6 +1,7 @@
-import { type CompressionPlan, DEMO_PROMPT, type MethodName, Generator, OptionError, cacheGeometry, concentration, observedLength } from '@adakv/core';
+import { type CompressionPlan, DEMO_PROMPT, type MethodName, Generator, OptionError, cacheGeometry, concentration } from '@adakv/core';
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { useColor } from '../color.js';
 import { methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
@@ -16,7 +17,7 @@ interface InspectFlags {
   alpha: number;
   svg?: string;
   json: boolean;
-  color: boolean;
+  color?: boolean;
   model?: string;
   tokenizer?: string;
 }
@@ -32,14 +33,16 @@ export function inspectCommand(io: CliIo): Command {
     .option('--budget <tokens|ratio>', 'cache per KV head, window included', budget, 48)
     .option('--svg <file>', 'also write both heatmaps as one SVG file')
     .option('--json', 'print the numbers as JSON')
-    .option('--no-color', 'plain shading characters only');
+    .option('--color', 'colour the heatmaps even when not on a terminal (as FORCE_COLOR=1 does)')
+    .option('--no-color', 'plain shading characters only (as NO_COLOR=1 does)');
   modelFlags(methodOptionFlags(command));
   return command
     .addHelpText(
       'after',
       `
 The first map is the share of each head's cache that holds 90% of its attention (low = concentrated,
-cheap to compress); the second is how many entries each head keeps under the method.
+cheap to compress); the second is how many entries each head keeps under the method. Colour appears on
+a terminal only; NO_COLOR=1 (or --no-color) turns it off, FORCE_COLOR=1 (or --color) forces it.
 
 Examples:
   adakv inspect
@@ -52,15 +55,14 @@ Examples:
       const options = { window: flags.window, alpha: flags.alpha };
       let concentrationMap: number[][] = [];
       const generator = new Generator(model, {
-        afterPrefill: ({ store, observations, backend }) => {
-          const promptLength = observedLength(geometry, observations[0]!);
-          if (promptLength <= flags.window) {
-            throw new OptionError(`inspect needs a prompt longer than the window (${flags.window} tokens); this one has ${promptLength}.`);
-          }
+        afterPrefill: async ({ store, observations, backend }) => {
+          const plan = await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options });
+          // a prompt within the window leaves nothing to score, so there would be no budgets to show
+          if (plan.skipped) throw new OptionError(`inspect has nothing to show: ${plan.skipped}; give a longer prompt or a smaller --window.`);
           concentrationMap = concentration(geometry, observations, flags.window).heads.map((heads) =>
             heads.map((h) => Math.round(h.fractionForTarget * 100)),
           );
-          return backend.compress(store, observations, { method: flags.method, budget: flags.budget, options });
+          return plan;
         },
       });
       const { afterPrefill } = await generator.prefill(model.tokenizer.encode(promptArgument ?? DEMO_PROMPT));
@@ -69,7 +71,7 @@ Examples:
       if (flags.json) {
         io.stdout.write(`${JSON.stringify({ method: plan.method, budget: plan.budget, cacheShareFor90PercentMass: concentrationMap, keptPerHead: budgets, kept: plan.achievedTotal, of: plan.originalTotal }, null, 2)}\n`);
       } else {
-        const color = flags.color && Boolean(io.stdout.isTTY);
+        const color = useColor(io.stdout, flags.color, io.env ?? process.env);
         io.stdout.write(`% of each head's cache holding 90% of its attention (lower = more concentrated)\n${terminalHeatmap(grid(concentrationMap), { color })}\n\n`);
         io.stdout.write(`entries kept per head by ${plan.method} at ${plan.budget} per head (${plan.achievedTotal} of ${plan.originalTotal} in all)\n${terminalHeatmap(grid(budgets), { color })}\n`);
       }

@@ -4,11 +4,9 @@ import {
   Generator,
   type GenerateResult,
   type MethodName,
-  cacheGeometry,
   DEMO_PROMPT,
   OptionError,
   formatBytes,
-  observedLength,
 } from '@adakv/core';
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
@@ -81,7 +79,6 @@ Examples:
       if (prompt.length === 0) throw new OptionError('The prompt is empty; give some text to continue.');
       // encoded once, up front: text that cannot fit the context is refused before anything is printed
       const promptTokens = model.tokenizer.encode(prompt, { maxTokens: model.config.contextLength });
-      const geometry = cacheGeometry(model.config);
       const sampling = { steps: flags.steps, temperature: flags.temperature, topP: flags.topP, seed: flags.seed };
       const options = { window: flags.window, alpha: flags.alpha };
 
@@ -92,16 +89,15 @@ Examples:
           backend,
           ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
           afterPrefill: async ({ store, observations }) => {
-            if (!compressed) return null;
-            const promptLength = observedLength(geometry, observations[0]!);
-            if (promptLength < flags.window && flags.method !== 'full') {
-              if (onToken) io.stderr.write(`(the prompt is ${promptLength} tokens, shorter than the window of ${flags.window}: nothing to evict after prefill)\n`);
-              return null;
+            const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options }) : null;
+            // the notice goes out before the streamed text starts, never inside it: the prompt is echoed only now
+            if (onToken) {
+              if (plan?.skipped) io.stderr.write(`note: not compressed after prefill: ${plan.skipped}.\n`);
+              onToken(prompt);
             }
-            return backend.compress(store, observations, { method: flags.method, budget: flags.budget, options });
+            return plan;
           },
         });
-        if (onToken) onToken(prompt);
         try {
           const result = await generator.generate(promptTokens, { ...sampling, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) });
           return {
@@ -149,6 +145,7 @@ Examples:
               tokens: ours.result.tokens,
               kvBytes: ours.bytes,
               keptAfterPrefill: ours.plan ? { kept: ours.plan.achievedTotal, of: ours.plan.originalTotal } : null,
+              compressionSkipped: ours.plan?.skipped ?? null,
               evictedDuringDecode: ours.evictedDuringDecode,
               backend: flags.backend,
               engine: backend.description,
@@ -172,7 +169,7 @@ Examples:
         );
         return;
       }
-      const kept = (o: Outcome) => (o.plan ? `${o.plan.achievedTotal} / ${o.plan.originalTotal}` : 'all');
+      const kept = (o: Outcome) => (o.plan && !o.plan.skipped ? `${o.plan.achievedTotal} / ${o.plan.originalTotal}` : 'all');
       const speed = (o: Outcome) => [o.result.prefillTokensPerSecond.toFixed(0), o.result.decodeTokensPerSecond.toFixed(1)];
       const sameAsFull = agreement ? `first ${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-';
       const rows = [[flags.method, formatBytes(ours.bytes), kept(ours), sameAsFull, ...speed(ours)]];
