@@ -99,10 +99,26 @@ export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>):
     requireFinite(observation.keys, 'keys', layer);
     requireFinite(observation.values, 'values', layer);
   });
+  return setupForPrompt(method, options, geometry, n, observations, input.budget);
+}
+
+/**
+ * The budget, window and layer budgets of a request for a prompt of `n` tokens (`skipped` with the
+ * reason for a scoring method and a prompt no longer than its window). Shared by planning from
+ * observations and from a store (a prompt prefilled in chunks).
+ */
+export function setupForPrompt(
+  method: Method,
+  options: MethodOptions,
+  geometry: CacheGeometry,
+  n: number,
+  observations: readonly LayerObservation[],
+  budgetSpec: BudgetSpec,
+): PlanSetup {
   if (method.scorer !== null) {
     // a token budget that cannot hold the window is the caller's mistake whatever the prompt: refused
     // before the prompt length is looked at, so the same settings fail on short and long prompts alike
-    if (!isRatioBudget(input.budget)) requireWindowFits(resolveBudget(input.budget, n), options.window);
+    if (!isRatioBudget(budgetSpec)) requireWindowFits(resolveBudget(budgetSpec, n), options.window);
     if (n <= options.window) {
       return {
         method,
@@ -110,14 +126,14 @@ export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>):
         geometry,
         observations,
         n,
-        budget: resolveBudget(input.budget, n),
+        budget: resolveBudget(budgetSpec, n),
         window: n,
         schedule: new Int32Array(geometry.layers),
         skipped: `the prompt (${n} tokens) is not longer than the observation window (${options.window})`,
       };
     }
   }
-  const budget = resolveBudget(input.budget, n);
+  const budget = resolveBudget(budgetSpec, n);
   const window = Math.min(options.window, n);
   if (method.scorer !== null) requireWindowFits(budget, window);
   const selectable = budget - window;
@@ -147,7 +163,8 @@ export function skippedPlan(setup: PlanSetup & { readonly skipped: string }): Co
   return { method: method.name, budget, window, layers, requestedTotal: total, achievedTotal: total, originalTotal: total, skipped };
 }
 
-const isSkipped = (setup: PlanSetup): setup is PlanSetup & { readonly skipped: string } => setup.skipped !== undefined;
+/** Whether the setup plans nothing (see {@link PlanSetup.skipped}). */
+export const isSkipped = (setup: PlanSetup): setup is PlanSetup & { readonly skipped: string } => setup.skipped !== undefined;
 
 /** The plan from its layers, with the totals asked for and achieved. */
 export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPlan {

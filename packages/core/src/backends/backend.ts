@@ -1,6 +1,6 @@
 import type { CompressionPlan } from '../compression-plan.js';
 import type { CacheGeometry } from '../geometry.js';
-import type { PrefillOutput } from '../model/forward.js';
+import type { PrefillOptions, PrefillOutput } from '../model/forward.js';
 import type { Model } from '../model/model.js';
 import type { LayerObservation } from '../model/observation.js';
 import type { CompressionRequest, PlanInput } from '../plan.js';
@@ -22,8 +22,12 @@ export interface ForwardPass {
     /** Weights (parameters) the model holds. */
     readonly parameters: number;
   };
-  /** Runs `tokens` at positions `0 .. n-1` into the (empty) store; the logits predicting position n, and what each layer saw. */
-  prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput>;
+  /**
+   * Runs `tokens` at positions `start .. start+n-1` into the store (empty for `start` 0; a later chunk
+   * of a long prompt continues it); the logits predicting the next position, and what each layer saw
+   * unless `observations: false`. A store that records queries keeps the last rows.
+   */
+  prefill(tokens: ArrayLike<number>, store: KvStore, options?: PrefillOptions): Promise<PrefillOutput>;
   /** One token at `position`; the next-token logits (the array may be reused by the next call). */
   decode(token: number, position: number, store: KvStore): Promise<Float32Array>;
   /** One decode step of several sequences, weights read once for all: row i equals `decode(tokens[i], positions[i], stores[i])`. */
@@ -93,7 +97,11 @@ export interface Backend {
    * planner's plan, including its keep-everything plan with `skipped` for a prompt no longer than the window.
    */
   plan(input: PlanInput): Promise<CompressionPlan>;
-  /** Plans and applies compression right after prefill (a `skipped` plan changes nothing). */
+  /**
+   * Plans and applies compression right after prefill (a `skipped` plan changes nothing). With no
+   * observations (a prompt prefilled in chunks) it plans from the store: the queries it recorded as
+   * the prompt passed score every stored entry, layer by layer.
+   */
   compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan>;
   /**
    * Decode-time eviction of one layer of `store`: scores its entries from the store's recorded

@@ -9,14 +9,16 @@ import { type CompressionRequest, type PlanInput, applyPlan, planCompression } f
 import type { HeadContext } from '../scorers/types.js';
 import type { KvStore } from '../store.js';
 import type { LayerEviction } from './backend.js';
+import { compressFromStore } from './compress-from-store.js';
 
 /** Planning on the CPU (the reference and WASM backends): {@link planCompression}, as a promise. */
 export async function planOnCpu(input: PlanInput): Promise<CompressionPlan> {
   return planCompression(input);
 }
 
-/** Plans on the CPU and applies the plan to `store`. */
+/** Plans on the CPU and applies the plan to `store` (from the store itself when `observations` is empty: a chunked prompt). */
 export async function compressOnCpu(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
+  if (observations.length === 0) return compressFromStore(store, request, evictLayerOnCpu);
   const plan = planCompression({ ...request, geometry: store.geometry, observations });
   applyPlan(store, plan);
   return plan;

@@ -6,7 +6,7 @@ import type { BackendName } from './backend.js';
 /** What each fast backend's kernels do not run yet (the reference backend runs everything). */
 const MISSING: Readonly<Record<Exclude<BackendName, 'reference'>, readonly (keyof ModelFeatures)[]>> = {
   wasm: ['biases', 'neoxRope'],
-  webgpu: ['biases', 'neoxRope'],
+  webgpu: [],
 };
 
 const WORDS: Readonly<Record<keyof ModelFeatures, string>> = { biases: 'Q/K/V biases', neoxRope: 'rotate-half (NeoX) RoPE' };

@@ -85,16 +85,23 @@ export class DecodeEviction {
   }
 
   /**
-   * Call after prefill (and after any compression of the prompt): seeds the scoring queries with the
-   * last `window` prompt queries, and brings any layer the prompt filled past the limit down to it.
+   * Call after prefill (and after any compression of the prompt), with the prompt's observations, or
+   * with its length when it was prefilled in chunks and the store already recorded its last queries:
+   * seeds the scoring queries with the last `window` prompt queries, and brings any layer the prompt
+   * filled past the limit down to it.
    */
-  async afterPrefill(observations: readonly LayerObservation[]): Promise<number> {
+  async afterPrefill(prompt: readonly LayerObservation[] | number): Promise<number> {
+    if (typeof prompt === 'number') {
+      this.seen = prompt;
+      return this.evictFull();
+    }
     const geometry = this.store.geometry;
-    const n = observedLength(geometry, observations[0]!);
+    const n = observedLength(geometry, prompt[0]!);
     const rowSize = geometry.queryHeads * geometry.headDim;
     const first = Math.max(0, n - this.options.window);
     const positions = Int32Array.from({ length: n - first }, (_, i) => first + i);
-    observations.forEach((observation, layer) => this.store.seedQueries(layer, observation.queries.subarray(first * rowSize), positions));
+    this.store.recordQueries(this.options.window); // forgets what the prefill itself recorded: each row once
+    prompt.forEach((observation, layer) => this.store.seedQueries(layer, observation.queries.subarray(first * rowSize), positions));
     this.seen = n;
     return this.evictFull();
   }

@@ -2,18 +2,29 @@ import { ContextOverflowError, InvalidNumberError, OptionError } from '../errors
 import type { KvStore } from '../store.js';
 import type { ModelConfig } from './config.js';
 
-/** Throws the SDK's typed errors for a prompt no forward pass (CPU or GPU) can prefill. */
-export function checkPrefillInput(config: ModelConfig, tokens: ArrayLike<number>, store: KvStore): void {
+/**
+ * Throws the SDK's typed errors for a prompt (or a chunk of one, at positions `start ..`) no forward
+ * pass can prefill: no tokens, past the context, ids outside the vocabulary, or a store that does not
+ * end before `start` (empty for `start` 0).
+ */
+export function checkPrefillInput(config: ModelConfig, tokens: ArrayLike<number>, store: KvStore, start = 0): void {
   const n = tokens.length;
   if (n === 0) throw new OptionError('prefill: there are no tokens to process; give at least one (e.g. BOS).');
-  if (n > config.contextLength) {
-    throw new ContextOverflowError(`Position ${n - 1} is beyond the model's context of ${config.contextLength} tokens (${n} tokens given); shorten the prompt.`);
+  if (!Number.isInteger(start) || start < 0) throw new OptionError(`prefill: start must be a whole position >= 0, got ${start}.`);
+  if (start + n > config.contextLength) {
+    throw new ContextOverflowError(
+      `Position ${start + n - 1} is beyond the model's context of ${config.contextLength} tokens (${start + n} tokens given); shorten the prompt.`,
+    );
   }
   for (let t = 0; t < n; t++) checkToken(config, tokens[t]!);
   for (let layer = 0; layer < config.layers; layer++) {
     for (let head = 0; head < config.kvHeads; head++) {
-      if (store.length(layer, head) !== 0) {
+      const length = store.length(layer, head);
+      if (start === 0 && length !== 0) {
         throw new OptionError('prefill: the store already holds entries; prefill starts a sequence (reset the session first).');
+      }
+      if (length > 0 && store.positions(layer, head)[length - 1]! >= start) {
+        throw new OptionError(`prefill: the store already holds position ${start} or later; a chunk continues after the store's last position.`);
       }
     }
   }

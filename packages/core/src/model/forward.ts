@@ -16,6 +16,20 @@ export interface PrefillOutput {
   readonly observations: LayerObservation[];
 }
 
+/** Where a prefill starts, and whether it returns what each layer saw. */
+export interface PrefillOptions {
+  /**
+   * Position of the first token (default 0: a new sequence, the store empty). A later chunk of a long
+   * prompt starts where the store ends and attends to everything the store holds before it.
+   */
+  readonly start?: number;
+  /**
+   * Return each layer's q, k, v of the tokens (default true). False saves their copies when a long
+   * prompt goes through in chunks; a store that records queries records the last rows either way.
+   */
+  readonly observations?: boolean;
+}
+
 /** Parameters of a model's weights (RoPE tables excluded; a tied classifier counted once). */
 export function parameterCount(model: Model): number {
   const { weights } = model;
@@ -84,20 +98,23 @@ export class Transformer {
   }
 
   /**
-   * Runs `tokens` at positions `0 .. n-1` as one batch, appends their post-RoPE K/V to the (empty)
-   * `store` and returns the logits that predict position `n`.
+   * Runs `tokens` at positions `start .. start+n-1` as one batch, appends their post-RoPE K/V to
+   * `store` (empty when `start` is 0) and returns the logits that predict position `start+n`. Each
+   * row attends causally to what the store holds up to its position: its chunk and those before.
    */
-  async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
+  async prefill(tokens: ArrayLike<number>, store: KvStore, options: PrefillOptions = {}): Promise<PrefillOutput> {
     const { config } = this.model;
     const n = tokens.length;
-    checkPrefillInput(config, tokens, store);
+    const start = options.start ?? 0;
+    checkPrefillInput(config, tokens, store, start);
     const a = new Activations(n, this.model);
-    const positions = Int32Array.from({ length: n }, (_, t) => t);
+    const positions = Int32Array.from({ length: n }, (_, t) => start + t);
     const observations: LayerObservation[] = [];
     await this.run(Array.from(tokens), positions, a, async (layer) => {
-      this.causalAttention(a.attention, a.q, a.k, a.v, n);
       store.append(layer, a.k, a.v, positions);
-      observations.push({ queries: a.q.slice(), keys: a.k.slice(), values: a.v.slice() });
+      await this.attendThroughStore(layer, a, positions, store);
+      store.seedQueries(layer, a.q, positions); // a no-op unless the store records queries
+      if (options.observations ?? true) observations.push({ queries: a.q.slice(), keys: a.k.slice(), values: a.v.slice() });
     });
     return { logits: Float32Array.from(this.classify(a, n - 1)), observations };
   }
@@ -199,35 +216,38 @@ export class Transformer {
     return this.logits;
   }
 
-  /** softmax(QK^T / sqrt(d)) V over positions `s <= t` for every token `t` and query head. */
-  private causalAttention(out: Float32Array, queries: Float32Array, keys: Float32Array, values: Float32Array, n: number): void {
+  /** softmax(QK^T / sqrt(d)) V of every row and query head over its KV head's stored entries at positions up to the row's own. */
+  private async attendThroughStore(layer: number, a: Activations, positions: Int32Array, store: KvStore): Promise<void> {
     const { queryHeads, kvHeads, headDim } = this.model.config;
     const group = queryHeads / kvHeads;
     const qDim = queryHeads * headDim;
-    const kvDim = kvHeads * headDim;
     const scale = 1 / Math.sqrt(headDim);
-    const weights = new Float64Array(n);
-    for (let t = 0; t < n; t++) {
-      for (let h = 0; h < queryHeads; h++) {
-        const q = t * qDim + h * headDim;
-        const kv = Math.floor(h / group) * headDim;
-        let max = -Infinity;
-        for (let s = 0; s <= t; s++) {
-          const logit = dot(queries, q, keys, s * kvDim + kv, headDim) * scale;
-          weights[s] = logit;
-          if (logit > max) max = logit;
-        }
-        let total = 0;
-        for (let s = 0; s <= t; s++) {
-          const e = Math.exp(weights[s]! - max);
-          weights[s] = e;
-          total += e;
-        }
-        out.fill(0, q, q + headDim);
-        for (let s = 0; s <= t; s++) {
-          const weight = weights[s]! / total;
-          const v = s * kvDim + kv;
-          for (let i = 0; i < headDim; i++) out[q + i] = out[q + i]! + weight * values[v + i]!;
+    for (let h = 0; h < kvHeads; h++) {
+      const [keys, values] = await Promise.all([store.keys(layer, h), store.values(layer, h)]);
+      const stored = store.positions(layer, h);
+      const weights = new Float64Array(stored.length);
+      for (let t = 0; t < a.rows; t++) {
+        let visible = 0; // stored positions ascend: the row sees a prefix
+        while (visible < stored.length && stored[visible]! <= positions[t]!) visible++;
+        for (let m = 0; m < group; m++) {
+          const q = t * qDim + (h * group + m) * headDim;
+          let max = -Infinity;
+          for (let s = 0; s < visible; s++) {
+            const logit = dot(a.q, q, keys, s * headDim, headDim) * scale;
+            weights[s] = logit;
+            if (logit > max) max = logit;
+          }
+          let total = 0;
+          for (let s = 0; s < visible; s++) {
+            const e = Math.exp(weights[s]! - max);
+            weights[s] = e;
+            total += e;
+          }
+          a.attention.fill(0, q, q + headDim);
+          for (let s = 0; s < visible; s++) {
+            const weight = weights[s]! / total;
+            for (let i = 0; i < headDim; i++) a.attention[q + i] = a.attention[q + i]! + weight * values[s * headDim + i]!;
+          }
         }
       }
     }

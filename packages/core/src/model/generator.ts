@@ -5,6 +5,7 @@ import { ContextOverflowError, OptionError } from '../errors.js';
 import type { KvStore } from '../store.js';
 import { cacheGeometry } from './config.js';
 import { checkLogits } from './forward-checks.js';
+import type { PrefillOutput } from './forward.js';
 import type { Model } from './model.js';
 import type { LayerObservation } from './observation.js';
 import { Rng, Sampler } from './sampler.js';
@@ -17,6 +18,11 @@ import { TokenTextStream } from './tokenizer.js';
  */
 export type AfterPrefill<T = unknown> = (input: {
   readonly store: KvStore;
+  /**
+   * What each layer saw of the prompt; empty when a prompt longer than `prefillChunk` went through in
+   * chunks (then `backend.compress(store, observations, request)` plans from the store: the prompt's
+   * last queries, recorded as it passed, score every stored entry).
+   */
   readonly observations: readonly LayerObservation[];
   /** The generator's backend: `backend.compress(store, observations, request)` plans where the data lives. */
   readonly backend: Backend;
@@ -32,13 +38,32 @@ export interface GeneratorOptions {
   afterPrefill?: AfterPrefill;
   /** Decode-time eviction: keeps every layer within a cache limit while decoding (after `afterPrefill`). */
   eviction?: DecodeEvictionOptions;
+  /**
+   * Most prompt tokens one forward call takes (default 512). A longer prompt goes through in chunks,
+   * each attending to the cache the earlier ones filled, so the activations stay bounded and no copy
+   * of the prompt's q/k/v is kept: compression then plans from the store.
+   */
+  prefillChunk?: number;
+  /**
+   * Query rows of a chunked prompt kept for planning compression (default 64; at least the
+   * eviction's window): a method's observation window must not be larger.
+   */
+  promptQueryRows?: number;
+}
+
+/** What {@link Generator.prefill} reports while a long prompt goes through in chunks. */
+export interface PrefillProgress {
+  /** Prompt tokens processed so far. */
+  readonly done: number;
+  /** Prompt tokens in all. */
+  readonly total: number;
 }
 
 /** What {@link Generator.prefill} returns. */
 export interface PrefillResult {
   /** Logits predicting the token after the prompt (a copy). */
   readonly logits: Float32Array;
-  /** What each layer saw (post-RoPE q, k, v of the prompt), for planning compression. */
+  /** What each layer saw (post-RoPE q, k, v of the prompt), for planning compression; empty for a chunked prompt. */
   readonly observations: readonly LayerObservation[];
   /** What `afterPrefill` returned, if set. */
   readonly afterPrefill: unknown;
@@ -68,6 +93,8 @@ export interface GenerateOptions {
   stopAtEndOfText?: boolean;
   /** Called for every generated token as soon as it is sampled. */
   onToken?: (token: GeneratedToken) => void;
+  /** Called after each chunk of a prompt longer than `prefillChunk` (see {@link PrefillProgress}). */
+  onPrefillProgress?: (progress: PrefillProgress) => void;
 }
 
 /** What {@link Generator.generate} returns. */
@@ -105,6 +132,8 @@ export class Generator {
   readonly eviction: DecodeEviction | null;
   private readonly transformer: ForwardPass;
   private readonly afterPrefill: AfterPrefill | undefined;
+  private readonly prefillChunk: number;
+  private readonly promptQueryRows: number;
   private nextPosition = 0;
 
   /** @param model The model to run. */
@@ -115,6 +144,8 @@ export class Generator {
       throw new OptionError(`The store was not made by the ${this.backend.name} backend; create it with backend.createStore(...), or pass the backend that made it.`);
     }
     this.afterPrefill = options.afterPrefill;
+    this.prefillChunk = wholeAtLeastOne(options.prefillChunk ?? 512, 'prefillChunk');
+    this.promptQueryRows = wholeAtLeastOne(options.promptQueryRows ?? 64, 'promptQueryRows');
     this.transformer = this.backend.forwardPass(model);
     this.eviction = options.eviction ? new DecodeEviction(this.backend, this.store, options.eviction) : null;
   }
@@ -143,17 +174,29 @@ export class Generator {
     this.nextPosition = 0;
   }
 
-  /** Processes `tokens` at positions 0..n-1 as one batch (the session must be fresh or reset). */
-  async prefill(tokens: readonly number[]): Promise<PrefillResult> {
+  /**
+   * Processes `tokens` at positions 0..n-1 (the session must be fresh or reset): as one batch, or in
+   * chunks of `prefillChunk` for a longer prompt, reporting each to `onProgress`.
+   */
+  async prefill(tokens: readonly number[], onProgress?: (progress: PrefillProgress) => void): Promise<PrefillResult> {
     if (this.nextPosition !== 0) {
       throw new OptionError('prefill starts a sequence, but this session is at position ' +
         `${this.nextPosition}; call reset() first, or step() to continue the sequence.`);
     }
-    const { logits, observations } = await this.transformer.prefill(tokens, this.store);
+    const chunked = tokens.length > this.prefillChunk;
+    if (chunked) this.store.recordQueries(Math.max(this.promptQueryRows, this.eviction?.options.window ?? 0));
+    let output: PrefillOutput | undefined;
+    for (let start = 0; start < tokens.length; start += this.prefillChunk) {
+      const chunk = chunked ? tokens.slice(start, start + this.prefillChunk) : tokens;
+      output = await this.transformer.prefill(chunk, this.store, { start, observations: !chunked });
+      if (chunked) onProgress?.({ done: start + chunk.length, total: tokens.length });
+    }
+    const { logits, observations } = output ?? (await this.transformer.prefill(tokens, this.store)); // no tokens: the pass says why
     checkLogits(logits, tokens.length);
     this.nextPosition = tokens.length;
     const afterPrefill = this.afterPrefill ? await this.afterPrefill({ store: this.store, observations, backend: this.backend }) : undefined;
-    await this.eviction?.afterPrefill(observations);
+    if (this.eviction) await this.eviction.afterPrefill(chunked ? tokens.length : observations);
+    else if (chunked) this.store.recordQueries(0);
     return { logits, observations, afterPrefill };
   }
 
@@ -209,7 +252,7 @@ export class Generator {
     if (this.nextPosition !== 0) this.reset();
 
     const prefillStart = performance.now();
-    const prefill = await this.prefill(promptTokens);
+    const prefill = await this.prefill(promptTokens, options.onPrefillProgress);
     const prefillMs = performance.now() - prefillStart;
 
     const text = tokenizer ? new TokenTextStream(tokenizer, promptTokens[promptTokens.length - 1]) : undefined;
@@ -255,4 +298,9 @@ export class Generator {
     // text that cannot fit the context is refused before any time goes into encoding it
     return tokenizer.encode(prompt, { maxTokens: this.model.config.contextLength });
   }
+}
+
+function wholeAtLeastOne(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new OptionError(`${name} must be a whole number >= 1, got ${value}.`);
+  return value;
 }

@@ -1,5 +1,6 @@
 export { type ModelConfig, cacheGeometry, validateConfig } from './config.js';
-export type { LayerWeights, ModelWeights } from './weights.js';
+export type { LayerWeights, ModelWeights, StoredLayerWeights, StoredTensor, StoredWeights } from './weights.js';
+export type { RopeStyle } from './rope.js';
 export type { Model, ModelSource } from './model.js';
 export type { LayerObservation } from './observation.js';
 export {
@@ -19,16 +20,17 @@ export {
 } from './tokenizer.js';
 export { PLAIN_CHAT_TEMPLATE, encodeChat, formatChat, type ChatMessage, type ChatOptions } from './chat.js';
 export { loadLlama2cModel } from './llama2c.js';
-export { Transformer, type PrefillOutput } from './forward.js';
+export { Transformer, type PrefillOptions, type PrefillOutput } from './forward.js';
 export { MAX_SEED, Rng, Sampler, argmax, checkSeed, type SamplingOptions } from './sampler.js';
 export {
   Generator,
   type AfterPrefill,
   type GeneratorOptions,
+  type PrefillProgress,
   type PrefillResult,
   type GeneratedToken,
   type GenerateOptions,
   type GenerateResult,
 } from './generator.js';
-export { loadGgufModel, loadModel, isGguf } from './load.js';
+export { loadGgufModel, loadModel, isGguf, type LoadModelOptions } from './load.js';
 export { TensorType, dequantize, halfToFloat, tensorTypeName } from './dequantize.js';

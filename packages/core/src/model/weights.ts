@@ -29,7 +29,12 @@ export interface LayerWeights {
 }
 
 /** A tensor as a file stores it: f32 values, or the raw bytes of a GGML type (quantized blocks, halves). */
-export type StoredTensor = Float32Array | { readonly type: TensorType; readonly bytes: Uint8Array };
+export type StoredTensor = Float32Array | {
+  /** The GGML tensor type of `bytes`. */
+  readonly type: TensorType;
+  /** The tensor's bytes exactly as the file holds them. */
+  readonly bytes: Uint8Array;
+};
 
 /** A block's weights as stored: what the WASM engine reads in place, without dequantizing. */
 export type StoredLayerWeights = { readonly [K in keyof LayerWeights]: K extends 'bq' | 'bk' | 'bv' | 'attentionNorm' | 'ffnNorm' ? LayerWeights[K] : StoredTensor };

@@ -34,9 +34,9 @@ describe('stories15M with the forward pass on the GPU', () => {
     const geometry = cacheGeometry(model.config);
     const afterPrefill: AfterPrefill = ({ store, observations, backend: where }) =>
       method && where.compress(store, observations, { method, budget: 16, options: { window: 8 } });
-    const cpu = await new Generator(model, { afterPrefill }).generate(prompt, { steps: 64, stopAtEndOfText: false });
+    const cpu = await new Generator(model, { afterPrefill }).generate(prompt, { steps: 32, stopAtEndOfText: false });
     const generator = new Generator(model, { backend, afterPrefill });
-    const onGpu = await generator.generate(prompt, { steps: 64, stopAtEndOfText: false });
+    const onGpu = await generator.generate(prompt, { steps: 32, stopAtEndOfText: false });
     expect(onGpu.tokens).toEqual(cpu.tokens);
     generator.store.dispose();
   }, 300_000);
@@ -107,6 +107,20 @@ describe('a random GQA model with odd sizes on the GPU', () => {
     });
     for (const token of [3, 36, 0]) expect(worstRelative(await onGpu.step(token), Float32Array.from(await cpu.step(token)))).toBeLessThan(1e-4);
     store.dispose();
+  });
+
+  it('prefills a long prompt in chunks with one prefill\'s logits, and compresses it from the store as the CPU does', async () => {
+    const request = { method: 'ada-snapkv', budget: 20, options: { window: 6 } } as const;
+    const afterPrefill: AfterPrefill = ({ store: s, observations, backend: where }) => where.compress(s, observations, request);
+    const cpu = new Generator(model, { afterPrefill });
+    const onGpu = new Generator(model, { backend: smallBlocks, afterPrefill, prefillChunk: 16 });
+    const [expected, actual] = [await cpu.prefill(prompt), await onGpu.prefill(prompt)];
+    expect(actual.observations).toEqual([]);
+    expect(worstRelative(actual.logits, expected.logits)).toBeLessThan(1e-4);
+    const kept = (plan: unknown) => (plan as { layers: { kept: Int32Array[] }[] }).layers.map((l) => l.kept.map((k) => Array.from(k)));
+    expect(kept(actual.afterPrefill)).toEqual(kept(expected.afterPrefill));
+    for (const token of [3, 36]) expect(worstRelative(await onGpu.step(token), Float32Array.from(await cpu.step(token)))).toBeLessThan(1e-4);
+    onGpu.store.dispose();
   });
 
   // the cache itself is held to 1,000 append / compact / attend cycles in @adakv/gpu; here every

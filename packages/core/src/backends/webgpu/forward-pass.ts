@@ -1,6 +1,7 @@
 import { type GpuContext, GpuLlamaDecoder } from '@adakv/gpu';
 import { InvalidNumberError, OptionError } from '../../errors.js';
-import { Transformer, type PrefillOutput, parameterCount } from '../../model/forward.js';
+import { type PrefillOptions, type PrefillOutput, Transformer, parameterCount } from '../../model/forward.js';
+import { prefillInChunks } from '../../model/prefill-chunks.js';
 import { checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
 import { refuseUnsupported } from '../unsupported.js';
@@ -26,15 +27,23 @@ export function decoderFor(model: Model, gpu: GpuContext): GpuLlamaDecoder {
   return decoder;
 }
 
+/** The most tokens (up to `tokens`) one GPU prefill submission fits in the device's limits; 0 when none does. */
+function largestChunk(decoder: GpuLlamaDecoder, tokens: number): number {
+  let chunk = tokens;
+  while (chunk > 0 && !decoder.prefillFits(chunk)) chunk = Math.floor(chunk / 2);
+  return chunk;
+}
+
 /**
- * The forward pass on the GPU. Prefill runs the whole prompt as one submission (tiled matrix
- * products, causal attention) and reads back each layer's q, k, v as the observations compression
- * plans from; a prompt too large for the device's buffer limits prefills on the CPU instead. Every
+ * The forward pass on the GPU. Prefill runs the prompt as one submission (tiled matrix products,
+ * causal attention over the paged cache) and reads back each layer's q, k, v as the observations
+ * compression plans from; a prompt too large for the device's buffer limits goes in chunks that fit
+ * (the CPU prefills only when not even one token fits, e.g. heads wider than 256). Every
  * decode step (norms, projections, RoPE, append, paged attention, SwiGLU, classifier) is one
  * submission too, for one sequence or a batch; only the logits (or, greedy, the token ids) come back.
  */
 export class GpuForwardPass implements ForwardPass {
-  /** The CPU pass, made only for a prompt the device cannot prefill. */
+  /** The CPU pass, made only for a model the device cannot prefill. */
   private cpu: Transformer | undefined;
 
   /** Uploaded as f32: 4 bytes per parameter (on the device). */
@@ -46,13 +55,17 @@ export class GpuForwardPass implements ForwardPass {
     this.weights = { residentBytes: parameters * 4, parameters };
   }
 
-  async prefill(tokens: ArrayLike<number>, store: KvStore): Promise<PrefillOutput> {
+  async prefill(tokens: ArrayLike<number>, store: KvStore, options: PrefillOptions = {}): Promise<PrefillOutput> {
     const gpu = this.onDevice(store);
-    checkPrefillInput(this.model.config, tokens, gpu);
+    const start = options.start ?? 0;
+    checkPrefillInput(this.model.config, tokens, gpu, start);
     try {
       const decoder = decoderFor(this.model, this.gpu);
-      if (!decoder.prefillFits(tokens.length)) return await (this.cpu ??= new Transformer(this.model)).prefill(tokens, gpu);
-      return await decoder.prefill(tokens, gpu.cache);
+      const chunk = largestChunk(decoder, tokens.length);
+      if (chunk === 0) return await (this.cpu ??= new Transformer(this.model)).prefill(tokens, gpu, options);
+      // the chunk's query rows go to the store's rings where decode-time eviction scores from them
+      return await prefillInChunks(tokens, chunk, start, options.observations ?? true, (part, at, observe) =>
+        decoder.prefill(part, gpu.cache, { start: at, observe, record: true }));
     } catch (error) {
       throw toCoreError(error);
     }

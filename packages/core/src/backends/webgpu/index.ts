@@ -8,6 +8,7 @@ import { type CompressionRequest, type PlanInput, applyPlan } from '../../plan.j
 import type { KvStore } from '../../store.js';
 import type { Backend, ForwardPass, KvPool, LayerEviction } from '../backend.js';
 import { evictLayerOnCpu } from '../cpu-planning.js';
+import { compressFromStore } from '../compress-from-store.js';
 import { getMethod } from '../../methods/registry.js';
 import { resolveMethodOptions } from '../../methods/options.js';
 import type { MethodOptions } from '../../methods/registry.js';
@@ -145,6 +146,7 @@ export class WebGpuBackend implements Backend {
   }
 
   async compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
+    if (observations.length === 0) return compressFromStore(store, request, (s, layer, eviction) => this.evictLayer(s, layer, eviction));
     const plan = await this.plan({ ...request, geometry: store.geometry, observations });
     applyPlan(store, plan);
     return plan;
