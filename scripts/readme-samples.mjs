@@ -34,18 +34,6 @@ const TIMEOUT_MS = Number(process.env.ADAKV_README_SAMPLE_TIMEOUT_MS ?? 300_000)
 const RUNNABLE = new Set(['ts', 'typescript', 'js', 'javascript', 'mjs']);
 const MARKER = /^<!--\s*readme-sample:\s*skip\s*\((.+)\)\s*-->$/;
 
-/**
- * Blocks whose README cannot take its marker yet (packages/allocator-wasm is being reworked in another
- * change), keyed by the file and the block's first line. Remove an entry once the README carries the
- * marker; an entry that matches no block, or a block that has both, fails the run.
- */
-const PENDING_MARKERS = {
-  'packages/allocator-wasm/README.md': {
-    "import { BlockPool, selectAdaptive } from '@adakv/allocator-wasm';": 'fragment: layer, keys, scores and the rest stand for your data',
-    "import { Engine } from '@adakv/allocator-wasm';": 'fragment: config, weights and promptTokens stand for your model',
-  },
-};
-
 const args = process.argv.slice(2);
 const listOnly = args.includes('--list');
 const filter = args.find((arg) => !arg.startsWith('--'));
@@ -100,22 +88,8 @@ function blocks(file) {
 
 const all = readmes().flatMap(blocks);
 for (const block of all) {
-  if (!RUNNABLE.has(block.lang)) {
-    if (block.skip) problems.push(`${block.file}:${block.line}: a readme-sample marker before a ${block.lang || 'plain'} block, which is never run`);
-    continue;
-  }
-  const pending = PENDING_MARKERS[block.file]?.[block.code.split('\n')[0]];
-  if (pending && block.skip) problems.push(`${block.file}:${block.line}: now has its marker; remove its PENDING_MARKERS entry in scripts/readme-samples.mjs`);
-  if (pending) {
-    block.skip = pending;
-    block.pending = true;
-  }
-}
-for (const [file, entries] of Object.entries(PENDING_MARKERS)) {
-  for (const first of Object.keys(entries)) {
-    if (!all.some((b) => b.file === file && b.code.split('\n')[0] === first)) {
-      problems.push(`${file}: no block starts with ${JSON.stringify(first)}; remove its PENDING_MARKERS entry in scripts/readme-samples.mjs`);
-    }
+  if (!RUNNABLE.has(block.lang) && block.skip) {
+    problems.push(`${block.file}:${block.line}: a readme-sample marker before a ${block.lang || 'plain'} block, which is never run`);
   }
 }
 
@@ -129,7 +103,7 @@ if (problems.length > 0) {
   process.exit(1);
 }
 if (listOnly) {
-  for (const b of selected) console.log(`${b.skip ? `skip (${b.skip})${b.pending ? ' [marker pending]' : ''}` : 'run '}  ${where(b)}  [${b.lang}]`);
+  for (const b of selected) console.log(`${b.skip ? `skip (${b.skip})` : 'run '}  ${where(b)}  [${b.lang}]`);
   console.log(`${others.length} blocks in other languages are not run.`);
   process.exit(0);
 }
@@ -183,7 +157,7 @@ if (problems.length > 0) {
 const failed = [];
 for (const b of selected) {
   if (b.skip) {
-    console.log(`skip  ${where(b)} (${b.skip})${b.pending ? ' [marker pending in the README]' : ''}`);
+    console.log(`skip  ${where(b)} (${b.skip})`);
     continue;
   }
   const started = performance.now();
@@ -207,8 +181,7 @@ for (const b of selected) {
 
 const skipped = selected.filter((b) => b.skip);
 console.log(
-  `README samples: ${toRun.length - failed.length} of ${toRun.length} ran as written, ${skipped.length} skipped ` +
-    `(${skipped.filter((b) => b.pending).length} of them pending a marker in their README); ` +
+  `README samples: ${toRun.length - failed.length} of ${toRun.length} ran as written, ${skipped.length} skipped; ` +
     `${others.length} blocks in other languages (${[...new Set(others.map((b) => b.lang || 'plain'))].join(', ')}) are not run.`,
 );
 if (failed.length > 0) {

@@ -1,7 +1,9 @@
 // `npm run bench`: every benchmark of the package in one run, so ratios compare like with like.
 // Build first (`npm run build`); the bench imports dist/ as a user would.
+import { relaxedSimdSupported } from '../dist/index.js';
 import { benchAppend } from './append.mjs';
 import { benchAttention } from './attention.mjs';
+import { benchDecodeBatch, printDecodeBatch } from './decode-batch.mjs';
 import { benchEngine } from './engine.mjs';
 import { benchKernels } from './kernels.mjs';
 import { benchMemory } from './memory.mjs';
@@ -24,6 +26,10 @@ console.log(
     ? '\n(f32 logits vs @adakv/core\'s TS Transformer: skipped, core is not built)'
     : `\nf32 prefill logits vs @adakv/core's TS Transformer: max |difference| / max |logit| = ${engine.twinRelativeDifference.toExponential(1)}`,
 );
+
+// Batched decode (WasmModel.decodeBatch over B sequences), f32 stories15M, 2 threads, each build.
+console.log('\n## Batched decode on stories15M (f32 weights, 55-token prompt per sequence, logits returned)');
+for (const relaxed of relaxedSimdSupported() ? [false, true] : [false]) printDecodeBatch(await benchDecodeBatch({ threads: 2, relaxed }), format);
 
 const kernels = await benchKernels();
 console.log(`\n## Matmul kernels, ${kernels.rows} x ${kernels.cols} weights, one thread\n`);

@@ -18,7 +18,9 @@ export interface InstantiateOptions {
  * Allocators share nothing.
  */
 export class Allocator {
+  /** The module's raw exports (see {@link AllocatorExports}). */
   readonly exports: AllocatorExports;
+  /** A reusable region of linear memory for the arguments and results of calls. */
   readonly scratch: Scratch;
   /** The compiled module, so workers can instantiate the same code over the same memory. */
   readonly module: WebAssembly.Module;
@@ -93,18 +95,23 @@ export class Allocator {
   f32(pointer: number, length: number): Float32Array {
     return new Float32Array(this.exports.memory.buffer, pointer >>> 0, length);
   }
+  /** A fresh Int32Array view of `length` values at `pointer`. */
   i32(pointer: number, length: number): Int32Array {
     return new Int32Array(this.exports.memory.buffer, pointer >>> 0, length);
   }
+  /** A fresh Uint32Array view of `length` values at `pointer`. */
   u32(pointer: number, length: number): Uint32Array {
     return new Uint32Array(this.exports.memory.buffer, pointer >>> 0, length);
   }
+  /** A fresh Float64Array view of `length` values at `pointer`. */
   f64(pointer: number, length: number): Float64Array {
     return new Float64Array(this.exports.memory.buffer, pointer >>> 0, length);
   }
+  /** A fresh Uint8Array view of `length` bytes at `pointer`. */
   u8(pointer: number, length: number): Uint8Array {
     return new Uint8Array(this.exports.memory.buffer, pointer >>> 0, length);
   }
+  /** A fresh Int16Array view of `length` values at `pointer`. */
   i16(pointer: number, length: number): Int16Array {
     return new Int16Array(this.exports.memory.buffer, pointer >>> 0, length);
   }

@@ -7,6 +7,7 @@ import type { WasmSource } from './wasm-source.js';
 /** Tokens per block unless the caller chooses otherwise. */
 export const DEFAULT_BLOCK_SIZE = 16;
 
+/** The row width and the size limits of a {@link BlockPool}. */
 export interface BlockPoolOptions {
   /** Floats per K (and per V) row. */
   headDim: number;
@@ -45,9 +46,13 @@ const MAX_HEAP_BYTES = 2 ** 32;
  * table. All rows live in the allocator's WebAssembly memory; reads copy them out.
  */
 export class BlockPool {
+  /** The allocator whose memory holds the pool. */
   readonly allocator: Allocator;
+  /** Floats per K (and per V) row. */
   readonly headDim: number;
+  /** Tokens per block. */
   readonly blockSize: number;
+  /** The most blocks the pool may hold. */
   readonly maxBlocks: number;
   private handle: number;
   private readonly shapes = new Map<number, SequenceShape>();
@@ -145,6 +150,7 @@ export class BlockPool {
     return check(allocator.exports.adakv_compact(this.live(), sequence, layer, counts, indices), 'compact');
   }
 
+  /** Rows held by (`sequence`, `layer`, KV `head`). */
   length(sequence: number, layer: number, head: number): number {
     return check(this.allocator.exports.adakv_length(this.live(), sequence, layer, head), 'length');
   }
@@ -199,12 +205,14 @@ export class BlockPool {
     };
   }
 
+  /** What the pool holds now. */
   stats(): PoolStats {
     const [out] = this.allocator.scratch.regions(POOL_STAT_COUNT * 8) as [number];
     check(this.allocator.exports.adakv_pool_stats(this.live(), out), 'stats');
     return poolStatsFrom(this.allocator.f64(out, POOL_STAT_COUNT));
   }
 
+  /** What `sequence` holds now. */
   sequenceStats(sequence: number): SequenceStats {
     const [out] = this.allocator.scratch.regions(SEQUENCE_STAT_COUNT * 8) as [number];
     check(this.allocator.exports.adakv_sequence_stats(this.live(), sequence, out), 'sequenceStats');
@@ -224,6 +232,7 @@ export class BlockPool {
     this.shapes.clear();
   }
 
+  /** Whether {@link BlockPool.dispose} ran. */
   get disposed(): boolean {
     return this.handle < 0;
   }

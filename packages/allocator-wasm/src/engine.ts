@@ -16,6 +16,7 @@ import { WasmModel, type EngineModelConfig, type EngineModelWeights, type ModelL
 /** Which build runs: WASM SIMD128 or relaxed SIMD (fused multiply-add), single-thread or threads over shared memory. */
 export type EngineVariant = 'simd' | 'simd-threads' | 'relaxed-simd' | 'relaxed-simd-threads';
 
+/** How {@link Engine.load} picks and starts a build. */
 export interface EngineOptions {
   /**
    * Threads that run the kernels, the calling thread included (default: the available cores, at most
@@ -29,7 +30,16 @@ export interface EngineOptions {
    */
   relaxedSimd?: boolean;
   /** Where each variant's .wasm comes from (default: the files shipped in the package's wasm/ folder). */
-  wasm?: { simd?: WasmSource; threads?: WasmSource; relaxed?: WasmSource; relaxedThreads?: WasmSource };
+  wasm?: {
+    /** The SIMD128 build. */
+    simd?: WasmSource;
+    /** The SIMD128 threads build. */
+    threads?: WasmSource;
+    /** The relaxed-SIMD build. */
+    relaxed?: WasmSource;
+    /** The relaxed-SIMD threads build. */
+    relaxedThreads?: WasmSource;
+  };
 }
 
 // The smallest module using f32x4.relaxed_madd (0xfd 0x85 0x02), the standardized relaxed-SIMD encoding.
@@ -69,7 +79,9 @@ function checkFeatures(allocator: Allocator, threads: boolean, relaxed: boolean)
  * blocks in place and the kernels read the weights in place.
  */
 export class Engine {
+  /** The instantiated build: its exports and memory. */
   readonly allocator: Allocator;
+  /** Which build runs. */
   readonly variant: EngineVariant;
   /** Threads running the kernels, the caller's included. */
   readonly threads: number;
@@ -158,6 +170,7 @@ export class Engine {
     this.disposedFlag = true;
   }
 
+  /** Whether {@link Engine.dispose} ran. */
   get disposed(): boolean {
     return this.disposedFlag;
   }

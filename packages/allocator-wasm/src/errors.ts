@@ -16,6 +16,7 @@ export type AllocatorErrorCode =
 
 /** Every error the allocator throws on purpose; `code` says what was wrong. */
 export class AllocatorError extends Error {
+  /** What went wrong, as a stable code. */
   readonly code: AllocatorErrorCode;
   constructor(code: AllocatorErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

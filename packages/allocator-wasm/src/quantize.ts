@@ -55,6 +55,7 @@ export function floatToBf16(value: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** The float whose bfloat16 bits are `bits`. */
 export function bf16ToFloat(bits: number): number {
   u32[0] = bits << 16;
   return f32[0]!;

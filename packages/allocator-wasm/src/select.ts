@@ -1,6 +1,7 @@
 import type { Allocator } from './allocator.js';
 import { AllocatorError, check } from './errors.js';
 
+/** What {@link selectAdaptive} returns. */
 export interface AdaptiveSelection {
   /** Tokens each head keeps (before adding the observation window). */
   caps: Int32Array;

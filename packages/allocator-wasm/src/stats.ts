@@ -1,7 +1,10 @@
 /** What a pool holds (src/cpp/stats.h, PoolStat order). */
 export interface PoolStats {
+  /** Blocks the pool has. */
   totalBlocks: number;
+  /** Blocks free for appends. */
   freeBlocks: number;
+  /** Blocks held by sequences. */
   usedBlocks: number;
   /** K + V bytes of one block. */
   blockBytes: number;
@@ -13,14 +16,19 @@ export interface PoolStats {
   wastedRows: number;
   /** Block tables, per-row positions, the free list and other bookkeeping. */
   metadataBytes: number;
+  /** Sequences in the pool. */
   sequences: number;
 }
 
 /** What one sequence holds (SequenceStat order). */
 export interface SequenceStats {
+  /** Blocks the sequence holds. */
   blocks: number;
+  /** Rows (tokens of one head) it stores. */
   rows: number;
+  /** Bytes of its blocks. */
   heldBytes: number;
+  /** Bytes of its block tables and positions. */
   metadataBytes: number;
 }
 

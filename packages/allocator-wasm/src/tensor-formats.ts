@@ -27,6 +27,7 @@ const layouts: Readonly<Record<TensorType, Layout>> = {
   q6_K: { weights: 256, bytes: 210 },
 };
 
+/** Every tensor type the engine stores (f32, f16, bf16, q8_0, q4_0, q4_K, q6_K). */
 export const TENSOR_TYPES = Object.keys(layouts) as TensorType[];
 
 export function isTensorType(type: unknown): type is TensorType {

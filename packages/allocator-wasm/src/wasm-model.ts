@@ -6,20 +6,31 @@ import { TENSOR_TYPE_IDS, type TensorType, isTensorType, tensorByteLength } from
 
 /** Hyperparameters of a LLaMA-family decoder (the same fields as @adakv/core's ModelConfig). */
 export interface EngineModelConfig {
+  /** Width of the residual stream (the embedding size). */
   readonly dim: number;
+  /** Width of the feed-forward network's hidden layer. */
   readonly hiddenDim: number;
+  /** Transformer layers. */
   readonly layers: number;
+  /** Attention (query) heads per layer. */
   readonly queryHeads: number;
+  /** Key/value heads per layer (fewer than query heads with grouped-query attention). */
   readonly kvHeads: number;
+  /** Width of one head. */
   readonly headDim: number;
+  /** Tokens in the vocabulary. */
   readonly vocabSize: number;
+  /** Most positions the model covers. */
   readonly contextLength: number;
+  /** The epsilon of RMS normalization. */
   readonly normEps: number;
 }
 
 /** A tensor in a given format: its raw bytes, laid out as llama.cpp/GGUF lays that type out. */
 export interface TypedTensor {
+  /** The tensor's storage type. */
   readonly type: TensorType;
+  /** Its raw bytes. */
   readonly bytes: Uint8Array;
 }
 
@@ -28,15 +39,24 @@ export type EngineTensor = Float32Array | TypedTensor;
 
 /** One decoder block; matrices row-major `[out][in]`. */
 export interface EngineLayerWeights {
-  readonly attentionNorm: EngineTensor; // [dim]
-  readonly wq: EngineTensor; // [queryHeads * headDim][dim]
-  readonly wk: EngineTensor; // [kvHeads * headDim][dim]
-  readonly wv: EngineTensor; // [kvHeads * headDim][dim]
-  readonly wo: EngineTensor; // [dim][queryHeads * headDim]
-  readonly ffnNorm: EngineTensor; // [dim]
-  readonly w1: EngineTensor; // gate, [hiddenDim][dim]
-  readonly w2: EngineTensor; // down, [dim][hiddenDim]
-  readonly w3: EngineTensor; // up, [hiddenDim][dim]
+  /** RMS-norm weight before attention `[dim]`. */
+  readonly attentionNorm: EngineTensor;
+  /** Query projection `[queryHeads * headDim][dim]`. */
+  readonly wq: EngineTensor;
+  /** Key projection `[kvHeads * headDim][dim]`. */
+  readonly wk: EngineTensor;
+  /** Value projection `[kvHeads * headDim][dim]`. */
+  readonly wv: EngineTensor;
+  /** Attention output projection `[dim][queryHeads * headDim]`. */
+  readonly wo: EngineTensor;
+  /** RMS-norm weight before the feed-forward network `[dim]`. */
+  readonly ffnNorm: EngineTensor;
+  /** Feed-forward gate projection `[hiddenDim][dim]`. */
+  readonly w1: EngineTensor;
+  /** Feed-forward down projection `[dim][hiddenDim]`. */
+  readonly w2: EngineTensor;
+  /** Feed-forward up projection `[hiddenDim][dim]`. */
+  readonly w3: EngineTensor;
 }
 
 /**
@@ -45,15 +65,21 @@ export interface EngineLayerWeights {
  * when it is the very same object.
  */
 export interface EngineModelWeights {
-  readonly tokenEmbedding: EngineTensor; // [vocab][dim]
+  /** Token embeddings `[vocab][dim]`. */
+  readonly tokenEmbedding: EngineTensor;
+  /** Every decoder block, first to last. */
   readonly layers: readonly EngineLayerWeights[];
-  readonly finalNorm: EngineTensor; // [dim]
-  readonly classifier: EngineTensor; // [vocab][dim]
+  /** RMS-norm weight after the last block `[dim]`. */
+  readonly finalNorm: EngineTensor;
+  /** Output projection to the logits `[vocab][dim]`. */
+  readonly classifier: EngineTensor;
   /** RoPE per (position, pair): `[contextLength][headDim / 2]` cosines and sines, f32. */
   readonly ropeCos: Float32Array;
+  /** RoPE sines `[contextLength][headDim / 2]`, f32. */
   readonly ropeSin: Float32Array;
 }
 
+/** How {@link Engine.loadModel} uploads the weights. */
 export interface ModelLoadOptions {
   /**
    * Quantize every f32 matrix (embedding and classifier included; norms stay f32) to this type while
@@ -65,11 +91,15 @@ export interface ModelLoadOptions {
 
 /** What a prefill saw in one layer: post-RoPE queries `[n][queryHeads][headDim]`, keys and values `[n][kvHeads][headDim]`. */
 export interface EngineLayerObservation {
+  /** Post-RoPE query rows `[n][queryHeads][headDim]`. */
   readonly queries: Float32Array;
+  /** Post-RoPE key rows `[n][kvHeads][headDim]`. */
   readonly keys: Float32Array;
+  /** Value rows `[n][kvHeads][headDim]`. */
   readonly values: Float32Array;
 }
 
+/** What {@link WasmModel.prefill} returns. */
 export interface EnginePrefillResult {
   /** Next-token logits after the last prompt token, `[vocab]`. */
   readonly logits: Float32Array;
@@ -79,11 +109,15 @@ export interface EnginePrefillResult {
 
 /** One decode step of one sequence of a batch. */
 export interface DecodeStep {
+  /** The sequence's handle in the pool. */
   readonly sequence: number;
+  /** The token to feed. */
   readonly token: number;
+  /** Its position in the sequence. */
   readonly position: number;
 }
 
+/** What {@link WasmModel.decodeBatch} returns, as asked. */
 export interface EngineDecodeResult {
   /** `[batch][vocab]` logits (absent with `logits: false`). */
   readonly logits?: Float32Array;
@@ -156,6 +190,7 @@ function shapeOf(config: EngineModelConfig, name: string): [number, number] {
  * sequences by one token each (the matrix products read every weight row once for the whole batch).
  */
 export class WasmModel {
+  /** The model's hyperparameters. */
   readonly config: EngineModelConfig;
   /** Bytes the weights occupy in WASM memory (quantized tensors stay quantized; a tied classifier counts once). */
   readonly residentWeightBytes: number;
@@ -322,6 +357,7 @@ export class WasmModel {
     this.engine.forgetModel(this);
   }
 
+  /** Whether {@link WasmModel.dispose} ran. */
   get disposed(): boolean {
     return this.handle < 0;
   }

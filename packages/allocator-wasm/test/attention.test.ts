@@ -10,8 +10,8 @@ describe('decode attention over the paged cache (WASM SIMD)', () => {
       fc.asyncProperty(
         fc.record({
           kvHeads: fc.integer({ min: 1, max: 3 }),
-          group: fc.integer({ min: 1, max: 4 }),
-          headDim: fc.constantFrom(1, 3, 4, 16, 20, 64),
+          group: fc.integer({ min: 1, max: 9 }),
+          headDim: fc.constantFrom(1, 3, 4, 6, 12, 16, 20, 48, 64),
           blockSize: fc.integer({ min: 1, max: 20 }),
           tokens: fc.integer({ min: 0, max: 90 }),
           keepEvery: fc.integer({ min: 1, max: 4 }),

@@ -224,7 +224,8 @@ describe.each([
       const weights = randomWeights(config, 500);
       const model = single.loadModel(config, weights);
       const pool = single.createPool({ headDim: config.headDim, blockSize: 4 });
-      const prompts = [prompt, prompt.slice(0, 5), [7, 7, 7, 7, 7, 7, 7, 7, 1]];
+      // Nine sequences: the float kernels tile a batch as 4 + 3 + 2 tokens (1-3 go in one pass).
+      const prompts = [prompt, prompt.slice(0, 5), [7, 7, 7, 7, 7, 7, 7, 7, 1], ...[1, 2, 3, 4, 6, 9].map((k) => prompt.slice(k).concat([k]))];
       const batched = prompts.map((p) => {
         const sequence = pool.addSequence(config.layers, config.kvHeads);
         model.prefill(pool, sequence, p);

@@ -172,20 +172,163 @@ void attendBlock(const Pool* pool, const HeadList& head, size_t b, const float* 
   accumulateGroup<G>(out, s.keep, s.logits, stride, mutablePool->valueRow(block, 0), rows, d);
 }
 
-void attendBlockTiles(const Pool* pool, const HeadList& head, size_t b, int32_t group, const float* queries, float* out,
-                      float* states, const ExpConstants& c) {
+// The heads of a group that lane tiles do not cover (group % 4: tiles of 2, then 1), from `first` on.
+void attendBlockTiles(const Pool* pool, const HeadList& head, size_t b, int32_t first, int32_t group, const float* queries,
+                      float* out, float* states, const ExpConstants& c) {
   const int32_t d = pool->headDim;
   const size_t stateFloats = 4 * static_cast<size_t>(logitStride(pool)) + kTileExtra;
-  int32_t g = 0;
-  for (; g + 4 <= group; g += 4, states += stateFloats) {
-    attendBlock<4>(pool, head, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
-  }
+  int32_t g = first;
   for (; g + 2 <= group; g += 2, states += stateFloats) {
     attendBlock<2>(pool, head, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
   }
   for (; g < group; g++, states += stateFloats) {
     attendBlock<1>(pool, head, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
   }
+}
+
+// ---- Heads in lanes: tiles of 4 query heads (groups of 4, 8, ...) ----
+// One query head per lane: the logits of one K row for the tile's 4 heads form one vector, so the
+// online softmax (running max and sum, every exponential) runs 4 heads at once, and one 16-byte slot
+// holds a V row's weights for the 4 heads. The queries are interleaved once per KV head
+// ([d / 4][4 heads][4]), so the logit loop reads a K vector and the 4 heads' query vectors from
+// pointers at constant offsets.
+
+struct LaneTile {
+  float* packed;   // [d / 4][4][4] queries
+  float* weights;  // [blockSize][4]: one block's logits, then its softmax weights
+  float* state;    // running max [4], running sum [4]
+};
+
+inline size_t lanePackedFloats(const Pool* pool) { return 16 * static_cast<size_t>(pool->headDim / 4); }
+inline size_t laneTileFloats(const Pool* pool) { return lanePackedFloats(pool) + 4 * static_cast<size_t>(pool->blockSize) + 8; }
+
+LaneTile laneTile(const Pool* pool, float* base) {
+  const size_t packedFloats = lanePackedFloats(pool);
+  return LaneTile{base, base + packedFloats, base + packedFloats + 4 * static_cast<size_t>(pool->blockSize)};
+}
+
+// Interleaves 4 query heads [4][d] into packed [d / 4][4][4] and resets the tile's softmax state.
+void laneStart(const float* queries, int32_t d, const LaneTile& t) {
+  for (int32_t s = 0; s < d / 4; s++) {
+    for (int g = 0; g < 4; g++) std::memcpy(t.packed + 16 * static_cast<size_t>(s) + 4 * g, queries + static_cast<size_t>(g) * d + 4 * s, 4 * sizeof(float));
+  }
+  store(t.state, splat(-INFINITY));
+  store(t.state + 4, zero());
+}
+
+// R rows' logits for the tile's 4 heads, scaled, into weights[r][g].
+template <int R>
+inline void laneLogits(const float* packed, const float* queries, const float* keys, int32_t d, F4 scale, float* weights) {
+  F4 acc[R][4];
+  for (int r = 0; r < R; r++)
+    for (int g = 0; g < 4; g++) acc[r][g] = zero();
+  const float* k[R];
+  for (int r = 0; r < R; r++) k[r] = keys + static_cast<size_t>(r) * d;
+  const float* q = packed;
+  const int32_t steps = d / 4;
+  for (int32_t s = 0; s < steps; s++) {
+    F4 kv[R];
+    for (int r = 0; r < R; r++) {
+      kv[r] = load(k[r]);
+      k[r] += 4;
+    }
+    for (int g = 0; g < 4; g++) {
+      const F4 qv = load(q + 4 * g);
+      for (int r = 0; r < R; r++) acc[r][g] = madd(qv, kv[r], acc[r][g]);
+    }
+    q += 16;
+  }
+  for (int r = 0; r < R; r++) {
+    // Lane g: (l0 + l1) + (l2 + l3) of head g's accumulator, then the d % 4 trailing products in order.
+    F4 logits = hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+    if (d % 4 != 0) {
+      float lanes[4];
+      store(lanes, logits);
+      for (int g = 0; g < 4; g++) {
+        for (int32_t j = 4 * steps; j < d; j++) lanes[g] += queries[static_cast<size_t>(g) * d + j] * k[r][j - 4 * steps];
+      }
+      logits = load(lanes);
+    }
+    store(weights + 4 * r, mul(logits, scale));
+  }
+}
+
+// out[g] = out[g] * keep[g] + sum_r weights[r][g] v_r for the tile's 4 heads: strips of 8 floats, each
+// V vector loaded once for the 4 heads.
+inline void laneAccumulate(float* out, F4 keep, const float* weights, const float* values, int32_t rows, int32_t d) {
+  float keeps[4];
+  store(keeps, keep);
+  int32_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    F4 a[4][2];
+    for (int g = 0; g < 4; g++) {
+      const F4 k = splat(keeps[g]);
+      a[g][0] = mul(load(out + static_cast<size_t>(g) * d + i), k);
+      a[g][1] = mul(load(out + static_cast<size_t>(g) * d + i + 4), k);
+    }
+    const float* v = values + i;
+    const float* w = weights;
+    for (int32_t r = 0; r < rows; r++, v += d, w += 4) {
+      const F4 v0 = load(v), v1 = load(v + 4);
+      for (int g = 0; g < 4; g++) {
+        const F4 wg = loadSplat(w + g);
+        a[g][0] = madd(wg, v0, a[g][0]);
+        a[g][1] = madd(wg, v1, a[g][1]);
+      }
+    }
+    for (int g = 0; g < 4; g++) {
+      store(out + static_cast<size_t>(g) * d + i, a[g][0]);
+      store(out + static_cast<size_t>(g) * d + i + 4, a[g][1]);
+    }
+  }
+  if (i + 4 <= d) {
+    F4 a[4];
+    for (int g = 0; g < 4; g++) a[g] = mul(load(out + static_cast<size_t>(g) * d + i), splat(keeps[g]));
+    const float* v = values + i;
+    for (int32_t r = 0; r < rows; r++, v += d) {
+      const F4 v0 = load(v);
+      for (int g = 0; g < 4; g++) a[g] = madd(loadSplat(weights + 4 * r + g), v0, a[g]);
+    }
+    for (int g = 0; g < 4; g++) store(out + static_cast<size_t>(g) * d + i, a[g]);
+    i += 4;
+  }
+  for (; i < d; i++) {
+    for (int g = 0; g < 4; g++) {
+      float acc = out[static_cast<size_t>(g) * d + i] * keeps[g];
+      for (int32_t r = 0; r < rows; r++) acc += weights[4 * r + g] * values[static_cast<size_t>(r) * d + i];
+      out[static_cast<size_t>(g) * d + i] = acc;
+    }
+  }
+}
+
+// One block of one KV head for a lane tile: logits, online softmax (4 heads at once), weighted values.
+__attribute__((noinline)) void laneBlock(const Pool* pool, const HeadList& head, size_t b, const float* queries, float* out,
+                                         const LaneTile& t, const ExpConstants& c) {
+  const int32_t d = pool->headDim, blockSize = pool->blockSize;
+  Pool* mutablePool = const_cast<Pool*>(pool);
+  const int32_t block = head.blocks[b];
+  int32_t rows = head.length - static_cast<int32_t>(b) * blockSize;
+  if (rows > blockSize) rows = blockSize;
+  const F4 scale = splat(1.0f / std::sqrt(static_cast<float>(d)));
+  const float* keys = mutablePool->keyRow(block, 0);
+  int32_t r = 0;
+  for (; r + 2 <= rows; r += 2) laneLogits<2>(t.packed, queries, keys + static_cast<size_t>(r) * d, d, scale, t.weights + 4 * r);
+  if (r < rows) laneLogits<1>(t.packed, queries, keys + static_cast<size_t>(r) * d, d, scale, t.weights + 4 * r);
+  F4 blockMax = load(t.weights);
+  for (r = 1; r < rows; r++) blockMax = max(blockMax, load(t.weights + 4 * r));
+  const F4 runningMax = load(t.state);
+  const F4 nextMax = max(runningMax, blockMax);
+  // e^(-inf) is 0: the first block keeps nothing of the (empty) accumulators.
+  const F4 keep = simd::exp(sub(runningMax, nextMax), c);
+  F4 sum = zero();
+  for (r = 0; r < rows; r++) {
+    const F4 w = simd::exp(sub(load(t.weights + 4 * r), nextMax), c);
+    store(t.weights + 4 * r, w);
+    sum = add(sum, w);
+  }
+  store(t.state, nextMax);
+  store(t.state + 4, madd(load(t.state + 4), keep, sum));
+  laneAccumulate(out, keep, t.weights, mutablePool->valueRow(block, 0), rows, d);
 }
 
 int32_t tilesPerHead(int32_t group) { return group / 4 + (group % 4) / 2 + (group % 2); }
@@ -202,15 +345,18 @@ inline void touchBlock(const Pool* pool, const HeadList& head, size_t b, F4* sin
 
 size_t attendScratchFloats(const Pool* pool, int32_t group, int32_t heads) {
   (void)heads;  // heads are done one after another, reusing one head's state
-  return static_cast<size_t>(tilesPerHead(group)) * (4 * static_cast<size_t>(logitStride(pool)) + kTileExtra) + 8;
+  return static_cast<size_t>(group / 4) * laneTileFloats(pool) +
+         static_cast<size_t>(tilesPerHead(group % 4)) * (4 * static_cast<size_t>(logitStride(pool)) + kTileExtra) + 8;
 }
 
 void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, int32_t group, const float* queries,
                  float* out, float* scratch) {
   const int32_t d = pool->headDim;
   const size_t groupFloats = static_cast<size_t>(group) * d;
-  const int32_t tiles = tilesPerHead(group);
+  const int32_t laneTiles = group / 4, laneHeads = 4 * laneTiles;
+  const int32_t tiles = tilesPerHead(group - laneHeads);
   const size_t stateFloats = 4 * static_cast<size_t>(logitStride(pool)) + kTileExtra;
+  float* states = scratch + static_cast<size_t>(laneTiles) * laneTileFloats(pool);
   F4 sink = zero();
   const ExpConstants c = expConstants();
   // Head after head, each head's blocks in order; the next block is touched while the current one is
@@ -218,10 +364,14 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
   // slower here: the heads' queries and outputs then crowd the K/V out of the L1 cache.)
   for (int32_t h = 0; h < count; h++) {
     const HeadList& head = *heads[h];
+    const float* headQueries = queries + h * groupFloats;
     float* headOut = out + h * groupFloats;
     std::memset(headOut, 0, sizeof(float) * groupFloats);
+    for (int32_t t = 0; t < laneTiles; t++) {
+      laneStart(headQueries + static_cast<size_t>(4 * t) * d, d, laneTile(pool, scratch + t * laneTileFloats(pool)));
+    }
     for (int32_t t = 0; t < tiles; t++) {
-      const TileState s = tileState(pool, scratch + t * stateFloats);
+      const TileState s = tileState(pool, states + t * stateFloats);
       for (int g = 0; g < 4; g++) {
         s.runningMax[g] = -INFINITY;
         s.runningSum[g] = 0.0f;
@@ -229,11 +379,24 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
     }
     for (size_t b = 0; b < head.blocks.size(); b++) {
       if (b + 1 < head.blocks.size()) touchBlock(pool, head, b + 1, &sink);
-      attendBlockTiles(pool, head, b, group, queries + h * groupFloats, headOut, scratch, c);
+      for (int32_t t = 0; t < laneTiles; t++) {
+        laneBlock(pool, head, b, headQueries + static_cast<size_t>(4 * t) * d, headOut + static_cast<size_t>(4 * t) * d,
+                  laneTile(pool, scratch + t * laneTileFloats(pool)), c);
+      }
+      if (tiles > 0) attendBlockTiles(pool, head, b, laneHeads, group, headQueries, headOut, states, c);
     }
-    for (int32_t t = 0, g0 = 0; t < tiles; t++) {
-      const int32_t size = group - g0 >= 4 ? 4 : (group - g0 >= 2 ? 2 : 1);
-      const TileState s = tileState(pool, scratch + t * stateFloats);
+    for (int32_t t = 0; t < laneTiles; t++) {
+      const LaneTile lt = laneTile(pool, scratch + t * laneTileFloats(pool));
+      for (int32_t g = 0; g < 4; g++) {
+        if (lt.state[4 + g] == 0.0f) continue;
+        const float inverse = 1.0f / lt.state[4 + g];
+        float* o = headOut + static_cast<size_t>(4 * t + g) * d;
+        for (int32_t i = 0; i < d; i++) o[i] *= inverse;
+      }
+    }
+    for (int32_t t = 0, g0 = laneHeads; t < tiles; t++) {
+      const int32_t size = group - g0 >= 2 ? 2 : 1;
+      const TileState s = tileState(pool, states + t * stateFloats);
       for (int32_t g = 0; g < size; g++) {
         if (s.runningSum[g] == 0.0f) continue;
         const float inverse = 1.0f / s.runningSum[g];
@@ -244,7 +407,7 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
     }
   }
   // The touched values feed a store nothing reads, so the loads cannot be optimised away.
-  store(scratch + tiles * stateFloats, sink);
+  store(states + tiles * stateFloats, sink);
 }
 
 namespace {

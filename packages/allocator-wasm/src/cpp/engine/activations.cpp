@@ -1,6 +1,8 @@
 #include "activations.h"
 
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 
 namespace adakv {
 namespace engine {
@@ -22,6 +24,15 @@ float quantizeGroup(const float* x, int32_t count, int16_t* q) {
 }
 
 }  // namespace
+
+void packRows(const float* values, int32_t rows, int32_t cols, float* packed) {
+  const int32_t steps = cols / 4;
+  for (int32_t t = 0; t < rows; t++) {
+    const float* row = values + static_cast<size_t>(t) * cols;
+    float* target = packed + static_cast<size_t>(t) * 4;
+    for (int32_t s = 0; s < steps; s++) std::memcpy(target + static_cast<size_t>(s) * rows * 4, row + 4 * s, 4 * sizeof(float));
+  }
+}
 
 void quantizeRowQ8(const float* x, int32_t cols, int16_t* q, float* d) {
   for (int32_t b = 0; b < cols / 32; b++) d[b] = quantizeGroup(x + 32 * b, 32, q + 32 * b);

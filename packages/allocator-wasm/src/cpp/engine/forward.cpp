@@ -62,11 +62,17 @@ class Pass {
     a.values = values;
     a.rows = rows;
     a.cols = cols;
-    bool q8 = false, q8k = false;
+    a.packed = values;
+    bool f32 = false, q8 = false, q8k = false;
     for (int32_t i = 0; i < readerCount; i++) {
       const int32_t kind = activationKind(readers[i]->type);
+      f32 = f32 || kind == 0;
       q8 = q8 || kind == 1;
       q8k = q8k || kind == 2;
+    }
+    if (f32 && rows > 1) {
+      packRows(values, rows, cols, w_.packed);
+      a.packed = w_.packed;
     }
     if (q8) {
       a.q32 = w_.q32;
@@ -360,10 +366,17 @@ Status matmulStandalone(const WeightView& w, const float* x, int32_t tokens, flo
   a.values = x;
   a.rows = tokens;
   a.cols = w.cols;
+  a.packed = x;
   GrowArray<int16_t> q;
   GrowArray<float> d;
   GrowArray<int32_t> sums;
+  GrowArray<float> packed;
   const int32_t kind = activationKind(w.type);
+  if (kind == 0 && tokens > 1) {
+    if (!packed.resize(n, 0.0f)) return kOutOfMemory;
+    packRows(x, tokens, w.cols, packed.data());
+    a.packed = packed.data();
+  }
   if (kind != 0) {
     if (!q.resize(n, 0) || !d.resize(n / 32 + 1, 0.0f) || !sums.resize(n / 32 + 1, 0)) return kOutOfMemory;
   }

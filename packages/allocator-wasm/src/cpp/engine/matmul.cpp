@@ -1,5 +1,7 @@
 #include "matmul.h"
 
+#include <type_traits>
+
 #include "formats.h"
 #include "simd.h"
 
@@ -10,10 +12,14 @@ namespace {
 
 using namespace simd;
 
-// Float weight readers: 4 weights of a row as f32 lanes, or one as a scalar. Created once per call, so
-// their constants live in registers for the loops (see opaque() in simd.h).
+// Float weight readers: 4 weights at a byte address as f32 lanes (kBytes bytes per weight), or one
+// weight of a row as a scalar. Created once per call, so their constants live in registers for the
+// loops (see opaque() in simd.h). kPairRows: rows a tile reads at once (1 for f16, whose conversion
+// needs too many registers for two).
 struct F32Weights {
-  F4 load4(const uint8_t* row, int32_t i) const { return load(reinterpret_cast<const float*>(row) + i); }
+  static constexpr int32_t kBytes = 4;
+  static constexpr int kPairRows = 2;
+  F4 load4(const uint8_t* p) const { return load(reinterpret_cast<const float*>(p)); }
   float scalar(const uint8_t* row, int32_t i) const {
     float v;
     std::memcpy(&v, row + 4 * static_cast<size_t>(i), 4);
@@ -21,12 +27,16 @@ struct F32Weights {
   }
 };
 struct F16Weights {
+  static constexpr int32_t kBytes = 2;
+  static constexpr int kPairRows = 1;
   HalfConstants half = halfConstants();
-  F4 load4(const uint8_t* row, int32_t i) const { return halfToFloat4(reinterpret_cast<const uint16_t*>(row) + i, half); }
+  F4 load4(const uint8_t* p) const { return halfToFloat4(reinterpret_cast<const uint16_t*>(p), half); }
   float scalar(const uint8_t* row, int32_t i) const { return halfToFloat(readU16(row + 2 * static_cast<size_t>(i))); }
 };
 struct BF16Weights {
-  F4 load4(const uint8_t* row, int32_t i) const { return bf16ToFloat4(reinterpret_cast<const uint16_t*>(row) + i); }
+  static constexpr int32_t kBytes = 2;
+  static constexpr int kPairRows = 2;
+  F4 load4(const uint8_t* p) const { return bf16ToFloat4(reinterpret_cast<const uint16_t*>(p)); }
   float scalar(const uint8_t* row, int32_t i) const { return bf16ToFloat(readU16(row + 2 * static_cast<size_t>(i))); }
 };
 
@@ -39,33 +49,110 @@ struct QuantConstants {
   B16 thirtyTwo = opaque(bytesSplat(32));
 };
 
-// One weight row x T token rows. Per output: two 4-lane accumulators over 8-float steps, one more
-// 4-float step into the first when n % 8 >= 4, then (a0 + a1) reduced as (l0 + l1) + (l2 + l3), then
-// the n % 4 trailing products in order. Every tile size computes each output exactly so, which makes a
-// token's result independent of the batch around it. One weight row at a time keeps the weights one
-// sequential stream (several interleaved rows streamed 2-3x slower from DRAM here).
+// Float weights. Every output is computed the same way, whatever the tile, the batch or the thread:
+// over the whole 8-float steps, the even 4-float chunks (columns 0-3 of each step) into one 4-lane
+// accumulator and the odd chunks (4-7) into another, one more 4-float chunk into the first when
+// n % 8 >= 4, then (even + odd) reduced as (l0 + l1) + (l2 + l3), then the n % 4 trailing products in
+// order. So a token's result does not depend on the batch around it.
+//
+// The activations come interleaved (Activations::packed, [n / 4][rows][4], `stride` = 4 x rows floats
+// from one chunk to the next), so a tile reads the activations of all its tokens for one chunk from one
+// pointer at constant offsets. Two facts about V8 (TurboFan, x64) shaped the tiles (measured here): it
+// issues every load of a loop iteration before the arithmetic, so loads + accumulators must fit the 15
+// vector registers it allocates, or it spills accumulators to the stack; and two weight rows read side
+// by side stream from DRAM at about half the rate of one row alone (whatever their distance), so the
+// wide tiles only pay where several tokens share each weight.
+
+// One weight row x T token rows (T <= 3), both chains in one pass: 2 + 2T loads and 2T accumulators
+// per step. One sequential weight stream: what decode of one to three sequences, bound by memory, needs.
 template <int T, typename Weights>
-inline void floatRowTile(const Weights& weights, const uint8_t* wRow, const float* const* xRows, int32_t n, float* out,
-                         int32_t outStride) {
+inline void floatOnePass(const Weights& weights, const uint8_t* row, const float* xp, size_t stride, const float* values,
+                         int32_t n, float* out, int32_t outStride) {
   F4 a0[T], a1[T];
   for (int t = 0; t < T; t++) a0[t] = a1[t] = zero();
-  int32_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const F4 w0 = weights.load4(wRow, i), w1 = weights.load4(wRow, i + 4);
+  const uint8_t* p = row;
+  const int32_t steps = n / 8;
+  for (int32_t s = 0; s < steps; s++) {
+    const F4 w0 = weights.load4(p), w1 = weights.load4(p + 4 * Weights::kBytes);
     for (int t = 0; t < T; t++) {
-      a0[t] = madd(w0, load(xRows[t] + i), a0[t]);
-      a1[t] = madd(w1, load(xRows[t] + i + 4), a1[t]);
+      a0[t] = madd(w0, load(xp + 4 * t), a0[t]);
+      a1[t] = madd(w1, load(xp + stride + 4 * t), a1[t]);
     }
+    p += 8 * Weights::kBytes;
+    xp += 2 * stride;
   }
-  if (i + 4 <= n) {
-    const F4 w0 = weights.load4(wRow, i);
-    for (int t = 0; t < T; t++) a0[t] = madd(w0, load(xRows[t] + i), a0[t]);
-    i += 4;
+  if (n % 8 >= 4) {
+    const F4 w0 = weights.load4(p);
+    for (int t = 0; t < T; t++) a0[t] = madd(w0, load(xp + 4 * t), a0[t]);
   }
   for (int t = 0; t < T; t++) {
     float total = hsum(add(a0[t], a1[t]));
-    for (int32_t j = i; j < n; j++) total += weights.scalar(wRow, j) * xRows[t][j];
+    for (int32_t j = n & ~3; j < n; j++) total += weights.scalar(row, j) * values[static_cast<size_t>(t) * n + j];
     out[static_cast<size_t>(t) * outStride] = total;
+  }
+}
+
+// R weight rows (1 or 2, anywhere in the matrix) x T token rows (T <= 4), in two passes: the even
+// chunks, then the odd ones (the rows are in L1 by then). Per pass and step R + T loads and R x T
+// accumulators (2 x 4: 6 + 8), each weight vector feeding T tokens and each activation vector R rows.
+template <int R, int T, typename Weights>
+inline void floatTwoPass(const Weights& weights, const uint8_t* const* rows, const float* xp, size_t stride, const float* values,
+                         int32_t n, float* const* out, int32_t outStride) {
+  F4 even[R][T], odd[R][T];
+  for (int pass = 0; pass < 2; pass++) {
+    F4 acc[R][T];
+    for (int r = 0; r < R; r++)
+      for (int t = 0; t < T; t++) acc[r][t] = zero();
+    const uint8_t* p[R];
+    for (int r = 0; r < R; r++) p[r] = rows[r] + pass * 4 * Weights::kBytes;
+    const float* x = xp + pass * stride;
+    const int32_t steps = n / 8 + (pass == 0 && n % 8 >= 4 ? 1 : 0);
+    for (int32_t s = 0; s < steps; s++) {
+      F4 w[R];
+      for (int r = 0; r < R; r++) {
+        w[r] = weights.load4(p[r]);
+        p[r] += 8 * Weights::kBytes;
+      }
+      for (int t = 0; t < T; t++) {
+        const F4 v = load(x + 4 * t);
+        for (int r = 0; r < R; r++) acc[r][t] = madd(w[r], v, acc[r][t]);
+      }
+      x += 2 * stride;
+    }
+    for (int r = 0; r < R; r++)
+      for (int t = 0; t < T; t++) (pass == 0 ? even : odd)[r][t] = acc[r][t];
+  }
+  for (int r = 0; r < R; r++) {
+    for (int t = 0; t < T; t++) {
+      float total = hsum(add(even[r][t], odd[r][t]));
+      for (int32_t j = n & ~3; j < n; j++) total += weights.scalar(rows[r], j) * values[static_cast<size_t>(t) * n + j];
+      out[r][static_cast<size_t>(t) * outStride] = total;
+    }
+  }
+}
+
+// Every token of the batch for R weight rows: tiles of 4 tokens, the rest as 3, 2, 1 (5 = 3 + 2).
+template <int R, typename Weights>
+__attribute__((noinline)) void floatRowTiles(const Weights& weights, const uint8_t* const* rows, const Activations& x,
+                                             float* const* out, int32_t outStride) {
+  const int32_t n = x.cols, batch = x.rows;
+  const size_t stride = 4 * static_cast<size_t>(batch);
+  float* o[R];
+  auto tile = [&](auto size, int32_t t) {
+    constexpr int T = decltype(size)::value;
+    for (int r = 0; r < R; r++) o[r] = out[r] + static_cast<size_t>(t) * outStride;
+    floatTwoPass<R, T>(weights, rows, x.packed + 4 * static_cast<size_t>(t), stride, x.values + static_cast<size_t>(t) * n, n, o,
+                       outStride);
+  };
+  int32_t t = 0;
+  const int32_t fours = batch % 4 == 1 && batch >= 5 ? batch / 4 - 1 : batch / 4;
+  for (int32_t i = 0; i < fours; i++, t += 4) tile(std::integral_constant<int, 4>(), t);
+  switch (batch - t) {
+    case 5: tile(std::integral_constant<int, 3>(), t); tile(std::integral_constant<int, 2>(), t + 3); break;
+    case 3: tile(std::integral_constant<int, 3>(), t); break;
+    case 2: tile(std::integral_constant<int, 2>(), t); break;
+    case 1: tile(std::integral_constant<int, 1>(), t); break;
+    default: break;
   }
 }
 
@@ -75,23 +162,34 @@ template <typename Weights>
 __attribute__((noinline)) void floatRows(const WeightView& w, const Activations& x, float* out, int32_t outStride, int32_t rowBegin,
                int32_t rowEnd) {
   const int32_t n = w.cols;
-  const float* xRows[4];
   const Weights weights;
-  for (int32_t o = rowBegin; o < rowEnd; o++) {
-    const uint8_t* row = w.data + static_cast<size_t>(o) * w.rowBytes;
-    int32_t t = 0;
-    for (; t + 4 <= x.rows; t += 4) {
-      for (int k = 0; k < 4; k++) xRows[k] = x.values + static_cast<size_t>(t + k) * n;
-      floatRowTile<4, Weights>(weights, row, xRows, n, out + static_cast<size_t>(t) * outStride + o, outStride);
+  auto rowAt = [&](int32_t o) { return w.data + static_cast<size_t>(o) * w.rowBytes; };
+  if (x.rows <= 3) {
+    const size_t stride = 4 * static_cast<size_t>(x.rows);
+    for (int32_t o = rowBegin; o < rowEnd; o++) {
+      switch (x.rows) {
+        case 1: floatOnePass<1>(weights, rowAt(o), x.packed, stride, x.values, n, out + o, outStride); break;
+        case 2: floatOnePass<2>(weights, rowAt(o), x.packed, stride, x.values, n, out + o, outStride); break;
+        default: floatOnePass<3>(weights, rowAt(o), x.packed, stride, x.values, n, out + o, outStride); break;
+      }
     }
-    for (; t + 2 <= x.rows; t += 2) {
-      for (int k = 0; k < 2; k++) xRows[k] = x.values + static_cast<size_t>(t + k) * n;
-      floatRowTile<2, Weights>(weights, row, xRows, n, out + static_cast<size_t>(t) * outStride + o, outStride);
+    return;
+  }
+  // Rows o and o + half of the range go together (two streams far apart).
+  int32_t o = rowBegin;
+  if (Weights::kPairRows == 2) {
+    const int32_t half = (rowEnd - rowBegin) / 2;
+    for (; o < rowBegin + half; o++) {
+      const uint8_t* rows[2] = {rowAt(o), rowAt(o + half)};
+      float* targets[2] = {out + o, out + o + half};
+      floatRowTiles<2>(weights, rows, x, targets, outStride);
     }
-    for (; t < x.rows; t++) {
-      xRows[0] = x.values + static_cast<size_t>(t) * n;
-      floatRowTile<1, Weights>(weights, row, xRows, n, out + static_cast<size_t>(t) * outStride + o, outStride);
-    }
+    o += half;
+  }
+  for (; o < rowEnd; o++) {
+    const uint8_t* rows[1] = {rowAt(o)};
+    float* targets[1] = {out + o};
+    floatRowTiles<1>(weights, rows, x, targets, outStride);
   }
 }
 

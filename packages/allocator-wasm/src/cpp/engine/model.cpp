@@ -155,7 +155,7 @@ Status reserveWork(Model* model, int32_t rows) {
       floats(n * c.dim), floats(n * c.dim), floats(n * c.qDim()), floats(n * c.kvDim()), floats(n * c.kvDim()),
       floats(n * c.qDim()), floats(n * c.dim), floats(n * c.hiddenDim), floats(n * c.hiddenDim),
       shorts(n * maxIn), floats(n * (maxIn / 32 + 1)), shorts(n * maxIn), floats(n * (maxIn / 256 + 1)),
-      floats(n * (maxIn / 32 + 1))};
+      floats(n * (maxIn / 32 + 1)), floats(n * maxIn)};
   uint64_t total = 16;
   for (uint64_t size : sizes) total += size;
   if (total > SIZE_MAX) return kOutOfMemory;
@@ -170,7 +170,8 @@ Status reserveWork(Model* model, int32_t rows) {
                       reinterpret_cast<void**>(&w.projected), reinterpret_cast<void**>(&w.gate),
                       reinterpret_cast<void**>(&w.up),       reinterpret_cast<void**>(&w.q32),
                       reinterpret_cast<void**>(&w.d32),      reinterpret_cast<void**>(&w.q256),
-                      reinterpret_cast<void**>(&w.d256),     reinterpret_cast<void**>(&w.sums)};
+                      reinterpret_cast<void**>(&w.d256),     reinterpret_cast<void**>(&w.sums),
+                      reinterpret_cast<void**>(&w.packed)};
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     *targets[i] = p;
     p += sizes[i];

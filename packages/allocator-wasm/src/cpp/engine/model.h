@@ -77,6 +77,7 @@ struct Workspace {
   int16_t* q256 = nullptr;   // [n][maxIn]
   float* d256 = nullptr;     // [n][maxIn / 256 + 1]
   int32_t* sums = nullptr;   // [n][maxIn / 32]
+  float* packed = nullptr;   // [maxIn / 4][n][4]: activations interleaved for float weights
   void* block = nullptr;     // the one allocation all of the above live in
 };
 
