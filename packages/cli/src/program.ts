@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { chatCommand } from './commands/chat.js';
 import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { modelsCommand } from './commands/models.js';
@@ -17,6 +18,7 @@ export function createProgram(io: CliIo = process): Command {
     `
 Examples:
   adakv run                                   generate with Ada-SnapKV on the default model, compare with the full cache
+  adakv chat --model model.gguf               chat through the model's template, the cache compressed as it grows
   adakv inspect --svg heads.svg               per-head concentration and budgets as heatmaps
   adakv eval --segments 2 --continuation 16   fidelity of every method across budgets on real text
   adakv serve --port 8080                     an OpenAI-compatible server over one fixed KV pool
@@ -29,6 +31,7 @@ FORCE_COLOR=1 force it. The npm registry the default model is downloaded from is
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 unusable input (model, prompt), 4 out of resources, 130 interrupted.`,
   );
   program.addCommand(runCommand(io));
+  program.addCommand(chatCommand(io));
   program.addCommand(inspectCommand(io));
   program.addCommand(evalCommand(io));
   program.addCommand(modelsCommand(io));

@@ -16,6 +16,7 @@ import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
 import { budget, integer, number } from '../options.js';
 
+import { ProgressBar } from '../ui/progress.js';
 import { formatTable } from '../ui/table.js';
 
 interface RunFlags {
@@ -84,12 +85,16 @@ Examples:
 
       const backend = await openBackend(flags.backend, io, flags);
       const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
+        // a prompt longer than one prefill chunk goes through in pieces: show how far it is
+        const bar = new ProgressBar('Reading the prompt', io.stderr);
+        const onPrefillProgress = ({ done, total }: { done: number; total: number }) => bar.update(done, total, `${done} of ${total} tokens`);
         const evicting = compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full';
         const generator = new Generator(model, {
           backend,
           ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
           afterPrefill: async ({ store, observations }) => {
             const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options }) : null;
+            bar.done();
             // the notice goes out before the streamed text starts, never inside it: the prompt is echoed only now
             if (onToken) {
               if (plan?.skipped) io.stderr.write(`note: not compressed after prefill: ${plan.skipped}.\n`);
@@ -99,7 +104,9 @@ Examples:
           },
         });
         try {
-          const result = await generator.generate(promptTokens, { ...sampling, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) });
+          const result = await generator
+            .generate(promptTokens, { ...sampling, onPrefillProgress, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) })
+            .finally(() => bar.done());
           return {
             result,
             weights: generator.weights,

@@ -119,6 +119,12 @@ export interface GenerateResult {
   readonly decodeTokensPerSecond: number;
 }
 
+/** What {@link Generator.continue} returns: {@link GenerateResult}, with `prefill` only when the call prefilled a fresh session. */
+export type ContinueResult = Omit<GenerateResult, 'prefill'> & {
+  /** What prefill returned, when this call started the sequence; null when it continued one. */
+  readonly prefill: PrefillResult | null;
+};
+
 /**
  * One sequence's generation session: a model, a KV store, a position. `prefill` processes a prompt
  * as one batch, `step` forwards one token, `generate` does both and samples, streaming tokens.
@@ -135,6 +141,8 @@ export class Generator {
   private readonly prefillChunk: number;
   private readonly promptQueryRows: number;
   private nextPosition = 0;
+  /** The last sampled token when it has not been forwarded yet (the next `continue` forwards it first). */
+  private pending: number | null = null;
 
   /** @param model The model to run. */
   constructor(readonly model: Model, options: GeneratorOptions = {}) {
@@ -172,6 +180,7 @@ export class Generator {
     for (let layer = 0; layer < layers; layer++) this.store.compact(layer, none);
     if (this.eviction) this.store.recordQueries(this.eviction.options.window);
     this.nextPosition = 0;
+    this.pending = null;
   }
 
   /**
@@ -225,40 +234,51 @@ export class Generator {
 
   /** Encodes `prompt` (BOS first) or takes its tokens, prefills, then samples `steps` tokens. */
   async generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
-    const { contextLength, vocabSize } = this.model.config;
-    const tokenizer = this.model.tokenizer;
     const promptTokens = typeof prompt === 'string' ? this.encodePrompt(prompt) : [...prompt];
     if (promptTokens.length === 0) throw new OptionError('The prompt has no tokens; give at least one.');
-    if (promptTokens.length > contextLength) {
-      throw new ContextOverflowError(
-        `The prompt is ${promptTokens.length} tokens, longer than the model's context of ${contextLength}; shorten it.`,
-      );
-    }
-    const room = contextLength - promptTokens.length;
-    const steps = options.steps ?? room;
-    if (!Number.isInteger(steps) || steps < 0) throw new OptionError(`steps must be a whole number >= 0, got ${steps}.`);
-    if (steps > room) {
-      throw new ContextOverflowError(
-        `${promptTokens.length} prompt tokens + ${steps} steps exceed the model's context of ${contextLength}; ` +
-          `ask for at most ${room} steps or shorten the prompt.`,
-      );
-    }
+    this.checkRoom(promptTokens.length, options.steps);
+    if (this.nextPosition !== 0) this.reset();
+    return (await this.continue(promptTokens, options)) as GenerateResult;
+  }
+
+  /**
+   * Continues the sequence with `tokens` (a chat's next turn): a fresh session prefills them, a
+   * running one forwards them step by step after what its cache holds (compressed or evicted as it
+   * is, decode-time eviction keeping it within its limit), then samples up to `steps` tokens. The last
+   * sampled token is forwarded at the start of the next call, unless it ended the text.
+   */
+  async continue(tokens: readonly number[], options: GenerateOptions = {}): Promise<ContinueResult> {
+    const fed = [...(this.pending === null ? [] : [this.pending]), ...tokens];
+    if (fed.length === 0) throw new OptionError('There is nothing to continue with; give at least one token.');
+    const steps = this.checkRoom(this.nextPosition + fed.length, options.steps);
     const sampler = new Sampler(
-      vocabSize,
+      this.model.config.vocabSize,
       { temperature: options.temperature ?? 0, topP: options.topP ?? 0.9 },
       new Rng(options.seed ?? 42),
     );
     const stopAtEndOfText = options.stopAtEndOfText ?? true;
-    if (this.nextPosition !== 0) this.reset();
+    const tokenizer = this.model.tokenizer;
+    this.pending = null;
 
     const prefillStart = performance.now();
-    const prefill = await this.prefill(promptTokens, options.onPrefillProgress);
+    let prefill: PrefillResult | null = null;
+    let logits: Float32Array;
+    if (this.nextPosition === 0) {
+      prefill = await this.prefill(fed, options.onPrefillProgress);
+      logits = prefill.logits;
+    } else {
+      logits = new Float32Array(0);
+      for (let i = 0; i < fed.length; i++) {
+        logits = await this.step(fed[i]!);
+        options.onPrefillProgress?.({ done: i + 1, total: fed.length });
+      }
+    }
     const prefillMs = performance.now() - prefillStart;
 
-    const text = tokenizer ? new TokenTextStream(tokenizer, promptTokens[promptTokens.length - 1]) : undefined;
-    const tokens: number[] = [];
+    const text = tokenizer ? new TokenTextStream(tokenizer, fed[fed.length - 1]) : undefined;
+    const generated: number[] = [];
     let output = '';
-    let next = sampler.sample(prefill.logits);
+    let next = sampler.sample(logits);
     let stopReason: GenerateResult['stopReason'] = 'steps';
     const decodeStart = performance.now();
     for (let i = 0; i < steps; i++) {
@@ -269,24 +289,45 @@ export class Generator {
       }
       const piece = text ? text.push(token) : '';
       output += piece;
-      tokens.push(token);
+      generated.push(token);
       options.onToken?.({ token, text: piece, position: this.nextPosition });
       if (i + 1 < steps) next = await this.stepAndSample(token, sampler);
+      else this.pending = token;
     }
     const decodeMs = performance.now() - decodeStart;
     if (text) output += text.flush();
-    const forwarded = Math.max(0, tokens.length - (stopReason === 'steps' ? 1 : 0));
+    const forwarded = Math.max(0, generated.length - (stopReason === 'steps' ? 1 : 0));
     return {
-      promptTokens,
-      tokens,
+      promptTokens: fed,
+      tokens: generated,
       text: output,
       stopReason,
       prefill,
       prefillMs,
       decodeMs,
-      prefillTokensPerSecond: (promptTokens.length * 1000) / prefillMs,
+      prefillTokensPerSecond: (fed.length * 1000) / prefillMs,
       decodeTokensPerSecond: forwarded === 0 ? NaN : (forwarded * 1000) / decodeMs,
     };
+  }
+
+  /** The steps to take (the rest of the context by default), refusing a sequence past the context. */
+  private checkRoom(length: number, requested: number | undefined): number {
+    const { contextLength } = this.model.config;
+    if (length > contextLength) {
+      throw new ContextOverflowError(
+        `The sequence would be ${length} tokens, longer than the model's context of ${contextLength}; shorten the prompt` +
+          `${this.nextPosition > 0 ? ' or start a new sequence (reset())' : ''}.`,
+      );
+    }
+    const room = contextLength - length;
+    const steps = requested ?? room;
+    if (!Number.isInteger(steps) || steps < 0) throw new OptionError(`steps must be a whole number >= 0, got ${steps}.`);
+    if (steps > room) {
+      throw new ContextOverflowError(
+        `${length} tokens + ${steps} steps exceed the model's context of ${contextLength}; ask for at most ${room} steps or shorten the prompt.`,
+      );
+    }
+    return steps;
   }
 
   private encodePrompt(prompt: string): number[] {

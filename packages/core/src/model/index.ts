@@ -26,6 +26,7 @@ export {
   Generator,
   type AfterPrefill,
   type GeneratorOptions,
+  type ContinueResult,
   type PrefillProgress,
   type PrefillResult,
   type GeneratedToken,

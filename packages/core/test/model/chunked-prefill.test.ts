@@ -123,3 +123,36 @@ describe('chunked prefill: a long prompt in bounded pieces', () => {
     expect(() => compress(generator.store, [], { method: 'snapkv', budget: 40 })).toThrow(/one observation per layer/);
   });
 });
+
+describe('Generator.continue: a conversation goes on in the same cache', () => {
+  const model = stories15m();
+  const first = model.tokenizer.encode('Tom had a red ball. He');
+  const more = model.tokenizer.encode(' Then his sister came and said', { bos: false });
+
+  it('gives the tokens one generate gives over the whole sequence (greedy)', async () => {
+    const session = new Generator(model);
+    const a = await session.generate(first, { steps: 6, stopAtEndOfText: false });
+    const b = await session.continue(more, { steps: 6, stopAtEndOfText: false });
+    expect(b.prefill).toBeNull();
+    expect(b.promptTokens).toEqual([a.tokens[5], ...more]); // the last sampled token goes in first
+    expect(session.position).toBe(first.length + 6 + more.length + 5);
+    const whole = await new Generator(model).generate([...first, ...a.tokens, ...more], { steps: 6, stopAtEndOfText: false });
+    expect(b.tokens).toEqual(whole.tokens);
+  });
+
+  it('keeps a growing conversation within the eviction limit, and refuses to pass the context', async () => {
+    const session = new Generator(model, { eviction: { method: 'ada-snapkv', maxTokensPerHead: 48, every: 8, options: { window: 8 } } });
+    await session.generate(first, { steps: 20, stopAtEndOfText: false });
+    for (let turn = 0; turn < 3; turn++) await session.continue(more, { steps: 20, stopAtEndOfText: false });
+    expect(session.position).toBeGreaterThan(100);
+    const { layers, kvHeads } = model.config;
+    for (let layer = 0; layer < layers; layer++) {
+      let total = 0;
+      for (let h = 0; h < kvHeads; h++) total += session.store.length(layer, h);
+      expect(total).toBeLessThanOrEqual(kvHeads * 48);
+    }
+    expect(session.eviction!.evictedTokens).toBeGreaterThan(0);
+    await expect(session.continue(more, { steps: 200 })).rejects.toThrow(/context of 256.*start a new sequence|exceed the model's context/);
+    await expect(session.continue([], { steps: 1 })).resolves.toBeDefined(); // the pending token alone
+  });
+});

@@ -1,4 +1,5 @@
 import { type TensorType, dequantizeTensor } from '@adakv/allocator-wasm';
+import type { Model } from '../../src/index.js';
 import { type TensorSpec, encodeTensor, llamaMetadata, writeGguf } from './gguf-writer.js';
 
 // Small random-weight GGUF files of each architecture, and an f64 forward pass written from the
