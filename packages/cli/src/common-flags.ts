@@ -5,7 +5,7 @@ import { integer, number } from './options.js';
 /** `--model` / `--tokenizer`: any supported model instead of the default. */
 export function modelFlags(command: Command): Command {
   return command
-    .option('--model <file>', 'a llama2.c .bin or .gguf model instead of the default stories15M')
+    .option('--model <file|name>', 'a .gguf or llama2.c .bin file, or the name of a cached model (`adakv models list`), instead of the default stories15M')
     .option('--tokenizer <file>', 'tokenizer.bin for a llama2.c model');
 }
 

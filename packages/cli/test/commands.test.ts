@@ -96,6 +96,9 @@ describe('adakv models', () => {
             { name: 'model.bin', path: cached('model.bin'), state: 'verified', bytesOnDisk: 60816028, expectedBytes: 60816028 },
             { name: 'tokenizer.bin', path: cached('tokenizer.bin'), state: 'verified', bytesOnDisk: 432717, expectedBytes: 432717 },
           ],
+          // every cached model (registry ones too, none here), the default first; the fields above are its, kept for old scripts
+          cacheDir: cacheDir(),
+          models: [expect.objectContaining({ name: 'stories15M', default: true, format: 'llama2c', state: 'verified', model: 'model.bin', tokenizer: 'tokenizer.bin' })],
         });
       }
     } finally {

@@ -1,14 +1,12 @@
 import type { BackendChoice } from '@adakv/core';
-import { ensureDefaultModel } from '@adakv/core/node';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CliIo } from '../io.js';
+import { modelFilesForCli } from '../load-model.js';
 import { threadsOption } from '../common-flags.js';
 import { integer } from '../options.js';
 import { serverDefaults } from '../server/app.js';
-import type { ModelFile } from '../server/engine-protocol.js';
 import { startServer } from '../server/start.js';
 import { describeListenError } from '../system-errors.js';
-import { ProgressBar } from '../ui/progress.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // what Node's timers take
@@ -47,20 +45,6 @@ interface ServeFlags {
  * The model file `--model` names, or the default stories15M's (downloaded once, with a progress bar,
  * and checked): the engine worker loads it from there.
  */
-async function modelFileForCli(flags: { model?: string; tokenizer?: string }, io: CliIo): Promise<{ file: ModelFile; name: string }> {
-  if (flags.model) {
-    return { file: { path: flags.model, ...(flags.tokenizer ? { tokenizerPath: flags.tokenizer } : {}) }, name: flags.model.split(/[\\/]/).pop() ?? flags.model };
-  }
-  const bar = new ProgressBar('Downloading stories15M (once)', io.stderr);
-  const files = await ensureDefaultModel({
-    onProgress: (event) => {
-      if (event.phase === 'download') bar.update(event.receivedBytes, event.totalBytes ?? 0);
-    },
-  });
-  bar.done();
-  return { file: { path: files.modelPath, tokenizerPath: files.tokenizerPath }, name: 'stories15M' };
-}
-
 /** `adakv serve`: an OpenAI-compatible completion server whose KV cache lives in one fixed pool. */
 export function serveCommand(io: CliIo): Command {
   return new Command('serve')
@@ -134,7 +118,8 @@ Examples:
   curl -s localhost:8080/metrics`,
     )
     .action(async (flags: ServeFlags) => {
-      const { file, name } = await modelFileForCli(flags, io);
+      const { modelPath, tokenizerPath, name } = await modelFilesForCli(flags, io);
+      const file = { path: modelPath, ...(tokenizerPath ? { tokenizerPath } : {}) };
       // (without --headers-timeout, the server takes 10 s or --request-timeout if shorter)
       const server = await startServer({ ...flags, model: file, modelName: name }).catch((error: unknown) => {
         throw describeListenError(error, flags.host, flags.port) ?? error;

@@ -5,23 +5,11 @@ import { validateConfig } from './config.js';
 import { dequantize, tensorByteLength, tensorFormat, tensorTypeName } from './dequantize.js';
 import type { Model } from './model.js';
 import { type RopeScaling, type RopeStyle, ropeTables } from './rope.js';
+import { fetchFromMemory } from './fetch-from-memory.js';
 import { readChatTemplate, readGgufTokenizer } from './tokenizers/gguf-tokenizer.js';
 import type { ModelWeights, StoredLayerWeights, StoredTensor, StoredWeights } from './weights.js';
 
 type Metadata = GGUFParseOutput<{ strict: false }>['metadata'];
-
-/** @huggingface/gguf reads through `fetch` with range requests; this one answers them from memory. */
-function fetchFromMemory(bytes: Uint8Array): typeof fetch {
-  return (async (_input: unknown, init?: { headers?: Record<string, string> }) => {
-    const range = /bytes=(\d+)-(\d+)/.exec(init?.headers?.Range ?? '');
-    const start = Math.min(Number(range?.[1] ?? 0), bytes.byteLength);
-    const end = Math.min(Number(range?.[2] ?? bytes.byteLength - 1) + 1, bytes.byteLength);
-    return new Response(bytes.slice(start, end), {
-      status: 206,
-      headers: { 'content-range': `bytes ${start}-${Math.max(start, end - 1)}/${bytes.byteLength}` },
-    });
-  }) as typeof fetch;
-}
 
 function metadataNumber(metadata: Metadata, key: string, fallback?: number): number {
   const value = metadata[key];

