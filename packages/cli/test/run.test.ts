@@ -197,3 +197,14 @@ describe('adakv run', () => {
     expect(io.err()).toMatch(message);
   });
 });
+
+describe('adakv run --live', () => {
+  it('draws the cache as decode-time eviction works, then prints the text', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', '--max-cache-tokens', '48', '--steps', '40', '--live', '--no-compare'], io)).toBe(0);
+    const frames = io.err().split('position ').slice(1);
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    expect(frames.some((frame) => /layer 0 \S+ +\d+  -\d+/.test(frame))).toBe(true); // an eviction shown
+    expect(io.out()).toMatch(/^Once upon a time/);
+  }, 60_000);
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { svgHeatmap, terminalHeatmap } from '../src/ui/heatmap.js';
+import { LiveCacheView } from '../src/ui/live-cache.js';
 import { ProgressBar } from '../src/ui/progress.js';
 import fc from 'fast-check';
 import { lineChartSvg, niceTicks } from '../src/ui/svg-chart.js';
@@ -79,5 +80,27 @@ describe('heatmaps', () => {
       expect(text.split('\n')).toHaveLength(4);
       expect(text).toMatch(/L1 .*6/);
     }
+  });
+});
+
+describe('LiveCacheView', () => {
+  it('draws a row per layer with what eviction took since the last frame, redrawn in place on a terminal', () => {
+    const out: string[] = [];
+    const view = new LiveCacheView({ write: (t: string) => out.push(t), isTTY: true, columns: 80 });
+    view.update({ lengths: [[4, 2], [3, 3]], position: 4, evicted: 0, text: 'Once upon' });
+    view.update({ lengths: [[5, 3], [2, 2]], position: 5, evicted: 4 }); // layer 1: 6 + 2 added - 4 held = 4 evicted
+    expect(out[0]!.split('\n')[1]).toMatch(/layer 0 █▅ +6\x1b\[K$/);
+    expect(out[0]).toMatch(/… Once upon/);
+    expect(out[1]).toMatch(/^\x1b\[4A/); // back over the previous frame's four lines
+    expect(out[1]!.split('\n')[2]).toMatch(/layer 1 ▄▄ +4  -4\x1b\[K$/);
+    expect(out[1]!.split('\n')[1]).not.toMatch(/-/);
+  });
+
+  it('prints every n-th frame and the last one when not on a terminal', () => {
+    const out: string[] = [];
+    const view = new LiveCacheView({ write: (t: string) => out.push(t), isTTY: false }, 4);
+    for (let step = 0; step < 10; step++) view.update({ lengths: [[step + 1]], position: step + 1, evicted: 0 });
+    view.finish({ lengths: [[10]], position: 10, evicted: 0 });
+    expect(out.map((frame) => /position (\d+)/.exec(frame)![1])).toEqual(['1', '5', '9', '10']);
   });
 });

@@ -16,6 +16,7 @@ import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
 import { budget, integer, number } from '../options.js';
 
+import { type CacheSnapshot, LiveCacheView } from '../ui/live-cache.js';
 import { ProgressBar } from '../ui/progress.js';
 import { formatTable } from '../ui/table.js';
 
@@ -36,6 +37,14 @@ interface RunFlags {
   tokenizer?: string;
   compare: boolean;
   json: boolean;
+  live: boolean;
+}
+
+/** What the live view draws of a generator's cache. */
+function snapshot(generator: Generator, text: string): CacheSnapshot {
+  const { layers, kvHeads } = generator.store.geometry;
+  const lengths = Array.from({ length: layers }, (_, layer) => Array.from({ length: kvHeads }, (_, head) => generator.store.length(layer, head)));
+  return { lengths, position: generator.position, evicted: generator.eviction?.evictedTokens ?? 0, text };
 }
 
 interface Outcome {
@@ -62,7 +71,8 @@ export function runCommand(io: CliIo): Command {
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
     .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
     .option('--no-compare', 'skip the full-cache run')
-    .option('--json', 'print one JSON object instead of text and a table');
+    .option('--json', 'print one JSON object instead of text and a table')
+    .option('--live', "draw each layer's KV cache on stderr as decoding goes (entries per head, what eviction took), the text at the end");
   modelFlags(methodOptionFlags(command));
   return command
     .addHelpText(
@@ -72,7 +82,8 @@ Examples:
   adakv run                      (a built-in story opening)
   adakv run "Once upon a time"
   adakv run "Once upon a time" --method snapkv --budget 25% --steps 32
-  adakv run "Tom had a red ball." --temperature 0.8 --seed 7 --max-cache-tokens 64`,
+  adakv run "Tom had a red ball." --temperature 0.8 --seed 7 --max-cache-tokens 64
+  adakv run --max-cache-tokens 48 --steps 128 --live   (watch the cache evict as it decodes)`,
     )
     .action(async (promptArgument: string | undefined, flags: RunFlags) => {
       const prompt = promptArgument ?? DEMO_PROMPT;
@@ -84,7 +95,10 @@ Examples:
       const options = { window: flags.window, alpha: flags.alpha };
 
       const backend = await openBackend(flags.backend, io, flags);
+      // --live draws the cache on stderr as decoding goes; the text then comes whole at the end
+      const live = flags.live && !flags.json ? new LiveCacheView(io.stderr) : null;
       const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
+        let shown = '';
         // a prompt longer than one prefill chunk goes through in pieces: show how far it is
         const bar = new ProgressBar('Reading the prompt', io.stderr);
         const onPrefillProgress = ({ done, total }: { done: number; total: number }) => bar.update(done, total, `${done} of ${total} tokens`);
@@ -105,8 +119,16 @@ Examples:
         });
         try {
           const result = await generator
-            .generate(promptTokens, { ...sampling, onPrefillProgress, ...(onToken ? { onToken: ({ text }) => onToken(text) } : {}) })
+            .generate(promptTokens, {
+              ...sampling,
+              onPrefillProgress,
+              onToken: ({ text }) => {
+                onToken?.(text);
+                if (live && compressed) live.update(snapshot(generator, (shown += text)));
+              },
+            })
             .finally(() => bar.done());
+          live?.finish(snapshot(generator, shown));
           return {
             result,
             weights: generator.weights,
@@ -134,7 +156,8 @@ Examples:
       let full: Outcome | null;
       try {
         await warmUp();
-        ours = await generate(true, flags.json ? undefined : (text) => io.stdout.write(text));
+        ours = await generate(true, flags.json || live ? undefined : (text) => io.stdout.write(text));
+        if (live) io.stdout.write(`${prompt}${ours.result.text}`);
         if (!flags.json) io.stdout.write('\n\n');
         full = flags.compare ? await generate(false) : null;
       } finally {
