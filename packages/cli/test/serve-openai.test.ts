@@ -249,24 +249,25 @@ describe('adakv serve with the openai client: models, adakv fields and errors', 
   });
 
   it('refuses what it cannot do with a 400 that names the field as the client spells it', async () => {
-    const cases: [Promise<unknown>, string, string, RegExp][] = [
-      [client.completions.create({ model: 'm', prompt: 'x', echo: true }), 'echo', 'UNSUPPORTED_PARAMETER', /echo/],
-      [client.completions.create({ model: 'm', prompt: 'x', best_of: 3 }), 'best_of', 'UNSUPPORTED_PARAMETER', /best_of/],
-      [client.completions.create({ model: 'm', prompt: 'x', logit_bias: { '99999999': 1 } }), 'logit_bias', 'INVALID_OPTION', /token ids from 0 to 31999/],
-      [client.completions.create({ model: 'm', prompt: 'x', max_tokens: 5000 }), 'prompt', 'CONTEXT_OVERFLOW', /context/],
+    // requests start one at a time: a rejection nobody awaits yet would be reported as unhandled
+    const cases: [() => Promise<unknown>, string, string, RegExp][] = [
+      [() => client.completions.create({ model: 'm', prompt: 'x', echo: true }), 'echo', 'UNSUPPORTED_PARAMETER', /echo/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', best_of: 3 }), 'best_of', 'UNSUPPORTED_PARAMETER', /best_of/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', logit_bias: { '99999999': 1 } }), 'logit_bias', 'INVALID_OPTION', /token ids from 0 to 31999/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', max_tokens: 5000 }), 'prompt', 'CONTEXT_OVERFLOW', /context/],
       // the first prompt fits, the second does not: the whole request is refused, nothing of it runs
-      [client.completions.create({ model: 'm', prompt: ['Once upon a time', 'Tom had a red ball. He liked to play with it in the park.'], max_tokens: 250 }), 'prompt', 'CONTEXT_OVERFLOW', /context/],
-      [client.completions.create({ model: 'm', prompt: 'x', ...adakv({ max_cache_tokens: 20 }) }), 'max_cache_tokens', 'INVALID_OPTION', /protected_window/],
-      [client.completions.create({ model: 'm', prompt: 'x', ...adakv({ max_cache_tokens: 48, compression_ratio: 2 }) }), 'compression_ratio', 'INVALID_OPTION', /max_cache_tokens or compression_ratio/],
-      [client.completions.create({ model: 'm', prompt: 'x', ...adakv({ method: 'nope' }) }), 'method', 'UNKNOWN_METHOD', /Unknown method "nope"/],
-      [client.completions.create({ model: 'm', prompt: 'x', ...adakv({ frobnicate: 1 }) }), 'frobnicate', 'FST_ERR_VALIDATION', /additional/],
-      [client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }], top_logprobs: 2 }), 'top_logprobs', 'INVALID_OPTION', /logprobs: true/],
-      [client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }), 'tools', 'UNSUPPORTED_PARAMETER', /tools/],
-      [client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }), 'messages[0].content[0]', 'UNSUPPORTED_PARAMETER', /text parts/],
-      [client.chat.completions.create({ model: 'm', messages: [] }), 'messages', 'FST_ERR_VALIDATION', /fewer than 1/],
+      [() => client.completions.create({ model: 'm', prompt: ['Once upon a time', 'Tom had a red ball. He liked to play with it in the park.'], max_tokens: 250 }), 'prompt', 'CONTEXT_OVERFLOW', /context/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', ...adakv({ max_cache_tokens: 20 }) }), 'max_cache_tokens', 'INVALID_OPTION', /protected_window/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', ...adakv({ max_cache_tokens: 48, compression_ratio: 2 }) }), 'compression_ratio', 'INVALID_OPTION', /max_cache_tokens or compression_ratio/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', ...adakv({ method: 'nope' }) }), 'method', 'UNKNOWN_METHOD', /Unknown method "nope"/],
+      [() => client.completions.create({ model: 'm', prompt: 'x', ...adakv({ frobnicate: 1 }) }), 'frobnicate', 'FST_ERR_VALIDATION', /additional/],
+      [() => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }], top_logprobs: 2 }), 'top_logprobs', 'INVALID_OPTION', /logprobs: true/],
+      [() => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }), 'tools', 'UNSUPPORTED_PARAMETER', /tools/],
+      [() => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }), 'messages[0].content[0]', 'UNSUPPORTED_PARAMETER', /text parts/],
+      [() => client.chat.completions.create({ model: 'm', messages: [] }), 'messages', 'FST_ERR_VALIDATION', /fewer than 1/],
     ];
     for (const [request, param, code, message] of cases) {
-      const error = (await request.then(() => null, (e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      const error = (await request().then(() => null, (e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
       expect(error, param).toBeInstanceOf(OpenAI.APIError);
       expect({ status: error.status, param: error.param, code: error.code }, param).toEqual({ status: 400, param, code });
       expect(error.message).toMatch(message);
