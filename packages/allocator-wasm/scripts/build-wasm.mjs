@@ -47,6 +47,7 @@ const exportedFunctions = [
   'adakv_layer_blocks',
   'adakv_flatten',
   'adakv_attend',
+  'adakv_attend_causal',
   'adakv_select_adaptive',
   // the engine (src/cpp/engine/engine.h)
   'adakv_model_create',

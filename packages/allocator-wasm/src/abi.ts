@@ -47,13 +47,18 @@ export interface AllocatorExports {
   adakv_flatten(pool: number, sequence: number, layer: number, cuSeqlens: number, cuBlocks: number, blockTable: number, blockAddresses: number): number;
   /** Decode attention of `queryHeads` query rows over `layer`'s paged K/V, into `out`. */
   adakv_attend(pool: number, sequence: number, layer: number, queryHeads: number, queries: number, out: number): number;
+  /**
+   * Causal attention of `rows` query rows (`[rows][queryHeads][headDim]`): row t over each KV head's first
+   * `start + t + 1` rows of `layer`, into `out`.
+   */
+  adakv_attend_causal(pool: number, sequence: number, layer: number, queryHeads: number, rows: number, start: number, queries: number, out: number): number;
   /** Ada-KV's selection over `heads` score rows: per-head caps, then each head's kept indices. */
   adakv_select_adaptive(scores: number, heads: number, prefixLength: number, selectable: number, alpha: number, caps: number, keptIndices: number): number;
 
   // The engine (src/cpp/engine/engine.h).
   /**
-   * Creates a model from its config (9 int32: dim, hiddenDim, layers, heads, KV heads, headDim,
-   * vocabulary, context, tied classifier).
+   * Creates a model from its config (10 int32: dim, hiddenDim, layers, heads, KV heads, headDim,
+   * vocabulary, context, tied classifier, RoPE style 0 adjacent / 1 NeoX).
    */
   adakv_model_create(config: number, normEps: number): number;
   /** Destroys a model and its weights. */
@@ -65,10 +70,11 @@ export interface AllocatorExports {
   /** Writes the resident weight bytes and the parameters (doubles) at `out`. */
   adakv_model_stats(model: number, out: number): number;
   /**
-   * Runs a prompt through the model into a pool's sequence; writes the logits and each layer's post-RoPE
+   * Runs a prompt (or a chunk of one at positions `start ..`, after a sequence holding exactly positions
+   * `0 .. start-1`) through the model into a pool's sequence; writes the logits and each layer's post-RoPE
    * q, k, v.
    */
-  adakv_prefill(model: number, pool: number, sequence: number, tokens: number, count: number, logits: number, queries: number, keys: number, values: number): number;
+  adakv_prefill(model: number, pool: number, sequence: number, tokens: number, count: number, start: number, logits: number, queries: number, keys: number, values: number): number;
   /**
    * One decode step for a batch of sequences; writes the logits, optionally the argmax of each row and the
    * post-RoPE queries.
@@ -98,8 +104,8 @@ export interface AllocatorExports {
   adakv_kernel_dequantize(type: number, row: number, cols: number, out: number): number;
   /** Kernel for tests and benchmarks: RMS normalization of `rows` rows. */
   adakv_kernel_rmsnorm(out: number, x: number, weight: number, rows: number, dim: number, eps: number): number;
-  /** Kernel for tests and benchmarks: RoPE over `heads` heads of one vector. */
-  adakv_kernel_rope(vector: number, heads: number, headDim: number, cos: number, sin: number): number;
+  /** Kernel for tests and benchmarks: RoPE over `heads` heads of one vector (`style` 0 adjacent pairs, 1 NeoX rotate-half). */
+  adakv_kernel_rope(vector: number, heads: number, headDim: number, cos: number, sin: number, style: number): number;
   /** Kernel for tests and benchmarks: `gate = silu(gate) * up`, in place. */
   adakv_kernel_swiglu(gate: number, up: number, count: number): number;
   /** Kernel for tests and benchmarks: softmax in place. */

@@ -190,6 +190,26 @@ export class BlockPool {
     out.set(allocator.f32(o, floats));
   }
 
+  /**
+   * Causal (prefill) attention over the paged cache: `queries` `[rows][queryHeads][headDim]`, row `t`
+   * attending over the first `start + t + 1` rows of each KV head of `layer` (each head must hold at
+   * least `start + rows`), softmax(qK^T/sqrt(d))V per query head into `out` (shaped as `queries`).
+   * Row `t` is computed exactly as {@link attend} over a head of `start + t + 1` rows.
+   */
+  attendCausal(sequence: number, layer: number, queries: Float32Array, out: Float32Array, rows: number, start = 0): void {
+    this.shape(sequence);
+    const floats = queries.length;
+    if (!Number.isInteger(rows) || rows <= 0 || floats === 0 || floats % (rows * this.headDim) !== 0 || out.length !== floats) {
+      throw new AllocatorError('INVALID_ARGUMENT', `attendCausal: queries must hold ${rows} rows of queryHeads x ${this.headDim} floats and out as many, got ${queries.length} and ${out.length}.`);
+    }
+    if (!Number.isInteger(start) || start < 0) throw new AllocatorError('INVALID_ARGUMENT', `attendCausal: start must be an integer >= 0, got ${start}.`);
+    const { allocator } = this;
+    const [q, o] = allocator.scratch.regions(floats * 4, floats * 4) as [number, number];
+    allocator.f32(q, floats).set(queries);
+    check(allocator.exports.adakv_attend_causal(this.live(), sequence, layer, floats / rows / this.headDim, rows, start, q, o), 'attendCausal');
+    out.set(allocator.f32(o, floats));
+  }
+
   /** The cu_seqlens-style view of one layer (copies of the tables; addresses point into live memory). */
   flatten(sequence: number, layer: number): FlatLayerView {
     const { kvHeads } = this.shape(sequence);

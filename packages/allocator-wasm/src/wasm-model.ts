@@ -1,8 +1,15 @@
 import type { BlockPool } from './block-pool.js';
 import type { Allocator } from './allocator.js';
-import { AllocatorError, check } from './errors.js';
+import { AllocatorError, check, statusCode } from './errors.js';
 import { quantizeTensor } from './quantize.js';
 import { TENSOR_TYPE_IDS, type TensorType, isTensorType, tensorByteLength } from './tensor-formats.js';
+
+/**
+ * Which dimensions of a head RoPE rotates together: `adjacent` pairs `(2j, 2j + 1)` (llama2.c, GGUF
+ * `llama`) or `neox` pairs `(j, j + headDim / 2)` (rotate-half: GGUF `qwen2`, Hugging Face checkpoints).
+ * Either way pair `j` at position `p` turns by the angle of `ropeCos`/`ropeSin` row `p`, column `j`.
+ */
+export type EngineRopeStyle = 'adjacent' | 'neox';
 
 /** Hyperparameters of a LLaMA-family decoder (the same fields as @adakv/core's ModelConfig). */
 export interface EngineModelConfig {
@@ -24,6 +31,8 @@ export interface EngineModelConfig {
   readonly contextLength: number;
   /** The epsilon of RMS normalization. */
   readonly normEps: number;
+  /** Which dimensions RoPE rotates together (default `adjacent`; `neox` for Qwen 2). */
+  readonly ropeStyle?: EngineRopeStyle;
 }
 
 /** A tensor in a given format: its raw bytes, laid out as llama.cpp/GGUF lays that type out. */
@@ -57,6 +66,12 @@ export interface EngineLayerWeights {
   readonly w2: EngineTensor;
   /** Feed-forward up projection `[hiddenDim][dim]`. */
   readonly w3: EngineTensor;
+  /** Query bias `[queryHeads * headDim]` (Qwen 2), f32, added after the projection; absent in LLaMA. */
+  readonly bq?: Float32Array;
+  /** Key bias `[kvHeads * headDim]` (Qwen 2), f32. */
+  readonly bk?: Float32Array;
+  /** Value bias `[kvHeads * headDim]` (Qwen 2), f32. */
+  readonly bv?: Float32Array;
 }
 
 /**
@@ -97,6 +112,19 @@ export interface EngineLayerObservation {
   readonly keys: Float32Array;
   /** Value rows `[n][kvHeads][headDim]`. */
   readonly values: Float32Array;
+}
+
+/** Where {@link WasmModel.prefill} starts and what it returns besides the logits. */
+export interface EnginePrefillOptions {
+  /**
+   * Position of the first token (default 0: the sequence is empty). A later chunk of a long prompt:
+   * the sequence must hold exactly positions `0 .. start-1` in every (layer, KV head), as the earlier
+   * chunks left it (not compacted); each row then attends over them in place and over its chunk's
+   * earlier rows.
+   */
+  readonly start?: number;
+  /** Return each layer's post-RoPE queries, keys and values of the tokens (default false). */
+  readonly observations?: boolean;
 }
 
 /** What {@link WasmModel.prefill} returns. */
@@ -151,9 +179,15 @@ const SLOT = {
   w1: 16,
   w2: 17,
   w3: 18,
+  bq: 19,
+  bk: 20,
+  bv: 21,
 } as const;
 const LAYER_TENSORS = ['attentionNorm', 'wq', 'wk', 'wv', 'wo', 'ffnNorm', 'w1', 'w2', 'w3'] as const;
-const VECTORS = new Set<string>(['attentionNorm', 'ffnNorm', 'finalNorm', 'ropeCos', 'ropeSin']);
+/** Optional per layer (Qwen 2's biases); f32. */
+const BIASES = ['bq', 'bk', 'bv'] as const;
+const VECTORS = new Set<string>(['attentionNorm', 'ffnNorm', 'finalNorm', 'ropeCos', 'ropeSin', ...BIASES]);
+const ROPE_STYLES: Readonly<Record<EngineRopeStyle, number>> = { adjacent: 0, neox: 1 };
 
 function shapeOf(config: EngineModelConfig, name: string): [number, number] {
   const qDim = config.queryHeads * config.headDim;
@@ -174,6 +208,11 @@ function shapeOf(config: EngineModelConfig, name: string): [number, number] {
     case 'wk':
     case 'wv':
       return [kvDim, config.dim];
+    case 'bq':
+      return [1, qDim];
+    case 'bk':
+    case 'bv':
+      return [1, kvDim];
     case 'wo':
       return [config.dim, qDim];
     case 'w1':
@@ -222,9 +261,10 @@ export class WasmModel {
     const tied = weights.classifier === weights.tokenEmbedding;
     const { allocator } = engine;
     const { exports } = allocator;
-    const [configPointer] = allocator.scratch.regions(9 * 4) as [number];
-    allocator.i32(configPointer, 9).set([
+    const [configPointer] = allocator.scratch.regions(10 * 4) as [number];
+    allocator.i32(configPointer, 10).set([
       config.dim, config.hiddenDim, config.layers, config.queryHeads, config.kvHeads, config.headDim, config.vocabSize, config.contextLength, tied ? 1 : 0,
+      ROPE_STYLES[config.ropeStyle ?? 'adjacent'],
     ]);
     const handle = check(exports.adakv_model_create(configPointer, config.normEps), 'WasmModel.create');
     const types: Record<string, TensorType> = {};
@@ -253,6 +293,10 @@ export class WasmModel {
       upload('ropeSin', SLOT.ropeSin, 0, weights.ropeSin, 'ropeSin');
       weights.layers.forEach((layer, l) => {
         for (const name of LAYER_TENSORS) upload(name, SLOT[name], l, layer[name], `layers.${l}.${name}`);
+        for (const name of BIASES) {
+          const bias = layer[name];
+          if (bias !== undefined) upload(name, SLOT[name], l, bias, `layers.${l}.${name}`);
+        }
       });
       check(exports.adakv_model_ready(handle), 'WasmModel.create');
       return new WasmModel(engine, handle, config, types);
@@ -263,16 +307,24 @@ export class WasmModel {
   }
 
   /**
-   * Runs `tokens` at positions 0..n-1 into `sequence` of `pool` (which must be empty and shaped
-   * [layers][kvHeads]), appending every layer's post-RoPE K/V, and returns the logits after the last
-   * token; with `observations: true` also each layer's post-RoPE queries, keys and values.
+   * Runs `tokens` at positions `start .. start+n-1` into `sequence` of `pool` (shaped [layers][kvHeads];
+   * empty for `start` 0, else holding exactly positions `0 .. start-1` in every head, as earlier chunks
+   * of the prompt left it), appending every layer's post-RoPE K/V, and returns the logits after the last
+   * token; with `observations: true` also each layer's post-RoPE queries, keys and values of the tokens.
+   * Each row attends causally over the sequence's blocks in place, computed as a decode step at its
+   * position would be, so a prompt prefilled whole, in chunks or one token at a time gives the same
+   * bits; the work memory grows with the chunk, not with `start`. On any error nothing changes.
    */
-  prefill(pool: BlockPool, sequence: number, tokens: ArrayLike<number>, options: { observations?: boolean } = {}): EnginePrefillResult {
+  prefill(pool: BlockPool, sequence: number, tokens: ArrayLike<number>, options: EnginePrefillOptions = {}): EnginePrefillResult {
     this.checkPool(pool);
     const { vocabSize, contextLength, layers, queryHeads, kvHeads, headDim } = this.config;
     const n = tokens.length;
-    if (n === 0 || n > contextLength) {
-      throw new AllocatorError('OUT_OF_RANGE', `prefill: ${n} tokens; a prompt holds 1 to contextLength = ${contextLength} tokens.`);
+    const start = options.start ?? 0;
+    if (!Number.isInteger(start) || start < 0) {
+      throw new AllocatorError('INVALID_ARGUMENT', `prefill: start must be an integer >= 0, got ${start}.`);
+    }
+    if (n === 0 || start + n > contextLength) {
+      throw new AllocatorError('OUT_OF_RANGE', `prefill: ${n} tokens at positions ${start} ..; a prompt holds 1 token and at most positions 0 .. ${contextLength - 1} (contextLength ${contextLength}).`);
     }
     for (let t = 0; t < n; t++) this.checkToken(tokens[t]!, `prefill: token ${t}`);
     const { allocator } = this.engine;
@@ -281,10 +333,17 @@ export class WasmModel {
     const observe = options.observations === true;
     const [tokenPointer, logits, q, k, v] = allocator.scratch.regions(n * 4, vocabSize * 4, observe ? qFloats * 4 : 0, observe ? kvFloats * 4 : 0, observe ? kvFloats * 4 : 0) as [number, number, number, number, number];
     allocator.i32(tokenPointer, n).set(tokens);
-    check(
-      allocator.exports.adakv_prefill(this.live(), pool.nativeHandle, sequence, tokenPointer, n, logits, observe ? q : 0, observe ? k : 0, observe ? v : 0),
-      'prefill',
-    );
+    const status = allocator.exports.adakv_prefill(this.live(), pool.nativeHandle, sequence, tokenPointer, n, start, logits, observe ? q : 0, observe ? k : 0, observe ? v : 0);
+    if (status >= 0 || statusCode(status) !== 'INVALID_ARGUMENT') check(status, 'prefill');
+    else {
+      throw new AllocatorError(
+        'INVALID_ARGUMENT',
+        `prefill: the sequence must be shaped [${layers}][${kvHeads}] (layers, KV heads) and hold ` +
+          (start === 0
+            ? 'no rows: prefill starts a sequence (pass { start } to continue one in chunks).'
+            : `exactly positions 0 .. ${start - 1} in every (layer, KV head), as the earlier chunks left it (not compacted or decoded past it).`),
+      );
+    }
     const result: { logits: Float32Array; observations?: EngineLayerObservation[] } = { logits: allocator.f32(logits, vocabSize).slice() };
     if (observe) {
       const qLayer = n * queryHeads * headDim;
@@ -391,6 +450,9 @@ function validateConfig(config: EngineModelConfig): void {
     if (!Number.isInteger(value) || value <= 0 || value > 2 ** 24) {
       throw new AllocatorError('INVALID_ARGUMENT', `WasmModel: config.${name} must be a positive integer, got ${value}.`);
     }
+  }
+  if (config.ropeStyle !== undefined && !(config.ropeStyle in ROPE_STYLES)) {
+    throw new AllocatorError('INVALID_ARGUMENT', `WasmModel: config.ropeStyle must be 'adjacent' or 'neox', got ${String(config.ropeStyle)}.`);
   }
   if (config.headDim % 2 !== 0 || config.queryHeads % config.kvHeads !== 0) {
     throw new AllocatorError('INVALID_ARGUMENT', `WasmModel: headDim must be even and queryHeads a multiple of kvHeads, got ${config.headDim}, ${config.queryHeads}, ${config.kvHeads}.`);

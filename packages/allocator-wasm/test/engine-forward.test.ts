@@ -18,8 +18,11 @@ import { type ReferenceConfig, type ReferenceWeights, maxAbs, maxAbsDifference, 
 const config: ReferenceConfig = { dim: 64, hiddenDim: 96, layers: 2, queryHeads: 4, kvHeads: 2, headDim: 16, vocabSize: 50, contextLength: 40, normEps: 1e-5 };
 // K-quants need rows of 256: a wider model for them.
 const wideConfig: ReferenceConfig = { dim: 256, hiddenDim: 512, layers: 2, queryHeads: 8, kvHeads: 2, headDim: 32, vocabSize: 40, contextLength: 24, normEps: 1e-5 };
+// Qwen2.5-0.5B's attention shape (14 query heads over 2 KV heads: groups of 7, head dim 64, NeoX RoPE,
+// Q/K/V biases) in a small model.
+const qwenConfig: ReferenceConfig = { dim: 128, hiddenDim: 96, layers: 2, queryHeads: 14, kvHeads: 2, headDim: 64, vocabSize: 50, contextLength: 64, normEps: 1e-6, ropeStyle: 'neox' };
 
-function randomWeights(c: ReferenceConfig, seed: number, tied = true): ReferenceWeights {
+function randomWeights(c: ReferenceConfig, seed: number, tied = true, biases = false): ReferenceWeights {
   let s = seed;
   const matrix = (rows: number, cols: number, scale = 1 / Math.sqrt(cols)) => randomFloats(s++, rows * cols).map((v) => v * scale * 1.7);
   const norm = () => randomFloats(s++, c.dim).map((v) => 1 + 0.2 * v);
@@ -39,6 +42,7 @@ function randomWeights(c: ReferenceConfig, seed: number, tied = true): Reference
       w1: matrix(c.hiddenDim, c.dim),
       w2: matrix(c.dim, c.hiddenDim),
       w3: matrix(c.hiddenDim, c.dim),
+      ...(biases ? { bq: randomFloats(s++, qDim).map((v) => v * 0.8), bk: randomFloats(s++, kvDim).map((v) => v * 0.8), bv: randomFloats(s++, kvDim).map((v) => v * 0.5) } : {}),
     })),
     finalNorm: norm(),
     classifier: tied ? tokenEmbedding : matrix(c.vocabSize, c.dim, 1),
@@ -67,9 +71,10 @@ function asType(c: ReferenceConfig, w: ReferenceWeights, type: TensorType): { en
       w2: convert(l.w2, c.dim, c.hiddenDim),
       w3: convert(l.w3, c.hiddenDim, c.dim),
     };
+    const biases = { ...(l.bq ? { bq: l.bq } : {}), ...(l.bk ? { bk: l.bk } : {}), ...(l.bv ? { bv: l.bv } : {}) };
     return {
-      engine: { attentionNorm: l.attentionNorm, ffnNorm: l.ffnNorm, ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.tensor])) },
-      reference: { attentionNorm: l.attentionNorm, ffnNorm: l.ffnNorm, ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.values])) },
+      engine: { attentionNorm: l.attentionNorm, ffnNorm: l.ffnNorm, ...biases, ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.tensor])) },
+      reference: { attentionNorm: l.attentionNorm, ffnNorm: l.ffnNorm, ...biases, ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.values])) },
     };
   });
   return {
@@ -216,6 +221,179 @@ describe.each([
       expect(maxAbsDifference(a, b) / maxAbs(a)).toBeLessThan(1e-2);
       f32.dispose();
       q8.dispose();
+    });
+  });
+
+  describe('Qwen 2 (Q/K/V biases, NeoX RoPE, groups of 7 with head dim 64) against the f64 reference', () => {
+    // q8_0: the activations' 8-bit rounding, summed over the 896-wide output projection, moves these
+    // logits by 0.6-1.7% of the largest (measured over seeds, with and without biases, either RoPE
+    // style: not the biases or the rotation); the bound is core's for quantized models.
+    for (const [type, bound] of [['f32', 1e-4], ['bf16', 1e-4], ['q8_0', 2e-2]] as Array<[TensorType, number]>) {
+      it(`${type} weights: prefill (logits, observations, pooled K/V) and decode`, () => {
+        const base = randomWeights(qwenConfig, 900, false, true);
+        const { engine: weights, reference } = type === 'f32' ? { engine: base, reference: base } : asType(qwenConfig, base, type);
+        const model = single.loadModel(qwenConfig, weights);
+        expect(model.parameterCount).toBe(single.loadModel(qwenConfig, base).parameterCount);
+        const tokens = [...prompt, ...continuation];
+        const expected = referenceForward(qwenConfig, reference, tokens);
+        const { pool, sequence, logits, observations } = runSequence(single, model, qwenConfig, true);
+        logits.forEach((got, step) => {
+          const want = expected.logits[prompt.length - 1 + step]!;
+          expect(maxAbsDifference(got, want) / maxAbs(want)).toBeLessThan(bound);
+        });
+        if (type === 'f32') {
+          const n = prompt.length;
+          for (let l = 0; l < qwenConfig.layers; l++) {
+            const flat = (rows: Float64Array[]) => rows.slice(0, n).flatMap((r) => Array.from(r));
+            expect(maxAbsDifference(observations![l]!.queries, flat(expected.queries[l]!))).toBeLessThan(1e-4);
+            expect(maxAbsDifference(observations![l]!.keys, flat(expected.keys[l]!))).toBeLessThan(1e-4);
+            expect(maxAbsDifference(observations![l]!.values, flat(expected.values[l]!))).toBeLessThan(1e-4);
+            for (let h = 0; h < qwenConfig.kvHeads; h++) {
+              const want = expected.keys[l]!.flatMap((row) => Array.from(row.subarray(h * 64, (h + 1) * 64)));
+              expect(maxAbsDifference(pool.keys(sequence, l, h), want)).toBeLessThan(1e-4);
+            }
+          }
+        }
+        pool.check();
+      });
+    }
+
+    it('the biases and the RoPE style matter: without either the logits differ', () => {
+      const weights = randomWeights(qwenConfig, 901, true, true);
+      const pool = single.createPool({ headDim: qwenConfig.headDim });
+      const run = (c: ReferenceConfig, w: ReferenceWeights) => single.loadModel(c, w).prefill(pool, pool.addSequence(c.layers, c.kvHeads), prompt).logits;
+      const full = run(qwenConfig, weights);
+      const noBias = run(qwenConfig, { ...weights, layers: weights.layers.map(({ bq: _q, bk: _k, bv: _v, ...rest }) => rest) });
+      const adjacent = run({ ...qwenConfig, ropeStyle: 'adjacent' }, weights);
+      expect(maxAbsDifference(full, noBias)).toBeGreaterThan(1e-3);
+      expect(maxAbsDifference(full, adjacent)).toBeGreaterThan(1e-3);
+      const want = referenceForward({ ...qwenConfig, ropeStyle: 'adjacent' }, weights, prompt).logits[prompt.length - 1]!;
+      expect(maxAbsDifference(adjacent, want) / maxAbs(want)).toBeLessThan(1e-4);
+    });
+
+    it('rejects biases of the wrong length and unknown RoPE styles', () => {
+      const weights = randomWeights(qwenConfig, 902, true, true);
+      const layers = [{ ...weights.layers[0]!, bk: new Float32Array(3) }, weights.layers[1]!];
+      expect(() => single.loadModel(qwenConfig, { ...weights, layers })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(() => single.loadModel({ ...qwenConfig, ropeStyle: 'gptj' as never }, weights)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    });
+  });
+
+  describe('chunked prefill: a prompt at an offset, after the chunks before it', () => {
+    const long = Array.from({ length: 37 }, (_, t) => (t * 13 + 5) % 50);
+
+    /** Prefill of `tokens` split at `cuts` (chunk starts after 0); the last logits, every chunk's observations joined, the pool. */
+    function chunked(engine: Engine, model: WasmModel, c: ReferenceConfig, tokens: number[], cuts: number[], blockSize: number) {
+      const pool = engine.createPool({ headDim: c.headDim, blockSize });
+      const sequence = pool.addSequence(c.layers, c.kvHeads);
+      const bounds = [0, ...cuts, tokens.length];
+      let logits: Float32Array = new Float32Array(0);
+      const parts: Array<ReturnType<WasmModel['prefill']>['observations']> = [];
+      for (let i = 0; i + 1 < bounds.length; i++) {
+        const result = model.prefill(pool, sequence, tokens.slice(bounds[i], bounds[i + 1]), { start: bounds[i]!, observations: true });
+        logits = result.logits;
+        parts.push(result.observations);
+      }
+      const join = (pick: (o: { queries: Float32Array; keys: Float32Array; values: Float32Array }) => Float32Array, layer: number) =>
+        Float32Array.from(parts.flatMap((p) => Array.from(pick(p![layer]!))));
+      const observations = Array.from({ length: c.layers }, (_, l) => ({ queries: join((o) => o.queries, l), keys: join((o) => o.keys, l), values: join((o) => o.values, l) }));
+      return { pool, sequence, logits, observations };
+    }
+
+    for (const [name, c, biases] of [['LLaMA, groups of 2', config, false], ['Qwen 2, groups of 7, head dim 64', qwenConfig, true]] as const) {
+      it(`${name}: every chunking gives the whole prefill's logits, observations and cache bit for bit, within 1e-4 of the f64 reference`, () => {
+        const weights = randomWeights(c, 1000, true, biases);
+        const tokens = long.slice(0, Math.min(long.length, c.contextLength));
+        const expected = referenceForward(c, weights, tokens);
+        const want = expected.logits[tokens.length - 1]!;
+        for (const engine of [single, threaded]) {
+          const model = engine.loadModel(c, weights);
+          // (attention's online softmax goes block by block: the same block size gives the same bits)
+          for (const [cuts, blockSize] of [[[1], 4], [[5, 16, 17, 30], 4], [[12, 24], 16], [[3, 4, 5, 6, 7], 3]] as Array<[number[], number]>) {
+            const whole = chunked(engine, model, c, tokens, [], blockSize);
+            expect(maxAbsDifference(whole.logits, want) / maxAbs(want)).toBeLessThan(1e-4);
+            const part = chunked(engine, model, c, tokens, cuts, blockSize);
+            expect(Array.from(part.logits)).toEqual(Array.from(whole.logits));
+            for (let l = 0; l < c.layers; l++) {
+              expect(Array.from(part.observations[l]!.queries)).toEqual(Array.from(whole.observations[l]!.queries));
+              expect(Array.from(part.observations[l]!.keys)).toEqual(Array.from(whole.observations[l]!.keys));
+              expect(Array.from(part.observations[l]!.values)).toEqual(Array.from(whole.observations[l]!.values));
+              for (let h = 0; h < c.kvHeads; h++) {
+                expect(Array.from(part.pool.values(part.sequence, l, h))).toEqual(Array.from(whole.pool.values(whole.sequence, l, h)));
+                expect(Array.from(part.pool.positions(part.sequence, l, h))).toEqual(tokens.map((_, t) => t));
+              }
+            }
+            // decoding after a chunked prompt continues as after a whole one
+            expect(Array.from(model.decode(part.pool, part.sequence, 7, tokens.length))).toEqual(Array.from(model.decode(whole.pool, whole.sequence, 7, tokens.length)));
+            part.pool.check();
+            part.pool.dispose();
+            whole.pool.dispose();
+          }
+          model.dispose();
+        }
+      });
+    }
+
+    it('a prompt fed one token at a time through prefill, or decoded step by step, gives the same bits as one prefill', () => {
+      const weights = randomWeights(qwenConfig, 1001, false, true);
+      const model = single.loadModel(qwenConfig, weights);
+      const pool = single.createPool({ headDim: qwenConfig.headDim, blockSize: 5 });
+      const tokens = long.slice(0, 12);
+      const whole = model.prefill(pool, pool.addSequence(qwenConfig.layers, qwenConfig.kvHeads), tokens).logits;
+      const byChunk = pool.addSequence(qwenConfig.layers, qwenConfig.kvHeads);
+      const byDecode = pool.addSequence(qwenConfig.layers, qwenConfig.kvHeads);
+      let chunkLogits: Float32Array = new Float32Array(0);
+      let decodeLogits = model.prefill(pool, byDecode, tokens.slice(0, 1)).logits;
+      tokens.forEach((token, t) => {
+        chunkLogits = model.prefill(pool, byChunk, [token], { start: t }).logits;
+        if (t > 0) decodeLogits = model.decode(pool, byDecode, token, t);
+      });
+      expect(Array.from(chunkLogits)).toEqual(Array.from(whole));
+      expect(Array.from(decodeLogits)).toEqual(Array.from(whole));
+      model.dispose();
+    });
+
+    it('refuses a chunk that does not continue the sequence exactly, with typed errors that change nothing', () => {
+      const model = single.loadModel(config, randomWeights(config, 1002));
+      const code = (action: () => unknown) => {
+        try {
+          action();
+        } catch (error) {
+          expect(error).toBeInstanceOf(AllocatorError);
+          return `${(error as AllocatorError).code}: ${(error as AllocatorError).message}`;
+        }
+        return 'none';
+      };
+      const pool = single.createPool({ headDim: config.headDim, blockSize: 4, maxBlocks: 2 * 2 * 4 });
+      const sequence = pool.addSequence(config.layers, config.kvHeads);
+      expect(code(() => model.prefill(pool, sequence, [1, 2], { start: 3 }))).toMatch(/^INVALID_ARGUMENT: .*exactly positions 0 \.\. 2/);
+      expect(code(() => model.prefill(pool, sequence, [1], { start: -1 }))).toMatch(/^INVALID_ARGUMENT/);
+      expect(code(() => model.prefill(pool, sequence, [1], { start: 1.5 }))).toMatch(/^INVALID_ARGUMENT/);
+      model.prefill(pool, sequence, [1, 2, 3, 4, 5]);
+      expect(code(() => model.prefill(pool, sequence, [1], { start: 4 }))).toMatch(/^INVALID_ARGUMENT/); // overlaps
+      expect(code(() => model.prefill(pool, sequence, [1], { start: 6 }))).toMatch(/^INVALID_ARGUMENT/); // a gap
+      expect(code(() => model.prefill(pool, sequence, [1, 2], { start: 39 }))).toMatch(/^OUT_OF_RANGE/);
+      expect(code(() => model.prefill(pool, sequence, [1, 50], { start: 5 }))).toMatch(/^OUT_OF_RANGE/);
+      // 4 blocks per head at most: positions 0..15; a chunk to position 16 needs a fifth.
+      const before = pool.stats();
+      expect(code(() => model.prefill(pool, sequence, Array.from({ length: 12 }, () => 1), { start: 5 }))).toMatch(/^POOL_EXHAUSTED/);
+      expect(pool.stats()).toEqual(before);
+      expect(pool.length(sequence, 1, 1)).toBe(5);
+      model.prefill(pool, sequence, Array.from({ length: 11 }, () => 1), { start: 5 }); // exactly fits
+      expect(pool.length(sequence, 1, 1)).toBe(16);
+      // a compacted head no longer holds 0..start-1
+      const other = single.createPool({ headDim: config.headDim, blockSize: 4 });
+      const compacted = other.addSequence(config.layers, config.kvHeads);
+      model.prefill(other, compacted, [1, 2, 3, 4, 5, 6]);
+      other.compact(compacted, 1, [Int32Array.of(0, 1, 2, 3, 5), Int32Array.of(0, 1, 2, 3, 4, 5)]);
+      const held = other.stats();
+      expect(code(() => model.prefill(other, compacted, [1], { start: 6 }))).toMatch(/^INVALID_ARGUMENT/);
+      expect(code(() => model.prefill(other, compacted, [1], { start: 5 }))).toMatch(/^INVALID_ARGUMENT/);
+      expect(other.stats()).toEqual(held);
+      expect(pool.length(sequence, 0, 0)).toBe(16);
+      pool.check();
+      other.check();
+      model.dispose();
     });
   });
 

@@ -60,12 +60,14 @@ export interface ReferenceConfig {
   vocabSize: number;
   contextLength: number;
   normEps: number;
+  /** RoPE pairs: adjacent (2j, 2j + 1), the default, or NeoX rotate-half (j, j + headDim / 2). */
+  ropeStyle?: 'adjacent' | 'neox';
 }
 
 /** f32 weights (already dequantized), the shapes of EngineModelWeights. */
 export interface ReferenceWeights {
   tokenEmbedding: Float32Array;
-  layers: Array<Record<'attentionNorm' | 'wq' | 'wk' | 'wv' | 'wo' | 'ffnNorm' | 'w1' | 'w2' | 'w3', Float32Array>>;
+  layers: Array<Record<'attentionNorm' | 'wq' | 'wk' | 'wv' | 'wo' | 'ffnNorm' | 'w1' | 'w2' | 'w3', Float32Array> & Partial<Record<'bq' | 'bk' | 'bv', Float32Array>>>;
   finalNorm: Float32Array;
   classifier: Float32Array;
   ropeCos: Float32Array;
@@ -89,24 +91,31 @@ function rmsnorm(x: Float64Array, weight: Float32Array, eps: number): Float64Arr
   return x.map((v, i) => weight[i]! * scale * v);
 }
 
-function rope(v: Float64Array, heads: number, headDim: number, position: number, cos: Float32Array, sin: Float32Array): void {
+/** Pair j of each head: (2j, 2j + 1) adjacent, (j, j + headDim / 2) NeoX; both turn by the table's angle j. */
+function rope(v: Float64Array, heads: number, headDim: number, position: number, cos: Float32Array, sin: Float32Array, style: 'adjacent' | 'neox'): void {
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     for (let j = 0; j < half; j++) {
       const c = cos[position * half + j]!;
       const s = sin[position * half + j]!;
-      const i = h * headDim + 2 * j;
+      const i = style === 'adjacent' ? h * headDim + 2 * j : h * headDim + j;
+      const partner = style === 'adjacent' ? i + 1 : i + half;
       const v0 = v[i]!;
-      const v1 = v[i + 1]!;
+      const v1 = v[partner]!;
       v[i] = v0 * c - v1 * s;
-      v[i + 1] = v0 * s + v1 * c;
+      v[partner] = v0 * s + v1 * c;
     }
   }
 }
 
+function addBias(v: Float64Array, bias: Float32Array | undefined): void {
+  if (bias) for (let i = 0; i < v.length; i++) v[i]! += bias[i]!;
+}
+
 /**
  * A whole sequence in f64: tokens at positions[t] (prefill = 0..n-1), each attending causally to every
- * earlier token of the sequence and itself. Returns each step's logits and each layer's post-RoPE K/V/Q.
+ * earlier token of the sequence and itself (Q/K/V biases added after the products when the layer has
+ * them, RoPE in the config's style). Returns each step's logits and each layer's post-RoPE K/V/Q.
  */
 export function referenceForward(config: ReferenceConfig, w: ReferenceWeights, tokens: number[], positions = tokens.map((_, t) => t)) {
   const { dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, normEps } = config;
@@ -123,8 +132,12 @@ export function referenceForward(config: ReferenceConfig, w: ReferenceWeights, t
       const q = matvec(lw.wq, queryHeads * headDim, dim, normed);
       const k = matvec(lw.wk, kvHeads * headDim, dim, normed);
       const v = matvec(lw.wv, kvHeads * headDim, dim, normed);
-      rope(q, queryHeads, headDim, positions[t]!, w.ropeCos, w.ropeSin);
-      rope(k, kvHeads, headDim, positions[t]!, w.ropeCos, w.ropeSin);
+      addBias(q, lw.bq);
+      addBias(k, lw.bk);
+      addBias(v, lw.bv);
+      const style = config.ropeStyle ?? 'adjacent';
+      rope(q, queryHeads, headDim, positions[t]!, w.ropeCos, w.ropeSin, style);
+      rope(k, kvHeads, headDim, positions[t]!, w.ropeCos, w.ropeSin, style);
       keys[l]!.push(k);
       values[l]!.push(v);
       queries[l]!.push(q);

@@ -57,6 +57,13 @@ describe.each([
     expect(allocator.exports.adakv_build_features() & 2).toBe(relaxed ? 2 : 0);
   });
 
+  /** Copies a RoPE kernel's vectors and cos/sin tables into scratch; returns their addresses. */
+  function placeRopeInputs(v: Float32Array, cos: Float32Array, sin: Float32Array): [number, number, number] {
+    const regions = allocator.scratch.regions(v.byteLength, cos.byteLength, sin.byteLength) as [number, number, number];
+    [v, cos, sin].forEach((values, i) => allocator.f32(regions[i]!, values.length).set(values));
+    return regions;
+  }
+
   describe('weight formats', () => {
     it('f16 and bf16 conversions round to nearest even and cover subnormals, infinities and NaN', () => {
       expect(floatToHalf(1)).toBe(0x3c00);
@@ -184,11 +191,8 @@ describe.each([
       const angles = Float64Array.from({ length: headDim / 2 }, (_, j) => 0.3 * (j + 1));
       const cos = Float32Array.from(angles, Math.cos);
       const sin = Float32Array.from(angles, Math.sin);
-      const [vp, cp, sp] = allocator.scratch.regions(v.byteLength, cos.byteLength, sin.byteLength) as [number, number, number];
-      allocator.f32(vp, v.length).set(v);
-      allocator.f32(cp, cos.length).set(cos);
-      allocator.f32(sp, sin.length).set(sin);
-      expect(allocator.exports.adakv_kernel_rope(vp, heads, headDim, cp, sp)).toBe(0);
+      const [vp, cp, sp] = placeRopeInputs(v, cos, sin);
+      expect(allocator.exports.adakv_kernel_rope(vp, heads, headDim, cp, sp, 0)).toBe(0);
       const got = allocator.f32(vp, v.length);
       for (let h = 0; h < heads; h++) {
         for (let j = 0; j < headDim / 2; j++) {
@@ -197,6 +201,33 @@ describe.each([
           expect(got[i + 1]).toBeCloseTo(v[i]! * sin[j]! + v[i + 1]! * cos[j]!, 6);
         }
       }
+    });
+
+    it('rope rotates NeoX (rotate-half) pairs (j, j + headDim / 2): exactly the f32 twin, any head width', () => {
+      // The SIMD lanes use the scalar order (v0 c - v1 s, v0 s + v1 c, no fused multiply-add), so the
+      // twin computed with Math.fround after every operation must match bit for bit.
+      const f = Math.fround;
+      for (const [heads, headDim] of [[1, 2], [3, 10], [2, 16], [14, 64], [2, 66]] as const) {
+        const half = headDim / 2;
+        const v = randomFloats(headDim + heads, heads * headDim).map((x) => x * 3);
+        const angles = Float64Array.from({ length: half }, (_, j) => 0.37 * (j + 1) - 2);
+        const cos = Float32Array.from(angles, Math.cos);
+        const sin = Float32Array.from(angles, Math.sin);
+        const [vp, cp, sp] = placeRopeInputs(v, cos, sin);
+        expect(allocator.exports.adakv_kernel_rope(vp, heads, headDim, cp, sp, 1)).toBe(0);
+        const got = allocator.f32(vp, v.length).slice();
+        const want = new Float32Array(v.length);
+        for (let h = 0; h < heads; h++) {
+          for (let j = 0; j < half; j++) {
+            const [a, b] = [v[h * headDim + j]!, v[h * headDim + half + j]!];
+            want[h * headDim + j] = f(f(a * cos[j]!) - f(b * sin[j]!));
+            want[h * headDim + half + j] = f(f(a * sin[j]!) + f(b * cos[j]!));
+          }
+        }
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+      const [vp, cp, sp] = allocator.scratch.regions(16, 16, 16) as [number, number, number];
+      expect(allocator.exports.adakv_kernel_rope(vp, 1, 4, cp, sp, 2)).toBe(-1); // no third style
     });
 
     it('swiglu and softmax (4-lane exponentials) within 2e-6 relative, large and tiny arguments included', () => {

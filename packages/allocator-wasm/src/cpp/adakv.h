@@ -23,6 +23,10 @@ int32_t adakv_flatten(int32_t pool, int32_t sequence, int32_t layer, int32_t* cu
                       int32_t* blockTable, uintptr_t* blockAddresses);
 int32_t adakv_attend(int32_t pool, int32_t sequence, int32_t layer, int32_t queryHeads, const float* queries,
                      float* out);
+// Causal attention of `rows` query rows [rows][queryHeads][headDim]: row t over each KV head's first
+// start + t + 1 rows (attention.h, attendCausal).
+int32_t adakv_attend_causal(int32_t pool, int32_t sequence, int32_t layer, int32_t queryHeads, int32_t rows,
+                            int32_t start, const float* queries, float* out);
 int32_t adakv_select_adaptive(const float* scores, int32_t heads, int32_t prefixLength, int32_t selectable,
                               double alpha, int32_t* caps, int32_t* keptIndices);
 }

@@ -159,13 +159,13 @@ TileState tileState(const Pool* pool, float* base) {
 
 // One block of one KV head for a tile of G query heads: logits, online softmax, weighted values.
 template <int G>
-void attendBlock(const Pool* pool, const HeadList& head, size_t b, const float* queries, float* out, const TileState& s,
-                 const ExpConstants& c) {
+void attendBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b, const float* queries, float* out,
+                 const TileState& s, const ExpConstants& c) {
   const int32_t d = pool->headDim, blockSize = pool->blockSize, stride = logitStride(pool);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   Pool* mutablePool = const_cast<Pool*>(pool);
   const int32_t block = head.blocks[b];
-  int32_t rows = head.length - static_cast<int32_t>(b) * blockSize;
+  int32_t rows = length - static_cast<int32_t>(b) * blockSize;
   if (rows > blockSize) rows = blockSize;
   logitsForGroup<G>(queries, mutablePool->keyRow(block, 0), rows, d, scale, s.logits, stride);
   for (int g = 0; g < G; g++) s.keep[g] = onlineSoftmax(s.logits + g * stride, rows, &s.runningMax[g], &s.runningSum[g], c);
@@ -173,16 +173,16 @@ void attendBlock(const Pool* pool, const HeadList& head, size_t b, const float* 
 }
 
 // The heads of a group that lane tiles do not cover (group % 4: tiles of 2, then 1), from `first` on.
-void attendBlockTiles(const Pool* pool, const HeadList& head, size_t b, int32_t first, int32_t group, const float* queries,
-                      float* out, float* states, const ExpConstants& c) {
+void attendBlockTiles(const Pool* pool, const HeadList& head, int32_t length, size_t b, int32_t first, int32_t group,
+                      const float* queries, float* out, float* states, const ExpConstants& c) {
   const int32_t d = pool->headDim;
   const size_t stateFloats = 4 * static_cast<size_t>(logitStride(pool)) + kTileExtra;
   int32_t g = first;
   for (; g + 2 <= group; g += 2, states += stateFloats) {
-    attendBlock<2>(pool, head, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
+    attendBlock<2>(pool, head, length, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
   }
   for (; g < group; g++, states += stateFloats) {
-    attendBlock<1>(pool, head, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
+    attendBlock<1>(pool, head, length, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
   }
 }
 
@@ -302,12 +302,12 @@ inline void laneAccumulate(float* out, F4 keep, const float* weights, const floa
 }
 
 // One block of one KV head for a lane tile: logits, online softmax (4 heads at once), weighted values.
-__attribute__((noinline)) void laneBlock(const Pool* pool, const HeadList& head, size_t b, const float* queries, float* out,
-                                         const LaneTile& t, const ExpConstants& c) {
+__attribute__((noinline)) void laneBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b,
+                                         const float* queries, float* out, const LaneTile& t, const ExpConstants& c) {
   const int32_t d = pool->headDim, blockSize = pool->blockSize;
   Pool* mutablePool = const_cast<Pool*>(pool);
   const int32_t block = head.blocks[b];
-  int32_t rows = head.length - static_cast<int32_t>(b) * blockSize;
+  int32_t rows = length - static_cast<int32_t>(b) * blockSize;
   if (rows > blockSize) rows = blockSize;
   const F4 scale = splat(1.0f / std::sqrt(static_cast<float>(d)));
   const float* keys = mutablePool->keyRow(block, 0);
@@ -333,10 +333,10 @@ __attribute__((noinline)) void laneBlock(const Pool* pool, const HeadList& head,
 
 int32_t tilesPerHead(int32_t group) { return group / 4 + (group % 4) / 2 + (group % 2); }
 
-// The rows of block b of `head` (all but the tail of a partly filled last block).
-inline void touchBlock(const Pool* pool, const HeadList& head, size_t b, F4* sink) {
+// The rows of block b of `head` read (its first `length` rows; not the tail of a partly filled block).
+inline void touchBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b, F4* sink) {
   Pool* mutablePool = const_cast<Pool*>(pool);
-  int32_t rows = head.length - static_cast<int32_t>(b) * pool->blockSize;
+  int32_t rows = length - static_cast<int32_t>(b) * pool->blockSize;
   if (rows > pool->blockSize) rows = pool->blockSize;
   touchLines(mutablePool->keyRow(head.blocks[b], 0), mutablePool->valueRow(head.blocks[b], rows), sink);
 }
@@ -350,7 +350,7 @@ size_t attendScratchFloats(const Pool* pool, int32_t group, int32_t heads) {
 }
 
 void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, int32_t group, const float* queries,
-                 float* out, float* scratch) {
+                 float* out, float* scratch, const int32_t* lengths) {
   const int32_t d = pool->headDim;
   const size_t groupFloats = static_cast<size_t>(group) * d;
   const int32_t laneTiles = group / 4, laneHeads = 4 * laneTiles;
@@ -364,6 +364,8 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
   // slower here: the heads' queries and outputs then crowd the K/V out of the L1 cache.)
   for (int32_t h = 0; h < count; h++) {
     const HeadList& head = *heads[h];
+    const int32_t length = lengths == nullptr ? head.length : lengths[h];
+    const size_t blocks = (static_cast<size_t>(length) + pool->blockSize - 1) / pool->blockSize;
     const float* headQueries = queries + h * groupFloats;
     float* headOut = out + h * groupFloats;
     std::memset(headOut, 0, sizeof(float) * groupFloats);
@@ -377,13 +379,13 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
         s.runningSum[g] = 0.0f;
       }
     }
-    for (size_t b = 0; b < head.blocks.size(); b++) {
-      if (b + 1 < head.blocks.size()) touchBlock(pool, head, b + 1, &sink);
+    for (size_t b = 0; b < blocks; b++) {
+      if (b + 1 < blocks) touchBlock(pool, head, length, b + 1, &sink);
       for (int32_t t = 0; t < laneTiles; t++) {
-        laneBlock(pool, head, b, headQueries + static_cast<size_t>(4 * t) * d, headOut + static_cast<size_t>(4 * t) * d,
+        laneBlock(pool, head, length, b, headQueries + static_cast<size_t>(4 * t) * d, headOut + static_cast<size_t>(4 * t) * d,
                   laneTile(pool, scratch + t * laneTileFloats(pool)), c);
       }
-      if (tiles > 0) attendBlockTiles(pool, head, b, laneHeads, group, headQueries, headOut, states, c);
+      if (tiles > 0) attendBlockTiles(pool, head, length, b, laneHeads, group, headQueries, headOut, states, c);
     }
     for (int32_t t = 0; t < laneTiles; t++) {
       const LaneTile lt = laneTile(pool, scratch + t * laneTileFloats(pool));
@@ -434,7 +436,47 @@ void runLayer(void* context, int32_t begin, int32_t end, int32_t thread) {
   }
 }
 
+// Causal attention of a prompt's rows over the paged cache: task (row t, KV head h).
+struct CausalJob {
+  const Pool* pool;
+  const Sequence* sequence;
+  int32_t layer;
+  int32_t group;
+  int32_t start;
+  const float* queries;
+  float* out;
+};
+
+void runCausal(void* context, int32_t begin, int32_t end, int32_t thread) {
+  const CausalJob& job = *static_cast<const CausalJob*>(context);
+  const int32_t kvHeads = job.sequence->kvHeads;
+  const size_t groupFloats = static_cast<size_t>(job.group) * job.pool->headDim;
+  for (int32_t index = begin; index < end; index++) {
+    const int32_t t = index / kvHeads, h = index % kvHeads;
+    const HeadList* head = &job.sequence->heads[job.layer * kvHeads + h];
+    const int32_t length = job.start + t + 1;  // row t sees the cache's rows 0 .. start + t
+    const size_t offset = (static_cast<size_t>(t) * kvHeads + h) * groupFloats;
+    attendHeads(job.pool, &head, 1, job.group, job.queries + offset, job.out + offset, engine::scratch(thread), &length);
+  }
+}
+
 }  // namespace
+
+Status attendCausal(Pool* pool, Sequence* sequence, int32_t layer, int32_t queryHeads, int32_t rows, int32_t start,
+                    const float* queries, float* out) {
+  if (layer < 0 || layer >= sequence->layers) return kOutOfRange;
+  if (queryHeads <= 0 || queryHeads % sequence->kvHeads != 0 || rows <= 0 || start < 0) return kInvalidArgument;
+  if (queries == nullptr || out == nullptr) return kInvalidArgument;
+  if (static_cast<int64_t>(rows) * sequence->kvHeads > INT32_MAX) return kInvalidArgument;  // tasks are int32
+  for (int32_t h = 0; h < sequence->kvHeads; h++) {
+    if (static_cast<int64_t>(sequence->head(layer, h).length) < static_cast<int64_t>(start) + rows) return kInvalidArgument;
+  }
+  const int32_t group = queryHeads / sequence->kvHeads;
+  const Status status = engine::reserveScratch(attendScratchFloats(pool, group, 1));
+  if (status != kOk) return status;
+  CausalJob job{pool, sequence, layer, group, start, queries, out};
+  return engine::parallelFor(rows * sequence->kvHeads, runCausal, &job);
+}
 
 Status attendLayer(Pool* pool, Sequence* sequence, int32_t layer, int32_t queryHeads, const float* queries,
                    float* out) {

@@ -148,6 +148,12 @@ ADAKV_EXPORT int32_t adakv_attend(int32_t poolHandle, int32_t sequenceHandle, in
   return adakv::attendLayer(pool, sequence, layer, queryHeads, queries, out);
 }
 
+ADAKV_EXPORT int32_t adakv_attend_causal(int32_t poolHandle, int32_t sequenceHandle, int32_t layer, int32_t queryHeads,
+                                         int32_t rows, int32_t start, const float* queries, float* out) {
+  FIND_POOL_AND_SEQUENCE();
+  return adakv::attendCausal(pool, sequence, layer, queryHeads, rows, start, queries, out);
+}
+
 ADAKV_EXPORT int32_t adakv_select_adaptive(const float* scores, int32_t heads, int32_t prefixLength,
                                            int32_t selectable, double alpha, int32_t* caps, int32_t* keptIndices) {
   return adakv::selectAdaptive(scores, heads, prefixLength, selectable, alpha, caps, keptIndices);

@@ -3,7 +3,8 @@
 // product over the engine's own dequantization (the vitest suite checks that dequantization against a
 // TS twin that follows llama.cpp), and the whole forward pass of a small f32 model through the C ABI
 // against a double-precision reference forward, with the typed errors that must leave a sequence as it
-// was. Exits 0 when everything held; aborts with a message otherwise.
+// was; then a Qwen 2-style model (Q/K/V biases, NeoX RoPE) against the same reference, prefilled whole
+// and in chunks at offsets (bit for bit the same). Exits 0 when everything held; aborts otherwise.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -153,6 +154,8 @@ struct Weights {
   std::vector<float> embedding, finalNorm, cos, sin;
   std::vector<float> attentionNorm[kLayers], wq[kLayers], wk[kLayers], wv[kLayers], wo[kLayers], ffnNorm[kLayers],
       w1[kLayers], w2[kLayers], w3[kLayers];
+  std::vector<float> bq[kLayers], bk[kLayers], bv[kLayers];  // empty: no biases (LLaMA)
+  bool neox = false;                                         // RoPE pairs (j, j + half) instead of (2j, 2j + 1)
 };
 
 std::vector<float> randomVector(size_t n, float scale, float offset = 0) {
@@ -161,8 +164,9 @@ std::vector<float> randomVector(size_t n, float scale, float offset = 0) {
   return v;
 }
 
-Weights randomWeights() {
+Weights randomWeights(bool qwen = false) {
   Weights w;
+  w.neox = qwen;
   w.embedding = randomVector(kVocab * kDim, 1.0f);
   w.finalNorm = randomVector(kDim, 0.2f, 1.0f);
   for (int32_t l = 0; l < kLayers; l++) {
@@ -175,6 +179,11 @@ Weights randomWeights() {
     w.w1[l] = randomVector(kHidden * kDim, 0.35f);
     w.w2[l] = randomVector(kDim * kHidden, 0.25f);
     w.w3[l] = randomVector(kHidden * kDim, 0.35f);
+    if (qwen) {
+      w.bq[l] = randomVector(kHeads * kHeadDim, 0.8f);
+      w.bk[l] = randomVector(kKvHeads * kHeadDim, 0.8f);
+      w.bv[l] = randomVector(kKvHeads * kHeadDim, 0.5f);
+    }
   }
   for (int32_t p = 0; p < kContext; p++) {
     for (int32_t j = 0; j < kHeadDim / 2; j++) {
@@ -190,6 +199,25 @@ void upload(int32_t model, int32_t slot, int32_t layer, const std::vector<float>
   uintptr_t address = 0;
   REQUIRE(adakv_model_tensor(model, slot, layer, adakv::engine::kF32, static_cast<uint32_t>(values.size() * 4), &address) == adakv::kOk);
   std::memcpy(reinterpret_cast<void*>(address), values.data(), values.size() * 4);
+}
+
+// Every tensor of a LLaMA layer stack (the Qwen biases are uploaded by the tests that have them).
+void uploadLlamaWeights(int32_t model, const Weights& w) {
+  upload(model, 0, 0, w.embedding);
+  upload(model, 1, 0, w.finalNorm);
+  upload(model, 3, 0, w.cos);
+  upload(model, 4, 0, w.sin);
+  for (int32_t l = 0; l < kLayers; l++) {
+    upload(model, 10, l, w.attentionNorm[l]);
+    upload(model, 11, l, w.wq[l]);
+    upload(model, 12, l, w.wk[l]);
+    upload(model, 13, l, w.wv[l]);
+    upload(model, 14, l, w.wo[l]);
+    upload(model, 15, l, w.ffnNorm[l]);
+    upload(model, 16, l, w.w1[l]);
+    upload(model, 17, l, w.w2[l]);
+    upload(model, 18, l, w.w3[l]);
+  }
 }
 
 std::vector<double> matvec(const std::vector<float>& w, int32_t rows, int32_t cols, const std::vector<double>& x) {
@@ -213,11 +241,16 @@ void rope(std::vector<double>& v, int32_t heads, int32_t position, const Weights
   for (int32_t h = 0; h < heads; h++) {
     for (int32_t j = 0; j < half; j++) {
       const double c = w.cos[position * half + j], s = w.sin[position * half + j];
-      const double v0 = v[h * kHeadDim + 2 * j], v1 = v[h * kHeadDim + 2 * j + 1];
-      v[h * kHeadDim + 2 * j] = v0 * c - v1 * s;
-      v[h * kHeadDim + 2 * j + 1] = v0 * s + v1 * c;
+      const int32_t i = w.neox ? h * kHeadDim + j : h * kHeadDim + 2 * j, partner = w.neox ? i + half : i + 1;
+      const double v0 = v[i], v1 = v[partner];
+      v[i] = v0 * c - v1 * s;
+      v[partner] = v0 * s + v1 * c;
     }
   }
+}
+
+void addBias(std::vector<double>& v, const std::vector<float>& bias) {
+  for (size_t i = 0; i < bias.size(); i++) v[i] += bias[i];
 }
 
 // Logits after each token of `tokens` (positions 0..n-1), every token attending to all before it.
@@ -230,8 +263,12 @@ std::vector<std::vector<double>> referenceForward(const Weights& w, const std::v
       const std::vector<double> normed = rmsnorm(x, w.attentionNorm[l]);
       std::vector<double> q = matvec(w.wq[l], kHeads * kHeadDim, kDim, normed);
       std::vector<double> k = matvec(w.wk[l], kKvHeads * kHeadDim, kDim, normed);
+      std::vector<double> v = matvec(w.wv[l], kKvHeads * kHeadDim, kDim, normed);
+      addBias(q, w.bq[l]);
+      addBias(k, w.bk[l]);
+      addBias(v, w.bv[l]);
       keys[l].push_back(k);
-      values[l].push_back(matvec(w.wv[l], kKvHeads * kHeadDim, kDim, normed));
+      values[l].push_back(v);
       rope(q, kHeads, static_cast<int32_t>(t), w);
       rope(keys[l].back(), kKvHeads, static_cast<int32_t>(t), w);
       std::vector<double> attention(kHeads * kHeadDim, 0.0);
@@ -275,10 +312,13 @@ void expectClose(const float* got, const std::vector<double>& want) {
 
 void testForward() {
   const Weights w = randomWeights();
-  const int32_t config[9] = {kDim, kHidden, kLayers, kHeads, kKvHeads, kHeadDim, kVocab, kContext, 1};
-  int32_t badConfig[9];
+  const int32_t config[10] = {kDim, kHidden, kLayers, kHeads, kKvHeads, kHeadDim, kVocab, kContext, 1, 0};
+  int32_t badConfig[10];
   std::memcpy(badConfig, config, sizeof badConfig);
   badConfig[5] = 5;  // odd head dim
+  REQUIRE(adakv_model_create(badConfig, kEps) == adakv::kInvalidArgument);
+  std::memcpy(badConfig, config, sizeof badConfig);
+  badConfig[9] = 2;  // no such RoPE style
   REQUIRE(adakv_model_create(badConfig, kEps) == adakv::kInvalidArgument);
   REQUIRE(adakv_model_create(config, 0.0f) == adakv::kInvalidArgument);
   const int32_t model = adakv_model_create(config, kEps);
@@ -297,23 +337,9 @@ void testForward() {
   REQUIRE(sequence >= 0);
   std::vector<float> logits(2 * kVocab);
   const std::vector<int32_t> prompt = {3, 11, 0, 16, 7};
-  REQUIRE(adakv_prefill(model, pool, sequence, prompt.data(), 5, logits.data(), nullptr, nullptr, nullptr) == adakv::kModelIncomplete);
+  REQUIRE(adakv_prefill(model, pool, sequence, prompt.data(), 5, 0, logits.data(), nullptr, nullptr, nullptr) == adakv::kModelIncomplete);
 
-  upload(model, 0, 0, w.embedding);
-  upload(model, 1, 0, w.finalNorm);
-  upload(model, 3, 0, w.cos);
-  upload(model, 4, 0, w.sin);
-  for (int32_t l = 0; l < kLayers; l++) {
-    upload(model, 10, l, w.attentionNorm[l]);
-    upload(model, 11, l, w.wq[l]);
-    upload(model, 12, l, w.wk[l]);
-    upload(model, 13, l, w.wv[l]);
-    upload(model, 14, l, w.wo[l]);
-    upload(model, 15, l, w.ffnNorm[l]);
-    upload(model, 16, l, w.w1[l]);
-    upload(model, 17, l, w.w2[l]);
-    upload(model, 18, l, w.w3[l]);
-  }
+  uploadLlamaWeights(model, w);
   REQUIRE(adakv_model_ready(model) == adakv::kOk);
   double stats[2];
   REQUIRE(adakv_model_stats(model, stats) == 2);
@@ -323,9 +349,9 @@ void testForward() {
   const std::vector<int32_t> all = {3, 11, 0, 16, 7, 9, 2, 12};
   const std::vector<std::vector<double>> expected = referenceForward(w, all);
   std::vector<float> keys(kLayers * 5 * kKvHeads * kHeadDim);
-  REQUIRE(adakv_prefill(model, pool, sequence, prompt.data(), 5, logits.data(), nullptr, keys.data(), nullptr) == adakv::kOk);
+  REQUIRE(adakv_prefill(model, pool, sequence, prompt.data(), 5, 0, logits.data(), nullptr, keys.data(), nullptr) == adakv::kOk);
   expectClose(logits.data(), expected[4]);
-  REQUIRE(adakv_prefill(model, pool, sequence, prompt.data(), 5, logits.data(), nullptr, nullptr, nullptr) == adakv::kInvalidArgument);
+  REQUIRE(adakv_prefill(model, pool, sequence, prompt.data(), 5, 0, logits.data(), nullptr, nullptr, nullptr) == adakv::kInvalidArgument);
 
   // Decode over the paged cache; bad tokens, positions, duplicates and handles change nothing.
   double before[16], after[16];
@@ -349,7 +375,7 @@ void testForward() {
   // 8 rows per head in 2 blocks each: 8 blocks used, 6 left of 14; a second prompt of 5 needs 8.
   const int32_t other = adakv_sequence_add(pool, kLayers, kKvHeads);
   REQUIRE(adakv_pool_stats(pool, before) > 0);
-  REQUIRE(adakv_prefill(model, pool, other, prompt.data(), 5, logits.data(), nullptr, nullptr, nullptr) == adakv::kPoolExhausted);
+  REQUIRE(adakv_prefill(model, pool, other, prompt.data(), 5, 0, logits.data(), nullptr, nullptr, nullptr) == adakv::kPoolExhausted);
   REQUIRE(adakv_length(pool, other, 0, 0) == 0);
   REQUIRE(adakv_pool_stats(pool, after) > 0);
   REQUIRE(std::memcmp(before, after, sizeof(double) * 9) == 0);
@@ -360,10 +386,76 @@ void testForward() {
   std::printf("forward pass: prefill and decode within 1e-4 of an f64 reference; typed errors left the pool unchanged\n");
 }
 
+// Qwen 2's additions and chunked prefill: biases, NeoX RoPE; a prompt prefilled in chunks at offsets
+// gives the whole prefill's logits and K/V bit for bit; chunks that do not continue the sequence fail.
+void testQwenAndChunks() {
+  const Weights w = randomWeights(true);
+  const int32_t config[10] = {kDim, kHidden, kLayers, kHeads, kKvHeads, kHeadDim, kVocab, kContext, 1, 1};
+  const int32_t model = adakv_model_create(config, kEps);
+  REQUIRE(model >= 0);
+  uploadLlamaWeights(model, w);
+  for (int32_t l = 0; l < kLayers; l++) {
+    uintptr_t address = 0;
+    REQUIRE(adakv_model_tensor(model, 19, l, adakv::engine::kF16, kHeads * kHeadDim * 2, &address) == adakv::kUnsupportedType);
+    REQUIRE(adakv_model_tensor(model, 20, l, adakv::engine::kF32, 4, &address) == adakv::kInvalidArgument);
+    upload(model, 19, l, w.bq[l]);
+    upload(model, 20, l, w.bk[l]);
+    upload(model, 21, l, w.bv[l]);
+  }
+  REQUIRE(adakv_model_ready(model) == adakv::kOk);
+  const std::vector<int32_t> all = {3, 11, 0, 16, 7, 9, 2, 12, 5, 1, 15};
+  const int32_t n = static_cast<int32_t>(all.size());
+  const std::vector<std::vector<double>> expected = referenceForward(w, all);
+  const int32_t pool = adakv_pool_create(kHeadDim, 4, 0, 1000);
+  const size_t kvFloats = static_cast<size_t>(kLayers) * n * kKvHeads * kHeadDim;
+  // whole
+  const int32_t whole = adakv_sequence_add(pool, kLayers, kKvHeads);
+  std::vector<float> wholeLogits(kVocab), wholeKeys(kvFloats);
+  REQUIRE(adakv_prefill(model, pool, whole, all.data(), n, 0, wholeLogits.data(), nullptr, wholeKeys.data(), nullptr) == adakv::kOk);
+  expectClose(wholeLogits.data(), expected[n - 1]);
+  // chunks of 2, 3, 1 and 5 tokens
+  const int32_t chunked = adakv_sequence_add(pool, kLayers, kKvHeads);
+  std::vector<float> logits(kVocab);
+  const int32_t cuts[] = {0, 2, 5, 6, n};
+  for (int32_t c = 0; c + 1 < 5; c++) {
+    const int32_t start = cuts[c], count = cuts[c + 1] - cuts[c];
+    std::vector<float> keys(static_cast<size_t>(kLayers) * count * kKvHeads * kHeadDim);
+    if (start > 0) {
+      // a gap or an overlap changes nothing
+      REQUIRE(adakv_prefill(model, pool, chunked, all.data() + start, count, start + 1, logits.data(), nullptr, nullptr, nullptr) == adakv::kInvalidArgument);
+      REQUIRE(adakv_prefill(model, pool, chunked, all.data() + start, count, start - 1, logits.data(), nullptr, nullptr, nullptr) == adakv::kInvalidArgument);
+      REQUIRE(adakv_length(pool, chunked, 1, 1) == start);
+    }
+    REQUIRE(adakv_prefill(model, pool, chunked, all.data() + start, count, start, logits.data(), nullptr, keys.data(), nullptr) == adakv::kOk);
+    expectClose(logits.data(), expected[start + count - 1]);
+    for (int32_t l = 0; l < kLayers; l++) {
+      const size_t rowFloats = static_cast<size_t>(kKvHeads) * kHeadDim;
+      REQUIRE(std::memcmp(keys.data() + l * count * rowFloats, wholeKeys.data() + (l * n + start) * rowFloats, count * rowFloats * 4) == 0);
+    }
+  }
+  REQUIRE(std::memcmp(logits.data(), wholeLogits.data(), kVocab * 4) == 0);
+  REQUIRE(adakv_prefill(model, pool, chunked, all.data(), 1, kContext, logits.data(), nullptr, nullptr, nullptr) == adakv::kOutOfRange);
+  std::vector<float> a(n * kHeadDim), b(n * kHeadDim);
+  for (int32_t l = 0; l < kLayers; l++) {
+    for (int32_t h = 0; h < kKvHeads; h++) {
+      for (int32_t kind = 0; kind < 2; kind++) {
+        REQUIRE(adakv_read_rows(pool, whole, l, h, kind, a.data()) == n);
+        REQUIRE(adakv_read_rows(pool, chunked, l, h, kind, b.data()) == n);
+        REQUIRE(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+      }
+    }
+  }
+  REQUIRE(adakv_pool_check(pool) == adakv::kOk);
+  REQUIRE(adakv_pool_destroy(pool) == adakv::kOk);
+  REQUIRE(adakv_model_destroy(model) == adakv::kOk);
+  std::printf("Qwen 2 forward pass (biases, NeoX RoPE) within 1e-4 of an f64 reference; chunked prefill equal to whole bit for bit\n");
+}
+
 }  // namespace
 
 int main() {
   testKernels();
   testForward();
+  testQwenAndChunks();
   return 0;
 }

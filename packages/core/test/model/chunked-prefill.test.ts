@@ -9,8 +9,10 @@ import {
   WasmBackend,
   cacheGeometry,
   compress,
+  loadGgufModel,
   loadLlama2cModel,
 } from '../../src/index.js';
+import { type Shape, randomGguf, referenceLogits, relativeError } from './random-gguf.js';
 import { randomCheckpoint } from './random-model.js';
 import { stories15m } from './stories15m.js';
 
@@ -154,5 +156,46 @@ describe('Generator.continue: a conversation goes on in the same cache', () => {
     expect(session.eviction!.evictedTokens).toBeGreaterThan(0);
     await expect(session.continue(more, { steps: 200 })).rejects.toThrow(/context of 256.*start a new sequence|exceed the model's context/);
     await expect(session.continue([], { steps: 1 })).resolves.toBeDefined(); // the pending token alone
+  });
+});
+
+describe('chunked prefill of a Qwen 2-shaped model in the WASM engine', () => {
+  // Qwen2.5-0.5B's attention shape: 14 query heads over 2 KV heads (groups of 7), head dim 64, Q/K/V
+  // biases and rotate-half RoPE; a random GGUF written here.
+  const shape: Shape = { architecture: 'qwen2', dim: 896, hidden: 256, layers: 2, heads: 14, kvHeads: 2, vocab: 48, context: 64, ropeFreqs: false, tied: true };
+  const prompt = Array.from({ length: 41 }, (_, t) => (t * 11 + 3) % 48);
+
+  it.each(['f32', 'q8_0'] as const)('%s tensors: every chunk at its offset in one engine call, the same bits as one prefill, near the f64 forward', async (type) => {
+    const { file, tensors } = randomGguf(shape, type, 23);
+    const model = await loadGgufModel(file);
+    const expected = referenceLogits(shape, tensors, prompt)[prompt.length - 1]!;
+    const backend = await WasmBackend.create({ threads: 1 });
+    const request = { method: 'ada-snapkv', budget: 24, options: { window: 8 } } as const;
+    const afterPrefill = ({ store, observations, backend: b }: { store: KvStore; observations: readonly never[] | readonly unknown[]; backend: Backend }) =>
+      b.compress(store, observations as never, request);
+    const whole = new Generator(model, { backend });
+    const chunked = new Generator(model, { backend, prefillChunk: 9 });
+    const a = await whole.prefill(prompt);
+    const b = await chunked.prefill(prompt);
+    expect(b.observations).toEqual([]);
+    expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
+    expect(relativeError(b.logits, expected)).toBeLessThan(type === 'f32' ? 1e-4 : 2e-2);
+    await expectSameStores(whole.store, chunked.store, 0);
+    const next = [await whole.step(5), await chunked.step(5)];
+    expect(Array.from(next[1]!)).toEqual(Array.from(next[0]!));
+    // compression of the chunked prompt plans from the queries its store recorded: the same entries
+    const planWhole = (await new Generator(model, { backend, afterPrefill }).prefill(prompt)).afterPrefill as CompressionPlan;
+    const planChunked = (await new Generator(model, { backend, afterPrefill, prefillChunk: 9 }).prefill(prompt)).afterPrefill as CompressionPlan;
+    expect(keptOf(planChunked)).toEqual(keptOf(planWhole));
+    // a chunk that does not continue the store exactly is refused before anything changes
+    const pass = backend.forwardPass(model);
+    const store = backend.createStore(cacheGeometry(model.config));
+    await pass.prefill(prompt.slice(0, 10), store);
+    await expect(pass.prefill(prompt.slice(10, 12), store, { start: 12 })).rejects.toThrow(/exactly positions 0 \.\. 11/);
+    expect(store.length(1, 1)).toBe(10);
+    const { observations } = await pass.prefill(prompt.slice(10, 12), store, { start: 10 });
+    expect(observations[0]!.queries.length).toBe(2 * 14 * 64);
+    expect((await pass.prefill(prompt.slice(12, 13), store, { start: 12, observations: false })).observations).toEqual([]);
+    backend.dispose();
   });
 });

@@ -5,7 +5,8 @@
 #include <cstdint>
 
 extern "C" {
-// config: dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength, tiedClassifier.
+// config: dim, hiddenDim, layers, queryHeads, kvHeads, headDim, vocabSize, contextLength, tiedClassifier,
+// ropeStyle (0 adjacent pairs, 1 NeoX rotate-half).
 int32_t adakv_model_create(const int32_t* config, float normEps);
 int32_t adakv_model_destroy(int32_t model);
 // Reserves a tensor (slot/layer/type as model.h, byteLength exactly its bytes) and writes where to put
@@ -15,7 +16,8 @@ int32_t adakv_model_tensor(int32_t model, int32_t slot, int32_t layer, int32_t t
 int32_t adakv_model_ready(int32_t model);
 // out[0] resident weight bytes, out[1] parameters.
 int32_t adakv_model_stats(int32_t model, double* out);
-int32_t adakv_prefill(int32_t model, int32_t pool, int32_t sequence, const int32_t* tokens, int32_t count,
+// tokens[count] at positions start..start+count-1; the sequence holds exactly positions 0..start-1.
+int32_t adakv_prefill(int32_t model, int32_t pool, int32_t sequence, const int32_t* tokens, int32_t count, int32_t start,
                       float* logits, float* queries, float* keys, float* values);
 // argmaxOut may be null; otherwise argmaxOut[i] = argmax of logits row i. queriesOut may be null;
 // otherwise it receives each layer's post-RoPE query rows [layers][batch][queryHeads][headDim].
@@ -39,7 +41,8 @@ int32_t adakv_kernel_matmul(int32_t type, const uint8_t* weights, int32_t rows, 
                             int32_t tokens, float* out);
 int32_t adakv_kernel_dequantize(int32_t type, const uint8_t* row, int32_t cols, float* out);
 int32_t adakv_kernel_rmsnorm(float* out, const float* x, const float* weight, int32_t rows, int32_t dim, float eps);
-int32_t adakv_kernel_rope(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin);
+// style 0: adjacent pairs (2j, 2j + 1); 1: NeoX pairs (j, j + headDim / 2).
+int32_t adakv_kernel_rope(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin, int32_t style);
 int32_t adakv_kernel_swiglu(float* gate, const float* up, int32_t count);
 int32_t adakv_kernel_softmax(float* values, int32_t count);
 // kind 1: q8 per 32 (q, d); kind 2: q8_K (q, d, sums).

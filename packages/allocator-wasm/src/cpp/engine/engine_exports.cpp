@@ -40,6 +40,7 @@ ADAKV_EXPORT int32_t adakv_model_create(const int32_t* config, float normEps) {
   c.vocabSize = config[6];
   c.contextLength = config[7];
   c.tiedClassifier = config[8];
+  c.ropeStyle = config[9];
   c.normEps = normEps;
   const int32_t slot = adakv::claimSlot(models, modelGenerations);
   if (slot < 0) return adakv::kOutOfMemory;
@@ -85,14 +86,14 @@ ADAKV_EXPORT int32_t adakv_model_stats(int32_t handle, double* out) {
 }
 
 ADAKV_EXPORT int32_t adakv_prefill(int32_t modelHandle, int32_t poolHandle, int32_t sequenceHandle,
-                                   const int32_t* tokens, int32_t count, float* logits, float* queries, float* keys,
-                                   float* values) {
+                                   const int32_t* tokens, int32_t count, int32_t start, float* logits, float* queries,
+                                   float* keys, float* values) {
   Model* model = findModel(modelHandle);
   adakv::Pool* pool = adakv::findPoolHandle(poolHandle);
   if (model == nullptr || pool == nullptr) return adakv::kInvalidHandle;
   adakv::Sequence* sequence = adakv::findSequence(pool, sequenceHandle);
   if (sequence == nullptr) return adakv::kInvalidHandle;
-  return adakv::engine::prefill(model, pool, sequence, tokens, count, logits, queries, keys, values);
+  return adakv::engine::prefill(model, pool, sequence, tokens, count, start, logits, queries, keys, values);
 }
 
 ADAKV_EXPORT int32_t adakv_decode(int32_t modelHandle, int32_t poolHandle, int32_t batch, const int32_t* sequences,
@@ -172,10 +173,16 @@ ADAKV_EXPORT int32_t adakv_kernel_rmsnorm(float* out, const float* x, const floa
   return adakv::kOk;
 }
 
-ADAKV_EXPORT int32_t adakv_kernel_rope(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin) {
+ADAKV_EXPORT int32_t adakv_kernel_rope(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin,
+                                       int32_t style) {
   if (vector == nullptr || cos == nullptr || sin == nullptr || heads <= 0 || headDim <= 0 || headDim % 2 != 0) {
     return adakv::kInvalidArgument;
   }
+  if (style == adakv::engine::kRopeNeox) {
+    adakv::engine::ropeNeox(vector, heads, headDim, cos, sin);
+    return adakv::kOk;
+  }
+  if (style != adakv::engine::kRopeAdjacent) return adakv::kInvalidArgument;
   adakv::engine::rope(vector, heads, headDim, cos, sin);
   return adakv::kOk;
 }

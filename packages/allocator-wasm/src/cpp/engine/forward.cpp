@@ -148,15 +148,27 @@ class Pass {
     const Tensor& wv = model_->layer(layer, kSlotWv);
     const Tensor* readers[] = {&wq, &wk, &wv};
     const Activations a = prepare(w_.normed, rows, c_.dim, readers, 3);
-    return matmul(a, {{&wq, w_.q}, {&wk, w_.k}, {&wv, w_.v}});
+    const Status status = matmul(a, {{&wq, w_.q}, {&wk, w_.k}, {&wv, w_.v}});
+    if (status != kOk) return status;
+    // Qwen 2's biases, added after the products (before RoPE), row by row.
+    addBias(w_.q, model_->bias(layer, kSlotBq), rows, c_.qDim());
+    addBias(w_.k, model_->bias(layer, kSlotBk), rows, c_.kvDim());
+    addBias(w_.v, model_->bias(layer, kSlotBv), rows, c_.kvDim());
+    return kOk;
+  }
+
+  static void addBias(float* rows, const float* bias, int32_t count, int32_t width) {
+    if (bias == nullptr) return;
+    for (int32_t t = 0; t < count; t++) addInPlace(rows + static_cast<size_t>(t) * width, bias, width);
   }
 
   void rotate(int32_t row, int32_t position) {
     const int32_t half = c_.headDim / 2;
     const float* cos = model_->global[kSlotRopeCos].f32() + static_cast<size_t>(position) * half;
     const float* sin = model_->global[kSlotRopeSin].f32() + static_cast<size_t>(position) * half;
-    rope(w_.q + static_cast<size_t>(row) * c_.qDim(), c_.queryHeads, c_.headDim, cos, sin);
-    rope(w_.k + static_cast<size_t>(row) * c_.kvDim(), c_.kvHeads, c_.headDim, cos, sin);
+    auto rotation = c_.ropeStyle == kRopeNeox ? ropeNeox : rope;
+    rotation(w_.q + static_cast<size_t>(row) * c_.qDim(), c_.queryHeads, c_.headDim, cos, sin);
+    rotation(w_.k + static_cast<size_t>(row) * c_.kvDim(), c_.kvHeads, c_.headDim, cos, sin);
   }
 
   // Final norm of `row` and the classifier into logits [vocab].
@@ -185,32 +197,14 @@ bool shapeMatches(const Model* model, const Pool* pool, const Sequence* sequence
          pool->headDim == model->config.headDim;
 }
 
-// Prefill attention: query head h of token t over the prompt's keys 0..t, read from the K/V buffers.
-struct PrefillAttentionJob {
-  const ModelConfig* config;
-  const float* queries;
-  const float* keys;
-  const float* values;
-  float* out;
-  int32_t tokens;
-};
-
-void runPrefillAttention(void* context, int32_t begin, int32_t end, int32_t thread) {
-  const PrefillAttentionJob& job = *static_cast<const PrefillAttentionJob*>(context);
-  const ModelConfig& c = *job.config;
-  const int32_t d = c.headDim, group = c.queryHeads / c.kvHeads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  float* scores = scratch(thread);
-  for (int32_t index = begin; index < end; index++) {
-    const int32_t h = index / job.tokens, t = index % job.tokens;
-    const float* q = job.queries + static_cast<size_t>(t) * c.qDim() + static_cast<size_t>(h) * d;
-    const size_t kvOffset = static_cast<size_t>(h / group) * d;
-    for (int32_t s = 0; s <= t; s++) scores[s] = dot(q, job.keys + static_cast<size_t>(s) * c.kvDim() + kvOffset, d) * scale;
-    softmax(scores, t + 1);
-    float* out = job.out + static_cast<size_t>(t) * c.qDim() + static_cast<size_t>(h) * d;
-    std::memset(out, 0, sizeof(float) * d);
-    for (int32_t s = 0; s <= t; s++) axpy(out, scores[s], job.values + static_cast<size_t>(s) * c.kvDim() + kvOffset, d);
+// Whether the head holds exactly the rows of positions 0 .. start-1, in order (what earlier chunks of a
+// prompt leave; a compacted or foreign sequence does not).
+bool holdsPrefix(Pool* pool, const HeadList& head, int32_t start) {
+  if (head.length != start) return false;
+  for (int32_t i = 0; i < start; i++) {
+    if (pool->position(head.blocks[static_cast<size_t>(i / pool->blockSize)], i % pool->blockSize) != i) return false;
   }
+  return true;
 }
 
 // Decode attention: (batch item, KV head) per task, over the sequence's blocks in place.
@@ -244,30 +238,37 @@ void runDecodeAttention(void* context, int32_t begin, int32_t end, int32_t threa
 
 }  // namespace
 
-Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* tokens, int32_t n, float* logits,
-               float* queries, float* keys, float* values) {
+Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* tokens, int32_t n, int32_t start,
+               float* logits, float* queries, float* keys, float* values) {
   const ModelConfig& c = model->config;
   Status status = checkComplete(model);
   if (status != kOk) return status;
   if (!shapeMatches(model, pool, sequence)) return kInvalidArgument;
-  if (n <= 0 || tokens == nullptr || logits == nullptr) return kInvalidArgument;
-  if (n > c.contextLength) return kOutOfRange;
+  if (n <= 0 || start < 0 || tokens == nullptr || logits == nullptr) return kInvalidArgument;
+  if (static_cast<int64_t>(start) + n > c.contextLength) return kOutOfRange;
   for (int32_t t = 0; t < n; t++) {
     if (tokens[t] < 0 || tokens[t] >= c.vocabSize) return kOutOfRange;
   }
-  const int64_t blocksPerHead = (static_cast<int64_t>(n) + pool->blockSize - 1) / pool->blockSize;
+  // The chunk continues exactly what the sequence holds: positions 0 .. start-1 in every head.
   for (int32_t i = 0; i < c.layers * c.kvHeads; i++) {
-    if (sequence->heads[i].length != 0) return kInvalidArgument;  // prefill starts a sequence
+    if (!holdsPrefix(pool, sequence->heads[i], start)) return kInvalidArgument;
   }
-  if (!poolCanHold(pool, blocksPerHead * c.layers * c.kvHeads)) return kPoolExhausted;
+  const int64_t blocksAfter = (static_cast<int64_t>(start) + n + pool->blockSize - 1) / pool->blockSize;
+  int64_t needed = 0;
   for (int32_t i = 0; i < c.layers * c.kvHeads; i++) {
-    if (!sequence->heads[i].blocks.reserve(static_cast<size_t>(blocksPerHead))) return kOutOfMemory;
+    const int64_t held = static_cast<int64_t>(sequence->heads[i].blocks.size());
+    if (blocksAfter > held) needed += blocksAfter - held;
   }
-  status = ensureFree(pool, blocksPerHead * c.layers * c.kvHeads);
+  if (!poolCanHold(pool, needed)) return kPoolExhausted;
+  for (int32_t i = 0; i < c.layers * c.kvHeads; i++) {
+    if (!sequence->heads[i].blocks.reserve(static_cast<size_t>(blocksAfter))) return kOutOfMemory;
+  }
+  status = ensureFree(pool, needed);
   if (status != kOk) return status;
+  // Work memory for the chunk's rows only; attention reads earlier chunks from the blocks.
   status = reserveWork(model, n);
   if (status != kOk) return status;
-  status = reserveScratch(static_cast<size_t>(n) + 8);
+  status = reserveScratch(attendScratchFloats(pool, c.queryHeads / c.kvHeads, 1));
   if (status != kOk) return status;
 
   Workspace& w = model->work;
@@ -275,20 +276,20 @@ Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* toke
   GrowArray<int32_t> positions;
   if (!positions.resize(static_cast<size_t>(n), 0)) return kOutOfMemory;
   for (int32_t t = 0; t < n; t++) {
-    positions[t] = t;
+    positions[t] = start + t;
     embeddingRow(model, tokens[t], w.x + static_cast<size_t>(t) * c.dim);
   }
   for (int32_t layer = 0; layer < c.layers; layer++) {
     if ((status = pass.queryKeyValue(layer, n)) != kOk) return status;
-    for (int32_t t = 0; t < n; t++) pass.rotate(t, t);
+    for (int32_t t = 0; t < n; t++) pass.rotate(t, start + t);
     const size_t qFloats = static_cast<size_t>(n) * c.qDim(), kvFloats = static_cast<size_t>(n) * c.kvDim();
     if (queries != nullptr) std::memcpy(queries + layer * qFloats, w.q, qFloats * sizeof(float));
     if (keys != nullptr) std::memcpy(keys + layer * kvFloats, w.k, kvFloats * sizeof(float));
     if (values != nullptr) std::memcpy(values + layer * kvFloats, w.v, kvFloats * sizeof(float));
     status = appendRows(pool, sequence, layer, n, w.k, w.v, positions.data());
     if (status != kOk) return status;  // cannot happen: blocks were secured above
-    PrefillAttentionJob job{&c, w.q, w.k, w.v, w.attention, n};
-    if ((status = parallelFor(c.queryHeads * n, runPrefillAttention, &job)) != kOk) return status;
+    // Row t over the head's rows 0 .. start + t, in place in the blocks: as a decode step at its position.
+    if ((status = attendCausal(pool, sequence, layer, c.queryHeads, n, start, w.q, w.attention)) != kOk) return status;
     if ((status = pass.attentionOutputAndFeedForward(layer, n)) != kOk) return status;
   }
   return pass.classify(n - 1, 1, logits);

@@ -14,10 +14,10 @@ namespace {
 constexpr int32_t kMaxSize = 1 << 24;
 constexpr int32_t kMaxLayers = 4096;
 
-bool isLayerSlot(int32_t slot) { return slot >= kSlotAttentionNorm && slot <= kSlotW3; }
+bool isLayerSlot(int32_t slot) { return slot >= kSlotAttentionNorm && slot <= kSlotBv; }
 bool isVectorSlot(int32_t slot) {
   return slot == kSlotFinalNorm || slot == kSlotRopeCos || slot == kSlotRopeSin || slot == kSlotAttentionNorm ||
-         slot == kSlotFfnNorm;
+         slot == kSlotFfnNorm || isOptionalSlot(slot);
 }
 
 // Shape [rows][cols] of a slot.
@@ -31,6 +31,8 @@ void slotShape(const ModelConfig& c, int32_t slot, int32_t* rows, int32_t* cols)
     case kSlotWo: *rows = c.dim; *cols = c.qDim(); return;
     case kSlotW1: case kSlotW3: *rows = c.hiddenDim; *cols = c.dim; return;
     case kSlotW2: *rows = c.dim; *cols = c.hiddenDim; return;
+    case kSlotBq: *rows = 1; *cols = c.qDim(); return;
+    case kSlotBk: case kSlotBv: *rows = 1; *cols = c.kvDim(); return;
     default: *rows = 0; *cols = 0; return;
   }
 }
@@ -53,6 +55,7 @@ Status createModel(const ModelConfig& config, Model** out) {
   if (static_cast<int64_t>(config.queryHeads) * config.headDim > kMaxSize) return kInvalidArgument;
   if (!(config.normEps > 0.0f) || !std::isfinite(config.normEps)) return kInvalidArgument;
   if (config.tiedClassifier != 0 && config.tiedClassifier != 1) return kInvalidArgument;
+  if (config.ropeStyle != kRopeAdjacent && config.ropeStyle != kRopeNeox) return kInvalidArgument;
   Model* model = new (std::nothrow) Model();
   if (model == nullptr) return kOutOfMemory;
   model->config = config;
@@ -113,8 +116,10 @@ Status checkComplete(const Model* model) {
     if (slot == kSlotClassifier && model->config.tiedClassifier) continue;
     if (model->global[slot].data == nullptr) return kModelIncomplete;
   }
-  for (int32_t i = 0; i < model->config.layers * kLayerSlots; i++) {
-    if (model->layers[i].data == nullptr) return kModelIncomplete;
+  for (int32_t l = 0; l < model->config.layers; l++) {
+    for (int32_t slot = kSlotAttentionNorm; slot <= kSlotBv; slot++) {
+      if (!isOptionalSlot(slot) && model->layer(l, slot).data == nullptr) return kModelIncomplete;
+    }
   }
   return kOk;
 }

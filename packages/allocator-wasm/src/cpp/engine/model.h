@@ -1,5 +1,6 @@
-// A LLaMA-family decoder held in WASM memory: its configuration, its tensors (each in its own format,
-// uploaded once, read in place by the kernels), its RoPE tables and grow-only work buffers.
+// A LLaMA-family decoder held in WASM memory (LLaMA and Qwen 2: optional Q/K/V biases, RoPE on adjacent
+// or rotate-half pairs): its configuration, its tensors (each in its own format, uploaded once, read in
+// place by the kernels), its RoPE tables and grow-only work buffers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,10 +23,17 @@ struct ModelConfig {
   int32_t vocabSize = 0;
   int32_t contextLength = 0;
   int32_t tiedClassifier = 0;  // 1: the classifier is the token embedding tensor
+  int32_t ropeStyle = 0;       // kRopeAdjacent or kRopeNeox
   float normEps = 0.0f;
 
   int32_t qDim() const { return queryHeads * headDim; }
   int32_t kvDim() const { return kvHeads * headDim; }
+};
+
+// Which dimensions of a head RoPE rotates together; the tables hold one angle per pair j either way.
+enum RopeStyle : int32_t {
+  kRopeAdjacent = 0,  // pairs (2j, 2j + 1): llama2.c, GGUF llama (its converter permutes Q and K for it)
+  kRopeNeox = 1,      // pairs (j, j + headDim / 2): rotate-half, GGUF qwen2 and Hugging Face checkpoints
 };
 
 // Tensor slots: whole-model ones, then per-layer ones (slot, layer).
@@ -44,9 +52,15 @@ enum Slot : int32_t {
   kSlotW1 = 16,          // gate, [hiddenDim][dim]
   kSlotW2 = 17,          // down, [dim][hiddenDim]
   kSlotW3 = 18,          // up, [hiddenDim][dim]
+  kSlotBq = 19,          // query bias [qDim], f32, optional (Qwen 2)
+  kSlotBk = 20,          // key bias [kvDim], f32, optional
+  kSlotBv = 21,          // value bias [kvDim], f32, optional
 };
 constexpr int32_t kGlobalSlots = 5;
-constexpr int32_t kLayerSlots = 9;
+constexpr int32_t kLayerSlots = 12;
+
+// Whether a forward pass runs without this slot (the biases: LLaMA has none).
+inline bool isOptionalSlot(int32_t slot) { return slot == kSlotBq || slot == kSlotBk || slot == kSlotBv; }
 
 struct Tensor {
   int32_t type = -1;  // -1: not uploaded
@@ -90,6 +104,11 @@ struct Model {
   Tensor& layer(int32_t l, int32_t slot) { return layers[l * kLayerSlots + (slot - kSlotAttentionNorm)]; }
   const Tensor& layer(int32_t l, int32_t slot) const { return layers[l * kLayerSlots + (slot - kSlotAttentionNorm)]; }
   const Tensor& classifier() const { return config.tiedClassifier ? global[kSlotEmbedding] : global[kSlotClassifier]; }
+  // The layer's bias of `slot` (kSlotBq/Bk/Bv), or null when the model has none there.
+  const float* bias(int32_t l, int32_t slot) const {
+    const Tensor& tensor = layer(l, slot);
+    return tensor.data == nullptr ? nullptr : tensor.f32();
+  }
 };
 
 // Checks the configuration; on success *out owns an empty model.

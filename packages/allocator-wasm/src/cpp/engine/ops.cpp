@@ -32,6 +32,25 @@ void rope(float* vector, int32_t heads, int32_t headDim, const float* cos, const
   }
 }
 
+void ropeNeox(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin) {
+  const int32_t half = headDim / 2;
+  for (int32_t h = 0; h < heads; h++) {
+    float* first = vector + static_cast<size_t>(h) * headDim;
+    float* second = first + half;
+    int32_t j = 0;
+    for (; j + 4 <= half; j += 4) {
+      const F4 v0 = load(first + j), v1 = load(second + j), c = load(cos + j), s = load(sin + j);
+      store(first + j, sub(mul(v0, c), mul(v1, s)));
+      store(second + j, add(mul(v0, s), mul(v1, c)));
+    }
+    for (; j < half; j++) {
+      const float v0 = first[j], v1 = second[j];
+      first[j] = v0 * cos[j] - v1 * sin[j];
+      second[j] = v0 * sin[j] + v1 * cos[j];
+    }
+  }
+}
+
 void swiglu(float* gate, const float* up, int32_t count) {
   const ExpConstants c = expConstants();
   int32_t i = 0;

@@ -12,6 +12,10 @@ void rmsnorm(float* out, const float* x, const float* weight, int32_t rows, int3
 // the angle whose cosine and sine are cos[j], sin[j] (the model's table row for the token's position).
 void rope(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin);
 
+// NeoX (rotate-half) RoPE: pairs (j, j + headDim / 2) rotate by the same angles cos[j], sin[j]; the same
+// arithmetic per pair as rope() (v0 * c - v1 * s, v0 * s + v1 * c, never fused), 4 pairs per vector.
+void ropeNeox(float* vector, int32_t heads, int32_t headDim, const float* cos, const float* sin);
+
 // gate = silu(gate) * up = gate / (1 + e^-gate) * up, over `count` values.
 void swiglu(float* gate, const float* up, int32_t count);
 

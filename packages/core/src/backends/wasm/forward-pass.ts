@@ -1,10 +1,8 @@
 import type { Engine, WasmModel } from '@adakv/allocator-wasm';
 import { OptionError } from '../../errors.js';
 import type { PrefillOptions, PrefillOutput } from '../../model/forward.js';
-import type { LayerObservation } from '../../model/observation.js';
 import { checkLogits, checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
-import { refuseUnsupported } from '../unsupported.js';
 import { argmax } from '../../model/sampler.js';
 import type { KvStore } from '../../store.js';
 import type { ForwardPass } from '../backend.js';
@@ -29,8 +27,10 @@ function weightsOn(engine: Engine, model: Model): WasmModel {
 /**
  * The forward pass in the engine's WebAssembly (C++ with SIMD, threads over shared memory): the
  * weights live in the same memory as the block pool, so K/V are appended to the sequence's blocks and
- * attention reads them in place, with no copy per step. Prefill is one call for the whole prompt, a
- * decode step one call for a whole batch (every weight row read once for all sequences).
+ * attention reads them in place, with no copy per step. LLaMA and Qwen 2 models (Q/K/V biases, NeoX
+ * RoPE, any GQA group). Prefill is one call per prompt or per chunk of one (a chunk at `start` attends
+ * in place over the blocks the chunks before it filled), a decode step one call for a whole batch
+ * (every weight row read once for all sequences).
  */
 export class WasmForwardPass implements ForwardPass {
   private readonly uploaded: WasmModel;
@@ -38,7 +38,6 @@ export class WasmForwardPass implements ForwardPass {
   readonly weights: { readonly residentBytes: number; readonly parameters: number };
 
   constructor(private readonly engine: Engine, readonly model: Model) {
-    refuseUnsupported(model, 'wasm');
     this.uploaded = weightsOn(engine, model);
     this.weights = { residentBytes: this.uploaded.residentWeightBytes, parameters: this.uploaded.parameterCount };
   }
@@ -46,48 +45,16 @@ export class WasmForwardPass implements ForwardPass {
   async prefill(tokens: ArrayLike<number>, store: KvStore, options: PrefillOptions = {}): Promise<PrefillOutput> {
     const paged = this.inEngine(store);
     const start = options.start ?? 0;
-    const observe = options.observations ?? true;
+    const observe = options.observations !== false;
     checkPrefillInput(this.model.config, tokens, paged, start);
-    if (start > 0) return this.continuePrompt(tokens, paged, start, observe);
-    const { logits, observations } = translated(() => this.uploaded.prefill(paged.blocks, paged.handle, tokens, { observations: observe || paged.recording }));
-    const positions = Int32Array.from({ length: tokens.length }, (_, t) => t);
+    // one engine call for the prompt or the chunk (a chunk needs the store to hold exactly 0..start-1)
+    const { logits, observations } = translated(() =>
+      this.uploaded.prefill(paged.blocks, paged.handle, tokens, { start, observations: observe || paged.recording }));
+    const positions = Int32Array.from({ length: tokens.length }, (_, t) => start + t);
     paged.recordStep(positions);
+    // a recording store keeps the chunk's last query rows, where compression and eviction score from
     if (paged.recording) observations!.forEach((observation, layer) => paged.seedQueries(layer, observation.queries, positions));
     return { logits, observations: observe ? observations! : [] };
-  }
-
-  /**
-   * A later chunk of a prompt, one engine decode step per token (each appends and attends in place
-   * over the chunks before); its observations gathered from the steps' queries and the store's tail.
-   */
-  private async continuePrompt(tokens: ArrayLike<number>, paged: PagedStore, start: number, observe: boolean): Promise<PrefillOutput> {
-    const { layers, kvHeads, queryHeads, headDim } = this.model.config;
-    const n = tokens.length;
-    const rowFloats = queryHeads * headDim;
-    const queries = observe ? Array.from({ length: layers }, () => new Float32Array(n * rowFloats)) : [];
-    let logits: Float32Array | undefined;
-    for (let t = 0; t < n; t++) {
-      const step = translated(() => this.uploaded.decodeBatch(paged.blocks, [{ sequence: paged.handle, token: tokens[t]!, position: start + t }], { queries: observe || paged.recording }));
-      logits = step.logits!;
-      paged.recordStep(Int32Array.of(start + t), paged.recording ? (layer) => step.queries!.subarray(layer * rowFloats, (layer + 1) * rowFloats) : undefined);
-      queries.forEach((rows, layer) => rows.set(step.queries!.subarray(layer * rowFloats, (layer + 1) * rowFloats), t * rowFloats));
-    }
-    if (!observe) return { logits: logits!, observations: [] };
-    const observations: LayerObservation[] = [];
-    for (let layer = 0; layer < layers; layer++) {
-      const keys = new Float32Array(n * kvHeads * headDim);
-      const values = new Float32Array(n * kvHeads * headDim);
-      for (let h = 0; h < kvHeads; h++) {
-        const [k, v] = [await paged.keys(layer, h), await paged.values(layer, h)];
-        const first = k.length / headDim - n;
-        for (let t = 0; t < n; t++) {
-          keys.set(k.subarray((first + t) * headDim, (first + t + 1) * headDim), (t * kvHeads + h) * headDim);
-          values.set(v.subarray((first + t) * headDim, (first + t + 1) * headDim), (t * kvHeads + h) * headDim);
-        }
-      }
-      observations.push({ queries: queries[layer]!, keys, values });
-    }
-    return { logits: logits!, observations };
   }
 
   async decode(token: number, position: number, store: KvStore): Promise<Float32Array> {

@@ -4,7 +4,6 @@ import { type PrefillOptions, type PrefillOutput, Transformer, parameterCount } 
 import { prefillInChunks } from '../../model/prefill-chunks.js';
 import { checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
-import { refuseUnsupported } from '../unsupported.js';
 import type { KvStore } from '../../store.js';
 import type { ForwardPass } from '../backend.js';
 import { WebGpuStore, toCoreError } from './webgpu-store.js';
@@ -50,7 +49,6 @@ export class GpuForwardPass implements ForwardPass {
   readonly weights: { readonly residentBytes: number; readonly parameters: number };
 
   constructor(readonly model: Model, private readonly gpu: GpuContext) {
-    refuseUnsupported(model, 'webgpu');
     const parameters = parameterCount(model);
     this.weights = { residentBytes: parameters * 4, parameters };
   }
