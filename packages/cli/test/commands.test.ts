@@ -64,6 +64,32 @@ describe('adakv eval', () => {
   });
 });
 
+describe('adakv eval --decode', () => {
+  it('holds each method to each cache limit while decoding, as a table, JSON and a chart', async () => {
+    const svg = join(scratch, 'decode.svg');
+    const argv = ['eval', '--decode', '--segments', '1', '--prefill', '32', '--continuation', '24', '--budgets', '24,40', '--every', '8', '--window', '8'];
+    const io = captureIo();
+    expect(await runCli([...argv, '--methods', 'kvcompress,snapkv', '--json', '--svg', svg], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    expect(report.settings).toMatchObject({ prefill: 32, continuation: 24, every: 8, options: { window: 8 } });
+    expect(report.rows.map((r: { method: string; limit: number }) => `${r.method}@${r.limit}`)).toEqual(['kvcompress@24', 'kvcompress@40', 'snapkv@24', 'snapkv@40']);
+    for (const row of report.rows) expect(row.meanCacheTokens.mean).toBeLessThanOrEqual(row.limit);
+    expect(await readFile(svg, 'utf8')).toMatch(/<svg[\s\S]*cache limit[\s\S]*kvcompress/);
+    const table = captureIo();
+    expect(await runCli([...argv, '--methods', 'h2o'], table)).toBe(0);
+    expect(table.out()).toMatch(/teacher-forced with eviction every 8 steps[\s\S]*evicted\/step[\s\S]*\nh2o +24 /);
+  });
+
+  it('refuses ratios and methods that keep everything, with the usage exit code', async () => {
+    const ratio = captureIo();
+    expect(await runCli(['eval', '--decode', '--budgets', '25%'], ratio)).toBe(2);
+    expect(ratio.err()).toMatch(/entries per KV head \(e\.g\. 64\), not ratios/);
+    const full = captureIo();
+    expect(await runCli(['eval', '--decode', '--methods', 'full'], full)).toBe(2);
+    expect(full.err()).toMatch(/"full" keeps everything/);
+  });
+});
+
 describe('adakv models', () => {
   const cacheDir = () => join(scratch, 'cache');
   const cached = (name: string) => join(cacheDir(), 'stories15M', name);

@@ -71,6 +71,21 @@ describe('adakv serve', () => {
     await expectPoolEmpty();
   });
 
+  it('serves every decode-time method, batched: KV-Compress, H2O, CriticalKV and random evict while decoding', async () => {
+    const prompt = 'Lily went to the park with her mom. She saw a big tree and a little bird.';
+    const methods = ['kvcompress', 'h2o', 'criti-snapkv', 'ada-criti-snapkv', 'random'];
+    const body = (method: string) => ({ prompt, max_tokens: 40, method, max_cache_tokens: 32, protected_window: 8 });
+    const together = await Promise.all(methods.map((method) => post(body(method)).then(async (r) => ({ status: r.status, json: await r.json() }))));
+    for (const [i, method] of methods.entries()) {
+      expect(together[i]!.status, method).toBe(200);
+      expect(together[i]!.json.adakv.evicted_tokens, method).toBeGreaterThan(0);
+      // batched with the others or alone, a sequence gets the same tokens
+      const alone = await post(body(method)).then((r) => r.json());
+      expect(together[i]!.json.choices[0].text, method).toBe(alone.choices[0].text);
+    }
+    await expectPoolEmpty();
+  });
+
   it('answers bad requests with a 4xx and a JSON error', async () => {
     const cases: [unknown, string | undefined, number, RegExp][] = [
       [null, '{"prompt": "unterminated', 400, /JSON/i],

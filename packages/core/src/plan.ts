@@ -1,4 +1,5 @@
-import { planLayer } from './allocation/plan-layer.js';
+import { type JointHead, jointEviction } from './allocation/joint.js';
+import { planLayer, requireFiniteScores } from './allocation/plan-layer.js';
 import { type BudgetSpec, resolveBudget } from './budget.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
 import { BudgetError, InvalidNumberError, ShapeError } from './errors.js';
@@ -9,7 +10,8 @@ import { type MethodOverrides, resolveMethodOptions } from './methods/options.js
 import { type MethodName, type MethodOptions, getMethod } from './methods/registry.js';
 import type { Method } from './methods/types.js';
 import type { LayerObservation } from './model/observation.js';
-import { observationHeadContext, observedLength } from './scorers/observation-context.js';
+import { observationHeadContext, observationHeadValues, observedLength } from './scorers/observation-context.js';
+import { type OutputProjection, headOutputProjection, readsOutputProjection, readsValues } from './scorers/output-projection.js';
 import type { HeadContext } from './scorers/types.js';
 import type { KvStore } from './store.js';
 
@@ -30,6 +32,12 @@ export interface CompressionRequest<M extends MethodName | Method = MethodName |
    * not are checked and ignored, so one object can serve several methods.
    */
   readonly options?: RequestOptions<M>;
+  /**
+   * The model's attention output projections (`modelOutputProjection(model)`), for methods that weigh
+   * entries by their values as W_o sees them (`criti-snapkv`, `ada-criti-snapkv`): such a method is
+   * refused with an `OptionError` without it. Other methods ignore it.
+   */
+  readonly outputProjection?: OutputProjection;
 }
 
 /**
@@ -64,6 +72,10 @@ export interface PlanSetup {
   readonly schedule: ArrayLike<number>;
   /** Why nothing is planned (the prompt is too short to score); the plan then keeps everything. */
   readonly skipped?: string;
+  /** The model's output projections, when the request gave them. */
+  readonly outputProjection?: OutputProjection;
+  /** A joint allocation's share of each (layer, KV head): selectable entries kept, decided across layers. */
+  readonly jointKeep?: readonly Int32Array[];
 }
 
 const isRatioBudget = (spec: BudgetSpec): boolean => typeof spec === 'object' && spec !== null && 'ratio' in spec;
@@ -99,7 +111,31 @@ export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>):
     requireFinite(observation.keys, 'keys', layer);
     requireFinite(observation.values, 'values', layer);
   });
-  return setupForPrompt(method, options, geometry, n, observations, input.budget);
+  const setup = setupForPrompt(method, options, geometry, n, observations, input.budget);
+  const withProjection = input.outputProjection ? { ...setup, outputProjection: input.outputProjection } : setup;
+  return method.allocation === 'joint' && !isSkipped(withProjection) ? { ...withProjection, jointKeep: jointShares(withProjection) } : withProjection;
+}
+
+/**
+ * A joint allocation's share of each (layer, KV head) right after prefill: every layer's heads
+ * scored, one sort across the sequence (see `jointEviction`), the target being the sum of the layer
+ * budgets, window included. No per-compression limit applies to a prompt's compression.
+ */
+function jointShares(setup: PlanSetup): Int32Array[] {
+  const { geometry, method, options, n, window, schedule } = setup;
+  if (method.scorer === null) return [];
+  const scorer = method.scorer;
+  const heads: JointHead[] = [];
+  let target = 0;
+  for (let layer = 0; layer < geometry.layers; layer++) {
+    target += geometry.kvHeads * Math.min(n, schedule[layer]! + window);
+    for (const head of layerHeads(setup, layer)) heads.push({ scores: requireFiniteScores(scorer.name, head.head ?? 0, scorer.score(head, options)), length: n });
+  }
+  const blockSize = typeof options.blockSize === 'number' ? options.blockSize : 1;
+  const { evicted } = jointEviction(heads, { target, blockSize });
+  return Array.from({ length: geometry.layers }, (_, layer) =>
+    Int32Array.from({ length: geometry.kvHeads }, (_, h) => n - window - evicted[layer * geometry.kvHeads + h]!.length),
+  );
 }
 
 /**
@@ -144,10 +180,22 @@ export function setupForPrompt(
   return { method, options, geometry, observations, n, budget, window, schedule };
 }
 
-/** The scorer's view of every KV head of `layer` right after prefill. */
+/**
+ * The scorer's view of every KV head of `layer` right after prefill: keys, queries, positions, the
+ * layer and head, the values and W_o columns when the scorer reads them (and the request gave W_o),
+ * and a joint allocation's share.
+ */
 export function layerHeads(setup: PlanSetup, layer: number): HeadContext[] {
-  const { geometry, observations, window } = setup;
-  return Array.from({ length: geometry.kvHeads }, (_, h) => observationHeadContext(geometry, observations[layer]!, h, window));
+  const { geometry, observations, window, method, outputProjection, jointKeep } = setup;
+  const wo = outputProjection && readsOutputProjection(method.scorer) ? outputProjection(layer) : undefined;
+  const values = readsValues(method.scorer);
+  return Array.from({ length: geometry.kvHeads }, (_, h) => ({
+    ...observationHeadContext(geometry, observations[layer]!, h, window),
+    layer,
+    ...(values ? { values: observationHeadValues(geometry, observations[layer]!, h) } : {}),
+    ...(wo ? { outputProjection: headOutputProjection(geometry, wo, h) } : {}),
+    ...(jointKeep?.[layer] ? { jointKeep: jointKeep[layer]![h]! } : {}),
+  }));
 }
 
 /** The plan of a skipped setup: every entry of every (layer, KV head) kept, with the reason. */

@@ -12,6 +12,7 @@ import { budget, integer, list } from '../options.js';
 import { ProgressBar } from '../ui/progress.js';
 import { lineChartSvg } from '../ui/svg-chart.js';
 import { formatTable } from '../ui/table.js';
+import { DEFAULT_DECODE_METHODS, decodeReportTable, runDecodeEval } from './eval-decode.js';
 
 interface EvalFlags {
   methods: MethodName[];
@@ -27,6 +28,8 @@ interface EvalFlags {
   threads?: number;
   json: boolean;
   svg?: string;
+  decode: boolean;
+  every: number;
   model?: string;
   tokenizer?: string;
 }
@@ -76,6 +79,8 @@ export function evalCommand(io: CliIo): Command {
     .addOption(new Option('--text-file <file>', 'evaluate on your own UTF-8 text file instead (- reads standard input)').conflicts('text'))
     .addOption(backendOption())
     .addOption(threadsOption())
+    .option('--decode', 'evaluate decode-time eviction instead: the cache held to each of --budgets entries per KV head while teacher-forcing')
+    .option('--every <steps>', 'with --decode: decode steps between evictions', integer(1), 16)
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write a chart of KL vs budget per method');
   modelFlags(methodOptionFlags(command));
@@ -89,13 +94,22 @@ The text (--text, or your own with --text-file) is cut into --segments evenly sp
 --prefill + --continuation + 1 tokens; blocks under 80 characters between blank lines are skipped
 as headings.
 
+With --decode, each method instead evicts while decoding: every --every steps the cache is brought
+back under the limit (--budgets, entries per KV head on average; a joint method such as kvcompress
+holds the whole sequence to it), and the report gives KL, top-1 agreement, NLL change, entries
+evicted and compressions per step, and the cache actually held. Its defaults: the methods
+${DEFAULT_DECODE_METHODS.join(', ')}, --budgets 64, --prefill 64, --continuation 192.
+
 Examples:
   adakv eval --segments 2 --continuation 16 --methods snapkv,ada-snapkv --budgets 24,48
   adakv eval --json > report.json --svg kl.svg
+  adakv eval --decode                  # decode-time eviction: 64 entries per head over 192 tokens
+  adakv eval --decode --methods kvcompress,snapkv,random --budgets 48,96 --every 8
   adakv eval --text-file notes.txt --segments 4 --prefill 128 --continuation 32
   cat story.txt | adakv eval --text-file - --segments 2`,
     )
     .action(async (flags: EvalFlags) => {
+      if (flags.decode) applyDecodeDefaults(flags, (name) => command.getOptionValueSource(name) === 'default');
       if (flags.svg) await checkWritableFile(flags.svg);
       // the text first: a missing file or an empty pipe fails before the model loads
       const source = flags.textFile === undefined ? flags.text : flags.textFile === '-' ? 'standard input' : flags.textFile;
@@ -113,6 +127,14 @@ Examples:
         );
       }
       const backend = await openBackend(flags.backend, io, flags);
+      if (flags.decode) {
+        const settings = { ...flags, limits: flags.budgets, segments };
+        const report = await runDecodeEval(model, backend, settings, io).finally(() => backend.dispose());
+        const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced with eviction every ${flags.every} steps, window ${flags.window}`;
+        const points = (method: string) => report.rows.filter((r) => r.method === method).map((r) => ({ x: r.limit, y: r.kl.mean }));
+        await writeReport(flags, io, report, header, decodeReportTable(report), points, 'cache limit (entries per KV head)');
+        return;
+      }
       const bar = new ProgressBar('Evaluating', io.stderr);
       const report = await evaluateFidelity({
         model,
@@ -126,20 +148,35 @@ Examples:
         onProgress: (done, total, label) => bar.update(done, total, label),
       }).finally(() => backend.dispose());
       bar.done();
-      if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else {
-        io.stdout.write(
-          `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}\n\n`,
-        );
-        io.stdout.write(`${reportTable(report)}\n`);
-      }
-      if (flags.svg) {
-        const series = [...new Set(report.rows.map((r) => r.method))].map((method) => ({
-          name: method,
-          points: report.rows.filter((r) => r.method === method).map((r) => ({ x: r.budget, y: r.kl.mean })),
-        }));
-        await writeFile(flags.svg, lineChartSvg(series, { title: 'KL(full || compressed) vs budget', xLabel: 'tokens per KV head', yLabel: 'mean KL (nats)' }));
-        if (!flags.json) io.stdout.write(`wrote ${flags.svg}\n`);
-      }
+      const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}`;
+      const points = (method: string) => report.rows.filter((r) => r.method === method).map((r) => ({ x: r.budget, y: r.kl.mean }));
+      await writeReport(flags, io, report, header, reportTable(report), points, 'tokens per KV head');
     });
+}
+
+/** `--decode` changes what the defaults of the flags the user did not give are. */
+function applyDecodeDefaults(flags: EvalFlags, isDefault: (flag: string) => boolean): void {
+  if (isDefault('methods')) flags.methods = DEFAULT_DECODE_METHODS;
+  if (isDefault('budgets')) flags.budgets = [64];
+  if (isDefault('prefill')) flags.prefill = 64;
+  if (isDefault('continuation')) flags.continuation = 192;
+}
+
+/** Prints a report as a table (or JSON) and writes its chart of KL per method when `--svg` asks. */
+async function writeReport(
+  flags: EvalFlags,
+  io: CliIo,
+  report: { readonly rows: readonly { readonly method: string }[] },
+  header: string,
+  table: string,
+  points: (method: string) => { x: number; y: number }[],
+  xLabel: string,
+): Promise<void> {
+  if (flags.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else io.stdout.write(`${header}\n\n${table}\n`);
+  if (!flags.svg) return;
+  const series = [...new Set(report.rows.map((r) => r.method))].map((method) => ({ name: method, points: points(method) }));
+  const title = flags.decode ? 'KL(full || evicting while decoding) vs cache limit' : 'KL(full || compressed) vs budget';
+  await writeFile(flags.svg, lineChartSvg(series, { title, xLabel, yLabel: 'mean KL (nats)' }));
+  if (!flags.json) io.stdout.write(`wrote ${flags.svg}\n`);
 }

@@ -55,8 +55,8 @@ Examples:
       const options = { window: flags.window, alpha: flags.alpha };
       let concentrationMap: number[][] = [];
       const generator = new Generator(model, {
-        afterPrefill: async ({ store, observations, backend }) => {
-          const plan = await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options });
+        afterPrefill: async ({ store, observations, backend, outputProjection }) => {
+          const plan = await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options, outputProjection });
           // a prompt within the window leaves nothing to score, so there would be no budgets to show
           if (plan.skipped) throw new OptionError(`inspect has nothing to show: ${plan.skipped}; give a longer prompt or a smaller --window.`);
           concentrationMap = concentration(geometry, observations, flags.window).heads.map((heads) =>

@@ -106,8 +106,8 @@ Examples:
         const generator = new Generator(model, {
           backend,
           ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
-          afterPrefill: async ({ store, observations }) => {
-            const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options }) : null;
+          afterPrefill: async ({ store, observations, outputProjection }) => {
+            const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options, outputProjection }) : null;
             bar.done();
             // the notice goes out before the streamed text starts, never inside it: the prompt is echoed only now
             if (onToken) {

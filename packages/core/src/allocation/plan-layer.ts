@@ -2,7 +2,9 @@ import type { LayerPlan } from '../compression-plan.js';
 import { InvalidNumberError, OptionError } from '../errors.js';
 import type { Method, ResolvedMethodOptions } from '../methods/types.js';
 import type { HeadContext } from '../scorers/types.js';
+import { missingOutputProjection, readsOutputProjection } from '../scorers/output-projection.js';
 import { adaptiveAllocation } from './adaptive.js';
+import { jointKeptIndices } from './joint.js';
 import { topKIndices } from './top-k.js';
 import { uniformAllocation } from './uniform.js';
 
@@ -52,16 +54,53 @@ export function adaptiveAlpha(method: Method, options: ResolvedMethodOptions): n
  * Plans one layer: score each head's selectable entries, split `selectable` (B' per head on average)
  * across heads by the method's allocation, keep each head's top entries plus its protected tail.
  * `options` are the method's resolved options (`resolveMethodOptions`); its scorer gets them whole.
+ * A `joint` allocation takes each head's share from {@link HeadContext.jointKeep} (decided across
+ * layers by the planner); a scorer with a second stage (`rescore`, CriticalKV) picks the granted
+ * entries by its second-stage scores. A scorer that reads the model's output projection is refused
+ * with an `OptionError` when the heads lack it (only when something must be scored).
  */
 
 export function planLayer(method: Method, options: ResolvedMethodOptions, heads: readonly HeadContext[], selectable: number): LayerPlan {
   const all = keepAllPlan(method, heads, selectable);
   if (all) return all;
   const scorer = method.scorer!;
+  if (readsOutputProjection(scorer) && heads.some((head) => head.outputProjection === undefined)) throw missingOutputProjection(method.name);
   const scores = heads.map((head, h) => requireFiniteScores(scorer.name, h, scorer.score(head, options)));
+  const rescore = scorer.rescore;
+  const second = rescore ? (h: number, keep: number) => requireFiniteScores(scorer.name, h, rescore(heads[h]!, scores[h]!, keep, options)) : undefined;
+  return selectLayer(method, options, heads, scores, selectable, second);
+}
+
+/** What {@link selectLayer} needs of a head: its extent, and a joint allocation's share. */
+export type SelectionHead = HeadExtent & Pick<HeadContext, 'jointKeep'>;
+
+/**
+ * The selection half of {@link planLayer}, for scores computed elsewhere (decode-time eviction's
+ * running sums): the method's allocation splits `selectable` per head on average (a `joint` one takes
+ * each head's {@link HeadContext.jointKeep}), and each head keeps its granted best — by `rescore(h,
+ * granted)` when given (a scorer's second stage) — plus its protected tail.
+ */
+export function selectLayer(
+  method: Method,
+  options: ResolvedMethodOptions,
+  heads: readonly SelectionHead[],
+  scores: readonly Float32Array[],
+  selectable: number,
+  rescore?: (head: number, keep: number) => Float32Array,
+): LayerPlan {
+  if (method.allocation === 'joint') {
+    const keep = heads.map((head, h) => {
+      if (head.jointKeep === undefined) {
+        throw new OptionError(`Method "${method.name}" splits its budget jointly across layers; plan it with planCompression (or evict with DecodeEviction), not one layer alone.`);
+      }
+      return jointKeptIndices(scores[h]!, head.jointKeep);
+    });
+    return withProtectedTails(heads, keep);
+  }
   const caps =
     method.allocation === 'adaptive'
       ? adaptiveAllocation(scores, selectable, adaptiveAlpha(method, options))
       : uniformAllocation(scores, selectable);
-  return withProtectedTails(heads, scores.map((row, h) => topKIndices(row, caps[h]!)));
+  const final = rescore ? scores.map((_, h) => rescore(h, caps[h]!)) : scores;
+  return withProtectedTails(heads, final.map((row, h) => topKIndices(row, caps[h]!)));
 }

@@ -70,6 +70,26 @@ export interface LayerEviction {
   readonly options?: CompressionRequest['options'];
   /** Entries to keep per KV head on average after the eviction, recent window included. */
   readonly tokensPerHead: number;
+  /** The model's output projections, for methods that score with them (CriticalKV; see `CompressionRequest.outputProjection`). */
+  readonly outputProjection?: CompressionRequest['outputProjection'];
+}
+
+/**
+ * What scoring every entry of one layer asks a backend for: the running sums of cumulative methods
+ * (H2O, KV-Compress) and the metrics of a joint eviction across layers.
+ */
+export interface LayerScoring {
+  /** The method whose scorer scores. */
+  readonly method: CompressionRequest['method'];
+  /** Overrides of the method's defaults. */
+  readonly options?: CompressionRequest['options'];
+  /**
+   * Only the recorded query rows at positions after this one score (the rows observed since the last
+   * accumulation); every recorded row when absent.
+   */
+  readonly queriesAfter?: number;
+  /** The model's output projections, for methods that score with them. */
+  readonly outputProjection?: CompressionRequest['outputProjection'];
 }
 
 /**
@@ -109,6 +129,14 @@ export interface Backend {
    * average (the recent window of every head always kept) and compacts. Returns the entries evicted.
    */
   evictLayer(store: KvStore, layer: number, eviction: LayerEviction): Promise<number>;
+  /**
+   * Scores every entry of every KV head of `layer` with the method's scorer, from the store's keys
+   * (and values) and its recorded queries (those after `queriesAfter`), where they live: one array
+   * per KV head, one score per entry in storage order, the recent window included (nothing is
+   * protected here; the caller protects). With no qualifying row the attention scorers give zeros.
+   * Changes nothing. The webgpu backend reads keys and rows back and scores on the CPU.
+   */
+  scoreLayer(store: KvStore, layer: number, scoring: LayerScoring): Promise<Float32Array[]>;
   /** Frees what the backend holds (pools, uploaded weights, the device it requested). */
   dispose(): void;
 }

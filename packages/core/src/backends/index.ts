@@ -1,4 +1,4 @@
-export type { Backend, BackendName, ForwardPass, KvPool, LayerEviction } from './backend.js';
+export type { Backend, BackendName, ForwardPass, KvPool, LayerEviction, LayerScoring } from './backend.js';
 export { BACKEND_CHOICES, type BackendChoice, type BackendOptions, type ChosenBackend, type FallbackReason, chooseBackend, createBackend } from './choose.js';
 export { ReferenceBackend } from './reference/index.js';
 export { ReferenceStore } from './reference/reference-store.js';

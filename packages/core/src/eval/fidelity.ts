@@ -13,6 +13,7 @@ import { applyPlan } from '../plan.js';
 import type { KvStore } from '../store.js';
 import type { Backend, ForwardPass } from '../backends/backend.js';
 import { ReferenceBackend } from '../backends/reference/index.js';
+import { modelOutputProjection } from '../scorers/output-projection.js';
 import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
 
 /** What {@link evaluateFidelity} runs: the model, the text, and the methods crossed with the budgets. */
@@ -162,6 +163,7 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
   for (const name of methods) checkMethodSettings(name, methodOptions, tokenBudgets, prefill);
 
   const geometry = cacheGeometry(model.config);
+  const outputProjection = modelOutputProjection(model);
   const samples = new Map<string, Sample[]>();
   const configurations = methods.reduce((sum, m) => sum + (getMethod(m).scorer === null ? 1 : tokenBudgets.length), 0);
   const total = segments.length * (1 + configurations);
@@ -184,7 +186,7 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
     for (const method of methods) {
       // a method that evicts nothing gives the same row at every budget: run it once
       for (const budget of getMethod(method).scorer === null ? [prefill] : tokenBudgets) {
-        const plan = await backend.plan({ method, geometry, observations, budget, options: methodOptions });
+        const plan = await backend.plan({ method, geometry, observations, budget, options: methodOptions, outputProjection });
         const store = backend.createStore(geometry);
         let predicted: Float64Array[];
         try {

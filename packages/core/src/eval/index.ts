@@ -1,2 +1,8 @@
 export { type Spread, klDivergence, logSoftmax, negativeLogLikelihood, spread } from './distributions.js';
 export { type FidelityOptions, type FidelityReport, type FidelityRow, evaluateFidelity } from './fidelity.js';
+export {
+  type DecodeFidelityOptions,
+  type DecodeFidelityReport,
+  type DecodeFidelityRow,
+  evaluateDecodeEviction,
+} from './decode-fidelity.js';

@@ -1,11 +1,11 @@
 import { OptionError } from '../errors.js';
 import type { Scorer } from '../scorers/types.js';
 import { defaultValues, type OptionValues } from './option-spec.js';
-import type { Allocation, LayerSchedule, Method, MethodOptionSpecs } from './types.js';
+import type { Allocation, DecodeScores, LayerSchedule, Method, MethodOptionSpecs } from './types.js';
 
 /** Options the planner itself reads for a layer schedule or an allocation, beyond the scorer's. */
 const READ_BY_SCHEDULE: Readonly<Record<LayerSchedule, readonly string[]>> = { uniform: [], pyramid: ['beta'] };
-const READ_BY_ALLOCATION: Readonly<Record<Allocation, readonly string[]>> = { uniform: [], adaptive: ['alpha'] };
+const READ_BY_ALLOCATION: Readonly<Record<Allocation, readonly string[]>> = { uniform: [], adaptive: ['alpha'], joint: ['blockSize', 'maxEvictPerStep'] };
 
 /**
  * Throws unless `method` declares every option its layer schedule and allocation read (`window`
@@ -37,11 +37,17 @@ export interface MethodDefinition<Name extends string, Specs extends MethodOptio
   readonly scorer: S;
   /** How the budget is split across layers (`pyramid` reads `beta`). */
   readonly schedule: LayerSchedule;
-  /** How a layer's budget is split across its KV heads (`adaptive` reads `alpha`). */
+  /**
+   * How the budget is split across KV heads: per layer (`uniform`; `adaptive` reads `alpha`) or across
+   * the whole sequence (`joint` reads `blockSize` and `maxEvictPerStep`).
+   */
   readonly allocation: Allocation;
+  /** What decode-time eviction selects with: `recent` (default) or `cumulative` (running sums per entry). */
+  readonly decodeScores?: DecodeScores;
   /**
    * Every option the method reads, each with its default, its check and a line of documentation:
-   * `window` always, the scorer's, `beta` for the pyramid schedule, `alpha` for the adaptive split.
+   * `window` always, the scorer's, `beta` for the pyramid schedule, `alpha` for the adaptive split,
+   * `blockSize` and `maxEvictPerStep` for the joint one.
    * Shared ones come from `option-specs.ts`; a new hyperparameter is declared with `option()`.
    */
   readonly options: Specs;
@@ -69,6 +75,7 @@ export function defineMethod<
     scorer: definition.scorer,
     schedule: definition.schedule,
     allocation: definition.allocation,
+    ...(definition.decodeScores === undefined ? {} : { decodeScores: definition.decodeScores }),
     options: Object.freeze({ ...definition.options }),
     defaults: defaultValues(definition.options),
   };

@@ -65,3 +65,26 @@ export const sinksOption = option({
   requirement: 'must be a whole number >= 0',
   isValid: wholeNumber(0),
 });
+
+/**
+ * KV-Compress's block size (default 1): eviction counts are rounded so each (layer, KV head) gives
+ * back whole blocks of this many entries and ends on a block boundary. Set it to the paged pool's
+ * block size (the Scheduler does) to free whole blocks there; 1 evicts entry by entry.
+ */
+export const blockSizeOption = option({
+  default: 1,
+  doc: "entries per block for KV-Compress's rounding: each head frees whole blocks (the pool's block size; 1 = no rounding)",
+  requirement: 'must be a whole number >= 1',
+  isValid: wholeNumber(1),
+});
+
+/**
+ * KV-Compress's limit on entries evicted by one decode-time compression (default 0 = no limit): bounds
+ * the step's latency; a sequence still over its target is compressed again at the next step.
+ */
+export const maxEvictPerStepOption = option({
+  default: 0,
+  doc: 'most entries one decode-time compression evicts, bounding its latency (0 = no limit)',
+  requirement: 'must be a whole number >= 0 (0 = no limit)',
+  isValid: wholeNumber(0),
+});

@@ -1,9 +1,12 @@
 import { UnknownMethodError } from '../errors.js';
 import { adaptive } from './ada-kv.js';
+import { critiSnapkv } from './criti-snapkv.js';
 import { full } from './full.js';
 import { h2o } from './h2o.js';
+import { kvcompress } from './kvcompress.js';
 import type { OptionSpec, OptionValues } from './option-spec.js';
 import { pyramidkv } from './pyramidkv.js';
+import { random } from './random.js';
 import { snapkv } from './snapkv.js';
 import { streamingllm } from './streamingllm.js';
 import type { Method } from './types.js';
@@ -12,11 +15,23 @@ import type { Method } from './types.js';
 export type { Method } from './types.js';
 
 /** Every registered method, in display order. Adding a method: its file, then one entry here. */
-const registry = [full, streamingllm, h2o, snapkv, pyramidkv, adaptive(snapkv), adaptive(pyramidkv)] as const;
+const registry = [
+  full,
+  streamingllm,
+  h2o,
+  snapkv,
+  pyramidkv,
+  adaptive(snapkv),
+  adaptive(pyramidkv),
+  kvcompress,
+  critiSnapkv,
+  adaptive(critiSnapkv),
+  random,
+] as const;
 
 /** A registered method, with its name and options typed. */
 export type RegisteredMethod = (typeof registry)[number];
-/** The name of a registered method: `'full' | 'streamingllm' | ... | 'ada-pyramidkv'`. A typo does not compile. */
+/** The name of a registered method: `'full' | 'streamingllm' | ... | 'random'`. A typo does not compile. */
 export type MethodName = RegisteredMethod['name'];
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
@@ -24,7 +39,8 @@ type RegisteredOptionSpecs = UnionToIntersection<RegisteredMethod['options']>;
 
 /**
  * Every option a registered method reads, typed by the declarations (`window`, `kernelSize`,
- * `pooling`, `groupReduce`, `alpha`, `beta`, `sinks`). `Partial<MethodOptions>` is what callers pass:
+ * `pooling`, `groupReduce`, `alpha`, `beta`, `sinks`, `blockSize`, `maxEvictPerStep`, `epsilon`,
+ * `firstStageRatio`, `seed`). `Partial<MethodOptions>` is what callers pass:
  * one object can serve several methods, each reading its own.
  */
 export type MethodOptions = OptionValues<RegisteredOptionSpecs>;

@@ -1,8 +1,20 @@
 import type { Scorer } from '../scorers/types.js';
 import type { OptionSpec, OptionSpecs, OptionValues } from './option-spec.js';
 
-/** How a method splits a layer's budget across its KV heads (`adaptive` reads `alpha`). */
-export type Allocation = 'uniform' | 'adaptive';
+/**
+ * How a method splits the budget: within each layer across its KV heads (`uniform`, or `adaptive`
+ * reading `alpha`), or `joint`: one sort across all layers and KV heads of the sequence, counts rounded
+ * to whole blocks (KV-Compress; reads `blockSize` and `maxEvictPerStep`).
+ */
+export type Allocation = 'uniform' | 'adaptive' | 'joint';
+
+/**
+ * What decode-time eviction selects with: `recent` re-scores the cache from the recent recorded
+ * queries at each eviction (SnapKV, kvpress's DecodingPress); `cumulative` keeps a running sum per
+ * entry of every score it received — at prefill from the prompt queries the scorer reads, then from
+ * every decode query — and selects by the sums (H2O, KV-Compress).
+ */
+export type DecodeScores = 'recent' | 'cumulative';
 /** How a method splits the budget across layers (`pyramid` reads `beta`); see `src/layer-budgets/`. */
 export type LayerSchedule = 'uniform' | 'pyramid';
 
@@ -41,8 +53,10 @@ export interface Method<Name extends string = string, Specs extends MethodOption
   readonly scorer: Scorer<ScorerInput<Specs>> | null;
   /** How the budget is split across layers. */
   readonly schedule: LayerSchedule;
-  /** How a layer's budget is split across its KV heads. */
+  /** How a layer's budget is split across its KV heads (or across the whole sequence: `joint`). */
   readonly allocation: Allocation;
+  /** What decode-time eviction selects with (absent: `recent`). */
+  readonly decodeScores?: DecodeScores;
   /** The options this method reads, each with its default, its check and a line of documentation. */
   readonly options: Specs;
   /** The declared options' defaults (frozen); callers override any of them. */

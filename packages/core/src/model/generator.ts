@@ -2,6 +2,7 @@ import type { Backend, ForwardPass } from '../backends/backend.js';
 import { ReferenceBackend } from '../backends/reference/index.js';
 import { DecodeEviction, type DecodeEvictionOptions } from '../decode/decode-eviction.js';
 import { ContextOverflowError, OptionError } from '../errors.js';
+import { type OutputProjection, modelOutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
 import { cacheGeometry } from './config.js';
 import { checkLogits } from './forward-checks.js';
@@ -26,6 +27,11 @@ export type AfterPrefill<T = unknown> = (input: {
   readonly observations: readonly LayerObservation[];
   /** The generator's backend: `backend.compress(store, observations, request)` plans where the data lives. */
   readonly backend: Backend;
+  /**
+   * The model's attention output projections, for a request whose method weighs values through W_o
+   * (`criti-snapkv`): `backend.compress(store, observations, { ...request, outputProjection })`.
+   */
+  readonly outputProjection: OutputProjection;
 }) => T | Promise<T>;
 
 /** Where a {@link Generator} runs, and what it does after prefill and while decoding. */
@@ -36,7 +42,10 @@ export interface GeneratorOptions {
   store?: KvStore;
   /** Compression (or any inspection) at the end of prefill. */
   afterPrefill?: AfterPrefill;
-  /** Decode-time eviction: keeps every layer within a cache limit while decoding (after `afterPrefill`). */
+  /**
+   * Decode-time eviction: keeps every layer within a cache limit while decoding (after `afterPrefill`).
+   * The model's output projection is handed to it unless the options give one.
+   */
   eviction?: DecodeEvictionOptions;
   /**
    * Most prompt tokens one forward call takes (default 512). A longer prompt goes through in chunks,
@@ -155,7 +164,9 @@ export class Generator {
     this.prefillChunk = wholeAtLeastOne(options.prefillChunk ?? 512, 'prefillChunk');
     this.promptQueryRows = wholeAtLeastOne(options.promptQueryRows ?? 64, 'promptQueryRows');
     this.transformer = this.backend.forwardPass(model);
-    this.eviction = options.eviction ? new DecodeEviction(this.backend, this.store, options.eviction) : null;
+    this.eviction = options.eviction
+      ? new DecodeEviction(this.backend, this.store, { outputProjection: modelOutputProjection(model), ...options.eviction })
+      : null;
   }
 
   /** The model's weights as the backend holds them: bytes resident and parameters (bytes per parameter = their ratio). */
@@ -178,7 +189,7 @@ export class Generator {
     const { layers, kvHeads } = this.store.geometry;
     const none = Array.from({ length: kvHeads }, () => new Int32Array(0));
     for (let layer = 0; layer < layers; layer++) this.store.compact(layer, none);
-    if (this.eviction) this.store.recordQueries(this.eviction.options.window);
+    this.eviction?.reset();
     this.nextPosition = 0;
     this.pending = null;
   }
@@ -203,7 +214,9 @@ export class Generator {
     const { logits, observations } = output ?? (await this.transformer.prefill(tokens, this.store)); // no tokens: the pass says why
     checkLogits(logits, tokens.length);
     this.nextPosition = tokens.length;
-    const afterPrefill = this.afterPrefill ? await this.afterPrefill({ store: this.store, observations, backend: this.backend }) : undefined;
+    const afterPrefill = this.afterPrefill
+      ? await this.afterPrefill({ store: this.store, observations, backend: this.backend, outputProjection: modelOutputProjection(this.model) })
+      : undefined;
     if (this.eviction) await this.eviction.afterPrefill(chunked ? tokens.length : observations);
     else if (chunked) this.store.recordQueries(0);
     return { logits, observations, afterPrefill };

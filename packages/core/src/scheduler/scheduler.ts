@@ -11,6 +11,7 @@ import type { SchedulerTotals, StepMetrics } from './metrics.js';
 import { type CompletionRequest, type GeneratedTokenEvent, resolveRequest } from './request.js';
 import { logSoftmax } from '../eval/distributions.js';
 import { topKIndices } from '../allocation/top-k.js';
+import { type OutputProjection, modelOutputProjection } from '../scorers/output-projection.js';
 import type { CompletionHandle, CompletionResult, FinishReason, Sequence } from './sequence.js';
 
 /** The pool, the batch and the admission policy of a {@link Scheduler}. */
@@ -61,6 +62,8 @@ export class Scheduler {
   /** The pool every sequence's cache lives in; made from the backend, freed with it (or `pool.dispose()`). */
   readonly pool: KvPool;
   private readonly transformer: ForwardPass;
+  /** The model's output projections, for methods that weigh values through W_o (CriticalKV). */
+  private readonly outputProjection: OutputProjection;
   private readonly queue: Sequence[] = [];
   private readonly running: Sequence[] = [];
   private readonly maxBatch: number;
@@ -88,6 +91,7 @@ export class Scheduler {
     if (!Number.isInteger(this.every) || this.every < 1) throw new OptionError(`evictEvery must be >= 1, got ${this.every}.`);
     this.autoRun = options.autoRun ?? true;
     this.transformer = backend.forwardPass(model);
+    this.outputProjection = modelOutputProjection(model);
     this.pool = backend.createPool(this.geometry, {
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.poolBlocks === undefined ? {} : { poolBlocks: options.poolBlocks }),
@@ -450,7 +454,8 @@ export class Scheduler {
           geometry: this.geometry,
           observations,
           budget: Math.min(tokens.length, this.budgetAfterPrefill(sequence, tokens.length)),
-          options: { window: protectedWindow },
+          options: this.methodOptions(protectedWindow),
+          outputProjection: this.outputProjection,
         })
       : null;
     const store = this.pool.createStore();
@@ -469,13 +474,27 @@ export class Scheduler {
     }
     sequence.store = store;
     sequence.eviction = limit
-      ? new DecodeEviction(this.backend, store, { method, maxTokensPerHead: limit, every: this.every, options: { window: protectedWindow } })
+      ? new DecodeEviction(this.backend, store, {
+          method,
+          maxTokensPerHead: limit,
+          every: this.every,
+          options: this.methodOptions(protectedWindow),
+          outputProjection: this.outputProjection,
+        })
       : null;
     await sequence.eviction?.afterPrefill(observations); // seeds the scoring queries; already within the limit
     if (plan) sequence.evictedTokens += plan.originalTotal - plan.achievedTotal;
     this.running.push(sequence);
     if (sequence.tokens.length === 0) this.accept(sequence, this.pick(sequence, logits, tokens.length));
     return true;
+  }
+
+  /**
+   * The method options every sequence runs with: its protected window, and the pool's block size, so a
+   * joint method (KV-Compress) frees whole blocks of this pool.
+   */
+  private methodOptions(protectedWindow: number) {
+    return { window: protectedWindow, blockSize: this.pool.blockSize };
   }
 
   private needsLogits(sequence: Sequence): boolean {

@@ -23,6 +23,7 @@ export function observedLength(geometry: CacheGeometry, observation: LayerObserv
 /**
  * The {@link HeadContext} of KV head `head` right after prefill: all `n` keys at positions `0..n-1`
  * and all `n` query rows of its group; the last `protectedCount` entries are the observation window.
+ * Carries `head`; the caller adds `layer` (and values or W_o columns when its scorer reads them).
  */
 export function observationHeadContext(
   geometry: CacheGeometry,
@@ -49,6 +50,7 @@ export function observationHeadContext(
     headDim: d,
     groupSize: g,
     protectedCount: Math.min(protectedCount, n),
+    head,
   };
 }
 

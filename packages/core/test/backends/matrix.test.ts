@@ -47,7 +47,7 @@ async function run(backend: Backend, method: MethodName, evict: boolean): Promis
   const eviction: DecodeEvictionOptions | undefined = evict ? { method, maxTokensPerHead: 12, every: 3, options: { window: 4 } } : undefined;
   const generator = new Generator(model, {
     backend,
-    afterPrefill: ({ store, observations }) => backend.compress(store, observations, { method, budget: 14, options: { window: 5 } }),
+    afterPrefill: ({ store, observations, outputProjection }) => backend.compress(store, observations, { method, budget: 14, options: { window: 5 }, outputProjection }),
     ...(eviction ? { eviction } : {}),
   });
   try {

@@ -33,6 +33,11 @@ const validValues: { [K in keyof MethodOptions]: fc.Arbitrary<MethodOptions[K]> 
   alpha: fc.double({ min: 0, max: 1, noNaN: true }),
   beta: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
   sinks: fc.integer({ min: 0, max: 16 }),
+  blockSize: fc.integer({ min: 1, max: 64 }),
+  maxEvictPerStep: fc.integer({ min: 0, max: 4096 }),
+  epsilon: fc.double({ min: 0, max: 1, noNaN: true }),
+  firstStageRatio: fc.double({ min: 0, max: 1, noNaN: true }),
+  seed: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 };
 
 /** Values to try as invalid: each option's check must refuse some of them. */
@@ -112,7 +117,9 @@ describe('every registered method validates its options by its own declaration',
 
 describe('method names', () => {
   it('are a union of the registered names, checked at compile time and at run time', () => {
-    expectTypeOf<MethodName>().toEqualTypeOf<'full' | 'streamingllm' | 'h2o' | 'snapkv' | 'pyramidkv' | 'ada-snapkv' | 'ada-pyramidkv'>();
+    expectTypeOf<MethodName>().toEqualTypeOf<
+      'full' | 'streamingllm' | 'h2o' | 'snapkv' | 'pyramidkv' | 'ada-snapkv' | 'ada-pyramidkv' | 'kvcompress' | 'criti-snapkv' | 'ada-criti-snapkv' | 'random'
+    >();
     expectTypeOf(methodNames).toEqualTypeOf<readonly MethodName[]>();
     expect(listMethods().map((m) => m.name)).toEqual(methodNames);
     for (const name of methodNames) expect(isMethodName(name)).toBe(true);
@@ -140,6 +147,11 @@ describe('method names', () => {
       readonly pooling: 'max' | 'avg';
       readonly beta: number;
       readonly alpha: number;
+      readonly blockSize: number;
+      readonly maxEvictPerStep: number;
+      readonly epsilon: number;
+      readonly firstStageRatio: number;
+      readonly seed: number;
     }>();
   });
 });

@@ -20,13 +20,15 @@ import {
   getMethod,
   listMethods,
   methodNames,
+  headOutputProjection,
   observationHeadContext,
+  observationHeadValues,
   planCompression,
   pyramidLayerBudgets,
   DEFAULT_METHOD_OPTIONS,
 } from '../../src/index.js';
 import { resolveMethodOptions } from '../../src/methods/options.js';
-import { randomObservations } from './random-observations.js';
+import { randomObservations, randomOutputProjection } from './random-observations.js';
 
 const MHA: CacheGeometry = { layers: 3, queryHeads: 4, kvHeads: 4, headDim: 8 };
 const GQA: CacheGeometry = { layers: 3, queryHeads: 8, kvHeads: 2, headDim: 8 };
@@ -42,10 +44,11 @@ describe.each([
 ])('every registered method on %s', (_, geometry) => {
   const n = 40;
   const observations = randomObservations(geometry, n, 11);
+  const outputProjection = randomOutputProjection(geometry, 24, 5);
 
   it.each(methodNames)('%s keeps the window, ascending in-range indices, and its budget', (name) => {
     const budget = 12;
-    const plan = planCompression({ method: name, geometry, observations, budget, options: { window } });
+    const plan = planCompression({ method: name, geometry, observations, budget, options: { window }, outputProjection });
     const method = getMethod(name);
     expect(plan.originalTotal).toBe(geometry.layers * geometry.kvHeads * n);
     plan.layers.forEach((layer, l) => {
@@ -67,9 +70,9 @@ describe.each([
   });
 
   it.each(methodNames)('%s evicts nothing when the budget covers the prompt', (name) => {
-    const plan = planCompression({ method: name, geometry, observations, budget: n, options: { window } });
+    const plan = planCompression({ method: name, geometry, observations, budget: n, options: { window }, outputProjection });
     expect(plan.achievedTotal).toBe(plan.originalTotal);
-    expect(planCompression({ method: name, geometry, observations, budget: { ratio: 1 }, options: { window } }).achievedTotal).toBe(
+    expect(planCompression({ method: name, geometry, observations, budget: { ratio: 1 }, options: { window }, outputProjection }).achievedTotal).toBe(
       plan.originalTotal,
     );
   });
@@ -112,14 +115,15 @@ describe('planning properties', () => {
         ({ layers, kvHeads, group, headDim }, n, budget, windowSize, name, seed) => {
           const geometry = { layers, kvHeads, queryHeads: kvHeads * group, headDim };
           const observations = randomObservations(geometry, n, seed);
+          const outputProjection = randomOutputProjection(geometry, 8, seed);
           const method: Method = getMethod(name);
           const w = Math.min(windowSize, n);
           // a token budget below the window is refused whatever the prompt length
           if (method.scorer !== null && budget < windowSize) {
-            expect(() => planCompression({ method, geometry, observations, budget, options: { window: windowSize } })).toThrow(BudgetError);
+            expect(() => planCompression({ method, geometry, observations, budget, options: { window: windowSize }, outputProjection })).toThrow(BudgetError);
             return;
           }
-          const plan = planCompression({ method, geometry, observations, budget, options: { window: windowSize } });
+          const plan = planCompression({ method, geometry, observations, budget, options: { window: windowSize }, outputProjection });
           // a prompt no longer than the window: nothing to score, everything kept, and the plan says why
           const short = method.scorer !== null && n <= windowSize;
           expect(plan.skipped !== undefined).toBe(short);
@@ -138,7 +142,15 @@ describe('planning properties', () => {
               if (method.allocation === 'adaptive' && method.schedule === 'uniform') {
                 expect(kept.length - w).toBeGreaterThanOrEqual(Math.min(floor, n - w));
               }
-              const scores = method.scorer.score(observationHeadContext(geometry, observations[l]!, h, w), options);
+              // the scorer's view as the planner builds it; a second stage (CriticalKV) picks by its own scores
+              const context = {
+                ...observationHeadContext(geometry, observations[l]!, h, w),
+                layer: l,
+                values: observationHeadValues(geometry, observations[l]!, h),
+                outputProjection: headOutputProjection(geometry, outputProjection(l), h),
+              };
+              const base = method.scorer.score(context, options);
+              const scores = method.scorer.rescore ? method.scorer.rescore(context, base, kept.length - w, options) : base;
               const keptScores = [...keptSet].filter((t) => t < n - w).map((t) => scores[t]!);
               const evicted = Array.from(scores).filter((_, t) => t < n - w && !keptSet.has(t));
               if (keptScores.length && evicted.length) {
@@ -209,8 +221,33 @@ describe('the Ada-KV claim on structured random inputs (some heads concentrated,
 
 describe('the registry', () => {
   it('lists every method with its paper and the documented defaults', () => {
-    expect(methodNames).toEqual(['full', 'streamingllm', 'h2o', 'snapkv', 'pyramidkv', 'ada-snapkv', 'ada-pyramidkv']);
-    const documented = { window: 32, kernelSize: 7, pooling: 'max', groupReduce: 'mean', alpha: 0.2, beta: 20, sinks: 4 };
+    expect(methodNames).toEqual([
+      'full',
+      'streamingllm',
+      'h2o',
+      'snapkv',
+      'pyramidkv',
+      'ada-snapkv',
+      'ada-pyramidkv',
+      'kvcompress',
+      'criti-snapkv',
+      'ada-criti-snapkv',
+      'random',
+    ]);
+    const documented = {
+      window: 32,
+      kernelSize: 7,
+      pooling: 'max',
+      groupReduce: 'mean',
+      alpha: 0.2,
+      beta: 20,
+      sinks: 4,
+      blockSize: 1,
+      maxEvictPerStep: 0,
+      epsilon: 1e-4,
+      firstStageRatio: 0.5,
+      seed: 0,
+    };
     expect(DEFAULT_METHOD_OPTIONS).toEqual(documented);
     for (const method of listMethods()) {
       expect(method.paper).toMatch(/arXiv \d{4}\.\d{5}/);
@@ -218,6 +255,10 @@ describe('the registry', () => {
       expect(documented).toMatchObject(method.defaults);
     }
     expect(getMethod('ada-pyramidkv')).toMatchObject({ allocation: 'adaptive', schedule: 'pyramid' });
+    expect(getMethod('kvcompress')).toMatchObject({ allocation: 'joint', decodeScores: 'cumulative' });
+    expect(getMethod('random')).toMatchObject({ allocation: 'joint' });
+    expect(getMethod('h2o')).toMatchObject({ allocation: 'uniform', decodeScores: 'cumulative' });
+    expect(getMethod('ada-criti-snapkv')).toMatchObject({ allocation: 'adaptive', scorer: getMethod('criti-snapkv').scorer });
   });
 
   it('wraps any scorer in Ada-KV', () => {

@@ -38,3 +38,18 @@ export function randomObservations(geometry: CacheGeometry, tokens: number, seed
     return { queries, keys, values };
   });
 }
+
+/**
+ * A random attention output projection W_o for `geometry` (`[modelDim][queryHeads * headDim]` per
+ * layer), for methods that weigh values through it (CriticalKV): some columns larger than others, so
+ * the value norms differ between heads and entries.
+ */
+export function randomOutputProjection(geometry: CacheGeometry, modelDim: number, seed: number): (layer: number) => Float32Array {
+  const random = xorshift(seed);
+  const width = geometry.queryHeads * geometry.headDim;
+  const layers = Array.from({ length: geometry.layers }, () => {
+    const columnScale = Array.from({ length: width }, () => 0.2 + 2 * random());
+    return Float32Array.from({ length: modelDim * width }, (_, i) => (random() * 2 - 1) * columnScale[i % width]!);
+  });
+  return (layer) => layers[layer]!;
+}

@@ -5,7 +5,7 @@ import type { Model } from '../../model/model.js';
 import type { KvStore } from '../../store.js';
 import { ReferenceStore } from './reference-store.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
-import { compressOnCpu, evictLayerOnCpu, planOnCpu } from '../cpu-planning.js';
+import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 
 /**
  * The reference backend: plain TypeScript arrays, the CPU forward pass and the CPU planner. Obviously
@@ -35,6 +35,7 @@ export class ReferenceBackend implements Backend {
   readonly plan = planOnCpu;
   readonly compress = compressOnCpu;
   readonly evictLayer = evictLayerOnCpu;
+  readonly scoreLayer = scoreLayerOnCpu;
 
   dispose(): void {}
 }

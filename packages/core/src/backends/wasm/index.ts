@@ -7,7 +7,7 @@ import { toCoreError } from './paged-errors.js';
 import { PagedPool } from './paged-pool.js';
 import { PagedStore } from './paged-store.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
-import { compressOnCpu, evictLayerOnCpu, planOnCpu } from '../cpu-planning.js';
+import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 import { WasmForwardPass } from './forward-pass.js';
 
 /** Where the engine's module comes from, its threads and the stores' block size. */
@@ -138,6 +138,7 @@ export class WasmBackend implements Backend {
   readonly plan = planOnCpu;
   readonly compress = compressOnCpu;
   readonly evictLayer = evictLayerOnCpu;
+  readonly scoreLayer = scoreLayerOnCpu;
 
   dispose(): void {
     for (const pool of this.pools) pool.dispose();

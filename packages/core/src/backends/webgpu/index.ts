@@ -6,9 +6,8 @@ import type { Model } from '../../model/model.js';
 import type { LayerObservation } from '../../model/observation.js';
 import { type CompressionRequest, type PlanInput, applyPlan } from '../../plan.js';
 import type { KvStore } from '../../store.js';
-import type { Backend, ForwardPass, KvPool, LayerEviction } from '../backend.js';
-import { evictLayerOnCpu } from '../cpu-planning.js';
-import { compressFromStore } from '../compress-from-store.js';
+import type { Backend, ForwardPass, KvPool, LayerEviction, LayerScoring } from '../backend.js';
+import { compressStoreWith, evictLayerOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 import { getMethod } from '../../methods/registry.js';
 import { resolveMethodOptions } from '../../methods/options.js';
 import type { MethodOptions } from '../../methods/registry.js';
@@ -146,7 +145,7 @@ export class WebGpuBackend implements Backend {
   }
 
   async compress(store: KvStore, observations: readonly LayerObservation[], request: CompressionRequest): Promise<CompressionPlan> {
-    if (observations.length === 0) return compressFromStore(store, request, (s, layer, eviction) => this.evictLayer(s, layer, eviction));
+    if (observations.length === 0) return compressStoreWith(store, request, (s, layer, eviction) => this.evictLayer(s, layer, eviction), scoreLayerOnCpu);
     const plan = await this.plan({ ...request, geometry: store.geometry, observations });
     applyPlan(store, plan);
     return plan;
@@ -160,7 +159,8 @@ export class WebGpuBackend implements Backend {
   async evictLayer(store: KvStore, layer: number, eviction: LayerEviction): Promise<number> {
     const method = typeof eviction.method === 'string' ? getMethod(eviction.method) : eviction.method;
     const scorer = method.scorer === snapkvScorer ? 'snapkv' : method.scorer === h2oScorer ? 'h2o' : null;
-    if (!(store instanceof WebGpuStore) || scorer === null) return evictLayerOnCpu(store, layer, eviction);
+    const allocation = method.allocation;
+    if (!(store instanceof WebGpuStore) || scorer === null || allocation === 'joint') return evictLayerOnCpu(store, layer, eviction);
     // only the method's own options are present; the kernels' defaults are the reference's
     const { window, alpha, kernelSize, pooling, groupReduce } = resolveMethodOptions(method, eviction.options) as Partial<MethodOptions> & { window: number };
     const kept = await store.cache
@@ -169,7 +169,7 @@ export class WebGpuBackend implements Backend {
         window,
         protectedCount: window,
         selectable: Math.max(0, eviction.tokensPerHead - window),
-        allocation: method.allocation,
+        allocation,
         ...(alpha === undefined ? {} : { alpha }),
         ...(kernelSize === undefined ? {} : { kernelSize }),
         ...(pooling === undefined ? {} : { pooling }),
@@ -184,6 +184,14 @@ export class WebGpuBackend implements Backend {
     });
     if (after < before) store.compact(layer, kept);
     return before - after;
+  }
+
+  /**
+   * Scores every entry of a layer on the CPU, from the keys (values) and recorded query rows read back
+   * from the GPU: the same scores as the CPU backends' within f32 rounding of the GPU's activations.
+   */
+  scoreLayer(store: KvStore, layer: number, scoring: LayerScoring): Promise<Float32Array[]> {
+    return scoreLayerOnCpu(store, layer, scoring);
   }
 
   dispose(): void {
