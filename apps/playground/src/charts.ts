@@ -10,7 +10,8 @@ export function layerColour(layer: number, layers: number): string {
   return `hsl(${Math.round(225 - t * 195)} 75% ${Math.round(32 + t * 14)}%)`;
 }
 
-function svgOpen(width: number, height: number, label: string, className: string): string {
+/** An SVG root with an accessible name (`role="img"` + `aria-label`). */
+export function svgOpen(width: number, height: number, label: string, className: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(label)}" class="${className}">`;
 }
 

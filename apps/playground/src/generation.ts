@@ -10,7 +10,8 @@ import {
   observedLength,
   cacheGeometry,
 } from '@adakv/core';
-import { type Settings, sharedPrefix } from './settings.js';
+import { type CacheSample, sampleCache } from './cache-frames.js';
+import { EVICT_EVERY, type Settings, evictsWhileDecoding, sharedPrefix } from './settings.js';
 
 export type Side = 'compressed' | 'full';
 
@@ -30,11 +31,19 @@ export interface RunResult {
   readonly observations: readonly LayerObservation[];
 }
 
+/** Who watches the compressed side's cache as it decodes, and how often (in decoded tokens). */
+export interface CacheWatcher {
+  readonly every: number;
+  /** Gets a sample after prefill, every `every` decoded tokens, and after the last token. */
+  readonly onSample: (sample: CacheSample) => void;
+}
+
 const yieldToPage = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * Generates the same prompt twice, token by token and interleaved so both stream together: once with
- * the cache compressed after prefill by the chosen method, once with the full cache.
+ * the cache compressed after prefill by the chosen method (and, with a cache limit, kept within it
+ * while decoding), once with the full cache.
  */
 export async function runSideBySide(
   model: Model,
@@ -43,6 +52,7 @@ export async function runSideBySide(
   onToken: (side: Side, text: string) => void,
   onStats: (stats: LiveStats) => void,
   signal?: AbortSignal,
+  watcher?: CacheWatcher,
 ): Promise<RunResult> {
   const tokenizer = model.tokenizer;
   if (!tokenizer) throw new Error('This model has no tokenizer; load one with it.');
@@ -52,13 +62,17 @@ export async function runSideBySide(
     throw new Error(`The prompt (${prompt.length} tokens) plus ${settings.steps} new tokens exceed the model's context of ${model.config.contextLength}.`);
   }
   let observations: readonly LayerObservation[] = [];
+  const options = { window: settings.window, alpha: settings.alpha };
   const generators = {
     compressed: new Generator(model, {
       backend,
-      afterPrefill: ({ store, observations: seen }) => {
+      ...(evictsWhileDecoding(settings)
+        ? { eviction: { method: settings.method, maxTokensPerHead: settings.maxCacheTokens!, every: EVICT_EVERY, options } }
+        : {}),
+      afterPrefill: ({ store, observations: seen, outputProjection }) => {
         observations = seen;
         if (settings.method === 'full' || observedLength(geometry, seen[0]!) <= settings.window) return null;
-        return backend.compress(store, seen, { method: settings.method, budget: settings.budget, options: { window: settings.window, alpha: settings.alpha } });
+        return backend.compress(store, seen, { method: settings.method, budget: settings.budget, options, outputProjection });
       },
     }),
     full: new Generator(model, { backend }),
@@ -76,6 +90,13 @@ export async function runSideBySide(
     const tokens: Record<Side, number[]> = { compressed: [], full: [] };
     const done = { compressed: false, full: false };
     const started = performance.now();
+    let sampled = -1;
+    const sample = () => {
+      if (!watcher) return;
+      sampled = tokens.compressed.length;
+      watcher.onSample(sampleCache(stores.compressed, sampled, generators.compressed.eviction?.evictedTokens ?? 0));
+    };
+    sample();
     for (let i = 0; i < settings.steps && !(done.compressed && done.full); i++) {
       signal?.throwIfAborted();
       for (const side of sides) {
@@ -98,8 +119,10 @@ export async function runSideBySide(
         generated: tokens.compressed.length,
         tokensPerSecond: (tokens.compressed.length + tokens.full.length) / ((performance.now() - started) / 1000),
       });
+      if (watcher && tokens.compressed.length !== sampled && tokens.compressed.length % watcher.every === 0) sample();
       await yieldToPage();
     }
+    if (watcher && tokens.compressed.length !== sampled) sample();
     return { tokens, plan, observations };
   } finally {
     stores.compressed.dispose();

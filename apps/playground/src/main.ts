@@ -14,11 +14,12 @@ import {
 } from '@adakv/core';
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
+import { LiveCacheView } from './live-cache-view.js';
 import { compressionText, engineLine, paperParts, softwareWebGpuNotice, takeaway, webGpuFallbackNotice } from './summaries.js';
 import { type Isolation, ensureIsolation } from './isolation.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { keepOffline } from './offline.js';
-import { type RawSettings, type Settings, parseSettings } from './settings.js';
+import { type RawSettings, type Settings, evictsWhileDecoding, parseSettings } from './settings.js';
 import { siteConfig } from './site-config.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -138,6 +139,23 @@ function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
   return chosen;
 }
 
+/** Decoded tokens between two samples of the cache for the live view. */
+const LIVE_EVERY = 4;
+
+/** The live cache figure for a run that evicts while decoding; otherwise a line saying how to get one. */
+function liveCacheView(settings: Settings): LiveCacheView | null {
+  const [chart, summary] = [$('live-cache'), $('live-cache-summary')];
+  if (evictsWhileDecoding(settings)) return new LiveCacheView(chart, summary, settings.maxCacheTokens!, settings.steps);
+  delete chart.dataset.frames;
+  delete chart.dataset.frame;
+  chart.textContent =
+    settings.method === 'full'
+      ? 'The full method keeps every entry: nothing is evicted while decoding.'
+      : 'Set “Max cache tokens per head” to watch decode-time eviction as the answer is generated.';
+  summary.textContent = '';
+  return null;
+}
+
 /** The chosen backend and, when `auto` fell back to WASM, a notice saying why in words for browser users (shown at once). */
 async function openBackend(settings: Settings): Promise<{ chosen: ChosenBackend; notice: string | null }> {
   const chosen = await backendFor(settings.backend);
@@ -199,6 +217,8 @@ form.addEventListener('submit', (event) => {
     $('stat-agreement').textContent = `${stats.agreeing} of ${stats.generated} tokens`;
     $('stat-speed').textContent = stats.tokensPerSecond.toFixed(1);
   };
+  const live = liveCacheView(settings);
+  const watcher = live ? { every: LIVE_EVERY, onSample: live.push.bind(live) } : undefined;
   const signal = running.signal;
   // The closing status names the engine (for WASM: its build and threads, or why one thread), after
   // auto's fallback notice when there was one.
@@ -206,7 +226,7 @@ form.addEventListener('submit', (event) => {
   void openBackend(settings)
     .then(({ chosen: { backend }, notice }) => {
       done = notice ? `${notice} ${describe(backend)}` : `Done on ${describe(backend)}`;
-      return runSideBySide(loaded, settings, backend, (side, text) => answers[side].append(text), showStats, signal);
+      return runSideBySide(loaded, settings, backend, (side, text) => answers[side].append(text), showStats, signal, watcher);
     })
     .then((result) => {
       answers.compressed.dataset.tokens = JSON.stringify(result.tokens.compressed);
@@ -220,6 +240,7 @@ form.addEventListener('submit', (event) => {
       setState(error.name === 'AbortError' ? 'done' : 'error');
     })
     .finally(() => {
+      live?.finish(); // the last frame stays, also where Stop or an error left the run
       running = null;
       generate.disabled = false;
       stop.disabled = true;

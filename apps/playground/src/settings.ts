@@ -1,4 +1,4 @@
-import { BACKEND_CHOICES, type BackendChoice, type BudgetSpec, MAX_SEED, type MethodName, isMethodName, methodNames } from '@adakv/core';
+import { BACKEND_CHOICES, type BackendChoice, type BudgetSpec, MAX_SEED, type MethodName, getMethod, isMethodName, methodNames } from '@adakv/core';
 
 
 export interface Settings {
@@ -13,7 +13,18 @@ export interface Settings {
   /** Both answers sample with the same seed. */
   readonly seed: number;
   readonly backend: BackendChoice;
+  /**
+   * Decode-time eviction: the most entries a layer may hold per KV head on average while the
+   * compressed answer decodes; null (the default) = no eviction after prefill.
+   */
+  readonly maxCacheTokens: number | null;
 }
+
+/**
+ * Decode steps between a layer's evictions. Smaller than core's default (16) so that the live view
+ * of a 64-token answer shows several evictions; a limit must leave room for the window plus these.
+ */
+export const EVICT_EVERY = 8;
 
 /** The form's raw values (strings, as inputs give them). */
 export type RawSettings = Record<keyof Settings, string>;
@@ -32,6 +43,21 @@ export function parseBudget(text: string): BudgetSpec {
   return value;
 }
 
+/** Whether the compressed answer evicts while decoding: a limit is set and the method scores entries (`full` keeps all). */
+export function evictsWhileDecoding(settings: Settings): boolean {
+  return settings.maxCacheTokens !== null && getMethod(settings.method).scorer !== null;
+}
+
+/** The cache limit field: empty = off, else at least the window plus {@link EVICT_EVERY}. */
+function parseCacheLimit(text: string, window: number): number | null {
+  if (text.trim() === '') return null;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < window + EVICT_EVERY) {
+    throw new Error(`Max cache tokens per head: empty for no eviction, or a whole number of at least ${window + EVICT_EVERY} (the window, ${window}, plus ${EVICT_EVERY}), not "${text}".`);
+  }
+  return value;
+}
+
 function integerIn(text: string, name: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}: a whole number from ${min} to ${max}, not "${text}".`);
@@ -47,16 +73,18 @@ export function parseSettings(raw: RawSettings): Settings {
   const temperature = Number(raw.temperature);
   if (!(temperature >= 0 && temperature <= 2)) throw new Error(`Temperature: a number from 0 (greedy) to 2, not "${raw.temperature}".`);
   if (!(BACKEND_CHOICES as readonly string[]).includes(raw.backend)) throw new Error(`Backend: one of ${BACKEND_CHOICES.join(', ')}.`);
+  const window = integerIn(raw.window, 'Window', 1, 128);
   return {
     prompt: raw.prompt,
     method: raw.method,
     budget: parseBudget(raw.budget),
     alpha,
-    window: integerIn(raw.window, 'Window', 1, 128),
+    window,
     steps: integerIn(raw.steps, 'Tokens to generate', 1, 200),
     temperature,
     seed: integerIn(raw.seed, 'Seed', 0, MAX_SEED),
     backend: raw.backend as BackendChoice,
+    maxCacheTokens: parseCacheLimit(raw.maxCacheTokens, window),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { CacheFrame } from './cache-frames.js';
 import type { LiveStats } from './generation.js';
 import type { Isolation } from './isolation.js';
 
@@ -9,6 +10,16 @@ export function compressionText(stats: Pick<LiveStats, 'compressedBytes' | 'full
   if (!stats.plan) return 'none';
   const now = stats.compressedBytes > 0 ? stats.fullBytes / stats.compressedBytes : 1;
   return `${now.toFixed(2)}x now, ${(stats.plan.originalTotal / stats.plan.achievedTotal).toFixed(2)}x after prefill`;
+}
+
+/** The words beside the live cache chart: where decoding is, what the cache holds, what eviction took. */
+export function liveCacheText(frame: CacheFrame, limit: number, steps: number): string {
+  const fullest = Math.max(...frame.layerMeans);
+  const since = frame.evictedSinceTotal > 0 ? ` (${frame.evictedSinceTotal} since the previous frame)` : '';
+  return (
+    `Step ${frame.step} of ${steps}: ${frame.heldTotal} entries held, at most ${fullest.toFixed(1)} per head in any layer ` +
+    `(limit ${limit}). Evicted by the cache limit so far: ${frame.evictedSoFar}${since}.`
+  );
 }
 
 /** One sentence under the figures: how unequal the heads are, and what that buys Ada-KV here. */

@@ -1,8 +1,9 @@
-import { type Backend, DEMO_PROMPT, Generator, type Model, ReferenceBackend, WasmBackend, compress } from '@adakv/core';
+import { type Backend, DEMO_PROMPT, Generator, type Model, ReferenceBackend, WasmBackend, compress, methodNames } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type CacheSample, cacheFrame } from '../src/cache-frames.js';
 import { type LiveStats, runSideBySide } from '../src/generation.js';
-import type { Settings } from '../src/settings.js';
+import { EVICT_EVERY, type Settings } from '../src/settings.js';
 
 let model: Model;
 beforeAll(async () => {
@@ -12,7 +13,7 @@ beforeAll(async () => {
 // Two sentences (about 50 tokens): long enough that a budget of 24 per head evicts, short enough to be quick.
 const PROMPT = DEMO_PROMPT.split('. ').slice(0, 2).join('. ');
 const settings: Settings = {
-  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm',
+  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm', maxCacheTokens: null,
 };
 
 /** What core gives for one side on its own: the reference the page's interleaved run must match. */
@@ -45,6 +46,31 @@ describe('the side-by-side run (the page logic, in Node with the real model)', (
     backend.dispose();
   }, 60_000);
 
+  it('keeps the compressed side within the cache limit while decoding, as core does alone, sampled every few tokens', async () => {
+    const limited = { ...settings, steps: 24, maxCacheTokens: 32 };
+    const options = { window: limited.window, alpha: limited.alpha };
+    const core = new Generator(model, {
+      eviction: { method: limited.method, maxTokensPerHead: 32, every: EVICT_EVERY, options },
+      afterPrefill: ({ store, observations }) => compress(store, observations, { method: limited.method, budget: limited.budget, options }),
+    });
+    const expected = await core.generate(limited.prompt, { steps: limited.steps, temperature: 0 });
+    const samples: CacheSample[] = [];
+    const backend = await WasmBackend.create();
+    const result = await runSideBySide(model, limited, backend, () => {}, () => {}, undefined, { every: 4, onSample: (s) => samples.push(s) });
+    backend.dispose();
+    expect(result.tokens.compressed).toEqual(expected.tokens);
+    expect(samples.map((s) => s.step)).toEqual([0, 4, 8, 12, 16, 20, 24]);
+    const frames = samples.map((s, i) => cacheFrame(samples[i - 1] ?? null, s));
+    for (const frame of frames) for (const mean of frame.layerMeans) expect(mean).toBeLessThanOrEqual(32);
+    expect(frames.at(-1)!.evictedSoFar).toBe(core.eviction!.evictedTokens);
+    expect(frames.at(-1)!.evictedSoFar).toBeGreaterThan(frames[0]!.evictedSoFar); // it evicted while decoding
+    // Samples 4 tokens apart never miss an evicted entry (one that new is inside the protected window),
+    // so what the frames count agrees with core's count.
+    const seen = frames.slice(1).reduce((sum, f) => sum + f.evictedSinceTotal, 0);
+    expect(seen).toBe(frames.at(-1)!.evictedSoFar - frames[0]!.evictedSoFar);
+    core.store.dispose();
+  }, 60_000);
+
   it('compresses nothing for the full method and stops between tokens when aborted', async () => {
     const reference = new ReferenceBackend();
     const full = await runSideBySide(model, { ...settings, method: 'full', steps: 4 }, reference, () => {}, () => {});
@@ -56,6 +82,18 @@ describe('the side-by-side run (the page logic, in Node with the real model)', (
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     expect(seen).toBe(3);
   }, 60_000);
+
+  it('runs every method of the registry, the value-aware and joint ones included, with and without a cache limit', async () => {
+    const backend = await WasmBackend.create();
+    for (const method of methodNames.filter((m) => m !== 'full')) {
+      for (const maxCacheTokens of [null, 32]) {
+        const result = await runSideBySide(model, { ...settings, method, steps: 4, maxCacheTokens }, backend, () => {}, () => {});
+        expect(result.plan?.achievedTotal, method).toBeLessThan(result.plan!.originalTotal);
+        expect(result.tokens.compressed, method).toHaveLength(4);
+      }
+    }
+    backend.dispose();
+  }, 120_000);
 
   it('refuses a run longer than the context before allocating anything', async () => {
     const untouchable = new Proxy({}, { get: () => { throw new Error('no backend use expected'); } }) as Backend;

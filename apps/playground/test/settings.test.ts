@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type RawSettings, parseBudget, parseSettings, sharedPrefix } from '../src/settings.js';
+import { EVICT_EVERY, type RawSettings, evictsWhileDecoding, parseBudget, parseSettings, sharedPrefix } from '../src/settings.js';
 
-const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', temperature: '0', seed: '42', backend: 'auto' };
+const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', temperature: '0', seed: '42', backend: 'auto', maxCacheTokens: '' };
 
 describe('settings', () => {
   it('parses a complete form', () => {
-    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto' });
+    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto', maxCacheTokens: null });
   });
 
   it('takes budgets as tokens or shares of the prompt', () => {
@@ -25,6 +25,21 @@ describe('settings', () => {
     expect(() => parseSettings({ ...raw, temperature: '-1' })).toThrow(/Temperature/);
     expect(() => parseSettings({ ...raw, temperature: 'hot' })).toThrow(/Temperature/);
     expect(() => parseSettings({ ...raw, seed: '1.5' })).toThrow(/Seed/);
+  });
+
+  it('takes a decode-time cache limit of at least the window plus the eviction pace, or none', () => {
+    expect(parseSettings({ ...raw, maxCacheTokens: '32' }).maxCacheTokens).toBe(32);
+    expect(parseSettings({ ...raw, maxCacheTokens: '  ' }).maxCacheTokens).toBeNull();
+    expect(parseSettings({ ...raw, window: '8', maxCacheTokens: String(8 + EVICT_EVERY) }).maxCacheTokens).toBe(8 + EVICT_EVERY);
+    expect(() => parseSettings({ ...raw, maxCacheTokens: String(16 + EVICT_EVERY - 1) })).toThrow(`Max cache tokens per head: empty for no eviction, or a whole number of at least ${16 + EVICT_EVERY} (the window, 16, plus ${EVICT_EVERY})`);
+    for (const bad of ['40.5', 'many', '-40']) expect(() => parseSettings({ ...raw, maxCacheTokens: bad })).toThrow(/Max cache tokens per head/);
+  });
+
+  it('evicts while decoding only with a limit and a method that scores entries', () => {
+    const limited = parseSettings({ ...raw, maxCacheTokens: '32' });
+    expect(evictsWhileDecoding(limited)).toBe(true);
+    expect(evictsWhileDecoding(parseSettings(raw))).toBe(false);
+    expect(evictsWhileDecoding({ ...limited, method: 'full' })).toBe(false);
   });
 
   it('counts the tokens two answers share before they differ', () => {
