@@ -65,6 +65,9 @@ export async function startTestServer(options: Partial<StartOptions> = {}): Prom
     maxBatch: 4,
     maxPending: 16,
     bodyLimit: 4096,
+    // The tests compute expected tokens on this thread between requests; a busy event loop can let the
+    // server's 5 s idle timer close a kept-alive socket just as the client reuses it (ECONNRESET).
+    keepAliveTimeout: 60_000,
     workerUrl: engineWorkerUrl(),
     ...options,
   });
