@@ -6,6 +6,7 @@ import { benchAttention } from './attention.mjs';
 import { benchDecodeBatch, printDecodeBatch } from './decode-batch.mjs';
 import { benchEngine } from './engine.mjs';
 import { benchKernels } from './kernels.mjs';
+import { benchKvFormatMemory, benchKvFormatSpeed, printKvFormats } from './kv-formats.mjs';
 import { benchMemory } from './memory.mjs';
 import { benchSelection } from './selection.mjs';
 import { format } from './timing.mjs';
@@ -71,3 +72,5 @@ for (const row of await benchMemory()) {
   const mib = (bytes) => format(bytes / 2 ** 20, 1);
   console.log(`| ${row.budget} | ${row.keptRows} | ${mib(row.idealBytes)} | ${mib(row.heldBytes)} | ${format(row.wastePercent, 1)}% | ${format(row.metadataPercent, 2)}% |`);
 }
+
+printKvFormats(await benchKvFormatMemory(), await benchKvFormatSpeed());

@@ -33,6 +33,7 @@ const profile = process.argv.includes('--profile');
 const exportedFunctions = [
   // the block pool (src/cpp/adakv.h)
   'adakv_pool_create',
+  'adakv_pool_create_format',
   'adakv_pool_destroy',
   'adakv_pool_stats',
   'adakv_pool_check',

@@ -10,6 +10,8 @@ export interface AllocatorExports {
   free(pointer: number): void;
   /** Creates a block pool for rows of `headDim` floats; returns its handle. */
   adakv_pool_create(headDim: number, blockSize: number, initialBlocks: number, maxBlocks: number): number;
+  /** Creates a block pool whose blocks hold K/V in `format` (0 f32, 1 f16, 2 int8, 3 int4); returns its handle. */
+  adakv_pool_create_format(headDim: number, blockSize: number, initialBlocks: number, maxBlocks: number, format: number): number;
   /** Destroys a pool and its sequences. */
   adakv_pool_destroy(pool: number): number;
   /** Writes the pool's statistics (doubles) at `out`. */

@@ -1,6 +1,7 @@
 import { ROW_KEYS, ROW_VALUES } from './abi.js';
 import { Allocator } from './allocator.js';
 import { AllocatorError, check } from './errors.js';
+import { KV_FORMATS, kvBlockBytes, kvFormatId, type KvFormat } from './kv-format.js';
 import { POOL_STAT_COUNT, type PoolStats, SEQUENCE_STAT_COUNT, type SequenceStats, poolStatsFrom, sequenceStatsFrom } from './stats.js';
 import type { WasmSource } from './wasm-source.js';
 
@@ -13,6 +14,11 @@ export interface BlockPoolOptions {
   headDim: number;
   /** Tokens per block, 1..1024 (default 16). */
   blockSize?: number;
+  /**
+   * How K/V are stored (default `f32`): `f16`, `int8` or `int4` hold 2, ~1 or ~0.5 bytes per element
+   * (see {@link KvFormat}); appends quantize, attention reads the blocks as they are, reads decode.
+   */
+  format?: KvFormat;
   /** Blocks allocated up front (default 0: allocate on demand). */
   initialBlocks?: number;
   /**
@@ -30,7 +36,10 @@ export interface FlatLayerView {
   cuBlocks: Int32Array;
   /** Block ids, head after head. */
   blockTable: Int32Array;
-  /** Byte offset in the allocator's memory of each listed block's K rows; its V rows follow blockSize rows later. */
+  /**
+   * Byte offset in the allocator's memory of each listed block; in an f32 pool its K rows, its V rows
+   * blockSize rows later (other formats: the layout in the README).
+   */
   blockAddresses: Uint32Array;
 }
 
@@ -52,16 +61,19 @@ export class BlockPool {
   readonly headDim: number;
   /** Tokens per block. */
   readonly blockSize: number;
+  /** How the blocks store K/V. */
+  readonly format: KvFormat;
   /** The most blocks the pool may hold. */
   readonly maxBlocks: number;
   private handle: number;
   private readonly shapes = new Map<number, SequenceShape>();
 
-  private constructor(allocator: Allocator, handle: number, headDim: number, blockSize: number, maxBlocks: number) {
+  private constructor(allocator: Allocator, handle: number, headDim: number, blockSize: number, maxBlocks: number, format: KvFormat) {
     this.allocator = allocator;
     this.handle = handle;
     this.headDim = headDim;
     this.blockSize = blockSize;
+    this.format = format;
     this.maxBlocks = maxBlocks;
   }
 
@@ -84,14 +96,26 @@ export class BlockPool {
     if (blockSize > 1024 || headDim > 4096) {
       throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: blockSize must be at most 1024 and headDim at most 4096, got ${blockSize} and ${headDim}.`);
     }
-    const blockBytes = 2 * blockSize * headDim * 4;
+    const format = options.format ?? 'f32';
+    if (kvFormatId(format) < 0) {
+      throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: format must be one of ${KV_FORMATS.join(', ')}, got ${String(format)}.`);
+    }
+    if (format === 'int4' && headDim % 2 !== 0) {
+      throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: the int4 format packs two values per byte and needs an even headDim, got ${headDim}.`);
+    }
+    const blockBytes = kvBlockBytes(format, blockSize, headDim);
     const heapLimit = Math.max(1, Math.min(Math.floor(MAX_HEAP_BYTES / blockBytes), Math.floor(2 ** 31 / blockSize) - 1));
     const maxBlocks = options.maxBlocks ?? Math.max(heapLimit, initialBlocks);
     if (!Number.isInteger(maxBlocks) || maxBlocks < Math.max(1, initialBlocks)) {
       throw new AllocatorError('INVALID_ARGUMENT', `BlockPool: maxBlocks must be an integer >= max(1, initialBlocks = ${initialBlocks}), got ${maxBlocks}.`);
     }
-    const handle = check(allocator.exports.adakv_pool_create(headDim, blockSize, initialBlocks, maxBlocks), 'BlockPool.create');
-    return new BlockPool(allocator, handle, headDim, blockSize, maxBlocks);
+    const handle = check(
+      format === 'f32'
+        ? allocator.exports.adakv_pool_create(headDim, blockSize, initialBlocks, maxBlocks)
+        : allocator.exports.adakv_pool_create_format(headDim, blockSize, initialBlocks, maxBlocks, kvFormatId(format)),
+      'BlockPool.create',
+    );
+    return new BlockPool(allocator, handle, headDim, blockSize, maxBlocks, format);
   }
 
   /** Adds an empty sequence of `layers` x `kvHeads` heads; returns its handle. */
@@ -129,7 +153,9 @@ export class BlockPool {
 
   /**
    * Keeps, per KV head of `layer`, the rows whose indices `kept[head]` lists (strictly ascending), in
-   * order; whole trailing blocks go back to the pool. Returns how many rows moved.
+   * order; whole trailing blocks go back to the pool. Returns how many rows moved. In an int8/int4 pool
+   * the blocks that change are decoded and encoded again over their new rows (see the README for the
+   * error that adds).
    */
   compact(sequence: number, layer: number, kept: readonly Int32Array[]): number {
     const { kvHeads } = this.shape(sequence);
@@ -155,12 +181,12 @@ export class BlockPool {
     return check(this.allocator.exports.adakv_length(this.live(), sequence, layer, head), 'length');
   }
 
-  /** One head's keys, `[length][headDim]` (a copy). */
+  /** One head's keys, `[length][headDim]` (a copy; decoded to f32: the values attention reads). */
   keys(sequence: number, layer: number, head: number): Float32Array {
     return this.readRows(sequence, layer, head, ROW_KEYS);
   }
 
-  /** One head's values, `[length][headDim]` (a copy). */
+  /** One head's values, `[length][headDim]` (a copy; decoded to f32: the values attention reads). */
   values(sequence: number, layer: number, head: number): Float32Array {
     return this.readRows(sequence, layer, head, ROW_VALUES);
   }

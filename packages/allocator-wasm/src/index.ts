@@ -3,6 +3,7 @@ export type { AllocatorExports } from './abi.js';
 export { BlockPool, DEFAULT_BLOCK_SIZE, type BlockPoolOptions, type FlatLayerView } from './block-pool.js';
 export { Engine, relaxedSimdSupported, type EngineOptions, type EngineVariant } from './engine.js';
 export { AllocatorError, type AllocatorErrorCode } from './errors.js';
+export { INT4_GROUP, KV_FORMATS, kvBlockBytes, type KvFormat } from './kv-format.js';
 export { bf16ToFloat, dequantizeTensor, floatToBf16, floatToHalf, halfToFloat, quantizeTensor } from './quantize.js';
 export { selectAdaptive, type AdaptiveSelection } from './select.js';
 export type { PoolStats, SequenceStats } from './stats.js';

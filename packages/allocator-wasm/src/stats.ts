@@ -1,3 +1,5 @@
+import { kvFormatName, type KvFormat } from './kv-format.js';
+
 /** What a pool holds (src/cpp/stats.h, PoolStat order). */
 export interface PoolStats {
   /** Blocks the pool has. */
@@ -6,9 +8,9 @@ export interface PoolStats {
   freeBlocks: number;
   /** Blocks held by sequences. */
   usedBlocks: number;
-  /** K + V bytes of one block. */
+  /** K + V bytes of one block in the pool's format, scales included. */
   blockBytes: number;
-  /** usedBlocks x blockBytes. */
+  /** usedBlocks x blockBytes, plus residualBytes. */
   heldBytes: number;
   /** Rows (tokens of one head) stored across all sequences. */
   storedRows: number;
@@ -18,6 +20,10 @@ export interface PoolStats {
   metadataBytes: number;
   /** Sequences in the pool. */
   sequences: number;
+  /** f32 rows of the partly filled last blocks of int8/int4 heads (the residual), in bytes. */
+  residualBytes: number;
+  /** The storage format of the pool's blocks. */
+  format: KvFormat;
 }
 
 /** What one sequence holds (SequenceStat order). */
@@ -30,18 +36,20 @@ export interface SequenceStats {
   heldBytes: number;
   /** Bytes of its block tables and positions. */
   metadataBytes: number;
+  /** Bytes of its residual rows (int8/int4 pools), included in heldBytes. */
+  residualBytes: number;
 }
 
-export const POOL_STAT_COUNT = 9;
-export const SEQUENCE_STAT_COUNT = 4;
+export const POOL_STAT_COUNT = 11;
+export const SEQUENCE_STAT_COUNT = 5;
 
 export function poolStatsFrom(values: Float64Array): PoolStats {
-  const [totalBlocks, freeBlocks, usedBlocks, blockBytes, heldBytes, storedRows, wastedRows, metadataBytes, sequences] =
-    Array.from(values) as [number, number, number, number, number, number, number, number, number];
-  return { totalBlocks, freeBlocks, usedBlocks, blockBytes, heldBytes, storedRows, wastedRows, metadataBytes, sequences };
+  const [totalBlocks, freeBlocks, usedBlocks, blockBytes, heldBytes, storedRows, wastedRows, metadataBytes, sequences, residualBytes, format] =
+    Array.from(values) as [number, number, number, number, number, number, number, number, number, number, number];
+  return { totalBlocks, freeBlocks, usedBlocks, blockBytes, heldBytes, storedRows, wastedRows, metadataBytes, sequences, residualBytes, format: kvFormatName(format) };
 }
 
 export function sequenceStatsFrom(values: Float64Array): SequenceStats {
-  const [blocks, rows, heldBytes, metadataBytes] = Array.from(values) as [number, number, number, number];
-  return { blocks, rows, heldBytes, metadataBytes };
+  const [blocks, rows, heldBytes, metadataBytes, residualBytes] = Array.from(values) as [number, number, number, number, number];
+  return { blocks, rows, heldBytes, metadataBytes, residualBytes };
 }

@@ -9,7 +9,7 @@ import {
   dequantizeTensor,
   quantizeTensor,
 } from '../src/index.js';
-import { type ReferenceConfig, type ReferenceWeights, maxAbs, maxAbsDifference, randomFloats, referenceForward, ropeTables } from './engine-helpers.js';
+import { type ReferenceConfig, type ReferenceWeights, maxAbs, maxAbsDifference, randomFloats, randomWeights, referenceForward } from './engine-helpers.js';
 
 // The whole forward pass on small random models against the f64 reference forward of
 // engine-helpers.ts: prefill (logits, observations, the K/V left in the pool), decode over the paged
@@ -21,35 +21,6 @@ const wideConfig: ReferenceConfig = { dim: 256, hiddenDim: 512, layers: 2, query
 // Qwen2.5-0.5B's attention shape (14 query heads over 2 KV heads: groups of 7, head dim 64, NeoX RoPE,
 // Q/K/V biases) in a small model.
 const qwenConfig: ReferenceConfig = { dim: 128, hiddenDim: 96, layers: 2, queryHeads: 14, kvHeads: 2, headDim: 64, vocabSize: 50, contextLength: 64, normEps: 1e-6, ropeStyle: 'neox' };
-
-function randomWeights(c: ReferenceConfig, seed: number, tied = true, biases = false): ReferenceWeights {
-  let s = seed;
-  const matrix = (rows: number, cols: number, scale = 1 / Math.sqrt(cols)) => randomFloats(s++, rows * cols).map((v) => v * scale * 1.7);
-  const norm = () => randomFloats(s++, c.dim).map((v) => 1 + 0.2 * v);
-  const qDim = c.queryHeads * c.headDim;
-  const kvDim = c.kvHeads * c.headDim;
-  const tokenEmbedding = matrix(c.vocabSize, c.dim, 1);
-  const { cos, sin } = ropeTables(c.headDim, c.contextLength);
-  return {
-    tokenEmbedding,
-    layers: Array.from({ length: c.layers }, () => ({
-      attentionNorm: norm(),
-      wq: matrix(qDim, c.dim),
-      wk: matrix(kvDim, c.dim),
-      wv: matrix(kvDim, c.dim),
-      wo: matrix(c.dim, qDim),
-      ffnNorm: norm(),
-      w1: matrix(c.hiddenDim, c.dim),
-      w2: matrix(c.dim, c.hiddenDim),
-      w3: matrix(c.hiddenDim, c.dim),
-      ...(biases ? { bq: randomFloats(s++, qDim).map((v) => v * 0.8), bk: randomFloats(s++, kvDim).map((v) => v * 0.8), bv: randomFloats(s++, kvDim).map((v) => v * 0.5) } : {}),
-    })),
-    finalNorm: norm(),
-    classifier: tied ? tokenEmbedding : matrix(c.vocabSize, c.dim, 1),
-    ropeCos: cos,
-    ropeSin: sin,
-  };
-}
 
 /** The same weights stored as `type` (matrices only), and the f32 values the engine will compute with. */
 function asType(c: ReferenceConfig, w: ReferenceWeights, type: TensorType): { engine: EngineModelWeights; reference: ReferenceWeights } {

@@ -198,3 +198,33 @@ export function maxAbs(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]!));
   return max;
 }
+
+/** A random LLaMA-shaped model of shape `c` (tied classifier unless `tied` is false; Q/K/V biases when asked). */
+export function randomWeights(c: ReferenceConfig, seed: number, tied = true, biases = false): ReferenceWeights {
+  let s = seed;
+  const matrix = (rows: number, cols: number, scale = 1 / Math.sqrt(cols)) => randomFloats(s++, rows * cols).map((v) => v * scale * 1.7);
+  const norm = () => randomFloats(s++, c.dim).map((v) => 1 + 0.2 * v);
+  const qDim = c.queryHeads * c.headDim;
+  const kvDim = c.kvHeads * c.headDim;
+  const tokenEmbedding = matrix(c.vocabSize, c.dim, 1);
+  const { cos, sin } = ropeTables(c.headDim, c.contextLength);
+  return {
+    tokenEmbedding,
+    layers: Array.from({ length: c.layers }, () => ({
+      attentionNorm: norm(),
+      wq: matrix(qDim, c.dim),
+      wk: matrix(kvDim, c.dim),
+      wv: matrix(kvDim, c.dim),
+      wo: matrix(c.dim, qDim),
+      ffnNorm: norm(),
+      w1: matrix(c.hiddenDim, c.dim),
+      w2: matrix(c.dim, c.hiddenDim),
+      w3: matrix(c.hiddenDim, c.dim),
+      ...(biases ? { bq: randomFloats(s++, qDim).map((v) => v * 0.8), bk: randomFloats(s++, kvDim).map((v) => v * 0.8), bv: randomFloats(s++, kvDim).map((v) => v * 0.5) } : {}),
+    })),
+    finalNorm: norm(),
+    classifier: tied ? tokenEmbedding : matrix(c.vocabSize, c.dim, 1),
+    ropeCos: cos,
+    ropeSin: sin,
+  };
+}

@@ -5,6 +5,10 @@
 
 extern "C" {
 int32_t adakv_pool_create(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks);
+// A pool whose blocks hold K/V in `format` (kv_format.h: 0 f32, 1 f16, 2 int8, 3 int4); the call above
+// is this with f32.
+int32_t adakv_pool_create_format(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks,
+                                 int32_t format);
 int32_t adakv_pool_destroy(int32_t pool);
 int32_t adakv_pool_stats(int32_t pool, double* out);
 int32_t adakv_pool_check(int32_t pool);

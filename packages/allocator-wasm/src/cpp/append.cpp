@@ -1,11 +1,79 @@
+#include <cstdlib>
 #include <cstring>
 
+#include "residuals.h"
 #include "cache_ops.h"
+#include "sequence.h"
 
 namespace adakv {
 
 namespace {
 int64_t blocksFor(int64_t rows, int32_t blockSize) { return (rows + blockSize - 1) / blockSize; }
+
+// f32: rows copied as they are.
+void appendF32(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t tokens, const float* keys,
+               const float* values, const int32_t* positions) {
+  const size_t rowBytes = pool->rowFloats() * sizeof(float);
+  for (int32_t t = 0; t < tokens; t++) {
+    const int32_t slot = head.length % pool->blockSize;
+    if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
+    const int32_t block = head.blocks.back();
+    const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
+    std::memcpy(pool->keyRow(block, slot), keys + source, rowBytes);
+    std::memcpy(pool->valueRow(block, slot), values + source, rowBytes);
+    pool->position(block, slot) = positions[t];
+    head.length++;
+  }
+}
+
+// f16: each row encoded in place (no residual: every element stands alone).
+void appendF16(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t tokens, const float* keys,
+               const float* values, const int32_t* positions) {
+  const int32_t d = pool->headDim;
+  for (int32_t t = 0; t < tokens; t++) {
+    const int32_t slot = head.length % pool->blockSize;
+    if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
+    const int32_t block = head.blocks.back();
+    const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
+    uint16_t* k = reinterpret_cast<uint16_t*>(pool->blockBytesAt(block) + pool->layout.keys) + static_cast<size_t>(slot) * d;
+    uint16_t* v = reinterpret_cast<uint16_t*>(pool->blockBytesAt(block) + pool->layout.values) + static_cast<size_t>(slot) * d;
+    for (int32_t c = 0; c < d; c++) {
+      k[c] = storedHalf(keys[source + c]);
+      v[c] = storedHalf(values[source + c]);
+    }
+    pool->position(block, slot) = positions[t];
+    head.length++;
+  }
+}
+
+// int8/int4: rows go to the head's residual (given, owned by the head from now on); a block is encoded
+// when it fills. A partly filled encoded last block (left by compaction) is first decoded into it.
+void appendQuantized(Pool* pool, HeadList& head, float* residual, int32_t h, int32_t kvHeads, int32_t tokens,
+                     const float* keys, const float* values, const int32_t* positions) {
+  const int32_t d = pool->headDim, blockSize = pool->blockSize;
+  const size_t half = static_cast<size_t>(blockSize) * d;
+  if (head.residual == nullptr) {
+    head.residual = residual;
+    const int32_t filled = head.length % blockSize;
+    for (int32_t slot = 0; slot < filled; slot++) {
+      decodeRow(pool->format, blockSize, d, pool->blockBytesAt(head.blocks.back()), 0, slot, residual + static_cast<size_t>(slot) * d);
+      decodeRow(pool->format, blockSize, d, pool->blockBytesAt(head.blocks.back()), 1, slot, residual + half + static_cast<size_t>(slot) * d);
+    }
+  }
+  for (int32_t t = 0; t < tokens; t++) {
+    const int32_t slot = head.length % blockSize;
+    if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
+    const int32_t block = head.blocks.back();
+    const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
+    std::memcpy(head.residual + static_cast<size_t>(slot) * d, keys + source, static_cast<size_t>(d) * sizeof(float));
+    std::memcpy(head.residual + half + static_cast<size_t>(slot) * d, values + source, static_cast<size_t>(d) * sizeof(float));
+    pool->position(block, slot) = positions[t];
+    head.length++;
+    if (slot + 1 == blockSize) encodeBlock(pool->format, blockSize, d, head.residual, head.residual + half, blockSize, pool->blockBytesAt(block));
+  }
+  if (head.length % blockSize == 0) dropResidual(head);
+}
+
 }  // namespace
 
 Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens, const float* keys,
@@ -25,21 +93,23 @@ Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens,
     // Growing a block table now is invisible to the caller if a later step fails.
     if (!head.blocks.reserve(static_cast<size_t>(blocks))) return kOutOfMemory;
   }
+  // Residual rows for the heads that lack them, all taken before anything is written.
+  ResidualBuffers residuals;
+  if (formatNeedsResidual(pool->format)) {
+    const Status status = residuals.take(pool, &sequence->head(layer, 0), kvHeads);
+    if (status != kOk) return status;
+  }
   const Status status = ensureFree(pool, needed);
   if (status != kOk) return status;
 
-  const size_t rowBytes = pool->rowFloats() * sizeof(float);
   for (int32_t h = 0; h < kvHeads; h++) {
     HeadList& head = sequence->head(layer, h);
-    for (int32_t t = 0; t < tokens; t++) {
-      const int32_t slot = head.length % pool->blockSize;
-      if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
-      const int32_t block = head.blocks.back();
-      const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
-      std::memcpy(pool->keyRow(block, slot), keys + source, rowBytes);
-      std::memcpy(pool->valueRow(block, slot), values + source, rowBytes);
-      pool->position(block, slot) = positions[t];
-      head.length++;
+    if (pool->format == kFormatF32) {
+      appendF32(pool, head, h, kvHeads, tokens, keys, values, positions);
+    } else if (pool->format == kFormatF16) {
+      appendF16(pool, head, h, kvHeads, tokens, keys, values, positions);
+    } else {
+      appendQuantized(pool, head, residuals.give(h), h, kvHeads, tokens, keys, values, positions);
     }
   }
   return kOk;

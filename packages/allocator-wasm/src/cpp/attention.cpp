@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "block_readers.h"
 #include "engine/simd.h"
 #include "engine/threads.h"
 
@@ -27,16 +28,15 @@ inline void touchLines(const float* begin, const float* end, F4* sink) {
 // logits[g][r] = scale * q_g . k_r for G heads x R rows: each K vector is loaded once for the G heads
 // and each query vector once for the R rows; per logit one 4-lane accumulator reduced
 // (l0 + l1) + (l2 + l3), then the d % 4 tail in order.
-template <int G, int R>
-inline void logitTile(const float* queries, const float* keys, int32_t d, float scale, float* logits,
-                      int32_t stride) {
+template <int G, int R, class KR>
+inline void logitTile(const float* queries, const KR& keys, int32_t d, float scale, float* logits, int32_t stride) {
   F4 acc[G][R];
   for (int g = 0; g < G; g++)
     for (int r = 0; r < R; r++) acc[g][r] = zero();
   int32_t i = 0;
   for (; i + 4 <= d; i += 4) {
     F4 k[R];
-    for (int r = 0; r < R; r++) k[r] = load(keys + static_cast<size_t>(r) * d + i);
+    for (int r = 0; r < R; r++) k[r] = keys.load4(r, i);
     for (int g = 0; g < G; g++) {
       const F4 q = load(queries + static_cast<size_t>(g) * d + i);
       for (int r = 0; r < R; r++) acc[g][r] = madd(q, k[r], acc[g][r]);
@@ -45,26 +45,26 @@ inline void logitTile(const float* queries, const float* keys, int32_t d, float 
   for (int g = 0; g < G; g++) {
     for (int r = 0; r < R; r++) {
       float total = hsum(acc[g][r]);
-      for (int32_t j = i; j < d; j++) total += queries[static_cast<size_t>(g) * d + j] * keys[static_cast<size_t>(r) * d + j];
+      for (int32_t j = i; j < d; j++) total += queries[static_cast<size_t>(g) * d + j] * keys.at(r, j);
       logits[g * stride + r] = total * scale;
     }
   }
 }
 
 // One block's logits for G heads.
-template <int G>
-void logitsForGroup(const float* queries, const float* keys, int32_t rows, int32_t d, float scale, float* logits,
+template <int G, class KR>
+void logitsForGroup(const float* queries, const KR& keys, int32_t rows, int32_t d, float scale, float* logits,
                     int32_t stride) {
   constexpr int R = G >= 4 ? 2 : 4;
   int32_t r = 0;
-  for (; r + R <= rows; r += R) logitTile<G, R>(queries, keys + static_cast<size_t>(r) * d, d, scale, logits + r, stride);
-  for (; r < rows; r++) logitTile<G, 1>(queries, keys + static_cast<size_t>(r) * d, d, scale, logits + r, stride);
+  for (; r + R <= rows; r += R) logitTile<G, R>(queries, keys.skip(r), d, scale, logits + r, stride);
+  for (; r < rows; r++) logitTile<G, 1>(queries, keys.skip(r), d, scale, logits + r, stride);
 }
 
 // out[g] = out[g] * keep[g] + sum_r weights[g][r] v_r, two heads at a time over 16-float strips of d:
 // each V vector is loaded once per pair of heads.
-template <int G>
-void accumulatePair(float* out, const float* keep, const float* weights, int32_t stride, const float* values,
+template <int G, class VR>
+void accumulatePair(float* out, const float* keep, const float* weights, int32_t stride, const VR& values,
                     int32_t rows, int32_t d) {
   int32_t i = 0;
   for (; i + 16 <= d; i += 16) {
@@ -74,9 +74,8 @@ void accumulatePair(float* out, const float* keep, const float* weights, int32_t
       for (int c = 0; c < 4; c++) a[g][c] = mul(load(out + static_cast<size_t>(g) * d + i + 4 * c), k);
     }
     for (int32_t r = 0; r < rows; r++) {
-      const float* v = values + static_cast<size_t>(r) * d + i;
       F4 vv[4];
-      for (int c = 0; c < 4; c++) vv[c] = load(v + 4 * c);
+      for (int c = 0; c < 4; c++) vv[c] = values.load4(r, i + 4 * c);
       for (int g = 0; g < G; g++) {
         const F4 w = loadSplat(weights + g * stride + r);
         for (int c = 0; c < 4; c++) a[g][c] = madd(w, vv[c], a[g][c]);
@@ -90,7 +89,7 @@ void accumulatePair(float* out, const float* keep, const float* weights, int32_t
     F4 a[G];
     for (int g = 0; g < G; g++) a[g] = mul(load(out + static_cast<size_t>(g) * d + i), splat(keep[g]));
     for (int32_t r = 0; r < rows; r++) {
-      const F4 v = load(values + static_cast<size_t>(r) * d + i);
+      const F4 v = values.load4(r, i);
       for (int g = 0; g < G; g++) a[g] = madd(loadSplat(weights + g * stride + r), v, a[g]);
     }
     for (int g = 0; g < G; g++) store(out + static_cast<size_t>(g) * d + i, a[g]);
@@ -98,14 +97,14 @@ void accumulatePair(float* out, const float* keep, const float* weights, int32_t
   for (; i < d; i++) {
     for (int g = 0; g < G; g++) {
       float acc = out[static_cast<size_t>(g) * d + i] * keep[g];
-      for (int32_t r = 0; r < rows; r++) acc += weights[g * stride + r] * values[static_cast<size_t>(r) * d + i];
+      for (int32_t r = 0; r < rows; r++) acc += weights[g * stride + r] * values.at(r, i);
       out[static_cast<size_t>(g) * d + i] = acc;
     }
   }
 }
 
-template <int G>
-void accumulateGroup(float* out, const float* keep, const float* weights, int32_t stride, const float* values,
+template <int G, class VR>
+void accumulateGroup(float* out, const float* keep, const float* weights, int32_t stride, const VR& values,
                      int32_t rows, int32_t d) {
   int g = 0;
   for (; g + 2 <= G; g += 2) {
@@ -158,31 +157,28 @@ TileState tileState(const Pool* pool, float* base) {
 }
 
 // One block of one KV head for a tile of G query heads: logits, online softmax, weighted values.
-template <int G>
-void attendBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b, const float* queries, float* out,
-                 const TileState& s, const ExpConstants& c) {
-  const int32_t d = pool->headDim, blockSize = pool->blockSize, stride = logitStride(pool);
+template <int G, class KR, class VR>
+void attendBlock(const Pool* pool, int32_t rows, const float* queries, float* out, const TileState& s, const ExpConstants& c,
+                 const KR& keys, const VR& values) {
+  const int32_t d = pool->headDim, stride = logitStride(pool);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  Pool* mutablePool = const_cast<Pool*>(pool);
-  const int32_t block = head.blocks[b];
-  int32_t rows = length - static_cast<int32_t>(b) * blockSize;
-  if (rows > blockSize) rows = blockSize;
-  logitsForGroup<G>(queries, mutablePool->keyRow(block, 0), rows, d, scale, s.logits, stride);
+  logitsForGroup<G>(queries, keys, rows, d, scale, s.logits, stride);
   for (int g = 0; g < G; g++) s.keep[g] = onlineSoftmax(s.logits + g * stride, rows, &s.runningMax[g], &s.runningSum[g], c);
-  accumulateGroup<G>(out, s.keep, s.logits, stride, mutablePool->valueRow(block, 0), rows, d);
+  accumulateGroup<G>(out, s.keep, s.logits, stride, values, rows, d);
 }
 
 // The heads of a group that lane tiles do not cover (group % 4: tiles of 2, then 1), from `first` on.
-void attendBlockTiles(const Pool* pool, const HeadList& head, int32_t length, size_t b, int32_t first, int32_t group,
-                      const float* queries, float* out, float* states, const ExpConstants& c) {
+template <class KR, class VR>
+void attendBlockTiles(const Pool* pool, int32_t rows, int32_t first, int32_t group, const float* queries, float* out,
+                      float* states, const ExpConstants& c, const KR& keys, const VR& values) {
   const int32_t d = pool->headDim;
   const size_t stateFloats = 4 * static_cast<size_t>(logitStride(pool)) + kTileExtra;
   int32_t g = first;
   for (; g + 2 <= group; g += 2, states += stateFloats) {
-    attendBlock<2>(pool, head, length, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
+    attendBlock<2>(pool, rows, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c, keys, values);
   }
   for (; g < group; g++, states += stateFloats) {
-    attendBlock<1>(pool, head, length, b, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c);
+    attendBlock<1>(pool, rows, queries + static_cast<size_t>(g) * d, out + static_cast<size_t>(g) * d, tileState(pool, states), c, keys, values);
   }
 }
 
@@ -217,21 +213,16 @@ void laneStart(const float* queries, int32_t d, const LaneTile& t) {
 }
 
 // R rows' logits for the tile's 4 heads, scaled, into weights[r][g].
-template <int R>
-inline void laneLogits(const float* packed, const float* queries, const float* keys, int32_t d, F4 scale, float* weights) {
+template <int R, class KR>
+inline void laneLogits(const float* packed, const float* queries, const KR& keys, int32_t d, F4 scale, float* weights) {
   F4 acc[R][4];
   for (int r = 0; r < R; r++)
     for (int g = 0; g < 4; g++) acc[r][g] = zero();
-  const float* k[R];
-  for (int r = 0; r < R; r++) k[r] = keys + static_cast<size_t>(r) * d;
   const float* q = packed;
   const int32_t steps = d / 4;
   for (int32_t s = 0; s < steps; s++) {
     F4 kv[R];
-    for (int r = 0; r < R; r++) {
-      kv[r] = load(k[r]);
-      k[r] += 4;
-    }
+    for (int r = 0; r < R; r++) kv[r] = keys.load4(r, 4 * s);
     for (int g = 0; g < 4; g++) {
       const F4 qv = load(q + 4 * g);
       for (int r = 0; r < R; r++) acc[r][g] = madd(qv, kv[r], acc[r][g]);
@@ -245,7 +236,7 @@ inline void laneLogits(const float* packed, const float* queries, const float* k
       float lanes[4];
       store(lanes, logits);
       for (int g = 0; g < 4; g++) {
-        for (int32_t j = 4 * steps; j < d; j++) lanes[g] += queries[static_cast<size_t>(g) * d + j] * k[r][j - 4 * steps];
+        for (int32_t j = 4 * steps; j < d; j++) lanes[g] += queries[static_cast<size_t>(g) * d + j] * keys.at(r, j);
       }
       logits = load(lanes);
     }
@@ -255,7 +246,8 @@ inline void laneLogits(const float* packed, const float* queries, const float* k
 
 // out[g] = out[g] * keep[g] + sum_r weights[r][g] v_r for the tile's 4 heads: strips of 8 floats, each
 // V vector loaded once for the 4 heads.
-inline void laneAccumulate(float* out, F4 keep, const float* weights, const float* values, int32_t rows, int32_t d) {
+template <class VR>
+inline void laneAccumulate(float* out, F4 keep, const float* weights, const VR& values, int32_t rows, int32_t d) {
   float keeps[4];
   store(keeps, keep);
   int32_t i = 0;
@@ -266,10 +258,9 @@ inline void laneAccumulate(float* out, F4 keep, const float* weights, const floa
       a[g][0] = mul(load(out + static_cast<size_t>(g) * d + i), k);
       a[g][1] = mul(load(out + static_cast<size_t>(g) * d + i + 4), k);
     }
-    const float* v = values + i;
     const float* w = weights;
-    for (int32_t r = 0; r < rows; r++, v += d, w += 4) {
-      const F4 v0 = load(v), v1 = load(v + 4);
+    for (int32_t r = 0; r < rows; r++, w += 4) {
+      const F4 v0 = values.load4(r, i), v1 = values.load4(r, i + 4);
       for (int g = 0; g < 4; g++) {
         const F4 wg = loadSplat(w + g);
         a[g][0] = madd(wg, v0, a[g][0]);
@@ -284,9 +275,8 @@ inline void laneAccumulate(float* out, F4 keep, const float* weights, const floa
   if (i + 4 <= d) {
     F4 a[4];
     for (int g = 0; g < 4; g++) a[g] = mul(load(out + static_cast<size_t>(g) * d + i), splat(keeps[g]));
-    const float* v = values + i;
-    for (int32_t r = 0; r < rows; r++, v += d) {
-      const F4 v0 = load(v);
+    for (int32_t r = 0; r < rows; r++) {
+      const F4 v0 = values.load4(r, i);
       for (int g = 0; g < 4; g++) a[g] = madd(loadSplat(weights + 4 * r + g), v0, a[g]);
     }
     for (int g = 0; g < 4; g++) store(out + static_cast<size_t>(g) * d + i, a[g]);
@@ -295,25 +285,21 @@ inline void laneAccumulate(float* out, F4 keep, const float* weights, const floa
   for (; i < d; i++) {
     for (int g = 0; g < 4; g++) {
       float acc = out[static_cast<size_t>(g) * d + i] * keeps[g];
-      for (int32_t r = 0; r < rows; r++) acc += weights[4 * r + g] * values[static_cast<size_t>(r) * d + i];
+      for (int32_t r = 0; r < rows; r++) acc += weights[4 * r + g] * values.at(r, i);
       out[static_cast<size_t>(g) * d + i] = acc;
     }
   }
 }
 
 // One block of one KV head for a lane tile: logits, online softmax (4 heads at once), weighted values.
-__attribute__((noinline)) void laneBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b,
-                                         const float* queries, float* out, const LaneTile& t, const ExpConstants& c) {
-  const int32_t d = pool->headDim, blockSize = pool->blockSize;
-  Pool* mutablePool = const_cast<Pool*>(pool);
-  const int32_t block = head.blocks[b];
-  int32_t rows = length - static_cast<int32_t>(b) * blockSize;
-  if (rows > blockSize) rows = blockSize;
+template <class KR, class VR>
+__attribute__((noinline)) void laneBlock(const Pool* pool, int32_t rows, const float* queries, float* out, const LaneTile& t,
+                                         const ExpConstants& c, const KR& keys, const VR& values) {
+  const int32_t d = pool->headDim;
   const F4 scale = splat(1.0f / std::sqrt(static_cast<float>(d)));
-  const float* keys = mutablePool->keyRow(block, 0);
   int32_t r = 0;
-  for (; r + 2 <= rows; r += 2) laneLogits<2>(t.packed, queries, keys + static_cast<size_t>(r) * d, d, scale, t.weights + 4 * r);
-  if (r < rows) laneLogits<1>(t.packed, queries, keys + static_cast<size_t>(r) * d, d, scale, t.weights + 4 * r);
+  for (; r + 2 <= rows; r += 2) laneLogits<2>(t.packed, queries, keys.skip(r), d, scale, t.weights + 4 * r);
+  if (r < rows) laneLogits<1>(t.packed, queries, keys.skip(r), d, scale, t.weights + 4 * r);
   F4 blockMax = load(t.weights);
   for (r = 1; r < rows; r++) blockMax = max(blockMax, load(t.weights + 4 * r));
   const F4 runningMax = load(t.state);
@@ -328,17 +314,48 @@ __attribute__((noinline)) void laneBlock(const Pool* pool, const HeadList& head,
   }
   store(t.state, nextMax);
   store(t.state + 4, madd(load(t.state + 4), keep, sum));
-  laneAccumulate(out, keep, t.weights, mutablePool->valueRow(block, 0), rows, d);
+  laneAccumulate(out, keep, t.weights, values, rows, d);
 }
 
 int32_t tilesPerHead(int32_t group) { return group / 4 + (group % 4) / 2 + (group % 2); }
 
-// The rows of block b of `head` read (its first `length` rows; not the tail of a partly filled block).
+// The rows of block b of `head` read (f32: its first `length` rows, not the tail of a partly filled
+// block; other formats: the whole block, scales included; a residual is in cache already).
 inline void touchBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b, F4* sink) {
   Pool* mutablePool = const_cast<Pool*>(pool);
+  if (pool->format != kFormatF32) {
+    if (head.residualBlock(b)) return;
+    const float* base = pool->blockBase[head.blocks[b]];
+    touchLines(base, base + pool->blockBytes() / sizeof(float), sink);
+    return;
+  }
   int32_t rows = length - static_cast<int32_t>(b) * pool->blockSize;
   if (rows > pool->blockSize) rows = pool->blockSize;
   touchLines(mutablePool->keyRow(head.blocks[b], 0), mutablePool->valueRow(head.blocks[b], rows), sink);
+}
+
+// Calls fn(keys, values) with the readers of block b of `head` in the pool's format (f32 for a residual).
+template <class Fn>
+inline void withBlockReaders(const Pool* pool, const HeadList& head, size_t b, const ReaderConstants& rc, Fn&& fn) {
+  const int32_t d = pool->headDim;
+  if (pool->format == kFormatF32 || head.residualBlock(b)) {
+    const float* base = head.residualBlock(b) ? head.residual : pool->blockBase[head.blocks[b]];
+    fn(F32Rows{base, d}, F32Rows{base + static_cast<size_t>(pool->blockSize) * d, d});
+    return;
+  }
+  const unsigned char* base = pool->blockBytesAt(head.blocks[b]);
+  const BlockLayout& l = pool->layout;
+  const float* keyScales = reinterpret_cast<const float*>(base + l.keyScales);
+  const float* valueScales = reinterpret_cast<const float*>(base + l.valueScales);
+  if (pool->format == kFormatF16) {
+    fn(F16Rows{reinterpret_cast<const uint16_t*>(base + l.keys), d, &rc},
+       F16Rows{reinterpret_cast<const uint16_t*>(base + l.values), d, &rc});
+  } else if (pool->format == kFormatInt8) {
+    fn(Int8ChannelRows{reinterpret_cast<const int8_t*>(base + l.keys), keyScales, d, &rc},
+       Int8RowRows{reinterpret_cast<const int8_t*>(base + l.values), valueScales, d, &rc});
+  } else {
+    fn(Int4ChannelRows{base + l.keys, keyScales, d, &rc}, Int4GroupRows{base + l.values, valueScales, d, &rc});
+  }
 }
 
 }  // namespace
@@ -359,6 +376,7 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
   float* states = scratch + static_cast<size_t>(laneTiles) * laneTileFloats(pool);
   F4 sink = zero();
   const ExpConstants c = expConstants();
+  const ReaderConstants rc = readerConstants();
   // Head after head, each head's blocks in order; the next block is touched while the current one is
   // computed. (Walking block b of every head before block b + 1 read memory in address order but ran
   // slower here: the heads' queries and outputs then crowd the K/V out of the L1 cache.)
@@ -381,11 +399,15 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
     }
     for (size_t b = 0; b < blocks; b++) {
       if (b + 1 < blocks) touchBlock(pool, head, length, b + 1, &sink);
-      for (int32_t t = 0; t < laneTiles; t++) {
-        laneBlock(pool, head, length, b, headQueries + static_cast<size_t>(4 * t) * d, headOut + static_cast<size_t>(4 * t) * d,
-                  laneTile(pool, scratch + t * laneTileFloats(pool)), c);
-      }
-      if (tiles > 0) attendBlockTiles(pool, head, length, b, laneHeads, group, headQueries, headOut, states, c);
+      int32_t rows = length - static_cast<int32_t>(b) * pool->blockSize;
+      if (rows > pool->blockSize) rows = pool->blockSize;
+      withBlockReaders(pool, head, b, rc, [&](const auto& keys, const auto& values) {
+        for (int32_t t = 0; t < laneTiles; t++) {
+          laneBlock(pool, rows, headQueries + static_cast<size_t>(4 * t) * d, headOut + static_cast<size_t>(4 * t) * d,
+                    laneTile(pool, scratch + t * laneTileFloats(pool)), c, keys, values);
+        }
+        if (tiles > 0) attendBlockTiles(pool, rows, laneHeads, group, headQueries, headOut, states, c, keys, values);
+      });
     }
     for (int32_t t = 0; t < laneTiles; t++) {
       const LaneTile lt = laneTile(pool, scratch + t * laneTileFloats(pool));

@@ -1,6 +1,8 @@
+#include <cstdlib>
 #include <cstring>
 
 #include "cache_ops.h"
+#include "head_rows.h"
 #include "sequence.h"
 
 namespace adakv {
@@ -24,6 +26,43 @@ bool planIsValid(const Sequence* sequence, const HeadList* heads, const int32_t*
   return true;
 }
 
+// f16/int8/int4: from the first block that changes on, each destination block's rows are decoded into
+// `scratch` ([blockSize][d] K then V), then the block is encoded again (f16 exactly; int8/int4 with
+// scales over its new rows, which adds at most half a new scale per element). Sources are ascending
+// and never before their destination, so a block is read whole before it is written. The partly
+// filled last block this writes is encoded over its rows: its residual goes.
+int32_t compactEncoded(Pool* pool, HeadList& head, int32_t count, const int32_t* kept, float* scratch) {
+  const int32_t blockSize = pool->blockSize, d = pool->headDim;
+  int32_t first = 0;
+  while (first < count && kept[first] == first) first++;
+  const size_t keepBlocks = static_cast<size_t>((count + blockSize - 1) / blockSize);
+  if (first == count) {  // nothing moves: the rows past `count` are dropped
+    head.length = count;
+    releaseBlocksFrom(pool, head, keepBlocks);
+    return 0;
+  }
+  float* keys = scratch;
+  float* values = scratch + static_cast<size_t>(blockSize) * d;
+  int32_t moved = 0;
+  for (int32_t b = first / blockSize; b * blockSize < count; b++) {
+    const int32_t begin = b * blockSize;
+    const int32_t rows = count - begin < blockSize ? count - begin : blockSize;
+    const int32_t block = head.blocks[static_cast<size_t>(b)];
+    for (int32_t slot = 0; slot < rows; slot++) {
+      const int32_t source = kept[begin + slot];
+      readRow(pool, head, source, 0, keys + static_cast<size_t>(slot) * d);
+      readRow(pool, head, source, 1, values + static_cast<size_t>(slot) * d);
+      pool->position(block, slot) = pool->position(head.blocks[static_cast<size_t>(source / blockSize)], source % blockSize);
+      moved += source != begin + slot;
+    }
+    encodeBlock(pool->format, blockSize, d, keys, values, rows, pool->blockBytesAt(block));
+    if (head.residualBlock(static_cast<size_t>(b))) dropResidual(head);
+  }
+  head.length = count;
+  releaseBlocksFrom(pool, head, keepBlocks);
+  return moved;
+}
+
 }  // namespace
 
 int32_t compactRows(Pool* pool, Sequence* sequence, int32_t layer, const int32_t* keptCounts,
@@ -33,6 +72,18 @@ int32_t compactRows(Pool* pool, Sequence* sequence, int32_t layer, const int32_t
   HeadList* heads = &sequence->head(layer, 0);
   if (!planIsValid(sequence, heads, keptCounts, keptIndices)) return kInvalidPlan;
 
+  if (pool->format != kFormatF32) {
+    float* scratch = static_cast<float*>(std::malloc(pool->residualFloats() * sizeof(float)));
+    if (scratch == nullptr) return kOutOfMemory;
+    int32_t moved = 0;
+    size_t offset = 0;
+    for (int32_t h = 0; h < sequence->kvHeads; h++) {
+      moved += compactEncoded(pool, heads[h], keptCounts[h], keptIndices + offset, scratch);
+      offset += static_cast<size_t>(keptCounts[h]);
+    }
+    std::free(scratch);
+    return moved;
+  }
   const int32_t blockSize = pool->blockSize;
   const size_t rowBytes = pool->rowFloats() * sizeof(float);
   int32_t moved = 0;

@@ -41,14 +41,19 @@ adakv::Pool* adakv::findPoolHandle(int32_t handle) {
   return slot < 0 ? nullptr : pools[slot];
 }
 
-ADAKV_EXPORT int32_t adakv_pool_create(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks) {
+ADAKV_EXPORT int32_t adakv_pool_create_format(int32_t headDim, int32_t blockSize, int32_t initialBlocks,
+                                              int32_t maxBlocks, int32_t format) {
   const int32_t slot = adakv::claimSlot(pools, poolGenerations);
   if (slot < 0) return adakv::kOutOfMemory;
   adakv::Pool* pool = nullptr;
-  const adakv::Status status = adakv::createPool(headDim, blockSize, initialBlocks, maxBlocks, &pool);
+  const adakv::Status status = adakv::createPool(headDim, blockSize, initialBlocks, maxBlocks, format, &pool);
   if (status != adakv::kOk) return status;
   pools[slot] = pool;
   return adakv::makeHandle(slot, poolGenerations[slot]);
+}
+
+ADAKV_EXPORT int32_t adakv_pool_create(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks) {
+  return adakv_pool_create_format(headDim, blockSize, initialBlocks, maxBlocks, adakv::kFormatF32);
 }
 
 ADAKV_EXPORT int32_t adakv_pool_destroy(int32_t poolHandle) {

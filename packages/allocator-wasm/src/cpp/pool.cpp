@@ -10,8 +10,10 @@ constexpr int32_t kMaxBlockSize = 1024;
 constexpr int32_t kMaxHeadDim = 4096;
 }  // namespace
 
-Status createPool(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks, Pool** out) {
+Status createPool(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks, int32_t format,
+                  Pool** out) {
   if (headDim <= 0 || headDim > kMaxHeadDim) return kInvalidArgument;
+  if (!isKvFormat(format) || (format == kFormatInt4 && headDim % 2 != 0)) return kInvalidArgument;
   if (blockSize <= 0 || blockSize > kMaxBlockSize) return kInvalidArgument;
   if (initialBlocks < 0 || maxBlocks < initialBlocks || maxBlocks <= 0) return kInvalidArgument;
   // Every row index of the pool (block * blockSize + slot) must fit an int32.
@@ -21,6 +23,8 @@ Status createPool(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int
   pool->headDim = headDim;
   pool->blockSize = blockSize;
   pool->maxBlocks = maxBlocks;
+  pool->format = format;
+  pool->layout = blockLayout(format, blockSize, headDim);
   if (initialBlocks > 0) {
     Status status = growPool(pool, initialBlocks);
     if (status != kOk) {
@@ -36,7 +40,11 @@ void destroyPool(Pool* pool) {
   for (size_t s = 0; s < pool->sequences.size(); s++) {
     Sequence* sequence = pool->sequences[s];
     if (sequence == nullptr) continue;
-    for (int32_t i = 0; i < sequence->layers * sequence->kvHeads; i++) sequence->heads[i].~HeadList();
+    for (int32_t i = 0; i < sequence->layers * sequence->kvHeads; i++) {
+      std::free(sequence->heads[i].residual);
+      std::free(sequence->heads[i].spareResidual);
+      sequence->heads[i].~HeadList();
+    }
     std::free(sequence->heads);
     delete sequence;
   }
@@ -48,7 +56,7 @@ Status growPool(Pool* pool, int32_t count) {
   if (count <= 0) return kOk;
   const int64_t total = static_cast<int64_t>(pool->totalBlocks()) + count;
   if (total > pool->maxBlocks) return kPoolExhausted;
-  const uint64_t chunkBytes = static_cast<uint64_t>(count) * pool->blockFloats() * sizeof(float);
+  const uint64_t chunkBytes = static_cast<uint64_t>(count) * pool->blockBytes();
   if (chunkBytes > SIZE_MAX) return kOutOfMemory;
   // Reserve every metadata array first so the commit below cannot fail halfway.
   if (!pool->chunks.reserve(pool->chunks.size() + 1) || !pool->blockBase.reserve(static_cast<size_t>(total)) ||
@@ -56,11 +64,13 @@ Status growPool(Pool* pool, int32_t count) {
       !pool->freeBlocks.reserve(static_cast<size_t>(total))) {
     return kOutOfMemory;
   }
-  float* chunk = static_cast<float*>(std::malloc(static_cast<size_t>(chunkBytes)));
+  unsigned char* chunk = static_cast<unsigned char*>(std::malloc(static_cast<size_t>(chunkBytes)));
   if (chunk == nullptr) return kOutOfMemory;
   const int32_t first = pool->totalBlocks();
-  pool->chunks.pushReserved(chunk);
-  for (int32_t i = 0; i < count; i++) pool->blockBase.pushReserved(chunk + static_cast<size_t>(i) * pool->blockFloats());
+  pool->chunks.pushReserved(reinterpret_cast<float*>(chunk));
+  for (int32_t i = 0; i < count; i++) {
+    pool->blockBase.pushReserved(reinterpret_cast<float*>(chunk + static_cast<size_t>(i) * pool->blockBytes()));
+  }
   pool->positions.resize(static_cast<size_t>(total) * pool->blockSize, -1);
   // Pushed in descending order so blocks are handed out in ascending order.
   for (int32_t block = first + count - 1; block >= first; block--) pool->freeBlocks.pushReserved(block);

@@ -38,7 +38,13 @@ Sequence* findSequence(Pool* pool, int32_t handle) {
 }
 
 void releaseBlocksFrom(Pool* pool, HeadList& head, size_t keepBlocks) {
+  if (head.residual != nullptr && head.blocks.size() > keepBlocks) dropResidual(head);
   while (head.blocks.size() > keepBlocks) pool->freeBlocks.pushReserved(head.blocks.pop());
+}
+
+void dropResidual(HeadList& head) {
+  std::free(head.residual);
+  head.residual = nullptr;
 }
 
 Status removeSequence(Pool* pool, int32_t handle) {
@@ -47,6 +53,7 @@ Status removeSequence(Pool* pool, int32_t handle) {
   Sequence* sequence = pool->sequences[slot];
   for (int32_t i = 0; i < sequence->layers * sequence->kvHeads; i++) {
     releaseBlocksFrom(pool, sequence->heads[i], 0);
+    std::free(sequence->heads[i].spareResidual);
     sequence->heads[i].~HeadList();
   }
   std::free(sequence->heads);

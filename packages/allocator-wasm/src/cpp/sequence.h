@@ -12,7 +12,10 @@ int32_t addSequence(Pool* pool, int32_t layers, int32_t kvHeads);
 Status removeSequence(Pool* pool, int32_t handle);
 // The live sequence a handle names, or nullptr.
 Sequence* findSequence(Pool* pool, int32_t handle);
-// Gives every block of `head` back to the pool from index `keepBlocks` on.
+// Gives every block of `head` back to the pool from index `keepBlocks` on (with the residual, if its
+// block goes).
 void releaseBlocksFrom(Pool* pool, HeadList& head, size_t keepBlocks);
+// Frees the head's residual rows (its last block is then read as encoded).
+void dropResidual(HeadList& head);
 
 }  // namespace adakv

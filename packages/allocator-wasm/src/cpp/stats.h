@@ -12,23 +12,25 @@ enum PoolStat : int32_t {
   kStatTotalBlocks,
   kStatFreeBlocks,
   kStatUsedBlocks,
-  kStatBlockBytes,     // K + V bytes of one block
-  kStatHeldBytes,      // used blocks x block bytes
+  kStatBlockBytes,     // K + V bytes of one block, scales included
+  kStatHeldBytes,      // used blocks x block bytes + residual bytes
   kStatStoredRows,     // rows held across all heads
   kStatWastedRows,     // empty row slots inside used blocks
   kStatMetadataBytes,  // block tables, positions, free list and bookkeeping
   kStatSequences,
+  kStatResidualBytes,  // f32 rows of partly filled int8/int4 blocks (also in held bytes)
+  kStatFormat,         // KvFormat of the pool
   kPoolStatCount,
 };
 
 // Layout of the doubles written by sequenceStats.
-enum SequenceStat : int32_t { kSeqBlocks, kSeqRows, kSeqHeldBytes, kSeqMetadataBytes, kSequenceStatCount };
+enum SequenceStat : int32_t { kSeqBlocks, kSeqRows, kSeqHeldBytes, kSeqMetadataBytes, kSeqResidualBytes, kSequenceStatCount };
 
 void poolStats(const Pool* pool, double* out);
 void sequenceStats(const Pool* pool, const Sequence* sequence, double* out);
 
 // No block owned twice or both owned and free, free + used = total, every block table holds exactly
-// ceil(length / blockSize) blocks. kOk, kInvariantBroken, or kOutOfMemory for the check's scratch.
+// ceil(length / blockSize) blocks, a residual only on a partly filled last block of an int8/int4 pool. kOk, kInvariantBroken, or kOutOfMemory for the check's scratch.
 Status checkPool(const Pool* pool);
 
 }  // namespace adakv

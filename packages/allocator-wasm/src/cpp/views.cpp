@@ -2,11 +2,17 @@
 
 #include <cstring>
 
+#include "head_rows.h"
+
 namespace adakv {
 
 int32_t copyRows(Pool* pool, HeadList& head, int32_t kind, float* out) {
   if (kind != kKeys && kind != kValues) return kInvalidArgument;
   if (head.length > 0 && out == nullptr) return kInvalidArgument;
+  if (pool->format != kFormatF32) {  // decoded row by row
+    for (int32_t row = 0; row < head.length; row++) readRow(pool, head, row, kind, out + static_cast<size_t>(row) * pool->headDim);
+    return head.length;
+  }
   for (size_t b = 0; b < head.blocks.size(); b++) {
     const int32_t first = static_cast<int32_t>(b) * pool->blockSize;
     int32_t rows = head.length - first;

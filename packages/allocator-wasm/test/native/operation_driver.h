@@ -59,7 +59,16 @@ class OperationDriver {
     blockSize_ = 1 + shape % 8;
     maxBlocks_ = 1 + static_cast<int32_t>(in_.below(48));
     const int32_t initial = static_cast<int32_t>(in_.below(static_cast<uint32_t>(maxBlocks_) + 1));
-    pool_ = adakv_pool_create(headDim_, blockSize_, initial, maxBlocks_);
+    // Half the runs store f32 (exact values); the others f16, int8 or int4 (int4 needs an even head dim).
+    const uint8_t format = in_.byte();
+    format_ = format < 128 ? 0 : 1 + format % 3;
+    if (format_ == 3 && headDim_ % 2 != 0) {
+      REQUIRE(adakv_pool_create_format(headDim_, blockSize_, initial, maxBlocks_, 3) == adakv::kInvalidArgument);
+      headDim_++;
+    }
+    REQUIRE(adakv_pool_create_format(headDim_, blockSize_, initial, maxBlocks_, 4) == adakv::kInvalidArgument);
+    pool_ = format_ == 0 ? adakv_pool_create(headDim_, blockSize_, initial, maxBlocks_)
+                         : adakv_pool_create_format(headDim_, blockSize_, initial, maxBlocks_, format_);
     REQUIRE(pool_ >= 0);
     return true;
   }
@@ -187,7 +196,8 @@ class OperationDriver {
     for (int32_t q = 0; q < queryHeads; q++) {
       const int32_t head = q / group;
       std::vector<double> expected =
-          referenceAttention(&queries[static_cast<size_t>(q) * headDim_], sequence->head(layer, head), head, headDim_);
+          format_ == 0 ? referenceAttention(&queries[static_cast<size_t>(q) * headDim_], sequence->head(layer, head), head, headDim_)
+                       : storedAttention(&queries[static_cast<size_t>(q) * headDim_], sequence->handle, layer, head);
       for (int32_t c = 0; c < headDim_; c++) {
         REQUIRE(std::fabs(expected[c] - out[static_cast<size_t>(q) * headDim_ + c]) < 1e-4);
       }
@@ -241,7 +251,7 @@ class OperationDriver {
     std::vector<int32_t> sorted(table.begin(), table.begin() + blockCount);
     std::sort(sorted.begin(), sorted.end());
     REQUIRE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
-    if (blockCount > 0 && sequence->head(layer, 0).size() > 0) {
+    if (format_ == 0 && blockCount > 0 && sequence->head(layer, 0).size() > 0) {
       // The first block's first key row, read in place through its address.
       const float* row = reinterpret_cast<const float*>(addresses[0]);
       REQUIRE(row[0] == keyValue(sequence->head(layer, 0)[0], 0, 0));
@@ -271,8 +281,8 @@ class OperationDriver {
           for (int32_t i = 0; i < length; i++) {
             REQUIRE(positions[i] == expected[i]);
             for (int32_t c = 0; c < headDim_; c++) {
-              REQUIRE(keys[static_cast<size_t>(i) * headDim_ + c] == keyValue(expected[i], h, c));
-              REQUIRE(values[static_cast<size_t>(i) * headDim_ + c] == valueValue(expected[i], h, c));
+              REQUIRE(std::fabs(keys[static_cast<size_t>(i) * headDim_ + c] - keyValue(expected[i], h, c)) <= tolerance());
+              REQUIRE(std::fabs(values[static_cast<size_t>(i) * headDim_ + c] - valueValue(expected[i], h, c)) <= tolerance());
             }
           }
         }
@@ -294,12 +304,50 @@ class OperationDriver {
     return softmaxAverage(logits, positions, head, headDim);
   }
 
+  // Softmax attention in f64 over the rows as the pool reads them back (decoded): the kernels must
+  // read the encoded blocks and the residual exactly as decodeRow does.
+  std::vector<double> storedAttention(const float* query, int32_t sequence, int32_t layer, int32_t head) {
+    const int32_t length = adakv_length(pool_, sequence, layer, head);
+    std::vector<float> keys(static_cast<size_t>(length) * headDim_ + 1), values(keys.size());
+    REQUIRE(adakv_read_rows(pool_, sequence, layer, head, 0, keys.data()) == length);
+    REQUIRE(adakv_read_rows(pool_, sequence, layer, head, 1, values.data()) == length);
+    std::vector<double> logits(static_cast<size_t>(length)), out(static_cast<size_t>(headDim_), 0.0);
+    double max = -INFINITY, total = 0;
+    for (int32_t r = 0; r < length; r++) {
+      double dot = 0;
+      for (int32_t c = 0; c < headDim_; c++) dot += static_cast<double>(query[c]) * keys[static_cast<size_t>(r) * headDim_ + c];
+      logits[r] = dot / std::sqrt(static_cast<double>(headDim_));
+      max = std::max(max, logits[r]);
+    }
+    for (int32_t r = 0; r < length; r++) {
+      const double weight = std::exp(logits[r] - max);
+      total += weight;
+      for (int32_t c = 0; c < headDim_; c++) out[c] += weight * values[static_cast<size_t>(r) * headDim_ + c];
+    }
+    for (double& x : out) x = length > 0 ? x / total : 0.0;
+    return out;
+  }
+
+  // How far a stored value may be from the written one. Keys and values here lie within 5.5 in
+  // magnitude; a scale is at most 5.5 / 127 (int8) or 5.5 / 7 (int4), and every re-encoding by a
+  // compaction adds at most half a scale: the limits allow a few of them and still tell heads (1 apart)
+  // and rows of different columns of int8 apart.
+  float tolerance() const {
+    switch (format_) {
+      case 1: return 4e-3f;  // f16: half an ulp of values below 8, exact on re-encoding
+      case 2: return 0.12f;
+      case 3: return 0.95f;
+      default: return 0.0f;
+    }
+  }
+
   int64_t blocks(int64_t rows) const { return (rows + blockSize_ - 1) / blockSize_; }
 
   ByteSource& in_;
   int32_t pool_ = -1;
   int32_t headDim_ = 1;
   int32_t blockSize_ = 1;
+  int32_t format_ = 0;  // KvFormat
   int32_t maxBlocks_ = 1;
   int32_t nextPosition_ = 0;
   std::vector<ShadowSequence> live_;

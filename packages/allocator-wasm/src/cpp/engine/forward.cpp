@@ -7,6 +7,7 @@
 
 #include "../attention.h"
 #include "../cache_ops.h"
+#include "../residuals.h"
 #include "formats.h"
 #include "ops.h"
 #include "threads.h"
@@ -263,6 +264,7 @@ Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* toke
   for (int32_t i = 0; i < c.layers * c.kvHeads; i++) {
     if (!sequence->heads[i].blocks.reserve(static_cast<size_t>(blocksAfter))) return kOutOfMemory;
   }
+  if ((status = reserveResiduals(pool, sequence->heads, c.layers * c.kvHeads)) != kOk) return status;
   status = ensureFree(pool, needed);
   if (status != kOk) return status;
   // Work memory for the chunk's rows only; attention reads earlier chunks from the blocks.
@@ -323,6 +325,7 @@ Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_
       HeadList& head = sequences[i]->heads[h];
       if (head.length % pool->blockSize == 0 && !head.blocks.reserve(head.blocks.size() + 1)) return kOutOfMemory;
     }
+    if ((status = reserveResiduals(pool, sequences[i]->heads, c.layers * c.kvHeads)) != kOk) return status;
   }
   status = ensureFree(pool, needed);
   if (status != kOk) return status;

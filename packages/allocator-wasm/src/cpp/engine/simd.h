@@ -136,6 +136,15 @@ inline I8 loadU16(const uint16_t* p) { return wasm_v128_load(p); }
 inline I4 u16Low(I8 v) { return wasm_u32x4_extend_low_u16x8(v); }
 inline I4 u16High(I8 v) { return wasm_u32x4_extend_high_u16x8(v); }
 inline I4 u32load16x4(const uint16_t* p) { return wasm_u32x4_load16x4(p); }
+// 4 signed bytes to 4 floats. `zero` must be opaque() zeros: without it clang 14 merges the widening
+// and the conversion into one sitofp and scalarizes it (4 extract_lane + 4 scalar converts, measured
+// 2x slower attention over int8 blocks).
+inline F4 i8x4ToFloat(const int8_t* p, I4 zero) {
+  const I4 wide = wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_low_i8x16(wasm_v128_load32_zero(p)));
+  return wasm_f32x4_convert_i32x4(wasm_v128_xor(wide, zero));
+}
+// The 16 bits at p in the low half of every lane (the high half is unspecified: mask it off).
+inline I4 u16SplatLanes(const uint8_t* p) { return wasm_v128_load16_splat(p); }
 
 #else  // plain lanes for the native builds
 
@@ -280,6 +289,8 @@ inline I8 loadU16(const uint16_t* p) { I8 r; std::memcpy(r.l, p, 16); return r; 
 inline I4 u16Low(I8 v) { I4 r; for (int i = 0; i < 4; i++) r.l[i] = static_cast<uint16_t>(v.l[i]); return r; }
 inline I4 u16High(I8 v) { I4 r; for (int i = 0; i < 4; i++) r.l[i] = static_cast<uint16_t>(v.l[4 + i]); return r; }
 inline I4 u32load16x4(const uint16_t* p) { I4 r; for (int i = 0; i < 4; i++) r.l[i] = p[i]; return r; }
+inline F4 i8x4ToFloat(const int8_t* p, I4) { F4 r; for (int i = 0; i < 4; i++) r.l[i] = static_cast<float>(p[i]); return r; }
+inline I4 u16SplatLanes(const uint8_t* p) { return i32splat(p[0] | (p[1] << 8)); }
 
 #endif
 
