@@ -1,4 +1,4 @@
-import { BACKEND_CHOICES, methodNames } from '@adakv/core';
+import { BACKEND_CHOICES, KV_FORMATS, methodNames } from '@adakv/core';
 import { type Command, Option } from 'commander';
 import { integer, number } from './options.js';
 
@@ -19,6 +19,9 @@ export function methodOptionFlags(command: Command): Command {
 export const methodOption = () => new Option('--method <name>', 'compression method').choices(methodNames).default('ada-snapkv');
 export const threadsOption = () =>
   new Option('--threads <n>', 'threads the wasm engine runs the model on (default: the available cores; results do not depend on it)').argParser(integer(1, 64));
+
+export const kvFormatOption = (what: string) =>
+  new Option('--kv-format <format>', `how ${what} stores K/V: f32, f16, or int8 / int4 (KIVI-style scales; wasm backend only)`).choices(KV_FORMATS);
 
 export const backendOption = () =>
   new Option('--backend <name>', 'where the model and its KV cache run: wasm, webgpu, reference, or auto (WebGPU on a hardware adapter, else wasm)').choices(BACKEND_CHOICES).default('wasm');

@@ -175,6 +175,20 @@ describe('adakv run', () => {
     expect(long.err()).not.toMatch(/note:/);
   });
 
+  it('keeps the compressed run\'s K/V in int8 with --kv-format: fewer bytes, the full cache still f32', async () => {
+    const f32 = captureIo();
+    expect(await runCli(['run', '--steps', '24', '--json'], f32)).toBe(0);
+    const int8 = captureIo();
+    expect(await runCli(['run', '--steps', '24', '--json', '--kv-format', 'int8'], int8)).toBe(0);
+    const [plain, quantized] = [JSON.parse(f32.out()), JSON.parse(int8.out())];
+    expect(quantized.kvFormat).toBe('int8');
+    expect(quantized.kvBytes).toBeLessThan(plain.kvBytes * 0.6);
+    expect(quantized.full.kvBytes).toBe(plain.full.kvBytes);
+    const refused = captureIo();
+    expect(await runCli(['run', '--steps', '2', '--kv-format', 'int4', '--backend', 'reference'], refused)).toBe(2);
+    expect(refused.err()).toMatch(/^error: The reference backend stores K\/V as f32, not int4/);
+  });
+
   it('keeps the cache within --max-cache-tokens while decoding', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '40', '--max-cache-tokens', '24', '--window', '4', '--evict-every', '4', '--json', '--no-compare'], io)).toBe(0);

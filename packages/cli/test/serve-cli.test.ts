@@ -101,8 +101,9 @@ describe('adakv serve, the process', () => {
     expect(unreadable.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('serves with the limits it was given, then stops cleanly on SIGTERM (exit 0)', async () => {
-    const exited = await serve(['--port', '0', '--request-timeout', '2s', '--max-connections', '8', '--keep-alive-timeout', '500ms'], async (url) => {
+  it('serves with the limits and the K/V format it was given, then stops cleanly on SIGTERM (exit 0)', async () => {
+    const limits = ['--request-timeout', '2s', '--max-connections', '8', '--keep-alive-timeout', '500ms', '--kv-format', 'int8'];
+    const exited = await serve(['--port', '0', ...limits], async (url) => {
       const health = await fetch(`${url}/health`);
       expect(health.status).toBe(200);
       const completion = await fetch(`${url}/v1/completions`, {
@@ -122,7 +123,7 @@ describe('adakv serve, the process', () => {
     });
     expect(exited.upError).toBeUndefined();
     expect(exited.code).toBe(0);
-    expect(exited.stdout).toMatch(/^adakv serve: stories15M on http:\/\/127\.0\.0\.1:\d+ \(WebAssembly .*; pool 4096 blocks of 16 tokens\)\n$/);
+    expect(exited.stdout).toMatch(/^adakv serve: stories15M on http:\/\/127\.0\.0\.1:\d+ \(WebAssembly .*; pool 4096 blocks of 16 tokens, K\/V in int8\)\n$/);
     expect(exited.stderr).toMatch(/adakv serve: stopped\.\n$/);
   });
 

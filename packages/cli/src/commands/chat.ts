@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline';
-import { type BackendChoice, type ChatMessage, Generator, type MethodName, encodeChat, formatChat } from '@adakv/core';
+import { type BackendChoice, type ChatMessage, Generator, type KvFormat, type MethodName, encodeChat, formatChat } from '@adakv/core';
 import { Command } from 'commander';
 import { openBackend } from '../backend.js';
-import { backendOption, methodOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
+import { backendOption, kvFormatOption, methodOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
 import type { CliIo } from '../io.js';
 import { type ModelWithTokenizer, loadModelForCli } from '../load-model.js';
 import { integer, number } from '../options.js';
@@ -19,6 +19,7 @@ interface ChatFlags {
   topP: number;
   seed: number;
   backend: BackendChoice;
+  kvFormat?: KvFormat;
   threads?: number;
   model?: string;
   tokenizer?: string;
@@ -122,7 +123,8 @@ export function chatCommand(io: CliIo): Command {
     .option('--top-p <p>', 'nucleus sampling threshold', number(0.01, 1), 0.9)
     .option('--seed <n>', 'sampling seed of the first answer (the next ones count up)', integer(0), 42)
     .addOption(backendOption())
-    .addOption(threadsOption());
+    .addOption(threadsOption())
+    .addOption(kvFormatOption('the conversation'));
   modelFlags(methodOptionFlags(command));
   return command
     .addHelpText(
@@ -145,6 +147,7 @@ Examples:
       const options = { window: flags.window, alpha: flags.alpha };
       const generator = new Generator(model, {
         backend,
+        ...(flags.kvFormat ? { kvFormat: flags.kvFormat } : {}),
         ...(flags.method === 'full' ? {} : { eviction: { method: flags.method, maxTokensPerHead: limit, every: flags.evictEvery, options } }),
       });
       const conversation = new Conversation(model, generator, flags, io);

@@ -1,6 +1,7 @@
 import {
   type BackendChoice,
   type CompressionPlan,
+  type KvFormat,
   Generator,
   type GenerateResult,
   type MethodName,
@@ -11,7 +12,7 @@ import {
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
 import { openBackend } from '../backend.js';
-import { backendOption, threadsOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
+import { backendOption, kvFormatOption, threadsOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
 import { budget, integer, number } from '../options.js';
@@ -31,6 +32,7 @@ interface RunFlags {
   seed: number;
   backend: BackendChoice;
   threads?: number;
+  kvFormat?: KvFormat;
   maxCacheTokens?: number;
   evictEvery: number;
   model?: string;
@@ -68,6 +70,7 @@ export function runCommand(io: CliIo): Command {
     .option('--seed <n>', 'sampling seed', integer(0), 42)
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(kvFormatOption('the compressed run'))
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
     .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
     .option('--no-compare', 'skip the full-cache run')
@@ -105,6 +108,8 @@ Examples:
         const evicting = compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full';
         const generator = new Generator(model, {
           backend,
+          // the full-cache run stays f32: the reference the compressed run is compared with
+          ...(compressed && flags.kvFormat ? { kvFormat: flags.kvFormat } : {}),
           ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
           afterPrefill: async ({ store, observations, outputProjection }) => {
             const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options, outputProjection }) : null;
@@ -174,6 +179,7 @@ Examples:
               text: ours.result.text,
               tokens: ours.result.tokens,
               kvBytes: ours.bytes,
+              kvFormat: flags.kvFormat ?? 'f32',
               keptAfterPrefill: ours.plan ? { kept: ours.plan.achievedTotal, of: ours.plan.originalTotal } : null,
               compressionSkipped: ours.plan?.skipped ?? null,
               evictedDuringDecode: ours.evictedDuringDecode,
@@ -202,7 +208,8 @@ Examples:
       const kept = (o: Outcome) => (o.plan && !o.plan.skipped ? `${o.plan.achievedTotal} / ${o.plan.originalTotal}` : 'all');
       const speed = (o: Outcome) => [o.result.prefillTokensPerSecond.toFixed(0), o.result.decodeTokensPerSecond.toFixed(1)];
       const sameAsFull = agreement ? `first ${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-';
-      const rows = [[flags.method, formatBytes(ours.bytes), kept(ours), sameAsFull, ...speed(ours)]];
+      const label = flags.kvFormat && flags.kvFormat !== 'f32' ? `${flags.method}, ${flags.kvFormat}` : flags.method;
+      const rows = [[label, formatBytes(ours.bytes), kept(ours), sameAsFull, ...speed(ours)]];
       if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', ...speed(full)]);
       const columns = ['cache', 'KV bytes', 'entries kept after prefill', 'tokens identical to full', 'prefill tok/s', 'decode tok/s'];
       io.stdout.write(`${formatTable(columns, rows)}\n`);

@@ -1,8 +1,8 @@
-import type { BackendChoice } from '@adakv/core';
+import type { BackendChoice, KvFormat } from '@adakv/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CliIo } from '../io.js';
 import { modelFilesForCli } from '../load-model.js';
-import { threadsOption } from '../common-flags.js';
+import { kvFormatOption, threadsOption } from '../common-flags.js';
 import { integer } from '../options.js';
 import { serverDefaults } from '../server/app.js';
 import { startServer } from '../server/start.js';
@@ -28,6 +28,7 @@ interface ServeFlags {
   port: number;
   poolBlocks: number;
   blockSize: number;
+  kvFormat?: KvFormat;
   maxBatch: number;
   maxPending: number;
   bodyLimit: number;
@@ -62,6 +63,7 @@ export function serveCommand(io: CliIo): Command {
         .default('wasm'),
     )
     .addOption(threadsOption())
+    .addOption(kvFormatOption('the pool'))
     .option('--max-pending <n>', 'most sequences running or queued (n choices count n); more get HTTP 429', integer(1), serverDefaults.maxPending)
     .option('--body-limit <bytes>', 'largest request body; larger get HTTP 413', integer(1024), serverDefaults.bodyLimit)
     .addOption(
@@ -125,7 +127,8 @@ Examples:
         throw describeListenError(error, flags.host, flags.port) ?? error;
       });
       if (server.info.notice) io.stderr.write(`${server.info.notice}\n`);
-      io.stdout.write(`adakv serve: ${name} on ${server.url} (${server.info.backend}; pool ${flags.poolBlocks} blocks of ${flags.blockSize} tokens)\n`);
+      const format = flags.kvFormat ? `, K/V in ${flags.kvFormat}` : '';
+      io.stdout.write(`adakv serve: ${name} on ${server.url} (${server.info.backend}; pool ${flags.poolBlocks} blocks of ${flags.blockSize} tokens${format})\n`);
       // A first Ctrl-C / SIGTERM drains running requests; a second one quits at once.
       process.removeAllListeners('SIGINT');
       await new Promise<void>((resolve, reject) => {

@@ -139,6 +139,7 @@ export function serveEngine(port: MessagePort, options: EngineHostOptions): void
     poolBlocks: options.poolBlocks,
     blockSize: options.blockSize,
     maxBatch: options.maxBatch,
+    ...(options.kvFormat === undefined ? {} : { kvFormat: options.kvFormat }),
     evictEvery: EVICT_EVERY,
     onStep: () => post({ type: 'state', state: state() }),
   });

@@ -1,3 +1,4 @@
+import type { KvFormat } from '@adakv/core';
 import { AdakvError, type SchedulerTotals, type StepMetrics } from '@adakv/core';
 
 // The messages between the HTTP thread and the engine (a worker thread that owns the model, the
@@ -16,6 +17,8 @@ export interface EngineSettings {
   readonly poolBlocks: number;
   readonly blockSize: number;
   readonly maxBatch: number;
+  /** How the pool stores K/V (default f32). */
+  readonly kvFormat?: KvFormat;
 }
 
 /** `workerData` of the engine worker. */

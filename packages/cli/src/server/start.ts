@@ -1,4 +1,4 @@
-import { type Backend, type Model, type TextTokenizer, OptionError, chooseBackend } from '@adakv/core';
+import { type Backend, type KvFormat, type Model, type TextTokenizer, OptionError, chooseBackend } from '@adakv/core';
 import type { FastifyInstance } from 'fastify';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +21,8 @@ export interface StartOptions {
   readonly poolBlocks: number;
   readonly blockSize: number;
   readonly maxBatch: number;
+  /** How the pool stores K/V (default f32; int8 and int4 on the wasm backend). */
+  readonly kvFormat?: KvFormat;
   readonly maxPending: number;
   readonly bodyLimit: number;
   /** Milliseconds to receive a whole request (default 30 s; 0 = no limit); see `ServerOptions`. */
@@ -84,7 +86,7 @@ function workerTransport(url: URL, init: WorkerInit): EngineTransport {
   };
 }
 
-function inlineTransport(model: Model, backend: Backend, ownBackend: boolean, settings: Pick<StartOptions, 'poolBlocks' | 'blockSize' | 'maxBatch'>): EngineTransport {
+function inlineTransport(model: Model, backend: Backend, ownBackend: boolean, settings: Pick<StartOptions, 'poolBlocks' | 'blockSize' | 'maxBatch' | 'kvFormat'>): EngineTransport {
   if (!model.tokenizer) throw new OptionError('The model has no tokenizer; the server needs one to read prompts.');
   const { port1, port2 } = new MessageChannel();
   serveEngine(port2, { ...settings, model: model as Model & { tokenizer: TextTokenizer }, backend, ownBackend, notice: null });
@@ -108,7 +110,12 @@ function inlineTransport(model: Model, backend: Backend, ownBackend: boolean, se
  * its code (`MODEL_FORMAT`, `INVALID_OPTION`, `BACKEND_UNAVAILABLE`, ...).
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
-  const settings = { poolBlocks: options.poolBlocks, blockSize: options.blockSize, maxBatch: options.maxBatch };
+  const settings = {
+    poolBlocks: options.poolBlocks,
+    blockSize: options.blockSize,
+    maxBatch: options.maxBatch,
+    ...(options.kvFormat === undefined ? {} : { kvFormat: options.kvFormat }),
+  };
   let transport: EngineTransport;
   if ('inline' in options.model) {
     const given = typeof options.backend === 'object' ? options.backend : undefined;

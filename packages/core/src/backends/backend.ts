@@ -5,6 +5,7 @@ import type { Model } from '../model/model.js';
 import type { LayerObservation } from '../model/observation.js';
 import type { CompressionRequest, PlanInput } from '../plan.js';
 import type { KvStore } from '../store.js';
+import type { StoreOptions } from './kv-format.js';
 
 /** The backends: the TypeScript reference, the WebAssembly engine, WebGPU. */
 export type BackendName = 'reference' | 'wasm' | 'webgpu';
@@ -102,14 +103,14 @@ export interface Backend {
   /** What it runs on, for people (e.g. "WebGPU on NVIDIA H200", "WebAssembly, paged blocks"). */
   readonly description: string;
   /** A new, empty KV store for one sequence. */
-  createStore(geometry: CacheGeometry): KvStore;
+  createStore(geometry: CacheGeometry, options?: StoreOptions): KvStore;
   /** Whether `store` was made by this backend (its forward pass and planner can use it). */
   owns(store: KvStore): boolean;
   /**
    * A pool of blocks many sequences share, for the scheduler: `poolBlocks` fixed, or growing when
    * omitted. Throws for a backend without paged storage (reference).
    */
-  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number }): KvPool;
+  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } & StoreOptions): KvPool;
   /** The model's forward pass here (weights uploaded once per model). */
   forwardPass(model: Model): ForwardPass;
   /**

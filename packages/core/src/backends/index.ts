@@ -1,4 +1,5 @@
 export type { Backend, BackendName, ForwardPass, KvPool, LayerEviction, LayerScoring } from './backend.js';
+export { KV_FORMATS, type KvFormat, type StoreOptions } from './kv-format.js';
 export { BACKEND_CHOICES, type BackendChoice, type BackendOptions, type ChosenBackend, type FallbackReason, chooseBackend, createBackend } from './choose.js';
 export { ReferenceBackend } from './reference/index.js';
 export { ReferenceStore } from './reference/reference-store.js';

@@ -13,6 +13,7 @@ import { logSoftmax } from '../eval/distributions.js';
 import { topKIndices } from '../allocation/top-k.js';
 import { type OutputProjection, modelOutputProjection } from '../scorers/output-projection.js';
 import type { CompletionHandle, CompletionResult, FinishReason, Sequence } from './sequence.js';
+import type { KvFormat } from '../backends/kv-format.js';
 
 /** The pool, the batch and the admission policy of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -20,6 +21,8 @@ export interface SchedulerOptions {
   readonly poolBlocks?: number;
   /** Tokens per block (default 16). */
   readonly blockSize?: number;
+  /** How the pool stores K/V (default `f32`; `f16`, `int8`, `int4` on wasm, `f16` on webgpu): a block holds that many bytes fewer. */
+  readonly kvFormat?: KvFormat;
   /** Most sequences decoded together in one step (default 8). */
   readonly maxBatch?: number;
   /** Decode steps between a sequence's evictions (default 16; see `DecodeEviction`). */
@@ -95,6 +98,7 @@ export class Scheduler {
     this.pool = backend.createPool(this.geometry, {
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.poolBlocks === undefined ? {} : { poolBlocks: options.poolBlocks }),
+      ...(options.kvFormat === undefined ? {} : { kvFormat: options.kvFormat }),
     });
   }
 

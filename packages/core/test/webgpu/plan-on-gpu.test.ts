@@ -15,7 +15,7 @@ import {
   planCompressionOnGpu,
 } from '../../src/index.js';
 import { expectSameCache } from '../compression/expect-same-cache.js';
-import { randomObservations } from '../compression/random-observations.js';
+import { randomObservations, randomOutputProjection } from '../compression/random-observations.js';
 import { stories15m } from '../model/stories15m.js';
 
 const gpu = await requestGpu();
@@ -29,7 +29,7 @@ describe.each<[string, CacheGeometry]>([
   it.each(methodNames)('gives the CPU plan for %s', async (method) => {
     const observations = randomObservations(geometry, 61, 17);
     for (const [budget, options] of [[20, { window: 6 }], [9, { window: 3, alpha: 0.5, pooling: 'avg', groupReduce: 'max', kernelSize: 5 }], [70, {}]] as const) {
-      const request = { geometry, observations, method, budget, options };
+      const request = { geometry, observations, method, budget, options, outputProjection: randomOutputProjection(geometry, 24, 3) };
       expect(await planCompressionOnGpu(request, gpu)).toEqual(planCompression(request));
     }
   });

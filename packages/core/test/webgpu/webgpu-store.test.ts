@@ -10,7 +10,7 @@ import {
   compress,
   methodNames,
 } from '../../src/index.js';
-import { randomObservations, xorshift } from '../compression/random-observations.js';
+import { randomObservations, randomOutputProjection, xorshift } from '../compression/random-observations.js';
 import { expectSameCache } from '../compression/expect-same-cache.js';
 
 const gpu = await requestGpu();
@@ -32,7 +32,7 @@ describe.each<[string, CacheGeometry]>([
     const stores = [new ReferenceStore(geometry), await gpuStore(geometry, { blockSize: 8 })] as const;
     const positions = Int32Array.from({ length: n }, (_, t) => t);
     for (const store of stores) observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));
-    const plans = stores.map((store) => compress(store, observations, { method, budget: 14, options: { window: 5 } }));
+    const plans = stores.map((store) => compress(store, observations, { method, budget: 14, options: { window: 5 }, outputProjection: randomOutputProjection(geometry, 24, 3) }));
     expect(plans[1]).toEqual(plans[0]);
     await expectSameCache(stores[0], stores[1], 3);
     const random = xorshift(9);

@@ -4,6 +4,7 @@ import { Transformer } from '../../model/forward.js';
 import type { Model } from '../../model/model.js';
 import type { KvStore } from '../../store.js';
 import { ReferenceStore } from './reference-store.js';
+import { type StoreOptions, checkKvFormat } from '../kv-format.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 
@@ -16,7 +17,8 @@ export class ReferenceBackend implements Backend {
   readonly name = 'reference' as const;
   readonly description = 'TypeScript reference (plain arrays; the twin every fast path is checked against)';
 
-  createStore(geometry: CacheGeometry): KvStore {
+  createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
+    checkKvFormat(options.kvFormat, ['f32'], 'reference');
     return new ReferenceStore(geometry);
   }
 

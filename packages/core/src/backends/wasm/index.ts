@@ -9,6 +9,7 @@ import { PagedStore } from './paged-store.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 import { WasmForwardPass } from './forward-pass.js';
+import { KV_FORMATS, type StoreOptions, checkKvFormat } from '../kv-format.js';
 
 /** Where the engine's module comes from, its threads and the stores' block size. */
 export interface WasmBackendOptions {
@@ -76,7 +77,7 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
   /** The engine build that runs and why (e.g. "allocator.threads.wasm (WASM SIMD128...), 2 threads..."). */
   readonly description: string;
-  private readonly shared = new Map<number, PagedPool>();
+  private readonly shared = new Map<string, PagedPool>();
   private readonly pools = new Set<PagedPool>();
 
   private constructor(
@@ -108,12 +109,15 @@ export class WasmBackend implements Backend {
     }
   }
 
-  createStore(geometry: CacheGeometry): KvStore {
+  createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
-    let pool = this.shared.get(geometry.headDim);
+    const format = checkKvFormat(options.kvFormat, KV_FORMATS, 'wasm') ?? 'f32';
+    // one growing pool per head size and format: a pool holds blocks of one size
+    const key = `${geometry.headDim}/${format}`;
+    let pool = this.shared.get(key);
     if (!pool) {
-      pool = this.track(PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: this.blockSize }));
-      this.shared.set(geometry.headDim, pool);
+      pool = this.track(PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: this.blockSize, format }));
+      this.shared.set(key, pool);
     }
     return pool.createStore(geometry);
   }
@@ -122,9 +126,15 @@ export class WasmBackend implements Backend {
     return store instanceof PagedStore && store.blocks.allocator === this.allocator;
   }
 
-  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } = {}): KvPool {
+  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } & StoreOptions = {}): KvPool {
     validateGeometry(geometry);
-    const pool = PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: options.blockSize ?? this.blockSize, ...(options.poolBlocks === undefined ? {} : { poolBlocks: options.poolBlocks }) });
+    const format = checkKvFormat(options.kvFormat, KV_FORMATS, 'wasm') ?? 'f32';
+    const pool = PagedPool.inAllocator(this.allocator, {
+      headDim: geometry.headDim,
+      blockSize: options.blockSize ?? this.blockSize,
+      format,
+      ...(options.poolBlocks === undefined ? {} : { poolBlocks: options.poolBlocks }),
+    });
     return new WasmPool(this.track(pool), geometry, (released) => {
       this.pools.delete(released);
       released.dispose();

@@ -1,4 +1,4 @@
-import { Allocator, BlockPool, DEFAULT_BLOCK_SIZE, type PoolStats, type WasmSource } from '@adakv/allocator-wasm';
+import { Allocator, BlockPool, DEFAULT_BLOCK_SIZE, type KvFormat, type PoolStats, type WasmSource } from '@adakv/allocator-wasm';
 import { AdakvError, OptionError } from '../../errors.js';
 import { type CacheGeometry, validateGeometry } from '../../geometry.js';
 import { toCoreError, translated } from './paged-errors.js';
@@ -15,6 +15,8 @@ export interface PagedPoolOptions {
    * PoolExhaustedError. Default: the pool starts empty and grows on demand (never moving a block).
    */
   poolBlocks?: number;
+  /** How the pool stores K/V (default `f32`; see `KvFormat`): every store made from it shares it. */
+  format?: KvFormat;
   /** Where allocator.wasm comes from (URL, path, bytes or WebAssembly.Module); default: the packaged file. */
   wasm?: WasmSource;
 }
@@ -58,9 +60,9 @@ export class PagedPool {
 
   /** A pool in an already loaded module (pools of one module share its memory). */
   static inAllocator(allocator: Allocator, options: Omit<PagedPoolOptions, 'wasm'>): PagedPool {
-    const { headDim, blockSize = DEFAULT_BLOCK_SIZE, poolBlocks } = checkPoolOptions(options);
+    const { headDim, blockSize = DEFAULT_BLOCK_SIZE, poolBlocks, format } = checkPoolOptions(options);
     const fixed = poolBlocks === undefined ? {} : { initialBlocks: poolBlocks, maxBlocks: poolBlocks };
-    return new PagedPool(translated(() => BlockPool.inAllocator(allocator, { headDim, blockSize, ...fixed })));
+    return new PagedPool(translated(() => BlockPool.inAllocator(allocator, { headDim, blockSize, ...fixed, ...(format ? { format } : {}) })));
   }
 
   /** Floats per K (and per V) row. */

@@ -16,6 +16,7 @@ import { snapkvScorer } from '../../scorers/snapkv.js';
 import { GpuForwardPass } from './forward-pass.js';
 import { planCompressionOnGpu } from './plan.js';
 import { WebGpuStore, toCoreError, translated } from './webgpu-store.js';
+import { type StoreOptions, checkKvFormat } from '../kv-format.js';
 
 /** The device and the K/V storage of a {@link WebGpuBackend}. */
 export interface WebGpuBackendOptions {
@@ -109,13 +110,15 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  createStore(geometry: CacheGeometry): KvStore {
+  createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
+    const kvFormat = checkKvFormat(options.kvFormat, ['f32', 'f16'], 'webgpu') as 'f32' | 'f16' | undefined;
     return translated(() => {
-      let pool = this.shared.get(key(geometry));
+      const shared = `${key(geometry)}/${kvFormat ?? 'default'}`;
+      let pool = this.shared.get(shared);
       if (!pool || pool.isDestroyed) {
-        pool = this.makePool(geometry, {});
-        this.shared.set(key(geometry), pool);
+        pool = this.makePool(geometry, { kvFormat });
+        this.shared.set(shared, pool);
       }
       return new WebGpuStore(geometry, GpuPagedCache.inPool(pool));
     });
@@ -125,15 +128,16 @@ export class WebGpuBackend implements Backend {
     return store instanceof WebGpuStore && store.cache.dispatcher.gpu === this.gpu;
   }
 
-  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } = {}): KvPool {
+  createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } & StoreOptions = {}): KvPool {
     validateGeometry(geometry);
+    const kvFormat = checkKvFormat(options.kvFormat, ['f32', 'f16'], 'webgpu') as 'f32' | 'f16' | undefined;
     const { poolBlocks } = options;
     if (poolBlocks !== undefined && (!Number.isInteger(poolBlocks) || poolBlocks < geometry.layers)) {
       throw new OptionError(`poolBlocks must be a whole number of at least one block per layer (${geometry.layers}), got ${poolBlocks}.`);
     }
     // the GPU keeps one buffer per layer: a budget of poolBlocks over all layers is poolBlocks / layers per layer
     const perLayer = poolBlocks === undefined ? undefined : Math.floor(poolBlocks / geometry.layers);
-    return new WebGpuPool(translated(() => this.makePool(geometry, { blockSize: options.blockSize, maxBlocks: perLayer })), geometry);
+    return new WebGpuPool(translated(() => this.makePool(geometry, { blockSize: options.blockSize, maxBlocks: perLayer, kvFormat })), geometry);
   }
 
   forwardPass(model: Model): ForwardPass {
@@ -201,8 +205,9 @@ export class WebGpuBackend implements Backend {
     if (this.ownsDevice) this.gpu.device.destroy();
   }
 
-  private makePool(geometry: CacheGeometry, options: { blockSize?: number | undefined; maxBlocks?: number | undefined }): GpuKvPool {
-    const { kvFormat, maxLayerBytes } = this.options;
+  private makePool(geometry: CacheGeometry, options: { blockSize?: number | undefined; maxBlocks?: number | undefined; kvFormat?: 'f32' | 'f16' | undefined }): GpuKvPool {
+    const { maxLayerBytes } = this.options;
+    const kvFormat = options.kvFormat ?? this.options.kvFormat;
     const pool = new GpuKvPool(this.gpu, { ...geometry, blockSize: options.blockSize ?? this.options.blockSize, kvFormat, maxLayerBytes, maxBlocks: options.maxBlocks });
     this.pools.add(pool);
     return pool;
