@@ -90,6 +90,38 @@ describe('adakv eval --decode', () => {
   });
 });
 
+describe('adakv eval --kv-bytes', () => {
+  it('spends each byte budget by eviction, int8, int4 and both together, as a table, JSON and a two-panel chart', async () => {
+    const svg = join(scratch, 'kv-bytes.svg');
+    const argv = ['eval', '--kv-bytes', '1/2,0.125', '--segments', '1', '--prefill', '64', '--continuation', '4', '--window', '8'];
+    const io = captureIo();
+    expect(await runCli([...argv, '--json', '--svg', svg], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    expect(report.settings).toMatchObject({ prefill: 64, continuation: 4, method: 'ada-snapkv', options: { window: 8 } });
+    type Row = { strategy: string; fraction: number; fits: boolean; budgetBytes: number; kvBytes: { max: number } };
+    expect(report.rows.map((r: Row) => `${r.strategy}@${r.fraction}`)).toEqual([
+      'eviction@0.5', 'int8@0.5', 'int4@0.5', 'joint@0.5', 'eviction@0.125', 'int8@0.125', 'int4@0.125', 'joint@0.125',
+    ]);
+    for (const row of report.rows as Row[]) if (row.fits) expect(row.kvBytes.max).toBeLessThanOrEqual(row.budgetBytes);
+    expect(report.rows.filter((r: Row) => !r.fits).map((r: Row) => `${r.strategy}@${r.fraction}`)).toEqual(['eviction@0.125', 'int8@0.125', 'int4@0.125']);
+    const chart = await readFile(svg, 'utf8');
+    expect(chart).toMatch(/KL\(full \|\| budgeted\)[\s\S]*top-1 agreement[\s\S]*joint/);
+    const table = captureIo();
+    expect(await runCli(argv, table)).toBe(0);
+    expect(table.out()).toMatch(/format × tokens\/head[\s\S]*\neviction +1\/8 +does not fit in [\s\S]*\njoint +1\/8 +\S+ KiB \(\d/);
+  });
+
+  it('refuses bad fractions and --decode with it, with the usage exit code', async () => {
+    for (const bad of ['0', '1/0', 'abc', '0/8']) {
+      const io = captureIo();
+      expect(await runCli(['eval', '--kv-bytes', bad], io), bad).toBe(2);
+      expect(io.err()).toMatch(/positive fraction of the full f32 cache/);
+    }
+    const both = captureIo();
+    expect(await runCli(['eval', '--kv-bytes', '1/8', '--decode'], both)).toBe(2);
+  });
+});
+
 describe('adakv models', () => {
   const cacheDir = () => join(scratch, 'cache');
   const cached = (name: string) => join(cacheDir(), 'stories15M', name);

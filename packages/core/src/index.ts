@@ -67,3 +67,20 @@ export { formatBytes } from './format-bytes.js';
 export * from './metrics/index.js';
 export * from './eval/index.js';
 export { DEMO_PROMPT } from './demo-prompt.js';
+export {
+  type ByteFraction,
+  type BytePlan,
+  type BytePlanCandidate,
+  type BytePlanInput,
+  type HeadKv,
+  type HeadRows,
+  type QuantizeHeadRowsOptions,
+  type WindowReference,
+  bytesPerBlock,
+  heldBytes,
+  keptOutputL1,
+  planForBytes,
+  quantizeHeadRows,
+  storeKeptRows,
+  windowReference,
+} from './quantization/index.js';

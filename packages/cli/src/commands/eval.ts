@@ -13,6 +13,7 @@ import { ProgressBar } from '../ui/progress.js';
 import { lineChartSvg } from '../ui/svg-chart.js';
 import { formatTable } from '../ui/table.js';
 import { DEFAULT_DECODE_METHODS, decodeReportTable, runDecodeEval } from './eval-decode.js';
+import { byteFraction, runKvBytesEval, writeKvBytesReport } from './eval-kv-bytes.js';
 
 interface EvalFlags {
   methods: MethodName[];
@@ -30,6 +31,7 @@ interface EvalFlags {
   svg?: string;
   decode: boolean;
   every: number;
+  kvBytes?: number[];
   model?: string;
   tokenizer?: string;
 }
@@ -81,6 +83,11 @@ export function evalCommand(io: CliIo): Command {
     .addOption(threadsOption())
     .option('--decode', 'evaluate decode-time eviction instead: the cache held to each of --budgets entries per KV head while teacher-forcing')
     .option('--every <steps>', 'with --decode: decode steps between evictions', integer(1), 16)
+    .addOption(
+      new Option('--kv-bytes <fractions>', 'evaluate byte budgets instead (fractions of the full f32 cache, e.g. 1/4,1/8,1/16): eviction, int8, int4 and both chosen together')
+        .argParser(list(byteFraction))
+        .conflicts('decode'),
+    )
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write a chart of KL vs budget per method');
   modelFlags(methodOptionFlags(command));
@@ -100,11 +107,19 @@ holds the whole sequence to it), and the report gives KL, top-1 agreement, NLL c
 evicted and compressions per step, and the cache actually held. Its defaults: the methods
 ${DEFAULT_DECODE_METHODS.join(', ')}, --budgets 64, --prefill 64, --continuation 192.
 
+With --kv-bytes, each budget is a byte count (a fraction of the prompt's full f32 cache) and four
+strategies spend it: eviction (ada-snapkv, or the one method --methods names, in f32), int8 and int4
+(every entry kept, where that fits), and joint (format and entries chosen together: per format the
+most tokens per head that fit, the lowest predicted attention error wins). The cache is really held
+in the chosen format (wasm backend); the report gives KV bytes held, KL, top-1 agreement, attention
+L1 and what was kept.
+
 Examples:
   adakv eval --segments 2 --continuation 16 --methods snapkv,ada-snapkv --budgets 24,48
   adakv eval --json > report.json --svg kl.svg
   adakv eval --decode                  # decode-time eviction: 64 entries per head over 192 tokens
   adakv eval --decode --methods kvcompress,snapkv,random --budgets 48,96 --every 8
+  adakv eval --kv-bytes 1/4,1/8,1/16,1/32 --svg kv-bytes.svg   # eviction vs quantization vs both
   adakv eval --text-file notes.txt --segments 4 --prefill 128 --continuation 32
   cat story.txt | adakv eval --text-file - --segments 2`,
     )
@@ -127,6 +142,18 @@ Examples:
         );
       }
       const backend = await openBackend(flags.backend, io, flags);
+      if (flags.kvBytes) {
+        const method = command.getOptionValueSource('methods') === 'default' ? 'ada-snapkv' : flags.methods[0]!;
+        if (flags.methods.length > 1 && command.getOptionValueSource('methods') !== 'default') {
+          await backend.dispose();
+          throw new OptionError(`--kv-bytes evicts with one method; got ${flags.methods.length} (${flags.methods.join(', ')}).`);
+        }
+        const settings = { ...flags, fractions: flags.kvBytes, segments, method };
+        const report = await runKvBytesEval(model, backend, settings, io).finally(() => backend.dispose());
+        const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}, ${method}, blocks of ${report.settings.blockSize}`;
+        await writeKvBytesReport(report, header, io, flags.json, flags.svg);
+        return;
+      }
       if (flags.decode) {
         const settings = { ...flags, limits: flags.budgets, segments };
         const report = await runDecodeEval(model, backend, settings, io).finally(() => backend.dispose());

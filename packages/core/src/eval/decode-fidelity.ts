@@ -6,17 +6,13 @@ import { resolveMethodOptions } from '../methods/options.js';
 import { getMethod } from '../methods/registry.js';
 import type { MethodName, MethodOptions } from '../methods/registry.js';
 import { cacheGeometry } from '../model/config.js';
-import type { Model } from '../model/model.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
 import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
+import type { TextEvaluationOptions } from './text-evaluation.js';
 
 /** What {@link evaluateDecodeEviction} runs: the model, the text, and the methods crossed with the cache limits. */
-export interface DecodeFidelityOptions {
-  /** The model to evaluate. */
-  readonly model: Model;
-  /** Token windows of real text, each at least `prefill + continuation + 1` long (BOS first). */
-  readonly segments: readonly (readonly number[])[];
+export interface DecodeFidelityOptions extends TextEvaluationOptions {
   /** Methods that evict while decoding (`full` is not one: the full cache is the reference). */
   readonly methods: readonly MethodName[];
   /** Cache limits to compare: most entries per KV head on average, window included (default `[64]`). */
@@ -31,10 +27,6 @@ export interface DecodeFidelityOptions {
   readonly options?: Partial<MethodOptions>;
   /** Where the model, its K/V and the eviction run (default: the reference backend). */
   readonly backend?: Backend;
-  /** Called after each run (a segment's full cache, then each method and limit) with the runs done, the total and a label. */
-  readonly onProgress?: (done: number, total: number, label: string) => void;
-  /** Aborts the evaluation (it rejects with the signal's reason). */
-  readonly signal?: AbortSignal;
 }
 
 /** One (method, limit) of a decode-time eviction report, each figure spread over the segments. */

@@ -7,7 +7,6 @@ import { attentionOutputL1 } from '../metrics/attention-output-l1.js';
 import { planKvBytes } from '../metrics/kv-bytes.js';
 import { retainedMass } from '../metrics/retained-mass.js';
 import { cacheGeometry } from '../model/config.js';
-import type { Model } from '../model/model.js';
 import type { LayerObservation } from '../model/observation.js';
 import { applyPlan } from '../plan.js';
 import type { KvStore } from '../store.js';
@@ -15,13 +14,10 @@ import type { Backend, ForwardPass } from '../backends/backend.js';
 import { ReferenceBackend } from '../backends/reference/index.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
+import type { TextEvaluationOptions } from './text-evaluation.js';
 
 /** What {@link evaluateFidelity} runs: the model, the text, and the methods crossed with the budgets. */
-export interface FidelityOptions {
-  /** The model to evaluate. */
-  readonly model: Model;
-  /** Token windows of real text, each at least `prefill + continuation + 1` long (BOS first). */
-  readonly segments: readonly (readonly number[])[];
+export interface FidelityOptions extends TextEvaluationOptions {
   /** Methods to compare. */
   readonly methods: readonly MethodName[];
   /** Budgets to compare (tokens per KV head, or ratios of the prefill). */
@@ -34,13 +30,6 @@ export interface FidelityOptions {
   readonly options?: Partial<MethodOptions>;
   /** Where the model, its K/V and the planning run (default: the reference backend). */
   readonly backend?: Backend;
-  /**
-   * Called after each run (a segment's full cache, then each method and budget) with the runs done, the
-   * total and a label.
-   */
-  readonly onProgress?: (done: number, total: number, label: string) => void;
-  /** Aborts the evaluation (it rejects with the signal's reason). */
-  readonly signal?: AbortSignal;
 }
 
 /** One (method, budget) of a fidelity report, each figure spread over the segments. */

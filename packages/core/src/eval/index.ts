@@ -1,3 +1,4 @@
+export type { TextEvaluationOptions } from './text-evaluation.js';
 export { type Spread, klDivergence, logSoftmax, negativeLogLikelihood, spread } from './distributions.js';
 export { type FidelityOptions, type FidelityReport, type FidelityRow, evaluateFidelity } from './fidelity.js';
 export {
@@ -6,3 +7,11 @@ export {
   type DecodeFidelityRow,
   evaluateDecodeEviction,
 } from './decode-fidelity.js';
+export {
+  KV_BYTES_STRATEGIES,
+  type KvBytesOptions,
+  type KvBytesReport,
+  type KvBytesRow,
+  type KvBytesStrategy,
+  evaluateKvBytes,
+} from './kv-bytes.js';

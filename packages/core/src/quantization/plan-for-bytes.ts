@@ -1,0 +1,177 @@
+import { KV_FORMATS, type KvFormat } from '@adakv/allocator-wasm';
+import type { CompressionPlan } from '../compression-plan.js';
+import { BudgetError, OptionError } from '../errors.js';
+import type { CacheGeometry } from '../geometry.js';
+import { resolveMethodOptions } from '../methods/options.js';
+import { type MethodName, type MethodOptions, getMethod } from '../methods/registry.js';
+import { checkObservations } from '../metrics/window-attention.js';
+import type { LayerObservation } from '../model/observation.js';
+import { planCompression } from '../plan.js';
+import type { OutputProjection } from '../scorers/output-projection.js';
+import { heldBytes } from './held-bytes.js';
+import { keptOutputL1, windowReference } from './quantized-attention-l1.js';
+
+/*
+ * The rule (kept simple and deterministic on purpose):
+ * 1. For each format, the most entries per KV head T whose held bytes (whole blocks of the format per
+ *    head, scales included) fit the budget with every head at T: T = floor(bytes / (layers x kvHeads x
+ *    blockBytes)) x blockSize.
+ * 2. T >= the prompt: keep everything (quantization only). T < the protected window: the format cannot
+ *    hold the window, it is infeasible. Otherwise plan eviction with the method at T tokens per head;
+ *    an adaptive method's uneven heads may need more whole blocks than T everywhere would, so T steps
+ *    down by one token until the plan's held bytes fit (at T = window every head keeps the window only,
+ *    which fits by step 1).
+ * 3. Score each feasible candidate by the mean attention-output L1 of the window's queries, exact f64
+ *    attention over the full exact K/V against attention over the kept entries as the format stores
+ *    them (quantizeHeadRows), and pick the lowest; ties go to the higher precision (f32, f16, int8, int4).
+ */
+
+/** A byte budget as a fraction of the prompt's full f32 cache. */
+export interface ByteFraction {
+  /** The fraction, e.g. `1 / 16`. */
+  readonly fraction: number;
+}
+
+/** What {@link planForBytes} plans from. */
+export interface BytePlanInput {
+  /** The cache's shape. */
+  readonly geometry: CacheGeometry;
+  /** What prefill saw, one entry per layer. */
+  readonly observations: readonly LayerObservation[];
+  /**
+   * The budget for the sequence's K+V over all layers and KV heads: bytes, or `{ fraction }` of the
+   * prompt's full f32 cache (`layers x kvHeads x n x headDim x 8` bytes).
+   */
+  readonly bytes: number | ByteFraction;
+  /** The eviction method (default `'ada-snapkv'`). */
+  readonly method?: MethodName;
+  /** Method option overrides (`window` is the protected recent window). */
+  readonly options?: Partial<MethodOptions>;
+  /** Rows per pool block (default 16; the store's block size). */
+  readonly blockSize?: number;
+  /** Formats to consider (default all four). */
+  readonly formats?: readonly KvFormat[];
+  /** The model's output projections, for methods that read them (see `planCompression`). */
+  readonly outputProjection?: OutputProjection;
+}
+
+/** One format considered by {@link planForBytes}. */
+export interface BytePlanCandidate {
+  /** The storage format. */
+  readonly format: KvFormat;
+  /** Tokens per KV head the format affords (the budget eviction was planned at, or the prompt when everything is kept). */
+  readonly tokensPerHead: number;
+  /** Mean attention-output L1 of the window's queries against the full exact cache; `Infinity` when infeasible. */
+  readonly predictedError: number;
+  /** Whether the format can hold the protected window within the budget. */
+  readonly feasible: boolean;
+  /** Bytes the kept entries hold in this format (0 when infeasible). */
+  readonly heldBytes: number;
+}
+
+/** The format and entries chosen for a byte budget, with every candidate considered. */
+export interface BytePlan {
+  /** The chosen storage format. */
+  readonly format: KvFormat;
+  /** Tokens per KV head of the chosen candidate. */
+  readonly tokensPerHead: number;
+  /** The entries to keep (keeps every entry when the format holds the whole prompt). */
+  readonly plan: CompressionPlan;
+  /** The budget in bytes, resolved. */
+  readonly bytes: number;
+  /** Bytes the chosen plan holds in the chosen format (at most `bytes`). */
+  readonly heldBytes: number;
+  /** Every format considered, in the order given. */
+  readonly candidates: readonly BytePlanCandidate[];
+}
+
+/** Higher precision first: the order ties are broken in. */
+const PRECISION: readonly KvFormat[] = ['f32', 'f16', 'int8', 'int4'];
+
+function keepEverything(method: string, window: number, geometry: CacheGeometry, n: number): CompressionPlan {
+  const all = Int32Array.from({ length: n }, (_, t) => t);
+  const total = geometry.layers * geometry.kvHeads * n;
+  const layer = { kept: Array.from({ length: geometry.kvHeads }, () => all), budgetPerHead: new Int32Array(geometry.kvHeads).fill(n) };
+  return { method, budget: n, window, layers: Array.from({ length: geometry.layers }, () => layer), requestedTotal: total, achievedTotal: total, originalTotal: total };
+}
+
+const keptLengths = (plan: CompressionPlan) => plan.layers.flatMap((l) => l.kept.map((k) => k.length));
+
+function resolveBytes(spec: BytePlanInput['bytes'], fullBytes: number): number {
+  const bytes = typeof spec === 'number' ? spec : Math.floor(spec.fraction * fullBytes);
+  const given = typeof spec === 'number' ? spec : spec.fraction;
+  if (!Number.isFinite(given) || given <= 0) throw new OptionError(`The byte budget must be a positive number (bytes or { fraction }), got ${given}.`);
+  return bytes;
+}
+
+/**
+ * Chooses the storage format and the entries to keep for a per-sequence K+V byte budget, trading
+ * eviction against precision by the rule in this file's header: per format the most tokens per head
+ * that fit, eviction planned by `method` when that is less than the prompt, each candidate scored by
+ * the window queries' attention-output L1 as the format stores the kept entries; the lowest wins,
+ * ties to the higher precision. Throws a {@link BudgetError} (with the smallest budget that works)
+ * when no format holds the protected window.
+ */
+export function planForBytes(input: BytePlanInput): BytePlan {
+  const { geometry, observations } = input;
+  const method = input.method ?? 'ada-snapkv';
+  const blockSize = input.blockSize ?? 16;
+  const formats = input.formats ?? KV_FORMATS;
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new OptionError(`blockSize must be a whole number >= 1, got ${blockSize}.`);
+  if (formats.length === 0 || formats.some((f) => !KV_FORMATS.includes(f))) {
+    throw new OptionError(`formats must be some of ${KV_FORMATS.join(', ')}; got ${formats.join(', ') || 'none'}.`);
+  }
+  const n = checkObservations(geometry, observations);
+  const { window } = resolveMethodOptions(getMethod(method), input.options ?? {});
+  const { layers, kvHeads, headDim: d } = geometry;
+  const heads = layers * kvHeads;
+  const bytes = resolveBytes(input.bytes, heads * n * d * 8);
+  const reference = windowReference(geometry, observations, window);
+  const protectedRows = Math.min(window, n);
+
+  const candidates = formats.map((format): BytePlanCandidate & { plan?: CompressionPlan } => {
+    const blockBytes = heldBytes(format, [blockSize], d, blockSize);
+    const affordable = Math.floor(bytes / (heads * blockBytes)) * blockSize;
+    const infeasible = { format, tokensPerHead: affordable, predictedError: Infinity, feasible: false, heldBytes: 0 };
+    if (format === 'int4' && d % 2 !== 0) return infeasible;
+    let plan: CompressionPlan;
+    let tokensPerHead = affordable;
+    if (affordable >= n) {
+      plan = keepEverything('full', window, geometry, n);
+      tokensPerHead = n;
+    } else if (affordable < protectedRows) {
+      return infeasible;
+    } else {
+      const planAt = (budget: number) => planCompression({ method, geometry, observations, budget, ...(input.options ? { options: input.options } : {}), ...(input.outputProjection ? { outputProjection: input.outputProjection } : {}) });
+      plan = planAt(tokensPerHead);
+      while (heldBytes(format, keptLengths(plan), d, blockSize) > bytes && tokensPerHead > protectedRows) plan = planAt(--tokensPerHead);
+    }
+    const held = heldBytes(format, keptLengths(plan), d, blockSize);
+    if (held > bytes) return infeasible; // cannot happen by step 1; never hand back a plan over the budget
+    const kept = plan.layers.map((l) => l.kept);
+    return { format, tokensPerHead, predictedError: keptOutputL1(reference, kept, format, blockSize), feasible: true, heldBytes: held, plan };
+  });
+
+  let best: (typeof candidates)[number] | undefined;
+  for (const format of PRECISION) {
+    const candidate = candidates.find((c) => c.format === format && c.feasible);
+    if (candidate && (!best || candidate.predictedError < best.predictedError)) best = candidate;
+  }
+  if (!best?.plan) {
+    const least = Math.min(
+      ...formats.filter((f) => f !== 'int4' || d % 2 === 0).map((f) => heads * heldBytes(f, [protectedRows], d, blockSize)),
+    );
+    throw new BudgetError(
+      `A budget of ${bytes} bytes cannot hold the protected window of ${protectedRows} tokens in ${layers} layers x ${kvHeads} KV heads ` +
+        `in any of ${formats.join(', ')} (blocks of ${blockSize}); the smallest budget that works is ${least} bytes.`,
+    );
+  }
+  return {
+    format: best.format,
+    tokensPerHead: best.tokensPerHead,
+    plan: best.plan,
+    bytes,
+    heldBytes: best.heldBytes,
+    candidates: candidates.map(({ plan: _plan, ...candidate }) => candidate),
+  };
+}

@@ -1,0 +1,47 @@
+import { ShapeError } from '../errors.js';
+import type { KvStore } from '../store.js';
+
+/** One head's K and V rows `[n][headDim]`, e.g. read back from an f32 store. */
+export interface HeadKv {
+  /** Keys `[n][headDim]`. */
+  readonly keys: Float32Array;
+  /** Values `[n][headDim]`. */
+  readonly values: Float32Array;
+}
+
+/**
+ * Writes into an empty layer of `store` only the `kept[head]` rows (ascending) of each head's `rows`,
+ * so that a quantized pool encodes each block once, over exactly the rows it keeps. Appending all
+ * rows and then compacting would re-encode every block after the first eviction from already rounded
+ * rows (up to `s_old / 2 + s_new / 2` per element). Append takes every head of a layer per row, so
+ * each head's kept rows go first and zero rows fill it to `rows` = the longest head's count rounded up
+ * to whole blocks; a compaction then keeps each head's first `kept[head].length` rows: its partly
+ * filled last block is encoded over its own rows (scales within an ulp of encoding them directly; no
+ * f32 residual), so the store holds whole blocks per head.
+ *
+ * Positions: every head's rows carry the longest head's kept positions (then ascending fillers), since
+ * append takes one position per row. A head whose selection differs holds positions that are not its
+ * tokens'; attention does not read them (RoPE is in the keys), prefill chunks and decode-time eviction do.
+ */
+export function storeKeptRows(store: KvStore, layer: number, rows: readonly HeadKv[], kept: readonly Int32Array[], blockSize: number): void {
+  const { kvHeads, headDim: d } = store.geometry;
+  if (rows.length !== kvHeads || kept.length !== kvHeads) {
+    throw new ShapeError(`storeKeptRows: give rows and kept indices for each of the ${kvHeads} KV heads; got ${rows.length} and ${kept.length}.`);
+  }
+  let longest = 0;
+  for (let h = 1; h < kvHeads; h++) if (kept[h]!.length > kept[longest]!.length) longest = h;
+  const count = Math.ceil(kept[longest]!.length / blockSize) * blockSize;
+  if (count === 0) return;
+  const keys = new Float32Array(count * kvHeads * d);
+  const values = new Float32Array(count * kvHeads * d);
+  for (let h = 0; h < kvHeads; h++) {
+    kept[h]!.forEach((t, r) => {
+      keys.set(rows[h]!.keys.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
+      values.set(rows[h]!.values.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
+    });
+  }
+  const lead = kept[longest]!;
+  const positions = Int32Array.from({ length: count }, (_, r) => (r < lead.length ? lead[r]! : (lead[lead.length - 1] ?? -1) + 1 + r - lead.length));
+  store.append(layer, keys, values, positions);
+  if (kept.some((k) => k.length < count)) store.compact(layer, kept.map((k) => Int32Array.from({ length: k.length }, (_, r) => r)));
+}
