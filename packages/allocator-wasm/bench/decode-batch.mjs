@@ -4,34 +4,13 @@
 // process). The logits are returned as @adakv/core's wasm backend asks for them (`decodeBatch(pool,
 // steps)` with its default `logits: true`), so the figures include copying them out.
 //   node --experimental-wasm-relaxed-simd bench/decode-batch.mjs [--threads 2] [--weights f32] [--relaxed|--plain]
-import { Engine, quantizeTensor, relaxedSimdSupported } from '../dist/index.js';
+import { Engine, relaxedSimdSupported } from '../dist/index.js';
 import { PROMPT_TOKENS, loadStories15M } from './stories15m.mjs';
+import { typedWeights } from './typed-weights.mjs';
 
 export const BATCHES = [1, 2, 4, 8, 12, 16];
 const STEPS = 12;
 const ROUNDS = 7;
-
-function typedWeights(config, weights, type) {
-  if (type === 'f32') return weights;
-  const { dim, hiddenDim, queryHeads, kvHeads, headDim, vocabSize } = config;
-  const typed = (values, rows, cols) => ({ type, bytes: quantizeTensor(type, values, rows, cols) });
-  const embedding = typed(weights.tokenEmbedding, vocabSize, dim);
-  return {
-    ...weights,
-    tokenEmbedding: embedding,
-    classifier: weights.classifier === weights.tokenEmbedding ? embedding : typed(weights.classifier, vocabSize, dim),
-    layers: weights.layers.map((l) => ({
-      ...l,
-      wq: typed(l.wq, queryHeads * headDim, dim),
-      wk: typed(l.wk, kvHeads * headDim, dim),
-      wv: typed(l.wv, kvHeads * headDim, dim),
-      wo: typed(l.wo, dim, queryHeads * headDim),
-      w1: typed(l.w1, hiddenDim, dim),
-      w2: typed(l.w2, dim, hiddenDim),
-      w3: typed(l.w3, hiddenDim, dim),
-    })),
-  };
-}
 
 /** Prefills B sequences, times STEPS batched steps; returns the mean ms per step (sequences removed after). */
 function timeBatch(model, pool, config, batch) {

@@ -6,38 +6,14 @@
 // Each figure is the best of ROUNDS runs (prefill: of ROUNDS x PREFILLS), engine and peer interleaved
 // (the machine is shared and noisy: best-of measures each engine undisturbed; ratios come from one
 // process).
-import { Engine, quantizeTensor, relaxedSimdSupported } from '../dist/index.js';
+import { Engine, relaxedSimdSupported } from '../dist/index.js';
 import { PROMPT_TOKENS, loadPeer, loadStories15M } from './stories15m.mjs';
+import { typedWeights } from './typed-weights.mjs';
 
 const STEPS = 64;
 const ROUNDS = 7;
 // Prefills per round (one takes ~50 ms, short enough for one scheduler hiccup to spoil it).
 const PREFILLS = 3;
-
-/** The f32 weights with every matrix stored as `type` (norms and RoPE tables stay f32). */
-function typedWeights(config, weights, type) {
-  if (type === 'f32') return weights;
-  const { dim, hiddenDim, queryHeads, kvHeads, headDim, vocabSize } = config;
-  const qDim = queryHeads * headDim;
-  const kvDim = kvHeads * headDim;
-  const typed = (values, rows, cols) => ({ type, bytes: quantizeTensor(type, values, rows, cols) });
-  const embedding = typed(weights.tokenEmbedding, vocabSize, dim);
-  return {
-    ...weights,
-    tokenEmbedding: embedding,
-    classifier: weights.classifier === weights.tokenEmbedding ? embedding : typed(weights.classifier, vocabSize, dim),
-    layers: weights.layers.map((l) => ({
-      ...l,
-      wq: typed(l.wq, qDim, dim),
-      wk: typed(l.wk, kvDim, dim),
-      wv: typed(l.wv, kvDim, dim),
-      wo: typed(l.wo, dim, qDim),
-      w1: typed(l.w1, hiddenDim, dim),
-      w2: typed(l.w2, dim, hiddenDim),
-      w3: typed(l.w3, hiddenDim, dim),
-    })),
-  };
-}
 
 /** One engine configuration, ready to run the benchmark prompt once per call. */
 async function engineSetup(config, weights, threads, relaxedSimd) {

@@ -198,17 +198,21 @@ export function layerHeads(setup: PlanSetup, layer: number): HeadContext[] {
   }));
 }
 
-/** The plan of a skipped setup: every entry of every (layer, KV head) kept, with the reason. */
-export function skippedPlan(setup: PlanSetup & { readonly skipped: string }): CompressionPlan {
-  const { geometry, n } = setup;
+/** A plan that keeps every entry of a prompt of `n` tokens in every (layer, KV head). */
+export function keepEverythingPlan(geometry: CacheGeometry, n: number, label: { method: string; budget: number; window: number }): CompressionPlan {
   const all = (): Int32Array => Int32Array.from({ length: n }, (_, t) => t);
   const layers = Array.from({ length: geometry.layers }, () => ({
     kept: Array.from({ length: geometry.kvHeads }, all),
     budgetPerHead: new Int32Array(geometry.kvHeads).fill(n),
   }));
   const total = geometry.layers * geometry.kvHeads * n;
-  const { method, budget, window, skipped } = setup;
-  return { method: method.name, budget, window, layers, requestedTotal: total, achievedTotal: total, originalTotal: total, skipped };
+  return { ...label, layers, requestedTotal: total, achievedTotal: total, originalTotal: total };
+}
+
+/** The plan of a skipped setup: every entry of every (layer, KV head) kept, with the reason. */
+export function skippedPlan(setup: PlanSetup & { readonly skipped: string }): CompressionPlan {
+  const { geometry, n, method, budget, window, skipped } = setup;
+  return { ...keepEverythingPlan(geometry, n, { method: method.name, budget, window }), skipped };
 }
 
 /** Whether the setup plans nothing (see {@link PlanSetup.skipped}). */

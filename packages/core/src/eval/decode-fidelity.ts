@@ -8,7 +8,8 @@ import type { MethodName, MethodOptions } from '../methods/registry.js';
 import { cacheGeometry } from '../model/config.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
-import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
+import { type Spread, logSoftmax, spread } from './distributions.js';
+import { compareStep, teacherForce } from './teacher-forcing.js';
 import type { TextEvaluationOptions } from './text-evaluation.js';
 
 /** What {@link evaluateDecodeEviction} runs: the model, the text, and the methods crossed with the cache limits. */
@@ -135,13 +136,10 @@ export async function evaluateDecodeEviction(options: DecodeFidelityOptions): Pr
   for (const [s, tokens] of segments.entries()) {
     options.signal?.throwIfAborted();
     const fullStore = backend.createStore(geometry);
-    const reference: Float64Array[] = [];
+    let reference: Float64Array[];
     try {
       await forward.prefill(tokens.slice(0, prefill), fullStore, { observations: false });
-      for (let j = 0; j < continuation; j++) {
-        options.signal?.throwIfAborted();
-        reference.push(logSoftmax(await forward.decode(tokens[prefill + j]!, prefill + j, fullStore)));
-      }
+      reference = await teacherForce(forward, fullStore, tokens, prefill, continuation, options.signal);
     } finally {
       fullStore.dispose();
     }
@@ -162,11 +160,10 @@ export async function evaluateDecodeEviction(options: DecodeFidelityOptions): Pr
           for (let j = 0; j < continuation; j++) {
             options.signal?.throwIfAborted();
             const q = logSoftmax(await forward.decode(tokens[prefill + j]!, prefill + j, store));
-            const p = reference[j]!;
-            for (let v = 0; v < p.length; v++) if (p[v]! > -Infinity) kl += Math.exp(p[v]!) * (p[v]! - q[v]!);
-            if (argmax(p) === argmax(q)) agree++;
-            const target = tokens[prefill + j + 1]!;
-            nll += -q[target]! + p[target]!;
+            const step = compareStep(reference[j]!, q, tokens[prefill + j + 1]!);
+            kl += step.kl;
+            agree += step.agrees;
+            nll += step.nllDelta;
             await policy.afterStep(prefill + j);
             held += entriesPerHead(store);
           }

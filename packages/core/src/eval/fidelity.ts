@@ -10,10 +10,11 @@ import { cacheGeometry } from '../model/config.js';
 import type { LayerObservation } from '../model/observation.js';
 import { applyPlan } from '../plan.js';
 import type { KvStore } from '../store.js';
-import type { Backend, ForwardPass } from '../backends/backend.js';
+import type { Backend } from '../backends/backend.js';
 import { ReferenceBackend } from '../backends/reference/index.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
-import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
+import { type Spread, spread } from './distributions.js';
+import { compareContinuation, teacherForce } from './teacher-forcing.js';
 import type { TextEvaluationOptions } from './text-evaluation.js';
 
 /** What {@link evaluateFidelity} runs: the model, the text, and the methods crossed with the budgets. */
@@ -107,22 +108,6 @@ function fill(store: KvStore, observations: readonly LayerObservation[], n: numb
   observations.forEach((o, layer) => store.append(layer, o.keys, o.values, positions));
 }
 
-/** Log-probabilities after each continuation token is forwarded (they predict tokens prefill+1 ..). */
-async function teacherForce(
-  transformer: ForwardPass,
-  store: KvStore,
-  tokens: readonly number[],
-  prefill: number,
-  continuation: number,
-  signal: AbortSignal | undefined,
-): Promise<Float64Array[]> {
-  const out: Float64Array[] = [];
-  for (let j = 0; j < continuation; j++) {
-    signal?.throwIfAborted();
-    out.push(logSoftmax(await transformer.decode(tokens[prefill + j]!, prefill + j, store)));
-  }
-  return out;
-}
 
 /**
  * How faithful a model stays with a compressed cache, on real text: per segment, prefill `prefill`
@@ -185,24 +170,12 @@ export async function evaluateFidelity(options: FidelityOptions): Promise<Fideli
         } finally {
           store.dispose();
         }
-        let kl = 0;
-        let agree = 0;
-        let nll = 0;
-        for (let j = 0; j < continuation; j++) {
-          const p = reference[j]!;
-          const q = predicted[j]!;
-          for (let v = 0; v < p.length; v++) if (p[v]! > -Infinity) kl += Math.exp(p[v]!) * (p[v]! - q[v]!);
-          if (argmax(p) === argmax(q)) agree++;
-          const target = tokens[prefill + j + 1]!;
-          nll += -q[target]! + p[target]!;
-        }
+        const compared = compareContinuation(reference, predicted, tokens, prefill);
         const bytes = planKvBytes(plan, geometry.headDim);
         const key = `${method}\u0000${plan.budget}`;
         const list = samples.get(key) ?? [];
         list.push({
-          kl: kl / continuation,
-          agreement: agree / continuation,
-          nllDelta: nll / continuation,
+          ...compared,
           attentionL1: attentionOutputL1(geometry, observations, plan).mean,
           retainedMass: retainedMass(geometry, observations, plan).mean,
           kvBytes: bytes.kept,

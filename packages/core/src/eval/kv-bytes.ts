@@ -1,8 +1,8 @@
 import type { KvFormat } from '@adakv/allocator-wasm';
-import type { Backend, ForwardPass } from '../backends/backend.js';
+import type { Backend } from '../backends/backend.js';
 import type { CompressionPlan } from '../compression-plan.js';
+import { keepEverythingPlan } from '../plan.js';
 import { BudgetError, ContextOverflowError, OptionError } from '../errors.js';
-import type { CacheGeometry } from '../geometry.js';
 import { resolveMethodOptions } from '../methods/options.js';
 import { type MethodName, type MethodOptions, getMethod } from '../methods/registry.js';
 import { cacheGeometry } from '../model/config.js';
@@ -12,7 +12,8 @@ import { keptOutputL1, windowReference } from '../quantization/quantized-attenti
 import { type HeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
-import { type Spread, argmax, logSoftmax, spread } from './distributions.js';
+import { type Spread, spread } from './distributions.js';
+import { compareContinuation, teacherForce } from './teacher-forcing.js';
 import type { TextEvaluationOptions } from './text-evaluation.js';
 
 /**
@@ -112,21 +113,6 @@ interface Sample {
 /** What a strategy keeps at one budget, or why it cannot. */
 type Choice = { format: KvFormat; plan: CompressionPlan; attentionL1: number } | { reason: string };
 
-async function teacherForce(forward: ForwardPass, store: KvStore, tokens: readonly number[], prefill: number, continuation: number, signal?: AbortSignal): Promise<Float64Array[]> {
-  const out: Float64Array[] = [];
-  for (let j = 0; j < continuation; j++) {
-    signal?.throwIfAborted();
-    out.push(logSoftmax(await forward.decode(tokens[prefill + j]!, prefill + j, store)));
-  }
-  return out;
-}
-
-function keepAll(geometry: CacheGeometry, n: number, window: number): CompressionPlan {
-  const all = Int32Array.from({ length: n }, (_, t) => t);
-  const total = geometry.layers * geometry.kvHeads * n;
-  const layer = { kept: Array.from({ length: geometry.kvHeads }, () => all), budgetPerHead: new Int32Array(geometry.kvHeads).fill(n) };
-  return { method: 'full', budget: n, window, layers: Array.from({ length: geometry.layers }, () => layer), requestedTotal: total, achievedTotal: total, originalTotal: total };
-}
 
 /** The rows' block size: a paged store's pool's, else the option, else 16. */
 function blockSizeOf(store: KvStore, given: number | undefined): number {
@@ -209,7 +195,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
       if (strategy === 'int8' || strategy === 'int4') {
         const need = heldBytes(strategy, new Array<number>(geometry.layers * geometry.kvHeads).fill(prefill), geometry.headDim, blockSize);
         if (need > bytes) return { reason: `keeping every entry in ${strategy} takes ${need} bytes` };
-        const plan = keepAll(geometry, prefill, window);
+        const plan = keepEverythingPlan(geometry, prefill, { method: 'full', budget: prefill, window });
         return { format: strategy, plan, attentionL1: keptOutputL1(windowOutputs, plan.layers.map((l) => l.kept), strategy, blockSize) };
       }
       try {
@@ -252,22 +238,10 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
         } finally {
           store.dispose();
         }
-        let kl = 0;
-        let agree = 0;
-        let nll = 0;
-        for (let j = 0; j < continuation; j++) {
-          const p = reference[j]!;
-          const q = predicted[j]!;
-          for (let v = 0; v < p.length; v++) if (p[v]! > -Infinity) kl += Math.exp(p[v]!) * (p[v]! - q[v]!);
-          if (argmax(p) === argmax(q)) agree++;
-          const target = tokens[prefill + j + 1]!;
-          nll += -q[target]! + p[target]!;
-        }
+        const compared = compareContinuation(reference, predicted, tokens, prefill);
         const list = samples.get(key) ?? [];
         list.push({
-          kl: kl / continuation,
-          agreement: agree / continuation,
-          nllDelta: nll / continuation,
+          ...compared,
           attentionL1: choice.attentionL1,
           tokensPerHead: choice.plan.achievedTotal / (geometry.layers * geometry.kvHeads),
           kvBytes,

@@ -6,7 +6,7 @@ import { resolveMethodOptions } from '../methods/options.js';
 import { type MethodName, type MethodOptions, getMethod } from '../methods/registry.js';
 import { checkObservations } from '../metrics/window-attention.js';
 import type { LayerObservation } from '../model/observation.js';
-import { planCompression } from '../plan.js';
+import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import { heldBytes } from './held-bytes.js';
 import { keptOutputL1, windowReference } from './quantized-attention-l1.js';
@@ -88,13 +88,6 @@ export interface BytePlan {
 /** Higher precision first: the order ties are broken in. */
 const PRECISION: readonly KvFormat[] = ['f32', 'f16', 'int8', 'int4'];
 
-function keepEverything(method: string, window: number, geometry: CacheGeometry, n: number): CompressionPlan {
-  const all = Int32Array.from({ length: n }, (_, t) => t);
-  const total = geometry.layers * geometry.kvHeads * n;
-  const layer = { kept: Array.from({ length: geometry.kvHeads }, () => all), budgetPerHead: new Int32Array(geometry.kvHeads).fill(n) };
-  return { method, budget: n, window, layers: Array.from({ length: geometry.layers }, () => layer), requestedTotal: total, achievedTotal: total, originalTotal: total };
-}
-
 const keptLengths = (plan: CompressionPlan) => plan.layers.flatMap((l) => l.kept.map((k) => k.length));
 
 function resolveBytes(spec: BytePlanInput['bytes'], fullBytes: number): number {
@@ -137,7 +130,7 @@ export function planForBytes(input: BytePlanInput): BytePlan {
     let plan: CompressionPlan;
     let tokensPerHead = affordable;
     if (affordable >= n) {
-      plan = keepEverything('full', window, geometry, n);
+      plan = keepEverythingPlan(geometry, n, { method: 'full', budget: n, window });
       tokensPerHead = n;
     } else if (affordable < protectedRows) {
       return infeasible;
