@@ -41,6 +41,7 @@ const exportedFunctions = [
   'adakv_sequence_remove',
   'adakv_sequence_stats',
   'adakv_append',
+  'adakv_append_heads',
   'adakv_compact',
   'adakv_length',
   'adakv_read_rows',

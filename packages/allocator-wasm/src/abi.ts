@@ -29,6 +29,8 @@ export interface AllocatorExports {
    * of `layer`.
    */
   adakv_append(pool: number, sequence: number, layer: number, tokens: number, keys: number, values: number, positions: number): number;
+  /** As `adakv_append`, with positions `[tokens][kvHeads]`: each head's rows carry their own. */
+  adakv_append_heads(pool: number, sequence: number, layer: number, tokens: number, keys: number, values: number, positions: number): number;
   /**
    * Keeps, per KV head of `layer`, the rows listed in `keptIndices` (`keptCounts` per head) and frees the
    * emptied blocks.

@@ -133,22 +133,28 @@ export class BlockPool {
 
   /**
    * Appends tokens to every KV head of `layer`: keys/values `[tokens][kvHeads][headDim]`, positions
-   * `[tokens]`. Either every row is written or, on error, none.
+   * `[tokens]`, or `[tokens][kvHeads]` when each head's rows carry their own positions (heads that keep
+   * different tokens). Either every row is written or, on error, none.
    */
   append(sequence: number, layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
     const { kvHeads } = this.shape(sequence);
-    const tokens = positions.length;
+    const tokens = keys.length / (kvHeads * this.headDim);
     const floats = tokens * kvHeads * this.headDim;
-    if (keys.length !== floats || values.length !== floats) {
-      throw new AllocatorError('INVALID_ARGUMENT', `append: ${tokens} positions need ${tokens} x ${kvHeads} x ${this.headDim} = ${floats} floats of keys and of values, got ${keys.length} and ${values.length}.`);
+    if (!Number.isInteger(tokens) || values.length !== floats) {
+      throw new AllocatorError('INVALID_ARGUMENT', `append: keys and values must both be [tokens][${kvHeads}][${this.headDim}] floats, got ${keys.length} and ${values.length}.`);
+    }
+    const perHead = kvHeads > 1 && positions.length === tokens * kvHeads;
+    if (positions.length !== tokens && !perHead) {
+      throw new AllocatorError('INVALID_ARGUMENT', `append: ${tokens} tokens need ${tokens} positions (or ${tokens} x ${kvHeads}, one per head), got ${positions.length}.`);
     }
     if (tokens === 0) return;
     const { allocator } = this;
-    const [k, v, p] = allocator.scratch.regions(floats * 4, floats * 4, tokens * 4) as [number, number, number];
+    const [k, v, p] = allocator.scratch.regions(floats * 4, floats * 4, positions.length * 4) as [number, number, number];
     allocator.f32(k, floats).set(keys);
     allocator.f32(v, floats).set(values);
-    allocator.i32(p, tokens).set(positions);
-    check(allocator.exports.adakv_append(this.live(), sequence, layer, tokens, k, v, p), 'append');
+    allocator.i32(p, positions.length).set(positions);
+    const append = perHead ? allocator.exports.adakv_append_heads : allocator.exports.adakv_append;
+    check(append(this.live(), sequence, layer, tokens, k, v, p), 'append');
   }
 
   /**

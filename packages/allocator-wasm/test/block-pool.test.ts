@@ -49,6 +49,21 @@ describe('BlockPool', () => {
     pool.check();
   });
 
+  it('takes one position per head when heads keep different tokens, in every format', async () => {
+    for (const format of ['f32', 'f16', 'int8', 'int4'] as const) {
+      const pool = await BlockPool.create({ headDim: 4, blockSize: 4, format });
+      const sequence = pool.addSequence(1, 2);
+      const { keys, values } = rows(6, 2, 4);
+      const perHead = Int32Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 10 + i : 100 + i)); // [tokens][heads]
+      pool.append(sequence, 0, keys, values, perHead);
+      expect(Array.from(pool.positions(sequence, 0, 0)), format).toEqual([10, 12, 14, 16, 18, 20]);
+      expect(Array.from(pool.positions(sequence, 0, 1)), format).toEqual([101, 103, 105, 107, 109, 111]);
+      expectCode(() => pool.append(sequence, 0, keys, values, new Int32Array(5)), 'INVALID_ARGUMENT');
+      expect(pool.length(sequence, 0, 0)).toBe(6);
+      pool.dispose();
+    }
+  });
+
   it('compacts in order and returns whole trailing blocks', async () => {
     const pool = await BlockPool.create({ headDim: 2, blockSize: 4 });
     const sequence = pool.addSequence(1, 2);

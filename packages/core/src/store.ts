@@ -32,7 +32,8 @@ export interface KvStore {
   values(layer: number, head: number): Promise<Float32Array>;
   /**
    * Appends `tokens` entries to every KV head of `layer`: `keys`/`values` are `[tokens][kvHeads][headDim]`
-   * (RoPE already applied), `positions` holds each token's absolute position.
+   * (RoPE already applied), `positions` holds each token's absolute position (`[tokens]`), or each
+   * row's, `[tokens][kvHeads]`, when the heads keep different tokens (see `storeKeptRows`).
    */
   append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void;
   /**

@@ -17,6 +17,9 @@ int32_t adakv_sequence_remove(int32_t pool, int32_t sequence);
 int32_t adakv_sequence_stats(int32_t pool, int32_t sequence, double* out);
 int32_t adakv_append(int32_t pool, int32_t sequence, int32_t layer, int32_t tokens, const float* keys,
                      const float* values, const int32_t* positions);
+// As adakv_append with positions [tokens][kvHeads]: each head's rows carry their own positions.
+int32_t adakv_append_heads(int32_t pool, int32_t sequence, int32_t layer, int32_t tokens, const float* keys,
+                           const float* values, const int32_t* positions);
 int32_t adakv_compact(int32_t pool, int32_t sequence, int32_t layer, const int32_t* keptCounts,
                       const int32_t* keptIndices);
 int32_t adakv_length(int32_t pool, int32_t sequence, int32_t layer, int32_t head);

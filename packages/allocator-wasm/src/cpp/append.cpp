@@ -8,11 +8,18 @@
 namespace adakv {
 
 namespace {
+// Where row t of head h finds its position: one per token, or one per (token, head).
+struct Positions {
+  const int32_t* data;
+  int32_t stride;  // 1: [tokens]; kvHeads: [tokens][kvHeads]
+  int32_t at(int32_t t, int32_t h) const { return data[static_cast<size_t>(t) * stride + (stride == 1 ? 0 : h)]; }
+};
+
 int64_t blocksFor(int64_t rows, int32_t blockSize) { return (rows + blockSize - 1) / blockSize; }
 
 // f32: rows copied as they are.
 void appendF32(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t tokens, const float* keys,
-               const float* values, const int32_t* positions) {
+               const float* values, Positions positions) {
   const size_t rowBytes = pool->rowFloats() * sizeof(float);
   for (int32_t t = 0; t < tokens; t++) {
     const int32_t slot = head.length % pool->blockSize;
@@ -21,14 +28,14 @@ void appendF32(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t t
     const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
     std::memcpy(pool->keyRow(block, slot), keys + source, rowBytes);
     std::memcpy(pool->valueRow(block, slot), values + source, rowBytes);
-    pool->position(block, slot) = positions[t];
+    pool->position(block, slot) = positions.at(t, h);
     head.length++;
   }
 }
 
 // f16: each row encoded in place (no residual: every element stands alone).
 void appendF16(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t tokens, const float* keys,
-               const float* values, const int32_t* positions) {
+               const float* values, Positions positions) {
   const int32_t d = pool->headDim;
   for (int32_t t = 0; t < tokens; t++) {
     const int32_t slot = head.length % pool->blockSize;
@@ -41,7 +48,7 @@ void appendF16(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t t
       k[c] = storedHalf(keys[source + c]);
       v[c] = storedHalf(values[source + c]);
     }
-    pool->position(block, slot) = positions[t];
+    pool->position(block, slot) = positions.at(t, h);
     head.length++;
   }
 }
@@ -49,7 +56,7 @@ void appendF16(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t t
 // int8/int4: rows go to the head's residual (given, owned by the head from now on); a block is encoded
 // when it fills. A partly filled encoded last block (left by compaction) is first decoded into it.
 void appendQuantized(Pool* pool, HeadList& head, float* residual, int32_t h, int32_t kvHeads, int32_t tokens,
-                     const float* keys, const float* values, const int32_t* positions) {
+                     const float* keys, const float* values, Positions positions) {
   const int32_t d = pool->headDim, blockSize = pool->blockSize;
   const size_t half = static_cast<size_t>(blockSize) * d;
   if (head.residual == nullptr) {
@@ -67,7 +74,7 @@ void appendQuantized(Pool* pool, HeadList& head, float* residual, int32_t h, int
     const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
     std::memcpy(head.residual + static_cast<size_t>(slot) * d, keys + source, static_cast<size_t>(d) * sizeof(float));
     std::memcpy(head.residual + half + static_cast<size_t>(slot) * d, values + source, static_cast<size_t>(d) * sizeof(float));
-    pool->position(block, slot) = positions[t];
+    pool->position(block, slot) = positions.at(t, h);
     head.length++;
     if (slot + 1 == blockSize) encodeBlock(pool->format, blockSize, d, head.residual, head.residual + half, blockSize, pool->blockBytesAt(block));
   }
@@ -77,7 +84,7 @@ void appendQuantized(Pool* pool, HeadList& head, float* residual, int32_t h, int
 }  // namespace
 
 Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens, const float* keys,
-                  const float* values, const int32_t* positions) {
+                  const float* values, const int32_t* positions, bool positionsPerHead) {
   if (layer < 0 || layer >= sequence->layers) return kOutOfRange;
   if (tokens < 0) return kInvalidArgument;
   if (tokens == 0) return kOk;
@@ -102,14 +109,15 @@ Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens,
   const Status status = ensureFree(pool, needed);
   if (status != kOk) return status;
 
+  const Positions at{positions, positionsPerHead ? kvHeads : 1};
   for (int32_t h = 0; h < kvHeads; h++) {
     HeadList& head = sequence->head(layer, h);
     if (pool->format == kFormatF32) {
-      appendF32(pool, head, h, kvHeads, tokens, keys, values, positions);
+      appendF32(pool, head, h, kvHeads, tokens, keys, values, at);
     } else if (pool->format == kFormatF16) {
-      appendF16(pool, head, h, kvHeads, tokens, keys, values, positions);
+      appendF16(pool, head, h, kvHeads, tokens, keys, values, at);
     } else {
-      appendQuantized(pool, head, residuals.give(h), h, kvHeads, tokens, keys, values, positions);
+      appendQuantized(pool, head, residuals.give(h), h, kvHeads, tokens, keys, values, at);
     }
   }
   return kOk;

@@ -6,12 +6,13 @@
 
 namespace adakv {
 
-// Appends `tokens` rows to every KV head of `layer`; keys/values are [tokens][kvHeads][headDim], stored
+// Appends `tokens` rows to every KV head of `layer`; keys/values are [tokens][kvHeads][headDim], positions
+// [tokens] (or [tokens][kvHeads] with `positionsPerHead`, when heads keep different tokens); stored
 // in the pool's format (f16 rows encoded in place; int8/int4 rows through the head's residual, a block
 // encoded when it fills). All blocks and residual rows are secured before anything is written, so a
 // failure leaves the sequence unchanged.
 Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens, const float* keys,
-                  const float* values, const int32_t* positions);
+                  const float* values, const int32_t* positions, bool positionsPerHead = false);
 
 // Keeps, per KV head, the rows listed (strictly ascending) in the head's slice of `keptIndices`;
 // `keptCounts[h]` rows for head h. Survivors move forward into holes in order; whole trailing blocks

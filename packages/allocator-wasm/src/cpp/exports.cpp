@@ -108,6 +108,14 @@ ADAKV_EXPORT int32_t adakv_append(int32_t poolHandle, int32_t sequenceHandle, in
   return status;
 }
 
+ADAKV_EXPORT int32_t adakv_append_heads(int32_t poolHandle, int32_t sequenceHandle, int32_t layer, int32_t tokens,
+                                        const float* keys, const float* values, const int32_t* positions) {
+  FIND_POOL_AND_SEQUENCE();
+  const adakv::Status status = adakv::appendRows(pool, sequence, layer, tokens, keys, values, positions, true);
+  assert(adakv::checkPool(pool) == adakv::kOk);
+  return status;
+}
+
 ADAKV_EXPORT int32_t adakv_compact(int32_t poolHandle, int32_t sequenceHandle, int32_t layer,
                                    const int32_t* keptCounts, const int32_t* keptIndices) {
   FIND_POOL_AND_SEQUENCE();

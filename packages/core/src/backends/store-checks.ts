@@ -19,9 +19,14 @@ export function checkHead(geometry: CacheGeometry, layer: number, head: number):
   }
 }
 
-export function checkAppend(geometry: CacheGeometry, layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
+/**
+ * Checks an append and returns its token count: keys/values `[tokens][kvHeads][headDim]`, positions
+ * `[tokens]` or, one per head, `[tokens][kvHeads]`.
+ */
+export function checkAppend(geometry: CacheGeometry, layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): number {
   const { kvHeads, headDim } = geometry;
-  const tokens = positions.length;
+  const perHead = kvHeads > 1 && positions.length % kvHeads === 0 && keys.length === positions.length * headDim;
+  const tokens = perHead ? positions.length / kvHeads : positions.length;
   const expected = tokens * kvHeads * headDim;
   if (keys.length !== expected || values.length !== expected) {
     throw new ShapeError(
@@ -32,6 +37,12 @@ export function checkAppend(geometry: CacheGeometry, layer: number, keys: Float3
   checkHead(geometry, layer, 0);
   checkFinite('append: keys', keys);
   checkFinite('append: values', values);
+  return tokens;
+}
+
+/** The position of token `t`'s row in head `h` of an append (positions `[tokens]` or `[tokens][kvHeads]`). */
+export function appendedPosition(positions: Int32Array, tokens: number, t: number, h: number): number {
+  return positions.length === tokens ? positions[t]! : positions[t * (positions.length / tokens) + h]!;
 }
 
 export function checkPlan(

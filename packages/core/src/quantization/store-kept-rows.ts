@@ -17,11 +17,8 @@ export interface HeadKv {
  * each head's kept rows go first and zero rows fill it to `rows` = the longest head's count rounded up
  * to whole blocks; a compaction then keeps each head's first `kept[head].length` rows: its partly
  * filled last block is encoded over its own rows (scales within an ulp of encoding them directly; no
- * f32 residual), so the store holds whole blocks per head.
- *
- * Positions: every head's rows carry the longest head's kept positions (then ascending fillers), since
- * append takes one position per row. A head whose selection differs holds positions that are not its
- * tokens'; attention does not read them (RoPE is in the keys), prefill chunks and decode-time eviction do.
+ * f32 residual), so the store holds whole blocks per head. Each head's rows carry their own positions
+ * (`kept[head]`, the token indices), so `positions()` and decode-time eviction see the right tokens.
  */
 export function storeKeptRows(store: KvStore, layer: number, rows: readonly HeadKv[], kept: readonly Int32Array[], blockSize: number): void {
   const { kvHeads, headDim: d } = store.geometry;
@@ -40,8 +37,13 @@ export function storeKeptRows(store: KvStore, layer: number, rows: readonly Head
       values.set(rows[h]!.values.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
     });
   }
-  const lead = kept[longest]!;
-  const positions = Int32Array.from({ length: count }, (_, r) => (r < lead.length ? lead[r]! : (lead[lead.length - 1] ?? -1) + 1 + r - lead.length));
+  // filler rows take positions after the head's last kept token; compaction drops them
+  const positions = new Int32Array(count * kvHeads);
+  for (let h = 0; h < kvHeads; h++) {
+    const own = kept[h]!;
+    const after = own.length > 0 ? own[own.length - 1]! + 1 : 0;
+    for (let r = 0; r < count; r++) positions[r * kvHeads + h] = r < own.length ? own[r]! : after + r - own.length;
+  }
   store.append(layer, keys, values, positions);
   if (kept.some((k) => k.length < count)) store.compact(layer, kept.map((k) => Int32Array.from({ length: k.length }, (_, r) => r)));
 }

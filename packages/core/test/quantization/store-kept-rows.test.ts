@@ -64,6 +64,8 @@ describe('storeKeptRows', async () => {
         }
       }
       expect(store.bytes()).toBe(heldBytes(format, plan.layers.flatMap((l) => l.kept.map((k) => k.length)), 32, 8));
+      // every head's rows carry its own kept tokens' positions
+      plan.layers.forEach((l, layer) => l.kept.forEach((k, h) => expect(Array.from(store.positions(layer, h))).toEqual(Array.from(k))));
     } finally {
       store.dispose();
     }

@@ -1,7 +1,7 @@
 import { type CacheGeometry, groupSize, validateGeometry } from '../../geometry.js';
 import type { KvStore } from '../../store.js';
 import { QueryWindow, RecordsQueriesOnCpu } from '../query-window.js';
-import { checkAppend, checkAttend, checkHead, checkPlan } from '../store-checks.js';
+import { appendedPosition, checkAppend, checkAttend, checkHead, checkPlan } from '../store-checks.js';
 
 interface HeadRows {
   keys: number[][];
@@ -46,16 +46,15 @@ export class ReferenceStore extends RecordsQueriesOnCpu implements KvStore {
   }
 
   append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
-    checkAppend(this.geometry, layer, keys, values, positions);
+    const tokens = checkAppend(this.geometry, layer, keys, values, positions);
     const { kvHeads, headDim } = this.geometry;
-    const tokens = positions.length;
     for (let h = 0; h < kvHeads; h++) {
       const rows = this.head(layer, h);
       for (let t = 0; t < tokens; t++) {
         const start = (t * kvHeads + h) * headDim;
         rows.keys.push(Array.from(keys.subarray(start, start + headDim)));
         rows.values.push(Array.from(values.subarray(start, start + headDim)));
-        rows.positions.push(positions[t]!);
+        rows.positions.push(appendedPosition(positions, tokens, t, h));
       }
     }
     this.queryWindow.appended(layer, positions);
