@@ -1,7 +1,7 @@
 // `npm run bench -w @adakv/gpu`: each kernel's time and effective bandwidth (bytes it must read or
 // write over the time; FLOP rate for the matrix products), and one decode step's attention over an
 // 8x-compressed cache vs the full cache at Llama-3-8B shapes (32 layers, 32 query heads over 8 KV
-// heads, head dim 128), f32 and f16 K/V, with the fraction of the device's copy bandwidth it reaches
+// heads, head dim 128), f32, f16, int8 and int4 K/V (BENCH_FORMATS picks some), with the fraction of the device's copy bandwidth it reaches
 // (and of the rated bandwidth given as BENCH_PEAK_GBPS); and a decode step of 8 sequences batched into
 // one submission vs 8 single decodes (stories15M's shape, random weights). Ratios come from one run on
 // one device; on a machine without a GPU this is Dawn over SwiftShader (a CPU, one layer), where only
@@ -25,6 +25,7 @@ try {
 }
 const [queryHeads, kvHeads, headDim] = [32, 8, 128];
 const fullTokens = Number(process.env.BENCH_TOKENS ?? 4096);
+const formats = (process.env.BENCH_FORMATS ?? 'f32,f16,int8,int4').split(',');
 const random = (n, scale = 1) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * scale);
 
 async function time(label, repeats, body) {
@@ -81,10 +82,11 @@ console.log(`| buffer copy (reference: the device's reachable memory bandwidth) 
 const queryBuffer = onGpu(random(queryHeads * headDim));
 const attentionOut = onGpu(new Float32Array(queryHeads * headDim));
 const attention = {};
-for (const kvFormat of ['f32', 'f16']) {
-  const bytesPer = kvFormat === 'f16' ? 2 : 4;
-  const kvBytes = (tokens) => layers * tokens * kvHeads * headDim * bytesPer * 2;
+for (const kvFormat of formats) {
   const cache = new GpuPagedCache(gpu, { layers, queryHeads, kvHeads, headDim, kvFormat });
+  // bytes a block holds per element (int8 / int4: scales and marker included)
+  const bytesPer = cache.blockBytes / (2 * cache.blockSize * headDim);
+  const kvBytes = (tokens) => layers * tokens * kvHeads * headDim * bytesPer * 2;
   const rows = random(fullTokens * kvHeads * headDim);
   for (let layer = 0; layer < layers; layer++) cache.append(layer, rows, rows, Int32Array.from({ length: fullTokens }, (_, t) => t));
   // one decode step's attention: every layer in one submission, as the GPU forward pass does
@@ -99,7 +101,7 @@ for (const kvFormat of ['f32', 'f16']) {
   for (let layer = 0; layer < layers; layer++) cache.compact(layer, Array.from({ length: kvHeads }, () => Int32Array.from({ length: kept }, (_, i) => i * 8)));
   await finish(cache.dispatcher); // waits for the gathers to finish
   const compactMs = (performance.now() - compaction) / layers;
-  console.log(`| gather compaction, ${kvFormat} K/V, per layer | ${fullTokens} -> ${kept} tokens/head | ${compactMs.toFixed(2)} | ${((kvBytes(kept) * 2) / layers / compactMs / 1e6).toFixed(2)} |`);
+  console.log(`| ${cache.pool.quantized ? 're-encoding' : 'gather'} compaction, ${kvFormat} K/V, per layer | ${fullTokens} -> ${kept} tokens/head | ${compactMs.toFixed(2)} | ${((kvBytes(kept) * 2) / layers / compactMs / 1e6).toFixed(2)} |`);
   const compressed = await timeOnGpu(cache.dispatcher, repeats, step);
   console.log(`| paged decode attention, ${kvFormat} K/V (split + reduce) | ${shape(kept, '8x compressed')} | ${compressed.toFixed(2)} | ${(kvBytes(kept) / compressed / 1e6).toFixed(2)} |`);
   attention[kvFormat] = { full, compressed, fullGBps: kvBytes(fullTokens) / full / 1e6 };
@@ -219,14 +221,15 @@ kvPool.destroy();
 decoder.destroy();
 
 const ratio = ({ full, compressed }) => `${(full / compressed).toFixed(1)}x faster (${full.toFixed(2)} -> ${compressed.toFixed(2)} ms)`;
-console.log(`\ndecode attention, 8x compressed vs full: f32 K/V ${ratio(attention.f32)}; f16 K/V ${ratio(attention.f16)}`);
+console.log(`\ndecode attention, 8x compressed vs full: ${Object.entries(attention).map(([kvFormat, a]) => `${kvFormat} K/V ${ratio(a)}`).join('; ')}`);
 const fraction = (gbps, of) => `${((100 * gbps) / of).toFixed(1)}%`;
 const rated = Number(process.env.BENCH_PEAK_GBPS ?? NaN); // the GPU's rated memory bandwidth, if given
-for (const kvFormat of ['f32', 'f16']) {
-  const { fullGBps } = attention[kvFormat];
+for (const [kvFormat, { fullGBps }] of Object.entries(attention)) {
   console.log(`decode attention over the full cache, ${kvFormat} K/V: ${fullGBps.toFixed(2)} GB/s = ${fraction(fullGBps, copyGBps)} of the copy bandwidth (${copyGBps.toFixed(2)} GB/s)` +
     (Number.isFinite(rated) ? `, ${fraction(fullGBps, rated)} of the rated ${rated} GB/s` : ''));
 }
-console.log(`f16 vs f32 K/V storage: ${(attention.f32.full / attention.f16.full).toFixed(2)}x (full), ${(attention.f32.compressed / attention.f16.compressed).toFixed(2)}x (8x compressed)`);
+for (const kvFormat of Object.keys(attention).filter((f) => f !== 'f32' && attention.f32)) {
+  console.log(`${kvFormat} vs f32 K/V storage: ${(attention.f32.full / attention[kvFormat].full).toFixed(2)}x (full), ${(attention.f32.compressed / attention[kvFormat].compressed).toFixed(2)}x (8x compressed)`);
+}
 console.log(`decode step of ${batchSize} sequences: batched ${(singleMs / batchedMs).toFixed(2)}x faster than ${batchSize} single decodes (${singleMs.toFixed(1)} -> ${batchedMs.toFixed(1)} ms per step)`);
 gpu.device.destroy();

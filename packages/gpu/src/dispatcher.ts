@@ -86,16 +86,17 @@ export class Dispatcher {
   /**
    * Encodes one dispatch of `kernel` over `[x, y, z]` workgroups (x given in threads when `threads` is
    * set). `uniforms` must name exactly the fields of the kernel's struct (padding excluded): a missing
-   * or unknown field is a compile error, and an INVALID_ARGUMENT GpuError at run time.
+   * or unknown field is a compile error, and an INVALID_ARGUMENT GpuError at run time. `buffers[i]`
+   * goes to binding `i + 1`; `null` leaves a binding the kernel does not use out.
    */
-  run<K extends KernelName>(kernel: K, uniforms: UniformsOf<K>, buffers: readonly GPUBuffer[], grid: DispatchGrid): void {
+  run<K extends KernelName>(kernel: K, uniforms: UniformsOf<K>, buffers: readonly (GPUBuffer | null)[], grid: DispatchGrid): void {
     const { program, uniforms: fields } = PROGRAMS[kernel];
     const packed = packUniforms<readonly (readonly [string, 'u32' | 'f32'])[]>(fields, uniforms as Record<string, number>, program.name); // throws before anything is encoded
     const pipeline = this.pipelines.get(program);
     const uniform = this.temp(0, GPUBufferUsage.UNIFORM, packed);
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [uniform, ...buffers].flatMap((buffer, binding) => (buffer ? [{ binding, resource: { buffer } }] : [])),
     });
     const pass = this.current().beginComputePass({ label: program.name });
     pass.setPipeline(pipeline);

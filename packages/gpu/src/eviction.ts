@@ -1,7 +1,7 @@
 import { largestStorageBuffer } from './device.js';
 import type { StagedRead } from './dispatcher.js';
 import { GpuError, mib } from './errors.js';
-import type { GpuKvPool, HeadPages, QueryRing } from './kv-pool.js';
+import { type GpuKvPool, type HeadPages, type QueryRing, kvReaders } from './kv-pool.js';
 import { MAX_COUNT_HEADS, encodeAdaptiveCounts } from './scores.js';
 import { encodeSelectTopK } from './selection.js';
 
@@ -118,9 +118,9 @@ function encodeScores(source: EvictionSource, layer: number, o: Resolved, e: Ret
   if (rows > 0 && e.total > 0) {
     const storage = pool.layers[layer]!;
     d.run(
-      pool.kvFormat === 'f16' ? 'recentAttentionF16' : 'recentAttention',
+      kvReaders(pool.kvFormat).recent,
       { headDim, queryHeads, groupSize, blockSize: pool.blockSize, maxBlocks, rows, ringRows: ring.rows, firstSlot, maxLength, scale: 1 / Math.sqrt(headDim) },
-      [storage.keys, ring.buffer, tables, probabilities, status],
+      [storage.keys, ring.buffer, tables, probabilities, status, ...(pool.quantized ? [null, storage.residualKeys] : [])],
       { x: queryHeads, y: rows },
     );
   }

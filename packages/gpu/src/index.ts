@@ -6,7 +6,7 @@ export { PipelineCache, type Program, type UniformField, type UniformType, type 
 export { PROGRAMS } from './programs.js';
 export { Dispatcher, type DispatchGrid, type KernelName, type StagedRead, type UniformsOf } from './dispatcher.js';
 export { GpuPagedCache } from './paged-cache.js';
-export { GpuKvPool, type GpuKvPoolOptions, type GpuKvPoolStats } from './kv-pool.js';
+export { GpuKvPool, type GpuKvFormat, type GpuKvPoolOptions, type GpuKvPoolStats, gpuKvBlockBytes } from './kv-pool.js';
 export type { EvictionOptions } from './eviction.js';
 export { MAX_COUNT_HEADS, type WindowScoreOptions, adaptiveCounts, encodeAdaptiveCounts, windowScores } from './scores.js';
 export { GpuLlamaDecoder, type LlamaLayerWeights, type LlamaPrefill, type LlamaPrefillOptions, type LlamaShape, type LlamaWeights } from './llama-decoder.js';

@@ -14,11 +14,14 @@ export interface PagedCacheShape {
   /** Tokens per block (default 16). */
   readonly blockSize?: number;
   /**
-   * How K/V rows are stored: `f32` (default), or `f16` (two halves per word: half the memory and the
-   * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32), or `auto`:
-   * f16 where the adapter offers `shader-f16` (hardware with fast halves), else f32.
+   * How K/V rows are stored: `f32` (default), `f16` (two halves per word: half the memory and the
+   * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32), `int8` /
+   * `int4` (symmetric, the WASM pool's numerics: keys one scale per channel per block, values one per
+   * row / per 32 channels of a row; |error| <= scale / 2; a head's partly filled last block is held in
+   * f32 until it fills; int4 needs an even headDim), or `auto`: f16 where the adapter offers
+   * `shader-f16` (hardware with fast halves), else f32.
    */
-  readonly kvFormat?: 'f32' | 'f16' | 'auto';
+  readonly kvFormat?: GpuKvFormat | 'auto';
   /**
    * Most bytes one layer's K (and as many V) may take: a memory cap for the sequence. The device's
    * largest storage buffer by default (and at most); past it, appends fail with DEVICE_OUT_OF_MEMORY.
@@ -26,10 +29,57 @@ export interface PagedCacheShape {
   readonly maxLayerBytes?: number;
 }
 
-/** One (layer, KV head) of a sequence: its blocks in the pool and the original position of every row. */
+/** How a pool stores K/V: f32, f16, or symmetric int8 / int4 blocks (see {@link PagedCacheShape.kvFormat}). */
+export type GpuKvFormat = 'f32' | 'f16' | 'int8' | 'int4';
+
+const FORMATS: readonly string[] = ['f32', 'f16', 'int8', 'int4', 'auto'];
+
+/** The kernels that read K/V, per storage format (each with its kv-* prelude, the only code that knows the format). */
+const KV_READERS = {
+  f32: { attend: 'pagedAttention', causal: 'pagedCausalAttention', recent: 'recentAttention' },
+  f16: { attend: 'pagedAttentionF16', causal: 'pagedCausalAttentionF16', recent: 'recentAttentionF16' },
+  int8: { attend: 'pagedAttentionInt8', causal: 'pagedCausalAttentionInt8', recent: 'recentAttentionInt8' },
+  int4: { attend: 'pagedAttentionInt4', causal: 'pagedCausalAttentionInt4', recent: 'recentAttentionInt4' },
+} as const satisfies Record<GpuKvFormat, Record<string, string>>;
+
+/** @internal The kernels of `format` that read K/V: paged attention, chunked-prefill attention, eviction scores. */
+export function kvReaders(format: GpuKvFormat): (typeof KV_READERS)[GpuKvFormat] {
+  return KV_READERS[format];
+}
+
+/** Channels per value scale of int4 blocks. */
+export const INT4_GROUP = 32;
+
+/**
+ * Bytes of the K and V halves of one block of `blockSize` rows of `headDim` elements in `format`, as
+ * a {@link GpuKvPool} lays them out (int8/int4: see kv-int8.wgsl / kv-int4.wgsl, words of
+ * `[marker][headDim scales][levels]` and `[value scales][levels]`), and of one quantized row.
+ */
+function kvBlockHalves(format: 'f32' | 'f16' | 'int8' | 'int4', blockSize: number, headDim: number): { keys: number; values: number; rowBytes: number } {
+  if (format === 'int8' || format === 'int4') {
+    const perWord = format === 'int8' ? 4 : 8;
+    const dataWords = Math.ceil((blockSize * headDim) / perWord);
+    const valueScales = format === 'int8' ? blockSize : blockSize * Math.ceil(headDim / INT4_GROUP);
+    return { keys: 4 * (1 + headDim + dataWords), values: 4 * (valueScales + dataWords), rowBytes: (headDim * 4) / perWord };
+  }
+  const rowBytes = headDim * (format === 'f16' ? 2 : 4);
+  return { keys: blockSize * rowBytes, values: blockSize * rowBytes, rowBytes };
+}
+
+/** Bytes of one {@link GpuKvPool} block (K and V of `blockSize` rows of one KV head) in `format`, scales and marker included. */
+export function gpuKvBlockBytes(format: 'f32' | 'f16' | 'int8' | 'int4', blockSize: number, headDim: number): number {
+  const { keys, values } = kvBlockHalves(format, blockSize, headDim);
+  return keys + values;
+}
+
+/**
+ * One (layer, KV head) of a sequence: its blocks in the pool and the original position of every row;
+ * in an int8/int4 pool, the residual slot holding its partly filled last block's rows in f32, if any.
+ */
 export interface HeadPages {
   blocks: number[];
   positions: number[];
+  residual?: number | undefined;
 }
 
 /** A layer's recent query rows on the GPU (a ring of `rows` rows) and their positions on the CPU. */
@@ -62,8 +112,12 @@ export interface GpuKvPoolStats {
   readonly usedBlocks: number;
   /** Blocks free for appends. */
   readonly freeBlocks: number;
-  /** K + V bytes of one block. */
+  /** K + V bytes of one block (scales and marker included). */
   readonly blockBytes: number;
+  /** Bytes of the f32 residual rows sequences hold now (K + V; int8 / int4 pools only, else 0). */
+  readonly residualBytes: number;
+  /** Bytes of every K/V buffer the pool has allocated: blocks of all layers, and residual slots. */
+  readonly bufferBytes: number;
 }
 
 /** One layer's K and V buffers, shared by every sequence of the pool, and the blocks no sequence holds. */
@@ -72,6 +126,12 @@ export interface PoolLayer {
   values: GPUBuffer;
   capacity: number;
   readonly free: number[];
+  /** int8 / int4: f32 rows `[slot][blockSize][headDim]` of the heads' partly filled last blocks (else null). */
+  residualKeys: GPUBuffer | null;
+  residualValues: GPUBuffer | null;
+  /** Residual slots the buffers hold. */
+  residualCapacity: number;
+  readonly residualFree: number[];
 }
 
 /**
@@ -91,11 +151,19 @@ export class GpuKvPool {
   /** Tokens per block. */
   readonly blockSize: number;
   /** How K/V rows are stored (`auto` resolved). */
-  readonly kvFormat: 'f32' | 'f16';
-  /** Bytes of one stored K (or V) row. */
+  readonly kvFormat: GpuKvFormat;
+  /** Whether blocks are int8 / int4 (encoded when they fill, partly filled last blocks in f32 residual slots). */
+  readonly quantized: boolean;
+  /** Bytes of one stored K (or V) row (f32 and f16; for int8 / int4, the bytes of its levels). */
   readonly rowBytes: number;
+  /** Bytes of one block in the keys buffer (int8 / int4: marker, per-channel scales and levels). */
+  readonly keyBlockBytes: number;
+  /** Bytes of one block in the values buffer (int8 / int4: per-row or per-group scales and levels). */
+  readonly valueBlockBytes: number;
   /** K + V bytes of one block. */
   readonly blockBytes: number;
+  /** K + V bytes of one f32 residual slot (int8 / int4; 0 otherwise). */
+  readonly residualSlotBytes: number;
   /** Most bytes one layer's K (or V) buffer may take. */
   readonly maxLayerBytes: number;
   /** Fixed blocks per layer, or null when the pool grows. */
@@ -121,14 +189,21 @@ export class GpuKvPool {
       throw new GpuError('INVALID_ARGUMENT', `queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads}): each KV head serves a group of query heads.`);
     }
     const kvFormat = options.kvFormat ?? 'f32';
-    if (kvFormat !== 'f32' && kvFormat !== 'f16' && kvFormat !== 'auto') throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32', 'f16' or 'auto', got ${String(kvFormat)}.`);
+    if (!FORMATS.includes(kvFormat)) throw new GpuError('INVALID_ARGUMENT', `kvFormat must be 'f32', 'f16', 'int8', 'int4' or 'auto', got ${String(kvFormat)}.`);
     this.kvFormat = kvFormat === 'auto' ? (gpu.f16 ? 'f16' : 'f32') : kvFormat;
     if (this.kvFormat === 'f16' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `f16 K/V storage packs pairs: headDim must be even, got ${headDim}.`);
+    if (this.kvFormat === 'int4' && headDim % 2 !== 0) throw new GpuError('INVALID_ARGUMENT', `int4 K/V storage packs two levels per byte, as the WASM pool does: headDim must be even, got ${headDim}.`);
     this.blockSize = options.blockSize ?? 16;
     if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) throw new GpuError('INVALID_ARGUMENT', `blockSize must be a positive integer, got ${options.blockSize}.`);
-    this.rowBytes = headDim * (this.kvFormat === 'f16' ? 2 : 4);
-    this.blockBytes = this.blockSize * this.rowBytes * 2;
-    const halfBlock = this.blockBytes / 2;
+    const B = this.blockSize;
+    this.quantized = this.kvFormat === 'int8' || this.kvFormat === 'int4';
+    const halves = kvBlockHalves(this.kvFormat, B, headDim);
+    this.rowBytes = halves.rowBytes;
+    this.keyBlockBytes = halves.keys;
+    this.valueBlockBytes = halves.values;
+    this.residualSlotBytes = this.quantized ? 2 * B * headDim * 4 : 0;
+    this.blockBytes = this.keyBlockBytes + this.valueBlockBytes;
+    const halfBlock = Math.max(this.keyBlockBytes, this.valueBlockBytes); // the larger buffer of a layer sets its limit
     const largest = largestStorageBuffer(gpu);
     this.maxLayerBytes = Math.min(options.maxLayerBytes ?? largest, largest);
     this.initialBlocks = Math.max(4, kvHeads);
@@ -137,7 +212,7 @@ export class GpuKvPool {
       if (!Number.isInteger(this.maxBlocks) || this.maxBlocks <= 0) throw new GpuError('INVALID_ARGUMENT', `maxBlocks must be a positive integer, got ${options.maxBlocks}.`);
       if (this.maxBlocks * halfBlock > this.maxLayerBytes) {
         const code = this.maxBlocks * halfBlock > largest ? 'DEVICE_OUT_OF_MEMORY' : 'INVALID_ARGUMENT';
-        throw new GpuError(code, `${this.maxBlocks} blocks per layer need ${mib(this.maxBlocks * halfBlock)} of keys per layer, more than the ${mib(this.maxLayerBytes)} a layer may take (maxLayerBytes, at most the device's largest storage buffer); give the pool fewer blocks, or store K/V as f16.`);
+        throw new GpuError(code, `${this.maxBlocks} blocks per layer need ${mib(this.maxBlocks * halfBlock)} of keys per layer, more than the ${mib(this.maxLayerBytes)} a layer may take (maxLayerBytes, at most the device's largest storage buffer); give the pool fewer blocks, or store K/V as f16, int8 or int4.`);
       }
     } else if (!(this.maxLayerBytes >= this.initialBlocks * halfBlock)) {
       throw new GpuError('INVALID_ARGUMENT', `maxLayerBytes must hold the first ${this.initialBlocks} blocks (${this.initialBlocks * halfBlock} bytes), got ${options.maxLayerBytes}.`);
@@ -145,8 +220,9 @@ export class GpuKvPool {
     this.shape = { ...options, kvFormat: this.kvFormat, blockSize: this.blockSize };
     this.dispatcher = new Dispatcher(gpu);
     this.layers = Array.from({ length: layers }, () => {
-      const layer: PoolLayer = { keys: null as unknown as GPUBuffer, values: null as unknown as GPUBuffer, capacity: 0, free: [] };
+      const layer: PoolLayer = { keys: null as unknown as GPUBuffer, values: null as unknown as GPUBuffer, capacity: 0, free: [], residualKeys: null, residualValues: null, residualCapacity: 0, residualFree: [] };
       this.grow(layer, this.maxBlocks ?? this.initialBlocks);
+      if (this.quantized) this.growResiduals(layer, kvHeads);
       return layer;
     });
   }
@@ -155,11 +231,22 @@ export class GpuKvPool {
   stats(): GpuKvPoolStats {
     let totalBlocks = 0;
     let freeBlocks = 0;
+    let residualSlots = 0;
+    let heldResiduals = 0;
     for (const layer of this.layers) {
       totalBlocks += layer.capacity;
       freeBlocks += layer.free.length;
+      residualSlots += layer.residualCapacity;
+      heldResiduals += layer.residualCapacity - layer.residualFree.length;
     }
-    return { totalBlocks, usedBlocks: totalBlocks - freeBlocks, freeBlocks, blockBytes: this.blockBytes };
+    return {
+      totalBlocks,
+      usedBlocks: totalBlocks - freeBlocks,
+      freeBlocks,
+      blockBytes: this.blockBytes,
+      residualBytes: heldResiduals * this.residualSlotBytes,
+      bufferBytes: totalBlocks * this.blockBytes + residualSlots * this.residualSlotBytes,
+    };
   }
 
   /** Frees the pool's buffers; its sequences can no longer be used. */
@@ -168,9 +255,11 @@ export class GpuKvPool {
     for (const sequence of [...this.sequences]) sequence.destroy();
     this.destroyed = true;
     for (const layer of this.layers) {
-      layer.keys.destroy();
-      layer.values.destroy();
-      this.liveBuffers -= 2;
+      for (const buffer of [layer.keys, layer.values, layer.residualKeys, layer.residualValues]) {
+        if (!buffer) continue;
+        buffer.destroy();
+        this.liveBuffers--;
+      }
     }
   }
 
@@ -201,8 +290,10 @@ export class GpuKvPool {
    * checked before any grows, so a refusal (POOL_EXHAUSTED for a fixed pool, DEVICE_OUT_OF_MEMORY past
    * a growing pool's limit) changes nothing.
    */
-  reserve(needs: ArrayLike<number>): void {
-    const halfBlock = this.blockBytes / 2;
+  reserve(needs: ArrayLike<number>, residualNeeds?: ArrayLike<number>): void {
+    const halfBlock = Math.max(this.keyBlockBytes, this.valueBlockBytes);
+    const slotBytes = this.residualSlotBytes / 2;
+    const mostSlots = slotBytes > 0 ? Math.floor(largestStorageBuffer(this.gpu) / slotBytes) : 0;
     const most = Math.floor(this.maxLayerBytes / halfBlock);
     for (let l = 0; l < needs.length; l++) {
       const layer = this.layers[l]!;
@@ -219,8 +310,17 @@ export class GpuKvPool {
         throw new GpuError(
           'DEVICE_OUT_OF_MEMORY',
           `One layer's keys would need ${mib((layer.capacity + missing) * halfBlock)}, more than the ${mib(this.maxLayerBytes)} a layer may take ` +
-            `(maxLayerBytes, at most the device's largest storage buffer); keep fewer tokens (compress, or a shorter context) or store K/V as f16.`,
+            `(maxLayerBytes, at most the device's largest storage buffer); keep fewer tokens (compress, or a shorter context) or store K/V as f16, int8 or int4.`,
         );
+      }
+    }
+    if (residualNeeds && this.quantized) {
+      for (let l = 0; l < residualNeeds.length; l++) {
+        const layer = this.layers[l]!;
+        const missing = residualNeeds[l]! - layer.residualFree.length;
+        if (missing > 0 && layer.residualCapacity + missing > mostSlots) {
+          throw new GpuError('DEVICE_OUT_OF_MEMORY', `The f32 rows of ${layer.residualCapacity + missing} heads' partly filled blocks would take ${mib((layer.residualCapacity + missing) * slotBytes)} in layer ${l}, more than the device's largest storage buffer; decode fewer sequences at once.`);
+        }
       }
     }
     for (let l = 0; l < needs.length; l++) {
@@ -228,6 +328,25 @@ export class GpuKvPool {
       const missing = needs[l]! - layer.free.length;
       if (missing > 0) this.grow(layer, Math.min(most, Math.max(layer.capacity * 2, layer.capacity + missing)));
     }
+    if (residualNeeds && this.quantized) {
+      for (let l = 0; l < residualNeeds.length; l++) {
+        const layer = this.layers[l]!;
+        const missing = residualNeeds[l]! - layer.residualFree.length;
+        if (missing > 0) this.growResiduals(layer, Math.min(mostSlots, Math.max(layer.residualCapacity * 2, layer.residualCapacity + missing)));
+      }
+    }
+  }
+
+  /** @internal A free residual slot of layer `l` (reserved before). */
+  takeResidual(l: number): number {
+    const slot = this.layers[l]!.residualFree.pop();
+    if (slot === undefined) throw new GpuError('POOL_EXHAUSTED', `No free residual slot in layer ${l} of the K/V pool.`);
+    return slot;
+  }
+
+  /** @internal Gives residual slots of layer `l` back. */
+  releaseResiduals(l: number, slots: readonly number[]): void {
+    this.layers[l]!.residualFree.push(...slots);
   }
 
   /** @internal A free block of layer `l` (reserved before). */
@@ -243,20 +362,18 @@ export class GpuKvPool {
   }
 
   private grow(layer: PoolLayer, blocks: number): void {
-    const bytes = (blocks * this.blockBytes) / 2;
     const device = this.gpu.device;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     device.pushErrorScope('out-of-memory');
-    const keys = device.createBuffer({ size: bytes, usage });
-    const values = device.createBuffer({ size: bytes, usage });
+    const keys = device.createBuffer({ size: blocks * this.keyBlockBytes, usage });
+    const values = device.createBuffer({ size: blocks * this.valueBlockBytes, usage });
     void device.popErrorScope().then((error) => {
       if (error) this.outOfMemory = error.message;
     });
     if (layer.capacity > 0) {
-      const old = (layer.capacity * this.blockBytes) / 2;
       // copied in command order, so rows written earlier in the same submission (by any sequence) come along
-      this.dispatcher.copy(layer.keys, 0, keys, 0, old);
-      this.dispatcher.copy(layer.values, 0, values, 0, old);
+      this.dispatcher.copy(layer.keys, 0, keys, 0, layer.capacity * this.keyBlockBytes);
+      this.dispatcher.copy(layer.values, 0, values, 0, layer.capacity * this.valueBlockBytes);
       this.dispatcher.retire(layer.keys);
       this.dispatcher.retire(layer.values);
     } else this.liveBuffers += 2;
@@ -264,5 +381,28 @@ export class GpuKvPool {
     layer.keys = keys;
     layer.values = values;
     layer.capacity = blocks;
+  }
+
+  /** int8 / int4: grows layer's residual slots to `slots` (copying the rows held, in command order). */
+  private growResiduals(layer: PoolLayer, slots: number): void {
+    const device = this.gpu.device;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const slotBytes = this.residualSlotBytes / 2;
+    device.pushErrorScope('out-of-memory');
+    const keys = device.createBuffer({ size: slots * slotBytes, usage });
+    const values = device.createBuffer({ size: slots * slotBytes, usage });
+    void device.popErrorScope().then((error) => {
+      if (error) this.outOfMemory = error.message;
+    });
+    if (layer.residualKeys && layer.residualValues) {
+      this.dispatcher.copy(layer.residualKeys, 0, keys, 0, layer.residualCapacity * slotBytes);
+      this.dispatcher.copy(layer.residualValues, 0, values, 0, layer.residualCapacity * slotBytes);
+      this.dispatcher.retire(layer.residualKeys);
+      this.dispatcher.retire(layer.residualValues);
+    } else this.liveBuffers += 2;
+    for (let slot = slots - 1; slot >= layer.residualCapacity; slot--) layer.residualFree.push(slot);
+    layer.residualKeys = keys;
+    layer.residualValues = values;
+    layer.residualCapacity = slots;
   }
 }

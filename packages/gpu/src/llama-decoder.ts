@@ -292,8 +292,10 @@ export class GpuLlamaDecoder {
 
   /**
    * Runs the prompt `tokens` at positions `0 .. n-1` as one batch into the empty `cache`: matrix
-   * products over all tokens, causal attention over the prompt, K/V appended; one submission. Returns
-   * the logits after the last token and, per layer, the post-RoPE queries, keys and values.
+   * products over all tokens, causal attention over the prompt, K/V appended; one submission (an int8 /
+   * int4 cache: the K/V appended first and attended as stored, encoded blocks and f32 residual rows,
+   * as the WASM engine's prefill does). Returns the logits after the last token and, per layer, the
+   * post-RoPE queries, keys and values (as computed, before any quantization).
    *
    * With `options.start`, `tokens` is a chunk of a longer prompt at positions `start .. start+n-1`
    * (chunked prefill: a long prompt in bounded memory): the cache must hold the sequence's first
@@ -323,7 +325,7 @@ export class GpuLlamaDecoder {
           : `prefill: a chunk at start ${start} needs the cache to hold exactly positions 0..${start - 1} in every KV head; layer ${layer} does not (a compacted or different sequence).`,
       );
     }
-    cache.pool.reserve(Array.from({ length: cache.pool.shape.layers }, (_, l) => (l < layers ? GpuPagedCache.blocksNeeded(l, [cache], [n]) : 0)));
+    GpuPagedCache.reserveAppend(layers, [cache], [n]);
     const d = cache.dispatcher;
     const [qBytes, kvBytes] = [n * queryHeads * headDim * 4, n * kvHeads * headDim * 4];
     const staged: StagedRead[] = [];
@@ -333,7 +335,8 @@ export class GpuLlamaDecoder {
       appendAndAttend: (layer, a) => {
         if (observe) staged.push(d.stage(a.q, qBytes), d.stage(a.k, kvBytes), d.stage(a.v, kvBytes)); // the observations compression plans from
         cache.encodeAppend(layer, a.k, a.v, positions);
-        if (start === 0) encodeCausalAttention(d, a.q, a.k, a.v, a.attention, { tokens: n, queryHeads, kvHeads, headDim });
+        // int8 / int4: over the stored (encoded) rows, as the WASM pool's prefill attends
+        if (start === 0 && !cache.pool.quantized) encodeCausalAttention(d, a.q, a.k, a.v, a.attention, { tokens: n, queryHeads, kvHeads, headDim });
         else cache.encodeCausalAttend(layer, a.q, a.attention, start, n);
         if (record) cache.encodeRecordQueries(layer, a.q, positions);
       },
@@ -370,7 +373,7 @@ export class GpuLlamaDecoder {
       throw new GpuError('INVALID_ARGUMENT', 'decode: every sequence of a batch must belong to the same GpuKvPool (create them with GpuPagedCache.inPool(pool)).');
     }
     const ones = new Array<number>(b).fill(1);
-    pool.reserve(Array.from({ length: pool.shape.layers }, (_, l) => (l < layers ? GpuPagedCache.blocksNeeded(l, caches, ones) : 0)));
+    GpuPagedCache.reserveAppend(layers, caches, ones);
     return pool;
   }
 

@@ -3,7 +3,8 @@ import type { Dispatcher } from './dispatcher.js';
 import { GpuError, mib } from './errors.js';
 import { decodeHalves } from './half.js';
 import { type EvictionOptions, evictionScores, planEviction } from './eviction.js';
-import { GpuKvPool, type HeadPages, type PagedCacheShape, type QueryRing } from './kv-pool.js';
+import { type GpuKvFormat, GpuKvPool, type HeadPages, type PagedCacheShape, type QueryRing, kvReaders } from './kv-pool.js';
+import { encodeQuantizedAppend, encodeQuantizedCompact, readQuantizedRows, residualsNeeded } from './quantized-kv.js';
 
 /** WebGPU's default `maxComputeWorkgroupsPerDimension`. */
 const MAX_GROUPS = 65535;
@@ -13,6 +14,7 @@ const GROUP_CHUNK = 8;
 const CAUSAL_BLOCK = 8;
 
 const blocksFor = (length: number, blockSize: number): number => Math.ceil(length / blockSize);
+
 
 /**
  * Paged K/V storage for one sequence on the GPU: per (layer, KV head) a block table and the original
@@ -67,7 +69,7 @@ export class GpuPagedCache {
   }
 
   /** How the pool stores K/V rows. */
-  get kvFormat(): 'f32' | 'f16' {
+  get kvFormat(): GpuKvFormat {
     return this.pool.kvFormat;
   }
 
@@ -125,19 +127,33 @@ export class GpuPagedCache {
     return pages.blocks[Math.floor(row / this.blockSize)]! * this.blockSize + (row % this.blockSize);
   }
 
-  /** Appends `positions.length` tokens to every KV head of `layer` (`[tokens][kvHeads][headDim]`). */
+  /**
+   * Appends tokens to every KV head of `layer`: keys/values `[tokens][kvHeads][headDim]`, positions
+   * `[tokens]`, or `[tokens][kvHeads]` when each head's rows carry their own (heads keeping different tokens).
+   */
   append(layer: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void {
-    this.check(layer);
+    const tables = this.check(layer);
     const { kvHeads, headDim } = this.pool.shape;
-    const rows = positions.length * kvHeads;
-    if (keys.length !== rows * headDim || values.length !== rows * headDim) {
-      throw new GpuError('INVALID_ARGUMENT', `append: expected ${rows * headDim} floats of keys and values, got ${keys.length} and ${values.length}.`);
+    const tokens = keys.length / (kvHeads * headDim);
+    const perHead = kvHeads > 1 && positions.length === tokens * kvHeads;
+    if (!Number.isInteger(tokens) || values.length !== keys.length || (positions.length !== tokens && !perHead)) {
+      throw new GpuError(
+        'INVALID_ARGUMENT',
+        `append: ${positions.length} positions need ${positions.length * kvHeads * headDim} floats of keys and values ([tokens][${kvHeads}][${headDim}]), got ${keys.length} and ${values.length}.`,
+      );
     }
-    if (rows === 0) return;
+    if (tokens === 0) return;
+    // rows go in with one position per token (each token's newest); per-head positions are bookkeeping
+    const shared = perHead ? Int32Array.from({ length: tokens }, (_, t) => Math.max(...positions.subarray(t * kvHeads, (t + 1) * kvHeads))) : positions;
     const d = this.dispatcher;
     const usage = GPUBufferUsage.STORAGE;
-    this.encodeAppend(layer, d.temp(keys.byteLength, usage, keys), d.temp(values.byteLength, usage, values), positions);
+    this.encodeAppend(layer, d.temp(keys.byteLength, usage, keys), d.temp(values.byteLength, usage, values), shared);
     d.submit();
+    if (!perHead) return;
+    tables.forEach((pages, h) => {
+      const first = pages.positions.length - tokens;
+      for (let t = 0; t < tokens; t++) pages.positions[first + t] = positions[t * kvHeads + h]!;
+    });
   }
 
   /**
@@ -163,11 +179,41 @@ export class GpuPagedCache {
   }
 
   /**
+   * Residual slots (int8 / int4 pools: f32 rows of partly filled last blocks) layer `layer` of the pool
+   * must have free to append `tokens[i]` tokens to every KV head of `caches[i]`; 0 for f32 / f16.
+   */
+  static residualsNeeded(layer: number, caches: readonly GpuPagedCache[], tokens: ArrayLike<number>): number {
+    const pool = caches[0]?.pool;
+    if (!pool?.quantized) return 0;
+    const perHead = new Map<HeadPages, number>();
+    caches.forEach((cache, i) => {
+      for (const pages of cache.check(layer)) perHead.set(pages, (perHead.get(pages) ?? 0) + tokens[i]!);
+    });
+    return residualsNeeded(perHead, pool.blockSize);
+  }
+
+  /**
+   * Reserves, for every layer of the pool at once, the blocks (and residual slots) appending
+   * `tokens[i]` tokens to `caches[i]` takes in its first `layers` layers: a refusal (POOL_EXHAUSTED,
+   * DEVICE_OUT_OF_MEMORY) changes nothing.
+   */
+  static reserveAppend(layers: number, caches: readonly GpuPagedCache[], tokens: ArrayLike<number>): void {
+    const pool = caches[0]!.pool;
+    const all = pool.shape.layers;
+    pool.reserve(
+      Array.from({ length: all }, (_, l) => (l < layers ? GpuPagedCache.blocksNeeded(l, caches, tokens) : 0)),
+      Array.from({ length: all }, (_, l) => (l < layers ? GpuPagedCache.residualsNeeded(l, caches, tokens) : 0)),
+    );
+  }
+
+  /**
    * Encodes, without submitting, an append of one token per row: row `i` of `keys` and `values`
    * (`[rows][kvHeads][headDim]` on the GPU) goes to every KV head of `caches[i]` at `positions[i]`.
    * The caches must share a pool (they may repeat: a prompt's tokens all go to one cache). One scatter
    * dispatch for all of them; the blocks are reserved first, so a refusal (POOL_EXHAUSTED,
-   * DEVICE_OUT_OF_MEMORY) changes nothing.
+   * DEVICE_OUT_OF_MEMORY) changes nothing. In an int8 / int4 pool the rows go to f32 (each head's
+   * residual slot, or staging rows for blocks that fill within the append) and every block that fills
+   * is encoded by `kv-encode` in the same command stream, as the WASM pool appends.
    */
   static encodeAppendRows(layer: number, caches: readonly GpuPagedCache[], keys: GPUBuffer, values: GPUBuffer, positions: ArrayLike<number>): void {
     if (caches.length === 0) return;
@@ -178,8 +224,20 @@ export class GpuPagedCache {
     }
     const { kvHeads, headDim } = pool.shape;
     const needs = new Array<number>(pool.shape.layers).fill(0);
-    needs[layer] = GpuPagedCache.blocksNeeded(layer, caches, new Array<number>(caches.length).fill(1));
-    pool.reserve(needs);
+    const ones = new Array<number>(caches.length).fill(1);
+    needs[layer] = GpuPagedCache.blocksNeeded(layer, caches, ones);
+    const residuals = new Array<number>(pool.shape.layers).fill(0);
+    residuals[layer] = GpuPagedCache.residualsNeeded(layer, caches, ones);
+    pool.reserve(needs, residuals);
+    if (pool.quantized) {
+      const heads: HeadPages[] = [];
+      caches.forEach((cache) => heads.push(...cache.tables[layer]!));
+      const appended = new Map<GpuPagedCache, number>();
+      caches.forEach((cache, t) => appended.set(cache, Math.max(appended.get(cache) ?? positions[t]!, positions[t]!)));
+      for (const [cache, newest] of appended) cache.newest[layer] = newest;
+      encodeQuantizedAppend(pool, layer, heads, keys, values, Array.from({ length: heads.length }, (_, i) => positions[Math.floor(i / kvHeads)]!));
+      return;
+    }
     const slots = new Uint32Array(caches.length * kvHeads);
     const appended = new Map<GpuPagedCache, number>();
     caches.forEach((cache, t) => {
@@ -204,7 +262,9 @@ export class GpuPagedCache {
    * Keeps, per KV head, the rows listed in `kept[head]` (strictly ascending). Compaction is in place:
    * the survivors move to the head's first rows (through a staging buffer, so sources and
    * destinations never alias) and the blocks past them go back to the pool; it takes no free block,
-   * so a full pool can always evict.
+   * so a full pool can always evict. In an int8 / int4 pool, as the WASM pool compacts: the blocks
+   * from the first whose rows change are re-encoded over the rows they keep (a partly filled last
+   * block included), and the head's f32 residual goes; keeping a prefix moves nothing.
    */
   compact(layer: number, kept: readonly Int32Array[]): void {
     const tables = this.check(layer);
@@ -217,6 +277,11 @@ export class GpuPagedCache {
         }
       });
     });
+    if (this.pool.quantized) {
+      this.pool.release(layer, encodeQuantizedCompact(this.pool, layer, tables, kept));
+      this.dispatcher.submit();
+      return;
+    }
     const moves: number[] = [];
     const released: number[] = [];
     kept.forEach((indices, h) => {
@@ -310,9 +375,9 @@ export class GpuPagedCache {
     const storage = pool.layers[layer]!;
     const groupSize = queryHeads / kvHeads;
     d.run(
-      pool.kvFormat === 'f16' ? 'pagedAttentionF16' : 'pagedAttention',
+      kvReaders(pool.kvFormat).attend,
       { headDim, groupSize, blockSize: pool.blockSize, maxBlocks, splitRows, splits, scale: 1 / Math.sqrt(headDim) },
-      [storage.keys, storage.values, queries, d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials],
+      [storage.keys, storage.values, queries, d.temp(tables.byteLength, usage, tables), d.temp(lengths.byteLength, usage, lengths), partials, ...(pool.quantized ? [storage.residualKeys, storage.residualValues] : [])],
       { x: splits, y: kvHeads * Math.ceil(groupSize / GROUP_CHUNK), z: batch }, // a workgroup per 8 query heads of a group
     );
     d.run('attentionReduce', { headDim, splits, queryHeads: batch * queryHeads }, [partials, out], { x: batch * queryHeads });
@@ -354,9 +419,9 @@ export class GpuPagedCache {
     const d = this.dispatcher;
     const storage = this.pool.layers[layer]!;
     d.run(
-      this.kvFormat === 'f16' ? 'pagedCausalAttentionF16' : 'pagedCausalAttention',
+      kvReaders(this.kvFormat).causal,
       { headDim, queryHeads, kvHeads, tokens, scale: 1 / Math.sqrt(headDim), start, blockSize: this.blockSize, maxBlocks },
-      [queries, storage.keys, storage.values, out, d.temp(tables.byteLength, GPUBufferUsage.STORAGE, tables)],
+      [queries, storage.keys, storage.values, out, d.temp(tables.byteLength, GPUBufferUsage.STORAGE, tables), ...(this.pool.quantized ? [null, storage.residualKeys, storage.residualValues] : [])],
       { x: queryHeads, y: Math.ceil(tokens / CAUSAL_BLOCK) },
     );
   }
@@ -507,6 +572,7 @@ export class GpuPagedCache {
   /** One head's keys or values, `[length][headDim]`, read back from the GPU. */
   async rows(layer: number, head: number, kind: 'keys' | 'values'): Promise<Float32Array> {
     const pages = this.check(layer, head)[head]!;
+    if (this.pool.quantized) return (await readQuantizedRows(this.pool, layer, pages))[kind];
     const rowBytes = this.rowBytes;
     const total = pages.positions.length * rowBytes;
     const d = this.dispatcher;
@@ -520,9 +586,20 @@ export class GpuPagedCache {
     return this.kvFormat === 'f16' ? decodeHalves(bytes) : new Float32Array(bytes);
   }
 
-  /** Bytes of the blocks the sequence holds (K and V, partly filled blocks included). */
+  /**
+   * Bytes of the blocks the sequence holds (K and V, partly filled blocks included), and in an int8 /
+   * int4 pool of the f32 residual slots of its heads' partly filled last blocks.
+   */
   bytes(): number {
-    return this.tables.reduce((sum, layer) => sum + layer.reduce((s, h) => s + h.blocks.length, 0), 0) * this.blockBytes;
+    let blocks = 0;
+    let residuals = 0;
+    for (const layer of this.tables) {
+      for (const pages of layer) {
+        blocks += pages.blocks.length;
+        if (pages.residual !== undefined) residuals++;
+      }
+    }
+    return blocks * this.blockBytes + residuals * this.pool.residualSlotBytes;
   }
 
   /** Gives the sequence's blocks back to its pool (and frees a private pool); the cache can no longer be used. */
@@ -532,7 +609,11 @@ export class GpuPagedCache {
     if (!this.pool.isDestroyed) {
       this.dropRings();
       this.tables.forEach((layer, l) => {
-        for (const pages of layer) this.pool.release(l, pages.blocks.splice(0));
+        for (const pages of layer) {
+          this.pool.release(l, pages.blocks.splice(0));
+          if (pages.residual !== undefined) this.pool.releaseResiduals(l, [pages.residual]);
+          pages.residual = undefined;
+        }
       });
     }
     this.pool.forget(this);

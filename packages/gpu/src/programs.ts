@@ -25,12 +25,20 @@ import softmax from './kernels/softmax.wgsl';
 import argmax from './kernels/argmax.wgsl';
 import kvF16 from './kernels/kv-f16.wgsl';
 import kvF32 from './kernels/kv-f32.wgsl';
+import kvInt8Layout from './kernels/kv-int8.wgsl';
+import kvInt4Layout from './kernels/kv-int4.wgsl';
+import kvQuantized from './kernels/kv-quantized.wgsl';
+import kvEncode from './kernels/kv-encode.wgsl';
+import kvReadRows from './kernels/kv-read-rows.wgsl';
 import workgroupReduce from './kernels/workgroup-reduce.wgsl';
 import radixSelect from './kernels/radix-select.wgsl';
 import recentAttention from './kernels/recent-attention.wgsl';
 import recentReduce from './kernels/recent-reduce.wgsl';
 import adaptiveCaps from './kernels/adaptive-caps.wgsl';
 import type { Program, UniformField } from './program.js';
+
+const kvInt8 = kvInt8Layout + kvQuantized;
+const kvInt4 = kvInt4Layout + kvQuantized;
 
 const program = (name: string, source: string, workgroupSize: number): Program => ({ name, source, cacheKey: name, workgroupSize });
 
@@ -246,6 +254,88 @@ export const PROGRAMS = {
     program: program('recent-attention-f16', kvF16 + workgroupReduce + recentAttention, 64),
     /** The fields of its uniform struct, in declaration order. */
     uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['rows', 'u32'], ['ringRows', 'u32'], ['firstSlot', 'u32'], ['maxLength', 'u32'], ['scale', 'f32']] as const,
+  },
+  /**
+   * {@link PROGRAMS.pagedAttention} over int8 K/V blocks (a head's partly filled last block read from
+   * its f32 residual rows, bindings 7 and 8).
+   */
+  pagedAttentionInt8: {
+    /** The kernel. */
+    program: program('paged-attention-int8', kvInt8 + pagedAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['splitRows', 'u32'], ['splits', 'u32'], ['scale', 'f32'], ['_pad0', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.pagedCausalAttention} over int8 K/V blocks (residual rows at bindings 7 and 8). */
+  pagedCausalAttentionInt8: {
+    /** The kernel. */
+    program: program('paged-causal-attention-int8', kvInt8 + causalPaged + causalAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32'], ['start', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.recentAttention} over int8 K/V blocks (residual keys at binding 7). */
+  recentAttentionInt8: {
+    /** The kernel. */
+    program: program('recent-attention-int8', kvInt8 + workgroupReduce + recentAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['rows', 'u32'], ['ringRows', 'u32'], ['firstSlot', 'u32'], ['maxLength', 'u32'], ['scale', 'f32']] as const,
+  },
+  /**
+   * Encodes filled (or, after compaction, partly filled) int8 K/V blocks from f32 rows, with the WASM
+   * pool's arithmetic: one workgroup per block.
+   */
+  encodeBlocksInt8: {
+    /** The kernel. */
+    program: program('kv-encode-int8', kvInt8 + kvEncode, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['blockSize', 'u32'], ['jobs', 'u32'], ['_pad0', 'u32']] as const,
+  },
+  /** Reads rows of int8 K/V blocks (or their residual rows) as f32. */
+  readRowsInt8: {
+    /** The kernel. */
+    program: program('kv-read-rows-int8', kvInt8 + kvReadRows, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['blockSize', 'u32'], ['rows', 'u32'], ['_pad0', 'u32']] as const,
+  },
+  /**
+   * {@link PROGRAMS.pagedAttention} over int4 K/V blocks (a head's partly filled last block read from
+   * its f32 residual rows, bindings 7 and 8).
+   */
+  pagedAttentionInt4: {
+    /** The kernel. */
+    program: program('paged-attention-int4', kvInt4 + pagedAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['splitRows', 'u32'], ['splits', 'u32'], ['scale', 'f32'], ['_pad0', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.pagedCausalAttention} over int4 K/V blocks (residual rows at bindings 7 and 8). */
+  pagedCausalAttentionInt4: {
+    /** The kernel. */
+    program: program('paged-causal-attention-int4', kvInt4 + causalPaged + causalAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['kvHeads', 'u32'], ['tokens', 'u32'], ['scale', 'f32'], ['start', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32']] as const,
+  },
+  /** {@link PROGRAMS.recentAttention} over int4 K/V blocks (residual keys at binding 7). */
+  recentAttentionInt4: {
+    /** The kernel. */
+    program: program('recent-attention-int4', kvInt4 + workgroupReduce + recentAttention, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['queryHeads', 'u32'], ['groupSize', 'u32'], ['blockSize', 'u32'], ['maxBlocks', 'u32'], ['rows', 'u32'], ['ringRows', 'u32'], ['firstSlot', 'u32'], ['maxLength', 'u32'], ['scale', 'f32']] as const,
+  },
+  /**
+   * Encodes filled (or, after compaction, partly filled) int4 K/V blocks from f32 rows, with the WASM
+   * pool's arithmetic: one workgroup per block.
+   */
+  encodeBlocksInt4: {
+    /** The kernel. */
+    program: program('kv-encode-int4', kvInt4 + kvEncode, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['blockSize', 'u32'], ['jobs', 'u32'], ['_pad0', 'u32']] as const,
+  },
+  /** Reads rows of int4 K/V blocks (or their residual rows) as f32. */
+  readRowsInt4: {
+    /** The kernel. */
+    program: program('kv-read-rows-int4', kvInt4 + kvReadRows, 64),
+    /** The fields of its uniform struct, in declaration order. */
+    uniforms: [['headDim', 'u32'], ['blockSize', 'u32'], ['rows', 'u32'], ['_pad0', 'u32']] as const,
   },
   /**
    * Decode-time eviction scores, pass 2: averaged (SnapKV) or summed (H2O) over the query rows, then the

@@ -71,7 +71,7 @@ describe('GpuKvPool: one pool, many sequences', () => {
 
   it('gives a sequence\'s blocks back when it is destroyed, counted over all layers', () => {
     const pool = new GpuKvPool(gpu, { layers: 3, queryHeads: 4, kvHeads: 2, headDim: 8, blockSize: 4, maxBlocks: 10 });
-    expect(pool.stats()).toEqual({ totalBlocks: 30, usedBlocks: 0, freeBlocks: 30, blockBytes: 4 * 8 * 4 * 2 });
+    expect(pool.stats()).toEqual({ totalBlocks: 30, usedBlocks: 0, freeBlocks: 30, blockBytes: 4 * 8 * 4 * 2, residualBytes: 0, bufferBytes: 30 * 4 * 8 * 4 * 2 });
     const [a, b] = [GpuPagedCache.inPool(pool), GpuPagedCache.inPool(pool)];
     const rows = (tokens: number) => new Float32Array(tokens * 2 * 8).fill(1);
     const positions = (tokens: number) => Int32Array.from({ length: tokens }, (_, t) => t);

@@ -5,7 +5,7 @@ import type { Model } from '../model/model.js';
 import type { LayerObservation } from '../model/observation.js';
 import type { CompressionRequest, PlanInput } from '../plan.js';
 import type { KvStore } from '../store.js';
-import type { StoreOptions } from './kv-format.js';
+import type { KvFormat, StoreOptions } from './kv-format.js';
 
 /** The backends: the TypeScript reference, the WebAssembly engine, WebGPU. */
 export type BackendName = 'reference' | 'wasm' | 'webgpu';
@@ -44,6 +44,8 @@ export interface ForwardPass {
 export interface KvPool {
   /** Tokens per block; a block holds K and V of one (layer, KV head). */
   readonly blockSize: number;
+  /** Bytes of one block in the pool's format (scales included): what a byte limit counts in. */
+  readonly blockBytes: number;
   /** Most blocks the pool can ever hold. */
   readonly capacity: number;
   /** Blocks in use, free, and in all now. */
@@ -102,6 +104,12 @@ export interface Backend {
   readonly name: BackendName;
   /** What it runs on, for people (e.g. "WebGPU on NVIDIA H200", "WebAssembly, paged blocks"). */
   readonly description: string;
+  /** The K/V storage formats `createStore` and `createPool` accept here, highest precision first. */
+  readonly kvFormats: readonly KvFormat[];
+  /** Rows per block of the stores `createStore` makes (1 where entries are not paged): what a byte budget counts in. */
+  readonly storeBlockSize: number;
+  /** Bytes of one block (`storeBlockSize` rows of K and V of one KV head) of the stores `createStore` makes, in `format`. */
+  blockBytes(format: KvFormat, headDim: number): number;
   /** A new, empty KV store for one sequence. */
   createStore(geometry: CacheGeometry, options?: StoreOptions): KvStore;
   /** Whether `store` was made by this backend (its forward pass and planner can use it). */

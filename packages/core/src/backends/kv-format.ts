@@ -7,7 +7,8 @@ export { KV_FORMATS, type KvFormat };
 export interface StoreOptions {
   /**
    * The storage format of the store's K/V (default `f32`): `f16`, or `int8` / `int4` (KIVI-style
-   * scales, the last partial block in f32 until it fills) on the wasm backend; see `KvFormat`.
+   * scales, the last partial block in f32 until it fills) on the wasm and webgpu backends, with the
+   * same numerics on both (the reference backend stores f32 only); see `KvFormat`.
    */
   readonly kvFormat?: KvFormat;
 }
@@ -19,8 +20,8 @@ export function checkKvFormat(format: unknown, supported: readonly KvFormat[], b
     throw new OptionError(`kvFormat must be one of ${KV_FORMATS.join(', ')}, got ${JSON.stringify(format)}.`);
   }
   if (!supported.includes(format as KvFormat)) {
-    const wasm = backend === 'wasm' ? '' : `; the wasm backend stores ${KV_FORMATS.join(', ')}`;
-    throw new OptionError(`The ${backend} backend stores K/V as ${supported.join(' or ')}, not ${format as string}${wasm}.`);
+    const others = backend === 'wasm' || backend === 'webgpu' ? '' : `; the wasm and webgpu backends store ${KV_FORMATS.join(', ')}`;
+    throw new OptionError(`The ${backend} backend stores K/V as ${supported.join(' or ')}, not ${format as string}${others}.`);
   }
   return format as KvFormat;
 }

@@ -1,5 +1,6 @@
 // Writes rows into the paged K/V storage: row i of the input goes to row slot `slots[i]`. Used to
-// append decode (and prefill) rows at their block-table slots. One thread per stored word; the
+// append decode (and prefill) rows at their block-table slots (an int8/int4 pool: into f32 residual
+// or staging rows; slot 0xffffffff skips a row). One thread per stored word; the
 // storage format (KvWord, KV_PACK, toWord) comes from the kv-f32 or kv-f16 prelude.
 struct Params {
   headDim: u32,
@@ -22,6 +23,7 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
   if (i >= p.rows * wordsPerRow) { return; }
   let row = i / wordsPerRow;
   let word = i % wordsPerRow;
+  if (slots[row] == 0xffffffffu) { return; } // a row this dispatch does not write (quantized pools split an append)
   let at = slots[row] * wordsPerRow + word;
   if (at >= arrayLength(&keys)) { return; }
   let element = i * KV_PACK;

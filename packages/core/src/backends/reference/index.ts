@@ -4,7 +4,7 @@ import { Transformer } from '../../model/forward.js';
 import type { Model } from '../../model/model.js';
 import type { KvStore } from '../../store.js';
 import { ReferenceStore } from './reference-store.js';
-import { type StoreOptions, checkKvFormat } from '../kv-format.js';
+import { type KvFormat, type StoreOptions, checkKvFormat } from '../kv-format.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 
@@ -16,9 +16,18 @@ export class ReferenceBackend implements Backend {
   /** Which backend this is. */
   readonly name = 'reference' as const;
   readonly description = 'TypeScript reference (plain arrays; the twin every fast path is checked against)';
+  readonly kvFormats = ['f32'] as const;
+  /** Entries are not paged: a head holds exactly its rows. */
+  readonly storeBlockSize = 1;
+
+  /** One f32 row of K and of V. */
+  blockBytes(format: KvFormat, headDim: number): number {
+    checkKvFormat(format, this.kvFormats, 'reference');
+    return 8 * headDim;
+  }
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
-    checkKvFormat(options.kvFormat, ['f32'], 'reference');
+    checkKvFormat(options.kvFormat, this.kvFormats, 'reference');
     return new ReferenceStore(geometry);
   }
 

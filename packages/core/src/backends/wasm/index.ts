@@ -1,4 +1,4 @@
-import { DEFAULT_BLOCK_SIZE, Engine, type EngineOptions, type WasmSource } from '@adakv/allocator-wasm';
+import { DEFAULT_BLOCK_SIZE, Engine, type EngineOptions, type WasmSource, kvBlockBytes } from '@adakv/allocator-wasm';
 import { AdakvError } from '../../errors.js';
 import { type CacheGeometry, validateGeometry } from '../../geometry.js';
 import type { Model } from '../../model/model.js';
@@ -9,7 +9,7 @@ import { PagedStore } from './paged-store.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 import { WasmForwardPass } from './forward-pass.js';
-import { KV_FORMATS, type StoreOptions, checkKvFormat } from '../kv-format.js';
+import { KV_FORMATS, type KvFormat, type StoreOptions, checkKvFormat } from '../kv-format.js';
 
 /** Where the engine's module comes from, its threads and the stores' block size. */
 export interface WasmBackendOptions {
@@ -45,6 +45,10 @@ class WasmPool implements KvPool {
     return this.pool.blockSize;
   }
 
+  get blockBytes(): number {
+    return this.pool.blockBytes;
+  }
+
   get capacity(): number {
     return this.pool.capacity;
   }
@@ -77,15 +81,21 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
   /** The engine build that runs and why (e.g. "allocator.threads.wasm (WASM SIMD128...), 2 threads..."). */
   readonly description: string;
+  readonly kvFormats = KV_FORMATS;
   private readonly shared = new Map<string, PagedPool>();
   private readonly pools = new Set<PagedPool>();
 
   private constructor(
     /** The engine every pool and model of this backend lives in (one linear memory). */
     readonly engine: Engine,
-    private readonly blockSize: number,
+    /** Rows per block of the stores `createStore` makes (`createPool` may choose its own). */
+    readonly storeBlockSize: number,
   ) {
     this.description = engine.notice.replace(/^adakv engine: /, 'WebAssembly engine: ');
+  }
+
+  blockBytes(format: KvFormat, headDim: number): number {
+    return kvBlockBytes(checkKvFormat(format, this.kvFormats, 'wasm')!, this.storeBlockSize, headDim);
   }
 
   /** The module instance every pool of this backend lives in. */
@@ -111,12 +121,12 @@ export class WasmBackend implements Backend {
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
-    const format = checkKvFormat(options.kvFormat, KV_FORMATS, 'wasm') ?? 'f32';
+    const format = checkKvFormat(options.kvFormat, this.kvFormats, 'wasm') ?? 'f32';
     // one growing pool per head size and format: a pool holds blocks of one size
     const key = `${geometry.headDim}/${format}`;
     let pool = this.shared.get(key);
     if (!pool) {
-      pool = this.track(PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: this.blockSize, format }));
+      pool = this.track(PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: this.storeBlockSize, format }));
       this.shared.set(key, pool);
     }
     return pool.createStore(geometry);
@@ -128,10 +138,10 @@ export class WasmBackend implements Backend {
 
   createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } & StoreOptions = {}): KvPool {
     validateGeometry(geometry);
-    const format = checkKvFormat(options.kvFormat, KV_FORMATS, 'wasm') ?? 'f32';
+    const format = checkKvFormat(options.kvFormat, this.kvFormats, 'wasm') ?? 'f32';
     const pool = PagedPool.inAllocator(this.allocator, {
       headDim: geometry.headDim,
-      blockSize: options.blockSize ?? this.blockSize,
+      blockSize: options.blockSize ?? this.storeBlockSize,
       format,
       ...(options.poolBlocks === undefined ? {} : { poolBlocks: options.poolBlocks }),
     });

@@ -1,4 +1,4 @@
-import { Allocator, BlockPool, DEFAULT_BLOCK_SIZE, type KvFormat, type PoolStats, type WasmSource } from '@adakv/allocator-wasm';
+import { Allocator, BlockPool, DEFAULT_BLOCK_SIZE, type KvFormat, type PoolStats, type WasmSource, kvBlockBytes } from '@adakv/allocator-wasm';
 import { AdakvError, OptionError } from '../../errors.js';
 import { type CacheGeometry, validateGeometry } from '../../geometry.js';
 import { toCoreError, translated } from './paged-errors.js';
@@ -73,6 +73,11 @@ export class PagedPool {
   /** Tokens per block. */
   get blockSize(): number {
     return this.blocks.blockSize;
+  }
+
+  /** Bytes of one block in the pool's format, scales included. */
+  get blockBytes(): number {
+    return kvBlockBytes(this.blocks.format, this.blocks.blockSize, this.blocks.headDim);
   }
 
   /** Most blocks the pool can ever hold: `poolBlocks` for a fixed pool, the memory limit for a growing one. */

@@ -1,4 +1,4 @@
-import { type GpuContext, GpuKvPool, GpuPagedCache, requestGpu } from '@adakv/gpu';
+import { type GpuContext, type GpuKvFormat, GpuKvPool, GpuPagedCache, gpuKvBlockBytes, requestGpu } from '@adakv/gpu';
 import type { CompressionPlan } from '../../compression-plan.js';
 import { OptionError } from '../../errors.js';
 import { type CacheGeometry, validateGeometry } from '../../geometry.js';
@@ -16,7 +16,7 @@ import { snapkvScorer } from '../../scorers/snapkv.js';
 import { GpuForwardPass } from './forward-pass.js';
 import { planCompressionOnGpu } from './plan.js';
 import { WebGpuStore, toCoreError, translated } from './webgpu-store.js';
-import { type StoreOptions, checkKvFormat } from '../kv-format.js';
+import { KV_FORMATS, type KvFormat, type StoreOptions, checkKvFormat } from '../kv-format.js';
 
 /** The device and the K/V storage of a {@link WebGpuBackend}. */
 export interface WebGpuBackendOptions {
@@ -26,10 +26,13 @@ export interface WebGpuBackendOptions {
   readonly blockSize?: number;
   /**
    * K/V storage: `f32` (default, equal to the CPU stores within 1e-5), `f16` (half the GPU memory and
-   * attention bandwidth, about 1e-3 relative error), or `auto`: f16 where the adapter offers
-   * `shader-f16`, else f32.
+   * attention bandwidth, about 1e-3 relative error), `int8` / `int4` (symmetric, keys one scale per
+   * channel per block, values one per row / per 32 channels of a row, a head's partly filled last
+   * block in f32 until it fills: the wasm backend's formats with its numerics, so the two stores hold
+   * the same dequantized rows; int4 needs an even head dim), or `auto`: f16 where the adapter offers
+   * `shader-f16`, else f32. A store's own `kvFormat` (`createStore`, `createPool`) overrides it.
    */
-  readonly kvFormat?: 'f32' | 'f16' | 'auto';
+  readonly kvFormat?: GpuKvFormat | 'auto';
   /**
    * Most bytes one layer's keys (and as many values) of one sequence may take: a memory cap, the
    * device's largest storage buffer by default; past it, appends fail with DEVICE_OUT_OF_MEMORY.
@@ -49,6 +52,10 @@ class WebGpuPool implements KvPool {
 
   get blockSize(): number {
     return this.pool.blockSize;
+  }
+
+  get blockBytes(): number {
+    return this.pool.blockBytes;
   }
 
   get capacity(): number {
@@ -85,6 +92,8 @@ export class WebGpuBackend implements Backend {
   /** Which backend this is. */
   readonly name = 'webgpu' as const;
   readonly description: string;
+  /** K/V formats the WebGPU stores keep: all of the wasm backend's, with its numerics. */
+  readonly kvFormats: readonly KvFormat[] = KV_FORMATS;
   /** One growing pool per cache geometry for the stores `createStore` makes (so they can share a batch). */
   private readonly shared = new Map<string, GpuKvPool>();
   private readonly pools = new Set<GpuKvPool>();
@@ -96,6 +105,15 @@ export class WebGpuBackend implements Backend {
     private readonly ownsDevice: boolean,
   ) {
     this.description = `WebGPU on ${gpu.adapterInfo}`;
+  }
+
+  /** Rows per block of the stores `createStore` makes. */
+  get storeBlockSize(): number {
+    return this.options.blockSize ?? 16; // GpuKvPool's default
+  }
+
+  blockBytes(format: KvFormat, headDim: number): number {
+    return gpuKvBlockBytes(checkKvFormat(format, this.kvFormats, 'webgpu')!, this.storeBlockSize, headDim);
   }
 
   /**
@@ -112,7 +130,7 @@ export class WebGpuBackend implements Backend {
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
-    const kvFormat = checkKvFormat(options.kvFormat, ['f32', 'f16'], 'webgpu') as 'f32' | 'f16' | undefined;
+    const kvFormat = checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu');
     return translated(() => {
       const shared = `${key(geometry)}/${kvFormat ?? 'default'}`;
       let pool = this.shared.get(shared);
@@ -130,7 +148,7 @@ export class WebGpuBackend implements Backend {
 
   createPool(geometry: CacheGeometry, options: { blockSize?: number; poolBlocks?: number } & StoreOptions = {}): KvPool {
     validateGeometry(geometry);
-    const kvFormat = checkKvFormat(options.kvFormat, ['f32', 'f16'], 'webgpu') as 'f32' | 'f16' | undefined;
+    const kvFormat = checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu');
     const { poolBlocks } = options;
     if (poolBlocks !== undefined && (!Number.isInteger(poolBlocks) || poolBlocks < geometry.layers)) {
       throw new OptionError(`poolBlocks must be a whole number of at least one block per layer (${geometry.layers}), got ${poolBlocks}.`);
@@ -205,7 +223,7 @@ export class WebGpuBackend implements Backend {
     if (this.ownsDevice) this.gpu.device.destroy();
   }
 
-  private makePool(geometry: CacheGeometry, options: { blockSize?: number | undefined; maxBlocks?: number | undefined; kvFormat?: 'f32' | 'f16' | undefined }): GpuKvPool {
+  private makePool(geometry: CacheGeometry, options: { blockSize?: number | undefined; maxBlocks?: number | undefined; kvFormat?: GpuKvFormat | undefined }): GpuKvPool {
     const { maxLayerBytes } = this.options;
     const kvFormat = options.kvFormat ?? this.options.kvFormat;
     const pool = new GpuKvPool(this.gpu, { ...geometry, blockSize: options.blockSize ?? this.options.blockSize, kvFormat, maxLayerBytes, maxBlocks: options.maxBlocks });
