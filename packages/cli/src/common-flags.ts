@@ -21,7 +21,7 @@ export const threadsOption = () =>
   new Option('--threads <n>', 'threads the wasm engine runs the model on (default: the available cores; results do not depend on it)').argParser(integer(1, 64));
 
 export const kvFormatOption = (what: string) =>
-  new Option('--kv-format <format>', `how ${what} stores K/V: f32, f16, or int8 / int4 (KIVI-style scales; wasm backend only)`).choices(KV_FORMATS);
+  new Option('--kv-format <format>', `how ${what} stores K/V: f32, f16, or int8 / int4 (KIVI-style scales; wasm and webgpu)`).choices(KV_FORMATS);
 
 export const backendOption = () =>
   new Option('--backend <name>', 'where the model and its KV cache run: wasm, webgpu, reference, or auto (WebGPU on a hardware adapter, else wasm)').choices(BACKEND_CHOICES).default('wasm');

@@ -189,6 +189,26 @@ describe('adakv run', () => {
     expect(refused.err()).toMatch(/^error: The reference backend stores K\/V as f32, not int4/);
   });
 
+  it('plans one byte budget with --kv-bytes: format and entries chosen together, held within the budget', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', '--steps', '8', '--json', '--kv-bytes', '1/16'], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    expect(report.bytePlan.format).toBe(report.kvFormat);
+    expect(report.bytePlan.heldBytes).toBeLessThanOrEqual(report.bytePlan.budgetBytes);
+    expect(report.bytePlan.budgetBytes).toBe(Math.floor((report.keptAfterPrefill.of * 48 * 8) / 16)); // 1/16 of the prompt's f32 K+V (head dim 48)
+    expect(report.bytePlan.candidates.map((c: { format: string }) => c.format)).toEqual(['f32', 'f16', 'int8', 'int4']);
+    expect(report.keptAfterPrefill.kept).toBeLessThan(report.keptAfterPrefill.of);
+    const table = captureIo();
+    expect(await runCli(['run', '--steps', '4', '--kv-bytes', '96KiB', '--kv-format', 'int8', '--no-compare'], table)).toBe(0);
+    expect(table.out()).toMatch(/byte plan: int8, up to \d+ entries per head, [\d.]+ KiB held after prefill of a 96\.0 KiB budget\n/);
+    const refused = captureIo();
+    expect(await runCli(['run', '--steps', '2', '--kv-bytes', '1/16', '--max-cache-tokens', '32'], refused)).toBe(2);
+    expect(refused.err()).toMatch(/drop --max-cache-tokens/);
+    const bad = captureIo();
+    expect(await runCli(['run', '--kv-bytes', 'lots'], bad)).toBe(2);
+    expect(bad.err()).toMatch(/expected bytes \(e\.g\. 786432, 768KiB, 1\.5MiB\)/);
+  });
+
   it('keeps the cache within --max-cache-tokens while decoding', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '40', '--max-cache-tokens', '24', '--window', '4', '--evict-every', '4', '--json', '--no-compare'], io)).toBe(0);

@@ -86,6 +86,20 @@ describe('adakv serve', () => {
     await expectPoolEmpty();
   });
 
+  it('holds a request within max_kv_bytes: the entries per head its bytes buy in the pool', async () => {
+    const prompt = 'Lily went to the park with her mom. She saw a big tree and a little bird.';
+    // stories15M (6 layers x 6 KV heads, head dim 48) in f32 blocks of 16 rows: 6144 bytes a block;
+    // 3 blocks a head buy 32 entries (one block a head is spare for uneven heads)
+    const byBytes = await post({ prompt, max_tokens: 40, max_kv_bytes: 3 * 6144 * 36, protected_window: 8 }).then((r) => r.json());
+    const byTokens = await post({ prompt, max_tokens: 40, max_cache_tokens: 32, protected_window: 8 }).then((r) => r.json());
+    expect(byBytes.choices[0].text).toBe(byTokens.choices[0].text);
+    expect(byBytes.adakv.evicted_tokens).toBe(byTokens.adakv.evicted_tokens);
+    expect(byBytes.adakv.evicted_tokens).toBeGreaterThan(0);
+    expect(byBytes.adakv.peak_kv_bytes).toBeLessThanOrEqual(3 * 6144 * 36);
+    expect(byBytes.adakv.peak_kv_bytes).toBeGreaterThan(2 * 6144 * 36);
+    await expectPoolEmpty();
+  });
+
   it('answers bad requests with a 4xx and a JSON error', async () => {
     const cases: [unknown, string | undefined, number, RegExp][] = [
       [null, '{"prompt": "unterminated', 400, /JSON/i],

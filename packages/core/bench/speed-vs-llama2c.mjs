@@ -44,12 +44,12 @@ function peerRun() {
   return { prefill: ((tokens.length - 1) * 1000) / prefillMs, decode: (steps * 1000) / (performance.now() - start), out };
 }
 
-async function ourRun(backend, method) {
+async function ourRun(backend, method, promptTokens = tokens) {
   const generator = new Generator(model, {
     backend,
     afterPrefill: ({ store, observations }) => method && backend.compress(store, observations, { method, budget: 16, options: { window: 8 } }),
   });
-  const result = await generator.generate(tokens, { steps: steps + 1, stopAtEndOfText: false });
+  const result = await generator.generate(promptTokens, { steps: steps + 1, stopAtEndOfText: false });
   generator.store.dispose();
   return { prefill: result.prefillTokensPerSecond, decode: result.decodeTokensPerSecond, out: result.tokens.slice(0, steps) };
 }
@@ -97,6 +97,24 @@ for (const [name, r] of Object.entries(results)) {
 const compressedVsFull = (threads) =>
   results[`adakv, ada-snapkv 16/head, wasm backend, ${threads}`].decode / results[`adakv, full cache, wasm backend, ${threads}`].decode;
 console.log(`\ndecode over the compressed cache vs the full cache: ${compressedVsFull('1 thread').toFixed(2)}x (1 thread), ${compressedVsFull(`${threaded.engine.threads} threads`).toFixed(2)}x (${threaded.engine.threads} threads)`);
+
+// The same ratio with less noise: PAIRS runs of each, full then compressed back to back (one thread),
+// the median of the pairs' ratios, for this prompt and longer ones (the context is 256 tokens).
+const PAIRS = Number(process.env.PAIRS ?? 9);
+const story = model.tokenizer.encode(prompt.repeat(4));
+const paired = [];
+for (const length of [tokens.length, 120, 180]) {
+  const promptTokens = story.slice(0, length);
+  const ratios = [];
+  for (let pair = 0; pair < PAIRS; pair++) {
+    const full = await ourRun(single, undefined, promptTokens);
+    const compressed = await ourRun(single, 'ada-snapkv', promptTokens);
+    ratios.push(compressed.decode / full.decode);
+  }
+  ratios.sort((a, b) => a - b);
+  paired.push(`${ratios[Math.floor(PAIRS / 2)].toFixed(2)}x (${length}-token prompt; pairs ${ratios[0].toFixed(2)}-${ratios[PAIRS - 1].toFixed(2)})`);
+}
+console.log(`compressed vs full decode, median of ${PAIRS} back-to-back pairs, 1 thread: ${paired.join(', ')}`);
 single.dispose();
 threaded.dispose();
 gpu?.device.destroy();

@@ -2,7 +2,7 @@ import { type JointHead, jointEviction } from './allocation/joint.js';
 import { planLayer, requireFiniteScores } from './allocation/plan-layer.js';
 import { type BudgetSpec, resolveBudget } from './budget.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
-import { BudgetError, InvalidNumberError, ShapeError } from './errors.js';
+import { BudgetError, InvalidNumberError, OptionError, ShapeError } from './errors.js';
 import { type CacheGeometry, validateGeometry } from './geometry.js';
 import { pyramidLayerBudgets } from './layer-budgets/pyramid.js';
 import { uniformLayerBudgets } from './layer-budgets/uniform.js';
@@ -49,6 +49,13 @@ export interface PlanInput<M extends MethodName | Method = MethodName | Method> 
   readonly geometry: CacheGeometry;
   /** What prefill saw, one entry per layer. */
   readonly observations: readonly LayerObservation[];
+  /**
+   * Rows per block of the paged store the plan is for: with more than 1, every layer keeps whole
+   * blocks per head (`alignCapsToBlocks`: its budget's entries rounded down to whole blocks, the blocks
+   * split across heads by the scores of the entries they would add), so no block holds empty rows.
+   * Default 1: each head keeps exactly the method's allocation.
+   */
+  readonly blockSize?: number;
 }
 
 function requireFinite(values: Float32Array, what: string, layer: number): void {
@@ -76,6 +83,8 @@ export interface PlanSetup {
   readonly outputProjection?: OutputProjection;
   /** A joint allocation's share of each (layer, KV head): selectable entries kept, decided across layers. */
   readonly jointKeep?: readonly Int32Array[];
+  /** Rows per block the heads' shares are rounded to (1: not rounded). */
+  readonly blockSize?: number;
 }
 
 const isRatioBudget = (spec: BudgetSpec): boolean => typeof spec === 'object' && spec !== null && 'ratio' in spec;
@@ -111,8 +120,11 @@ export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>):
     requireFinite(observation.keys, 'keys', layer);
     requireFinite(observation.values, 'values', layer);
   });
+  const blockSize = input.blockSize ?? 1;
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new OptionError(`blockSize must be a whole number >= 1, got ${blockSize}.`);
   const setup = setupForPrompt(method, options, geometry, n, observations, input.budget);
-  const withProjection = input.outputProjection ? { ...setup, outputProjection: input.outputProjection } : setup;
+  const aligned = blockSize > 1 ? { ...setup, blockSize } : setup;
+  const withProjection = input.outputProjection ? { ...aligned, outputProjection: input.outputProjection } : aligned;
   return method.allocation === 'joint' && !isSkipped(withProjection) ? { ...withProjection, jointKeep: jointShares(withProjection) } : withProjection;
 }
 
@@ -247,7 +259,7 @@ export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPl
 export function planCompression<M extends MethodName | Method>(input: PlanInput<M>): CompressionPlan {
   const setup = preparePlan(input);
   if (isSkipped(setup)) return skippedPlan(setup);
-  const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!));
+  const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!, setup.blockSize));
   return finishPlan(setup, layers);
 }
 

@@ -1,21 +1,9 @@
 import { type Backend, type KvBytesReport, type KvBytesRow, type MethodName, type Model, evaluateKvBytes, formatBytes } from '@adakv/core';
 import { writeFile } from 'node:fs/promises';
-import { InvalidArgumentError } from 'commander';
 import type { CliIo } from '../io.js';
 import { ProgressBar } from '../ui/progress.js';
 import { lineChartSvg } from '../ui/svg-chart.js';
 import { formatTable } from '../ui/table.js';
-
-/** A `--kv-bytes` item: a fraction of the full f32 cache as `1/8`, `0.125` or `12.5%`. */
-export function byteFraction(text: string): number {
-  const ratio = /^(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)$/.exec(text);
-  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
-  const value = ratio ? Number(ratio[1]) / Number(ratio[2]) : percent ? Number(percent[1]) / 100 : /^\d*\.?\d+(e-?\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(`expected a positive fraction of the full f32 cache (e.g. 1/8, 0.125 or 12.5%), got "${text}".`);
-  }
-  return value;
-}
 
 /** `1/8` for a unit fraction, else the number. */
 export function fractionLabel(fraction: number): string {

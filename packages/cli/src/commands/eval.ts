@@ -8,12 +8,12 @@ import { backendOption, threadsOption, methodOptionFlags, modelFlags } from '../
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
 import type { CliIo } from '../io.js';
-import { budget, integer, list } from '../options.js';
+import { budget, byteFraction, integer, list } from '../options.js';
 import { ProgressBar } from '../ui/progress.js';
 import { lineChartSvg } from '../ui/svg-chart.js';
 import { formatTable } from '../ui/table.js';
 import { DEFAULT_DECODE_METHODS, decodeReportTable, runDecodeEval } from './eval-decode.js';
-import { byteFraction, runKvBytesEval, writeKvBytesReport } from './eval-kv-bytes.js';
+import { runKvBytesEval, writeKvBytesReport } from './eval-kv-bytes.js';
 
 interface EvalFlags {
   methods: MethodName[];

@@ -5,6 +5,7 @@ import {
   Generator,
   type GenerateResult,
   type MethodName,
+  type BytePlan,
   DEMO_PROMPT,
   OptionError,
   formatBytes,
@@ -15,7 +16,7 @@ import { openBackend } from '../backend.js';
 import { backendOption, kvFormatOption, threadsOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
-import { budget, integer, number } from '../options.js';
+import { budget, integer, kvBytes, number } from '../options.js';
 
 import { type CacheSnapshot, LiveCacheView } from '../ui/live-cache.js';
 import { ProgressBar } from '../ui/progress.js';
@@ -33,6 +34,7 @@ interface RunFlags {
   backend: BackendChoice;
   threads?: number;
   kvFormat?: KvFormat;
+  kvBytes?: number | { fraction: number };
   maxCacheTokens?: number;
   evictEvery: number;
   model?: string;
@@ -54,6 +56,7 @@ interface Outcome {
   weights: { residentBytes: number; parameters: number };
   bytes: number;
   plan: CompressionPlan | null;
+  bytePlan: BytePlan | null;
   evictedDuringDecode: number;
 }
 
@@ -71,6 +74,11 @@ export function runCommand(io: CliIo): Command {
     .addOption(backendOption())
     .addOption(threadsOption())
     .addOption(kvFormatOption('the compressed run'))
+    .option(
+      '--kv-bytes <bytes|fraction>',
+      "one byte budget for the prompt's K/V (768KiB, or 1/16 of its full f32 cache): the format (f32, f16, int8, int4; only --kv-format's if given) and the entries per head are chosen together",
+      kvBytes,
+    )
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
     .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
     .option('--no-compare', 'skip the full-cache run')
@@ -86,6 +94,7 @@ Examples:
   adakv run "Once upon a time"
   adakv run "Once upon a time" --method snapkv --budget 25% --steps 32
   adakv run "Tom had a red ball." --temperature 0.8 --seed 7 --max-cache-tokens 64
+  adakv run --kv-bytes 1/16      (a 16x smaller cache: eviction and precision chosen together)
   adakv run --max-cache-tokens 48 --steps 128 --live   (watch the cache evict as it decodes)`,
     )
     .action(async (promptArgument: string | undefined, flags: RunFlags) => {
@@ -95,6 +104,9 @@ Examples:
       // encoded once, up front: text that cannot fit the context is refused before anything is printed
       const promptTokens = model.tokenizer.encode(prompt, { maxTokens: model.config.contextLength });
       const sampling = { steps: flags.steps, temperature: flags.temperature, topP: flags.topP, seed: flags.seed };
+      if (flags.kvBytes !== undefined && flags.maxCacheTokens !== undefined) {
+        throw new OptionError('--kv-bytes plans the cache once after prefill; drop --max-cache-tokens (decode-time eviction counts tokens).');
+      }
       const options = { window: flags.window, alpha: flags.alpha };
 
       const backend = await openBackend(flags.backend, io, flags);
@@ -106,21 +118,30 @@ Examples:
         const bar = new ProgressBar('Reading the prompt', io.stderr);
         const onPrefillProgress = ({ done, total }: { done: number; total: number }) => bar.update(done, total, `${done} of ${total} tokens`);
         const evicting = compressed && flags.maxCacheTokens !== undefined && flags.method !== 'full';
+        const byBytes = compressed && flags.kvBytes !== undefined;
+        // the prompt is echoed once prefill is over, before the streamed text: notices never land inside it
+        let echoed = false;
+        const echo = () => {
+          if (echoed || !onToken) return;
+          echoed = true;
+          onToken(prompt);
+        };
         const generator = new Generator(model, {
           backend,
-          // the full-cache run stays f32: the reference the compressed run is compared with
-          ...(compressed && flags.kvFormat ? { kvFormat: flags.kvFormat } : {}),
-          ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
-          afterPrefill: async ({ store, observations, outputProjection }) => {
-            const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options, outputProjection }) : null;
-            bar.done();
-            // the notice goes out before the streamed text starts, never inside it: the prompt is echoed only now
-            if (onToken) {
-              if (plan?.skipped) io.stderr.write(`note: not compressed after prefill: ${plan.skipped}.\n`);
-              onToken(prompt);
-            }
-            return plan;
-          },
+          ...(byBytes
+            ? { kvBytes: { bytes: flags.kvBytes!, method: flags.method, options, ...(flags.kvFormat ? { formats: [flags.kvFormat] } : {}) } }
+            : {
+                // the full-cache run stays f32: the reference the compressed run is compared with
+                ...(compressed && flags.kvFormat ? { kvFormat: flags.kvFormat } : {}),
+                ...(evicting ? { eviction: { method: flags.method, maxTokensPerHead: flags.maxCacheTokens!, every: flags.evictEvery, options } } : {}),
+                afterPrefill: async ({ store, observations, outputProjection }) => {
+                  const plan = compressed ? await backend.compress(store, observations, { method: flags.method, budget: flags.budget, options, outputProjection }) : null;
+                  bar.done();
+                  if (plan?.skipped && onToken) io.stderr.write(`note: not compressed after prefill: ${plan.skipped}.\n`);
+                  echo();
+                  return plan;
+                },
+              }),
         });
         try {
           const result = await generator
@@ -128,6 +149,8 @@ Examples:
               ...sampling,
               onPrefillProgress,
               onToken: ({ text }) => {
+                bar.done();
+                echo();
                 onToken?.(text);
                 if (live && compressed) live.update(snapshot(generator, (shown += text)));
               },
@@ -138,7 +161,8 @@ Examples:
             result,
             weights: generator.weights,
             bytes: generator.store.bytes(),
-            plan: (result.prefill.afterPrefill as CompressionPlan | null) ?? null,
+            plan: result.prefill.bytePlan?.plan ?? (result.prefill.afterPrefill as CompressionPlan | null) ?? null,
+            bytePlan: result.prefill.bytePlan ?? null,
             evictedDuringDecode: generator.eviction?.evictedTokens ?? 0,
           };
         } finally {
@@ -179,7 +203,16 @@ Examples:
               text: ours.result.text,
               tokens: ours.result.tokens,
               kvBytes: ours.bytes,
-              kvFormat: flags.kvFormat ?? 'f32',
+              kvFormat: ours.bytePlan?.format ?? flags.kvFormat ?? 'f32',
+              bytePlan: ours.bytePlan
+                ? {
+                    budgetBytes: ours.bytePlan.bytes,
+                    heldBytes: ours.bytePlan.heldBytes,
+                    format: ours.bytePlan.format,
+                    tokensPerHead: ours.bytePlan.tokensPerHead,
+                    candidates: ours.bytePlan.candidates,
+                  }
+                : null,
               keptAfterPrefill: ours.plan ? { kept: ours.plan.achievedTotal, of: ours.plan.originalTotal } : null,
               compressionSkipped: ours.plan?.skipped ?? null,
               evictedDuringDecode: ours.evictedDuringDecode,
@@ -208,11 +241,24 @@ Examples:
       const kept = (o: Outcome) => (o.plan && !o.plan.skipped ? `${o.plan.achievedTotal} / ${o.plan.originalTotal}` : 'all');
       const speed = (o: Outcome) => [o.result.prefillTokensPerSecond.toFixed(0), o.result.decodeTokensPerSecond.toFixed(1)];
       const sameAsFull = agreement ? `first ${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-';
-      const label = flags.kvFormat && flags.kvFormat !== 'f32' ? `${flags.method}, ${flags.kvFormat}` : flags.method;
+      const format = ours.bytePlan?.format ?? flags.kvFormat ?? 'f32';
+      const label = `${flags.method}${format !== 'f32' ? `, ${format}` : ''}${ours.bytePlan ? ` (${formatBytes(ours.bytePlan.bytes)} budget)` : ''}`;
       const rows = [[label, formatBytes(ours.bytes), kept(ours), sameAsFull, ...speed(ours)]];
       if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', ...speed(full)]);
       const columns = ['cache', 'KV bytes', 'entries kept after prefill', 'tokens identical to full', 'prefill tok/s', 'decode tok/s'];
       io.stdout.write(`${formatTable(columns, rows)}\n`);
+      if (ours.bytePlan) io.stdout.write(`${bytePlanLine(ours.bytePlan)}\n`);
       if (ours.evictedDuringDecode > 0) io.stdout.write(`evicted during decode: ${ours.evictedDuringDecode} entries\n`);
     });
+}
+
+/** What a byte plan chose and what each format would have kept, in one line. */
+function bytePlanLine(plan: BytePlan): string {
+  const others = plan.candidates
+    .filter((c) => c.format !== plan.format)
+    .map((c) => (c.feasible ? `${c.format} ${c.tokensPerHead}/head` : `${c.format} does not fit`));
+  return (
+    `byte plan: ${plan.format}, up to ${plan.tokensPerHead} entries per head, ${formatBytes(plan.heldBytes)} held after prefill ` +
+    `of a ${formatBytes(plan.bytes)} budget${others.length > 0 ? ` (also considered: ${others.join(', ')})` : ''}`
+  );
 }

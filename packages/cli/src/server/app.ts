@@ -62,6 +62,7 @@ const BAD_REQUEST = new Set(['INVALID_OPTION', 'INVALID_BUDGET', 'INVALID_NUMBER
 const CLIENT_NAMES: [string, string][] = [
   ['maxCacheTokens', 'max_cache_tokens'],
   ['compressionRatio', 'compression_ratio'],
+  ['maxKvBytes', 'max_kv_bytes'],
   ['protectedWindow', 'protected_window'],
   ['maxTokens', 'max_tokens'],
   ['topP', 'top_p'],

@@ -12,6 +12,7 @@ interface CacheFields {
   method?: string;
   max_cache_tokens?: number;
   compression_ratio?: number;
+  max_kv_bytes?: number;
   protected_window?: number;
 }
 
@@ -65,6 +66,7 @@ const cacheProperties = {
   method: { type: 'string' },
   max_cache_tokens: { type: 'integer', minimum: 1 },
   compression_ratio: { type: 'number', minimum: 1 },
+  max_kv_bytes: { type: 'integer', minimum: 1 },
   protected_window: { type: 'integer', minimum: 1 },
 };
 
@@ -199,7 +201,7 @@ function logitParams(body: CommonFields, vocabSize: number): Pick<SequenceParams
 }
 
 /** The cache fields, checked as the scheduler would, with the names the client uses. */
-function cacheParams(body: CacheFields, evictEvery: number): Pick<SequenceParams, 'method' | 'maxCacheTokens' | 'compressionRatio' | 'protectedWindow'> {
+function cacheParams(body: CacheFields, evictEvery: number): Pick<SequenceParams, 'method' | 'maxCacheTokens' | 'compressionRatio' | 'maxKvBytes' | 'protectedWindow'> {
   let scored = true;
   if (body.method !== undefined) {
     try {
@@ -208,8 +210,9 @@ function cacheParams(body: CacheFields, evictEvery: number): Pick<SequenceParams
       throw new RequestProblem((error as Error).message, 'method', 'UNKNOWN_METHOD');
     }
   }
-  if (body.max_cache_tokens !== undefined && body.compression_ratio !== undefined) {
-    throw new RequestProblem('Give max_cache_tokens or compression_ratio, not both.', 'compression_ratio', 'INVALID_OPTION');
+  const limits = (['max_cache_tokens', 'compression_ratio', 'max_kv_bytes'] as const).filter((name) => body[name] !== undefined);
+  if (limits.length > 1) {
+    throw new RequestProblem(`Give one of max_cache_tokens, compression_ratio and max_kv_bytes, not ${limits.join(' and ')}.`, limits[1]!, 'INVALID_OPTION');
   }
   const window = body.protected_window ?? 16;
   if (scored && body.max_cache_tokens !== undefined && body.max_cache_tokens < window + evictEvery) {
@@ -224,6 +227,7 @@ function cacheParams(body: CacheFields, evictEvery: number): Pick<SequenceParams
     ...(body.method === undefined ? {} : { method: body.method }),
     ...(body.max_cache_tokens === undefined ? {} : { maxCacheTokens: body.max_cache_tokens }),
     ...(body.compression_ratio === undefined ? {} : { compressionRatio: body.compression_ratio }),
+    ...(body.max_kv_bytes === undefined ? {} : { maxKvBytes: body.max_kv_bytes }),
     ...(body.protected_window === undefined ? {} : { protectedWindow: body.protected_window }),
   };
 }

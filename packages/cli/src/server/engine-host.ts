@@ -183,6 +183,7 @@ export function serveEngine(port: MessagePort, options: EngineHostOptions): void
       ...(params.topP === undefined ? {} : { topP: params.topP }),
       ...(params.method === undefined ? {} : { method: params.method }),
       ...(params.maxCacheTokens === undefined ? {} : { maxCacheTokens: params.maxCacheTokens }),
+      ...(params.maxKvBytes === undefined ? {} : { maxKvBytes: params.maxKvBytes }),
       ...(params.compressionRatio === undefined ? {} : { compressionRatio: params.compressionRatio }),
       ...(params.protectedWindow === undefined ? {} : { protectedWindow: params.protectedWindow }),
       // the chosen token's log-probability comes with the alternatives: ask for one to get it alone
@@ -230,6 +231,7 @@ export function serveEngine(port: MessagePort, options: EngineHostOptions): void
           promptTokens: result.promptTokens.length,
           completionTokens: result.tokens.length,
           evictedTokens: result.evictedTokens,
+          peakKvBytes: result.peakKvBytes,
           preemptions: result.preemptions,
         };
         post({ type: 'done', job, choice, result: answer });

@@ -68,6 +68,7 @@ export interface SequenceParams {
   readonly method?: string;
   readonly maxCacheTokens?: number;
   readonly compressionRatio?: number;
+  readonly maxKvBytes?: number;
   readonly protectedWindow?: number;
   /** OpenAI's penalties: each token's logit minus `count x frequency + (count > 0) x presence`, counting generated tokens. */
   readonly frequencyPenalty?: number;
@@ -134,6 +135,8 @@ export interface ChoiceResult {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly evictedTokens: number;
+  /** The most bytes the choice's K/V held at once. */
+  readonly peakKvBytes: number;
   readonly preemptions: number;
 }
 

@@ -49,6 +49,8 @@ export function chatLogprobs(entries: readonly LogprobEntry[]) {
 /** adakv's own report on a response: what compression did to the cache. */
 const adakvOf = (results: readonly ChoiceResult[]) => ({
   evicted_tokens: results.reduce((sum, r) => sum + r.evictedTokens, 0),
+  /** The most K/V bytes any one choice held at once. */
+  peak_kv_bytes: results.reduce((most, r) => Math.max(most, r.peakKvBytes), 0),
   preemptions: results.reduce((sum, r) => sum + r.preemptions, 0),
 });
 

@@ -21,7 +21,7 @@ export interface StartOptions {
   readonly poolBlocks: number;
   readonly blockSize: number;
   readonly maxBatch: number;
-  /** How the pool stores K/V (default f32; int8 and int4 on the wasm backend). */
+  /** How the pool stores K/V (default f32; f16, int8, int4 on wasm and webgpu). */
   readonly kvFormat?: KvFormat;
   readonly maxPending: number;
   readonly bodyLimit: number;

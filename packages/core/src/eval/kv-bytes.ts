@@ -11,7 +11,6 @@ import { planForBytes } from '../quantization/plan-for-bytes.js';
 import { keptOutputL1, windowReference } from '../quantization/quantized-attention-l1.js';
 import { type HeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
-import type { KvStore } from '../store.js';
 import { type Spread, spread } from './distributions.js';
 import { compareContinuation, teacherForce } from './teacher-forcing.js';
 import type { TextEvaluationOptions } from './text-evaluation.js';
@@ -42,8 +41,6 @@ export interface KvBytesOptions extends TextEvaluationOptions {
   readonly method?: MethodName;
   /** Method options, over `{ window: 16 }` (`window` is the protected recent window). */
   readonly options?: Partial<MethodOptions>;
-  /** Rows per block of the backend's stores (default: read from the first store, else 16). */
-  readonly blockSize?: number;
 }
 
 /** One (strategy, fraction) of a {@link KvBytesReport}, each figure spread over the segments. */
@@ -114,12 +111,6 @@ interface Sample {
 type Choice = { format: KvFormat; plan: CompressionPlan; attentionL1: number } | { reason: string };
 
 
-/** The rows' block size: a paged store's pool's, else the option, else 16. */
-function blockSizeOf(store: KvStore, given: number | undefined): number {
-  const pool = (store as { blocks?: { blockSize?: unknown } }).blocks;
-  return given ?? (typeof pool?.blockSize === 'number' ? pool.blockSize : 16);
-}
-
 /**
  * Eviction and quantization under one byte budget, on real text: per segment, prefill `prefill`
  * tokens into an f32 store and teacher-force `continuation` tokens with the full cache; then for each
@@ -157,9 +148,9 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
   const geometry = cacheGeometry(model.config);
   const outputProjection = modelOutputProjection(model);
   // refuse a backend without quantized stores now, not after the first prefill
-  const probe = backend.createStore(geometry, { kvFormat: strategies.some((s) => s !== 'eviction') ? 'int8' : 'f32' });
-  const blockSize = blockSizeOf(probe, options.blockSize);
-  probe.dispose();
+  backend.createStore(geometry, { kvFormat: strategies.some((s) => s !== 'eviction') ? 'int8' : 'f32' }).dispose();
+  const blockSize = backend.storeBlockSize;
+  const blockBytes = (format: KvFormat) => backend.blockBytes(format, geometry.headDim);
   const fullKvBytes = geometry.layers * geometry.kvHeads * prefill * geometry.headDim * 8;
   const budgets = fractions.map((fraction) => Math.floor(fraction * fullKvBytes));
   const samples = new Map<string, Sample[]>();
@@ -193,7 +184,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
     const choose = (strategy: KvBytesStrategy, bytes: number): Choice => {
       if (strategy === 'int4' && geometry.headDim % 2 !== 0) return { reason: `int4 needs an even head dim, not ${geometry.headDim}` };
       if (strategy === 'int8' || strategy === 'int4') {
-        const need = heldBytes(strategy, new Array<number>(geometry.layers * geometry.kvHeads).fill(prefill), geometry.headDim, blockSize);
+        const need = heldBytes(strategy, new Array<number>(geometry.layers * geometry.kvHeads).fill(prefill), geometry.headDim, blockSize, blockBytes(strategy));
         if (need > bytes) return { reason: `keeping every entry in ${strategy} takes ${need} bytes` };
         const plan = keepEverythingPlan(geometry, prefill, { method: 'full', budget: prefill, window });
         return { format: strategy, plan, attentionL1: keptOutputL1(windowOutputs, plan.layers.map((l) => l.kept), strategy, blockSize) };
@@ -206,6 +197,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
           method,
           options: methodOptions,
           blockSize,
+          blockBytes,
           outputProjection,
           ...(strategy === 'eviction' ? { formats: ['f32'] as const } : {}),
         });

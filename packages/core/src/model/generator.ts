@@ -3,6 +3,8 @@ import type { KvFormat } from '../backends/kv-format.js';
 import { ReferenceBackend } from '../backends/reference/index.js';
 import { DecodeEviction, type DecodeEvictionOptions } from '../decode/decode-eviction.js';
 import { ContextOverflowError, OptionError } from '../errors.js';
+import type { BytePlan } from '../quantization/plan-for-bytes.js';
+import { type KvByteBudget, storeForBytes } from '../quantization/store-for-bytes.js';
 import { type OutputProjection, modelOutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
 import { cacheGeometry } from './config.js';
@@ -43,11 +45,19 @@ export interface GeneratorOptions {
   store?: KvStore;
   /**
    * How the store made for this generator keeps K/V (default `f32`): `f16`, `int8` or `int4` on the wasm
-   * backend (about 0.5x, 0.29x and 0.17x of the f32 bytes), `f16` on webgpu. Not with `store`.
+   * and webgpu backends (about 0.5x, 0.29x and 0.17x of the f32 bytes). Not with `store`.
    */
   kvFormat?: KvFormat;
   /** Compression (or any inspection) at the end of prefill. */
   afterPrefill?: AfterPrefill;
+  /**
+   * One byte budget for the sequence's K/V: after prefill the planner (`planForBytes`) chooses the
+   * storage format and the entries per KV head that fit, and the generator's store becomes a store of
+   * that format holding only them (`generator.store` changes; decoded tokens add one entry per head
+   * each, as after any prefill compression). The prompt goes through in one pass (the plan reads
+   * its observations). Not with `store`, `kvFormat`, `afterPrefill` or `eviction`.
+   */
+  kvBytes?: KvByteBudget;
   /**
    * Decode-time eviction: keeps every layer within a cache limit while decoding (after `afterPrefill`).
    * The model's output projection is handed to it unless the options give one.
@@ -82,6 +92,8 @@ export interface PrefillResult {
   readonly observations: readonly LayerObservation[];
   /** What `afterPrefill` returned, if set. */
   readonly afterPrefill: unknown;
+  /** With `kvBytes`: the format and entries chosen, and every format considered. */
+  readonly bytePlan?: BytePlan;
 }
 
 /** One generated token, as `onToken` receives it. */
@@ -148,11 +160,14 @@ export class Generator {
   /** Where the model and its cache run. */
   readonly backend: Backend;
   /** The sequence's KV cache. */
-  readonly store: KvStore;
+  private current: KvStore;
   /** The decode-time eviction policy, when `eviction` was given (its counters say what it evicted). */
   readonly eviction: DecodeEviction | null;
   private readonly transformer: ForwardPass;
   private readonly afterPrefill: AfterPrefill | undefined;
+  private readonly kvBytes: KvByteBudget | undefined;
+  /** Whether the store holds a byte plan's entries (a new prompt starts again in a full f32 store). */
+  private bytePlanned = false;
   private readonly prefillChunk: number;
   private readonly promptQueryRows: number;
   private nextPosition = 0;
@@ -163,7 +178,12 @@ export class Generator {
   constructor(readonly model: Model, options: GeneratorOptions = {}) {
     this.backend = options.backend ?? new ReferenceBackend();
     if (options.store && options.kvFormat) throw new OptionError('Give a store or a kvFormat for the store the generator makes, not both.');
-    this.store = options.store ?? this.backend.createStore(cacheGeometry(model.config), options.kvFormat ? { kvFormat: options.kvFormat } : {});
+    if (options.kvBytes) {
+      const clash = (['store', 'kvFormat', 'afterPrefill', 'eviction'] as const).filter((name) => options[name] !== undefined);
+      if (clash.length > 0) throw new OptionError(`kvBytes chooses the store, its format and what it keeps; drop ${clash.join(', ')}.`);
+    }
+    this.kvBytes = options.kvBytes;
+    this.current = options.store ?? this.backend.createStore(cacheGeometry(model.config), options.kvFormat ? { kvFormat: options.kvFormat } : {});
     if (!this.backend.owns(this.store)) {
       throw new OptionError(`The store was not made by the ${this.backend.name} backend; create it with backend.createStore(...), or pass the backend that made it.`);
     }
@@ -184,6 +204,11 @@ export class Generator {
     readonly parameters: number;
   } {
     return this.transformer.weights;
+  }
+
+  /** The sequence's KV store (with `kvBytes`, the byte plan's store after each prefill). */
+  get store(): KvStore {
+    return this.current;
   }
 
   /** Position the next token will take (= tokens processed so far). */
@@ -210,7 +235,12 @@ export class Generator {
       throw new OptionError('prefill starts a sequence, but this session is at position ' +
         `${this.nextPosition}; call reset() first, or step() to continue the sequence.`);
     }
-    const chunked = tokens.length > this.prefillChunk;
+    if (this.bytePlanned) {
+      this.current.dispose();
+      this.current = this.backend.createStore(cacheGeometry(this.model.config));
+      this.bytePlanned = false;
+    }
+    const chunked = tokens.length > this.prefillChunk && !this.kvBytes;
     if (chunked) this.store.recordQueries(Math.max(this.promptQueryRows, this.eviction?.options.window ?? 0));
     let output: PrefillOutput | undefined;
     for (let start = 0; start < tokens.length; start += this.prefillChunk) {
@@ -226,7 +256,11 @@ export class Generator {
       : undefined;
     if (this.eviction) await this.eviction.afterPrefill(chunked ? tokens.length : observations);
     else if (chunked) this.store.recordQueries(0);
-    return { logits, observations, afterPrefill };
+    if (!this.kvBytes) return { logits, observations, afterPrefill };
+    const planned = await storeForBytes(this.backend, this.current, observations, this.kvBytes, modelOutputProjection(this.model));
+    this.bytePlanned = planned.store !== this.current;
+    this.current = planned.store;
+    return { logits, observations, afterPrefill, bytePlan: planned.plan };
   }
 
   /** Forwards `token` at the current position; returns the next-token logits (reused by the next call). */

@@ -13,10 +13,11 @@ export function bytesPerBlock(format: KvFormat, headDim: number, blockSize: numb
  * Bytes a pool of `format` holds for heads of `entriesPerHead` entries each: whole blocks per head
  * (a partly filled block costs a whole one). An int8/int4 head whose last block is partly filled
  * after appends also holds it in f32 until it fills (the pool's residual, `2 x blockSize x headDim x
- * 4` bytes), which this does not count: a compacted head holds no residual.
+ * 4` bytes), which this does not count: a compacted head holds no residual. `blockBytes` is one
+ * block's bytes where a store lays blocks out otherwise (`backend.blockBytes`; the wasm pool's by default).
  */
-export function heldBytes(format: KvFormat, entriesPerHead: ArrayLike<number>, headDim: number, blockSize: number): number {
-  const block = bytesPerBlock(format, headDim, blockSize);
+export function heldBytes(format: KvFormat, entriesPerHead: ArrayLike<number>, headDim: number, blockSize: number, blockBytes?: number): number {
+  const block = blockBytes ?? bytesPerBlock(format, headDim, blockSize);
   let blocks = 0;
   for (let i = 0; i < entriesPerHead.length; i++) {
     const entries = entriesPerHead[i]!;

@@ -4,3 +4,4 @@ export { storedHalf } from './half.js';
 export { type HeadKv, storeKeptRows } from './store-kept-rows.js';
 export { type WindowReference, keptOutputL1, windowReference } from './quantized-attention-l1.js';
 export { type ByteFraction, type BytePlan, type BytePlanCandidate, type BytePlanInput, planForBytes } from './plan-for-bytes.js';
+export { type KvByteBudget, type StoreForBytes, storeForBytes } from './store-for-bytes.js';

@@ -8,19 +8,20 @@ import { checkObservations } from '../metrics/window-attention.js';
 import type { LayerObservation } from '../model/observation.js';
 import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
-import { heldBytes } from './held-bytes.js';
+import { bytesPerBlock, heldBytes } from './held-bytes.js';
 import { keptOutputL1, windowReference } from './quantized-attention-l1.js';
 
 /*
  * The rule (kept simple and deterministic on purpose):
- * 1. For each format, the most entries per KV head T whose held bytes (whole blocks of the format per
- *    head, scales included) fit the budget with every head at T: T = floor(bytes / (layers x kvHeads x
- *    blockBytes)) x blockSize.
- * 2. T >= the prompt: keep everything (quantization only). T < the protected window: the format cannot
- *    hold the window, it is infeasible. Otherwise plan eviction with the method at T tokens per head;
- *    an adaptive method's uneven heads may need more whole blocks than T everywhere would, so T steps
- *    down by one token until the plan's held bytes fit (at T = window every head keeps the window only,
- *    which fits by step 1).
+ * 1. For each format, the whole blocks the budget buys per layer, `N = floor(bytes / (layers x
+ *    blockBytes))` (blocks of `blockSize` rows of that format, scales included), and the entries per
+ *    KV head they hold on average, T = ceil(N x blockSize / kvHeads).
+ * 2. Everything fits in whole blocks: keep everything (quantization only). The heads' protected
+ *    windows need more than N blocks: the format is infeasible. Otherwise plan eviction with the
+ *    method at T tokens per head, its heads' shares rounded to whole blocks (`blockSize` of
+ *    planCompression: no block holds empty rows, the leftover blocks go to the heads whose next
+ *    entries score highest). Should a plan still hold more than the budget (a method that rounds by
+ *    itself), T steps down one token at a time until it fits.
  * 3. Score each feasible candidate by the mean attention-output L1 of the window's queries, exact f64
  *    attention over the full exact K/V against attention over the kept entries as the format stores
  *    them (quantizeHeadRows), and pick the lowest; ties go to the higher precision (f32, f16, int8, int4).
@@ -49,6 +50,11 @@ export interface BytePlanInput {
   readonly options?: Partial<MethodOptions>;
   /** Rows per pool block (default 16; the store's block size). */
   readonly blockSize?: number;
+  /**
+   * Bytes of one block of `blockSize` rows in a format, as the store lays it out (`backend.blockBytes`);
+   * default: the wasm pool's (`kvBlockBytes`).
+   */
+  readonly blockBytes?: (format: KvFormat) => number;
   /** Formats to consider (default all four). */
   readonly formats?: readonly KvFormat[];
   /** The model's output projections, for methods that read them (see `planCompression`). */
@@ -120,29 +126,42 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   const heads = layers * kvHeads;
   const bytes = resolveBytes(input.bytes, heads * n * d * 8);
   const reference = windowReference(geometry, observations, window);
+  const blockBytesOf = input.blockBytes ?? ((format: KvFormat) => bytesPerBlock(format, d, blockSize));
+  const held = (format: KvFormat, lengths: readonly number[]) => heldBytes(format, lengths, d, blockSize, blockBytesOf(format));
   const protectedRows = Math.min(window, n);
 
   const candidates = formats.map((format): BytePlanCandidate & { plan?: CompressionPlan } => {
-    const blockBytes = heldBytes(format, [blockSize], d, blockSize);
-    const affordable = Math.floor(bytes / (heads * blockBytes)) * blockSize;
+    const blockBytes = blockBytesOf(format);
+    const blocksPerLayer = Math.floor(bytes / (layers * blockBytes));
+    // rounded up: the plan keeps floor(kvHeads x T / blockSize) whole blocks a layer, N when kvHeads <= blockSize
+    const affordable = Math.ceil((blocksPerLayer * blockSize) / kvHeads);
     const infeasible = { format, tokensPerHead: affordable, predictedError: Infinity, feasible: false, heldBytes: 0 };
     if (format === 'int4' && d % 2 !== 0) return infeasible;
     let plan: CompressionPlan;
     let tokensPerHead = affordable;
-    if (affordable >= n) {
+    if (held(format, new Array<number>(heads).fill(n)) <= bytes) {
       plan = keepEverythingPlan(geometry, n, { method: 'full', budget: n, window });
       tokensPerHead = n;
-    } else if (affordable < protectedRows) {
+    } else if (affordable < protectedRows || kvHeads * Math.ceil(protectedRows / blockSize) > blocksPerLayer) {
       return infeasible;
     } else {
-      const planAt = (budget: number) => planCompression({ method, geometry, observations, budget, ...(input.options ? { options: input.options } : {}), ...(input.outputProjection ? { outputProjection: input.outputProjection } : {}) });
+      const planAt = (budget: number) =>
+        planCompression({
+          method,
+          geometry,
+          observations,
+          budget,
+          blockSize,
+          ...(input.options ? { options: input.options } : {}),
+          ...(input.outputProjection ? { outputProjection: input.outputProjection } : {}),
+        });
       plan = planAt(tokensPerHead);
-      while (heldBytes(format, keptLengths(plan), d, blockSize) > bytes && tokensPerHead > protectedRows) plan = planAt(--tokensPerHead);
+      while (held(format, keptLengths(plan)) > bytes && tokensPerHead > protectedRows) plan = planAt(--tokensPerHead);
     }
-    const held = heldBytes(format, keptLengths(plan), d, blockSize);
-    if (held > bytes) return infeasible; // cannot happen by step 1; never hand back a plan over the budget
+    const planned = held(format, keptLengths(plan));
+    if (planned > bytes) return infeasible; // never hand back a plan over the budget
     const kept = plan.layers.map((l) => l.kept);
-    return { format, tokensPerHead, predictedError: keptOutputL1(reference, kept, format, blockSize), feasible: true, heldBytes: held, plan };
+    return { format, tokensPerHead, predictedError: keptOutputL1(reference, kept, format, blockSize), feasible: true, heldBytes: planned, plan };
   });
 
   let best: (typeof candidates)[number] | undefined;
@@ -152,7 +171,7 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   }
   if (!best?.plan) {
     const least = Math.min(
-      ...formats.filter((f) => f !== 'int4' || d % 2 === 0).map((f) => heads * heldBytes(f, [protectedRows], d, blockSize)),
+      ...formats.filter((f) => f !== 'int4' || d % 2 === 0).map((f) => heads * held(f, [protectedRows])),
     );
     throw new BudgetError(
       `A budget of ${bytes} bytes cannot hold the protected window of ${protectedRows} tokens in ${layers} layers x ${kvHeads} KV heads ` +

@@ -21,6 +21,12 @@ export interface CompletionRequest {
   readonly maxCacheTokens?: number;
   /** Or keep about 1/ratio of the tokens seen (ratio >= 1, e.g. 4 for 4x). */
   readonly compressionRatio?: number;
+  /**
+   * Or keep the sequence's K/V (all layers and KV heads) within this many bytes of the pool's format:
+   * the most entries per KV head whose whole blocks fit, with room for heads of uneven length and, in
+   * int8/int4, each head's f32 block of recent rows (the scheduler's `entriesForBytes`).
+   */
+  readonly maxKvBytes?: number;
   /** Most recent entries never evicted (default 16). */
   readonly protectedWindow?: number;
   /** Stop at BOS/EOS (default true). */
@@ -74,8 +80,11 @@ function positiveInteger(value: number, name: string): number {
   return value;
 }
 
-/** Defaults filled in and every field checked; throws typed errors a server can turn into 400s. */
-export function resolveRequest(request: CompletionRequest): ResolvedRequest {
+/**
+ * Defaults filled in and every field checked; throws typed errors a server can turn into 400s.
+ * `entriesForBytes` turns `maxKvBytes` into entries per KV head (the pool's block layout).
+ */
+export function resolveRequest(request: CompletionRequest, entriesForBytes: (bytes: number) => number = () => 0): ResolvedRequest {
   const maxTokens = positiveInteger(request.maxTokens ?? 64, 'maxTokens');
   const temperature = request.temperature ?? 0;
   if (!Number.isFinite(temperature) || temperature < 0) throw new OptionError(`temperature must be >= 0, got ${temperature}.`);
@@ -84,12 +93,15 @@ export function resolveRequest(request: CompletionRequest): ResolvedRequest {
   const seed = checkSeed(request.seed ?? 42);
   const method = getMethod(request.method ?? 'ada-snapkv');
   const protectedWindow = positiveInteger(request.protectedWindow ?? 16, 'protectedWindow');
-  const { maxCacheTokens, compressionRatio } = request;
-  if (maxCacheTokens !== undefined && compressionRatio !== undefined) {
-    throw new OptionError('Give maxCacheTokens or compressionRatio, not both.');
-  }
+  const { maxCacheTokens, compressionRatio, maxKvBytes } = request;
+  const limits = ([['maxCacheTokens', maxCacheTokens], ['compressionRatio', compressionRatio], ['maxKvBytes', maxKvBytes]] as const).filter(([, v]) => v !== undefined);
+  if (limits.length > 1) throw new OptionError(`Give one of maxCacheTokens, compressionRatio and maxKvBytes, not ${limits.map(([name]) => name).join(' and ')}.`);
   let limit: ResolvedRequest['limit'] = null;
-  if (maxCacheTokens !== undefined) {
+  if (maxKvBytes !== undefined) {
+    positiveInteger(maxKvBytes, 'maxKvBytes');
+    const entries = entriesForBytes(maxKvBytes);
+    limit = () => entries;
+  } else if (maxCacheTokens !== undefined) {
     positiveInteger(maxCacheTokens, 'maxCacheTokens');
     limit = () => maxCacheTokens;
   } else if (compressionRatio !== undefined) {

@@ -21,7 +21,7 @@ export interface SchedulerOptions {
   readonly poolBlocks?: number;
   /** Tokens per block (default 16). */
   readonly blockSize?: number;
-  /** How the pool stores K/V (default `f32`; `f16`, `int8`, `int4` on wasm, `f16` on webgpu): a block holds that many bytes fewer. */
+  /** How the pool stores K/V (default `f32`; `f16`, `int8`, `int4` on wasm and webgpu): a block holds that many bytes fewer. */
   readonly kvFormat?: KvFormat;
   /** Most sequences decoded together in one step (default 8). */
   readonly maxBatch?: number;
@@ -120,7 +120,7 @@ export class Scheduler {
   /** Queues a request; the handle's promise settles when it finishes, is cancelled, or cannot run at all. */
   submit(request: CompletionRequest): CompletionHandle {
     if (this.closed) throw new OptionError('The scheduler is closed; it takes no new requests.');
-    const resolved = resolveRequest(request);
+    const resolved = resolveRequest(request, (bytes) => this.entriesForBytes(bytes));
     const promptTokens = this.promptTokens(request.prompt);
     const { contextLength } = this.model.config;
     if (promptTokens.length + resolved.maxTokens > contextLength) {
@@ -128,9 +128,16 @@ export class Scheduler {
         `${promptTokens.length} prompt tokens + ${resolved.maxTokens} new tokens exceed the model's context of ${contextLength}.`,
       );
     }
-    if (resolved.limit && resolved.limit(contextLength) < resolved.protectedWindow + this.every && request.maxCacheTokens !== undefined) {
+    const least = resolved.protectedWindow + this.every;
+    if (resolved.limit && resolved.limit(contextLength) < least && request.maxCacheTokens !== undefined) {
+      throw new OptionError(`maxCacheTokens (${request.maxCacheTokens}) must be at least protectedWindow + evictEvery (${resolved.protectedWindow} + ${this.every}).`);
+    }
+    if (resolved.limit && request.maxKvBytes !== undefined && resolved.limit(contextLength) < least) {
+      let bytes = request.maxKvBytes;
+      while (this.entriesForBytes(bytes) < least) bytes += 1024;
       throw new OptionError(
-        `maxCacheTokens (${request.maxCacheTokens}) must be at least protectedWindow + evictEvery (${resolved.protectedWindow} + ${this.every}).`,
+        `maxKvBytes (${request.maxKvBytes}) holds ${resolved.limit(contextLength)} entries per KV head in this pool (${this.kvFormat}, blocks of ${this.pool.blockSize}); ` +
+          `the protected window (${resolved.protectedWindow}) and the ${this.every} tokens decoded between evictions need ${least}: give about ${bytes} bytes or more.`,
       );
     }
     let settle!: Pick<Sequence, 'resolve' | 'reject'>;
@@ -149,6 +156,7 @@ export class Scheduler {
       eviction: null,
       preemptions: 0,
       evictedTokens: 0,
+      peakKvBytes: 0,
       cancelled: false,
       ...settle,
     };
@@ -156,7 +164,7 @@ export class Scheduler {
     if (alone > this.pool.capacity) {
       throw new PoolExhaustedError(
         `This request needs ${alone} blocks to start, more than the whole pool holds (${this.pool.capacity}); ` +
-          'give it a smaller cache (maxCacheTokens / compressionRatio), a shorter prompt or fewer tokens, or use a bigger pool.',
+          'give it a smaller cache (maxCacheTokens, compressionRatio or maxKvBytes), a shorter prompt or fewer tokens, or use a bigger pool.',
       );
     }
     const cancel = () => {
@@ -256,6 +264,7 @@ export class Scheduler {
     for (const [sequence, next] of decoded) {
       if (this.isolated(sequence, () => this.accept(sequence, next)) === FAILED) continue;
       generated++;
+      this.notePeak(sequence);
       if (this.finishIfDone(sequence)) finished++;
       else await this.isolated(sequence, () => sequence.eviction?.afterStep(this.position(sequence) - 1));
     }
@@ -488,6 +497,7 @@ export class Scheduler {
       : null;
     await sequence.eviction?.afterPrefill(observations); // seeds the scoring queries; already within the limit
     if (plan) sequence.evictedTokens += plan.originalTotal - plan.achievedTotal;
+    this.notePeak(sequence);
     this.running.push(sequence);
     if (sequence.tokens.length === 0) this.accept(sequence, this.pick(sequence, logits, tokens.length));
     return true;
@@ -578,7 +588,31 @@ export class Scheduler {
       finishReason,
       preemptions: sequence.preemptions,
       evictedTokens: sequence.evictedTokens,
+      peakKvBytes: sequence.peakKvBytes,
     });
+  }
+
+  private notePeak(sequence: Sequence): void {
+    if (sequence.store) sequence.peakKvBytes = Math.max(sequence.peakKvBytes, sequence.store.bytes());
+  }
+
+  /** How this pool keeps K/V. */
+  private get kvFormat(): KvFormat {
+    return this.options.kvFormat ?? 'f32';
+  }
+
+  /**
+   * Entries per KV head (on average, window included) a sequence may keep within `bytes` of K/V in
+   * this pool: whole blocks per head, one block per head spare for heads of uneven length, and in
+   * int8/int4 each head's f32 block of recent rows (held until its block fills).
+   */
+  entriesForBytes(bytes: number): number {
+    const { layers, kvHeads, headDim } = this.geometry;
+    const rows = this.pool.blockSize;
+    const block = this.pool.blockBytes;
+    const residual = this.kvFormat === 'int8' || this.kvFormat === 'int4' ? 8 * rows * headDim : 0;
+    const blocksPerHead = Math.floor((bytes / (layers * kvHeads) - residual) / block) - 1;
+    return Math.max(0, blocksPerHead * rows);
   }
 
   private preempt(sequence: Sequence): void {
@@ -597,7 +631,7 @@ export class Scheduler {
     const { freeBlocks } = this.pool.stats();
     return new PoolExhaustedError(
       `This request needs ${need} more blocks ${when} with the whole pool to itself, but only ${freeBlocks} are free; ` +
-        'give it a smaller cache (maxCacheTokens / compressionRatio), a shorter prompt, or a bigger pool.',
+        'give it a smaller cache (maxCacheTokens, compressionRatio or maxKvBytes), a shorter prompt, or a bigger pool.',
     );
   }
 }

@@ -26,6 +26,8 @@ export interface CompletionResult {
   readonly preemptions: number;
   /** Cache entries evicted over the sequence's life, all layers and heads. */
   readonly evictedTokens: number;
+  /** The most bytes its K/V held at once (checked after prefill and after every decoded token). */
+  readonly peakKvBytes: number;
 }
 
 /** A request's live state inside the scheduler. */
@@ -43,6 +45,7 @@ export interface Sequence {
   eviction: DecodeEviction | null;
   preemptions: number;
   evictedTokens: number;
+  peakKvBytes: number;
   cancelled: boolean;
   readonly resolve: (result: CompletionResult) => void;
   readonly reject: (error: unknown) => void;

@@ -185,6 +185,9 @@ describe.each<BackendName>(['wasm', 'webgpu'])('on the %s backend', (backendName
       expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 8, compressionRatio: 2 })).toThrow(OptionError);
       expect(() => scheduler.submit({ prompt: [1], compressionRatio: 0.5 })).toThrow(OptionError);
       expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 10 })).toThrow(/protectedWindow \+ evictEvery/);
+      expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 64, maxKvBytes: 1 << 20 })).toThrow(/not maxCacheTokens and maxKvBytes/);
+      expect(() => scheduler.submit({ prompt: [1], maxKvBytes: 1000 })).toThrow(/maxKvBytes \(1000\) holds 0 entries per KV head in this pool \(f32, blocks of 16\); .* need 32: give about \d+ bytes or more/);
+      expect(() => scheduler.submit({ prompt: [1], maxKvBytes: 0.5 })).toThrow(/maxKvBytes must be a whole number/);
       expect(() => scheduler.submit({ prompt: [1], temperature: -1 })).toThrow(OptionError);
       for (const seed of [-1, 0.5, 1e300]) expect(() => scheduler.submit({ prompt: [1], seed })).toThrow(/seed must be a whole number from 0/);
       await scheduler.close();
@@ -267,5 +270,38 @@ describe.each<BackendName>(['wasm', 'webgpu'])('on the %s backend', (backendName
       await scheduler.close();
       pool.dispose();
     });
+  });
+});
+
+// The byte limit is a token limit computed from the pool's block layout; the token limit's path is
+// tested on both backends above. Real bytes held are checked where every format is stored (wasm).
+describe('Scheduler with maxKvBytes (wasm)', () => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await createBackend('wasm');
+  });
+  afterAll(() => backend.dispose());
+
+  it('keeps each sequence within maxKvBytes of the pool format, measured after every token', async () => {
+    const model = stories15m();
+    const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine with her dog Max.';
+    // stories15M: 6 layers x 6 KV heads, head dim 48; blocks of 8 rows
+    for (const [kvFormat, maxKvBytes] of [['f32', 560_000], ['int8', 250_000]] as const) {
+      const scheduler = new Scheduler(model, backend, { blockSize: 8, poolBlocks: 4096, evictEvery: 4, kvFormat });
+      const entries = scheduler.entriesForBytes(maxKvBytes);
+      expect(entries, kvFormat).toBeGreaterThanOrEqual(12);
+      const results = await Promise.all(
+        [story, `${story} One day they found a ball.`].map((prompt) => scheduler.submit({ prompt, maxTokens: 24, maxKvBytes, protectedWindow: 8 }).result),
+      );
+      for (const result of results) {
+        expect(result.peakKvBytes, kvFormat).toBeLessThanOrEqual(maxKvBytes);
+        expect(result.peakKvBytes, kvFormat).toBeGreaterThan(maxKvBytes / 3);
+        expect(result.evictedTokens, kvFormat).toBeGreaterThan(0);
+        expect(result.tokens).toHaveLength(24);
+      }
+      const pool = scheduler.pool;
+      await scheduler.close();
+      pool.dispose();
+    }
   });
 });

@@ -43,11 +43,12 @@ export async function planCompressionOnGpu(input: PlanInput, gpu: GpuContext): P
   const setup = preparePlan(input);
   if (setup.skipped !== undefined) return skippedPlan({ ...setup, skipped: setup.skipped });
   const dispatcher = new Dispatcher(gpu);
-  const onGpu = setup.method.scorer === snapkvScorer && setup.geometry.kvHeads <= MAX_GPU_HEADS;
+  // whole-block rounding (`blockSize`) is planned on the CPU
+  const onGpu = setup.method.scorer === snapkvScorer && setup.geometry.kvHeads <= MAX_GPU_HEADS && setup.blockSize === undefined;
   const layers: LayerPlan[] = [];
   try {
     for (let layer = 0; layer < setup.geometry.layers; layer++) {
-      layers.push(onGpu ? await planLayerOnGpu(dispatcher, setup, layer) : planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!));
+      layers.push(onGpu ? await planLayerOnGpu(dispatcher, setup, layer) : planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!, setup.blockSize));
     }
   } catch (error) {
     throw toCoreError(error);

@@ -1,0 +1,70 @@
+import type { Backend } from '../backends/backend.js';
+import type { KvFormat } from '../backends/kv-format.js';
+import type { MethodName, MethodOptions } from '../methods/registry.js';
+import type { LayerObservation } from '../model/observation.js';
+import type { OutputProjection } from '../scorers/output-projection.js';
+import type { KvStore } from '../store.js';
+import { type ByteFraction, type BytePlan, planForBytes } from './plan-for-bytes.js';
+import { type HeadKv, storeKeptRows } from './store-kept-rows.js';
+
+/** One byte budget for a sequence's K/V: the planner chooses the format and the entries per head. */
+export interface KvByteBudget {
+  /** Bytes for the sequence's K+V over all layers and KV heads, or `{ fraction }` of the prompt's full f32 cache. */
+  readonly bytes: number | ByteFraction;
+  /** The eviction method (default `'ada-snapkv'`). */
+  readonly method?: MethodName;
+  /** Method option overrides (`window` is the protected recent window, always kept). */
+  readonly options?: Partial<MethodOptions>;
+  /** Formats to choose from (default every one the backend stores). */
+  readonly formats?: readonly KvFormat[];
+}
+
+/** What {@link storeForBytes} returns. */
+export interface StoreForBytes {
+  /** The store holding the plan's entries in its format (the full store itself when the plan keeps everything in f32). */
+  readonly store: KvStore;
+  /** The format and entries chosen, and every format considered. */
+  readonly plan: BytePlan;
+}
+
+/**
+ * After prefill into a full f32 `store`: plans `budget` ({@link planForBytes}), builds a store in the
+ * chosen format holding only the kept entries, each block encoded once over its rows
+ * ({@link storeKeptRows}), and disposes the full store. Returns the new store and the plan.
+ */
+export async function storeForBytes(
+  backend: Backend,
+  store: KvStore,
+  observations: readonly LayerObservation[],
+  budget: KvByteBudget,
+  outputProjection?: OutputProjection,
+): Promise<StoreForBytes> {
+  const { geometry } = store;
+  const plan = planForBytes({
+    geometry,
+    observations,
+    bytes: budget.bytes,
+    blockSize: backend.storeBlockSize,
+    blockBytes: (format) => backend.blockBytes(format, geometry.headDim),
+    formats: budget.formats ?? backend.kvFormats,
+    ...(budget.method ? { method: budget.method } : {}),
+    ...(budget.options ? { options: budget.options } : {}),
+    ...(outputProjection ? { outputProjection } : {}),
+  });
+  const n = store.length(0, 0);
+  const everything = plan.plan.layers.every((layer) => layer.kept.every((k) => k.length === n));
+  if (plan.format === 'f32' && everything) return { store, plan }; // the full store is the plan
+  const kept = backend.createStore(geometry, { kvFormat: plan.format });
+  try {
+    for (let layer = 0; layer < geometry.layers; layer++) {
+      const rows: HeadKv[] = [];
+      for (let head = 0; head < geometry.kvHeads; head++) rows.push({ keys: await store.keys(layer, head), values: await store.values(layer, head) });
+      storeKeptRows(kept, layer, rows, plan.plan.layers[layer]!.kept, backend.storeBlockSize);
+    }
+  } catch (error) {
+    kept.dispose();
+    throw error;
+  }
+  store.dispose();
+  return { store: kept, plan };
+}

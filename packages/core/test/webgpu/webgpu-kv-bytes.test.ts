@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { Generator, type WasmBackend, type WebGpuBackend } from '../../src/index.js';
+import { stories15m } from '../model/stories15m.js';
+import { pairedBackends } from './paired-backends.js';
+
+// One byte budget on both paged backends: the same plan (the planner runs on the CPU from the same
+// observations, within f32 rounding of the two forward passes), each store within the budget in its
+// own block layout, and the same dequantized rows and tokens.
+
+const { webgpu, wasm } = await pairedBackends();
+
+const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine with her dog Max.';
+
+describe('kvBytes on wasm and webgpu', () => {
+  it.each([1 / 4, 1 / 8])('plans the same entries and format at %s of the f32 cache and decodes the same tokens', async (fraction) => {
+    const model = stories15m();
+    const run = async (backend: WasmBackend | WebGpuBackend) => {
+      const generator = new Generator(model, { backend, kvBytes: { bytes: { fraction }, options: { window: 8 } } });
+      const result = await generator.generate(prompt, { steps: 4 });
+      const plan = result.prefill!.bytePlan!;
+      const { layers, kvHeads } = generator.store.geometry;
+      const rows = [];
+      for (let layer = 0; layer < layers; layer++) {
+        for (let head = 0; head < kvHeads; head++) rows.push({ positions: generator.store.positions(layer, head), keys: await generator.store.keys(layer, head) });
+      }
+      generator.store.dispose();
+      return { plan, tokens: result.tokens, rows };
+    };
+    const [onWasm, onGpu] = [await run(wasm), await run(webgpu)];
+    expect(onGpu.plan.format).toBe(onWasm.plan.format);
+    expect(['int8', 'int4']).toContain(onWasm.plan.format);
+    for (const { plan, backend } of [{ plan: onWasm.plan, backend: wasm }, { plan: onGpu.plan, backend: webgpu }]) {
+      const lengths = plan.plan.layers.flatMap((l) => l.kept.map((k) => k.length));
+      const blocks = lengths.reduce((sum, k) => sum + Math.ceil(k / backend.storeBlockSize), 0);
+      expect(plan.heldBytes).toBe(blocks * backend.blockBytes(plan.format, 48));
+      expect(plan.heldBytes).toBeLessThanOrEqual(plan.bytes);
+    }
+    expect(onGpu.plan.plan.layers.map((l) => l.kept.map((k) => Array.from(k)))).toEqual(onWasm.plan.plan.layers.map((l) => l.kept.map((k) => Array.from(k))));
+    onWasm.rows.forEach((expected, i) => {
+      expect(Array.from(onGpu.rows[i]!.positions)).toEqual(Array.from(expected.positions));
+      let worst = 0;
+      expected.keys.forEach((v, j) => (worst = Math.max(worst, Math.abs(onGpu.rows[i]!.keys[j]! - v))));
+      expect(worst).toBeLessThan(1e-3); // the two forward passes' K within f32 rounding, then quantized alike
+    });
+    expect(onGpu.tokens).toEqual(onWasm.tokens);
+  });
+});
