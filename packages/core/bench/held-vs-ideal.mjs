@@ -4,7 +4,7 @@
 // (`planCompression({ blockSize })`, what `planForBytes` plans with). Real model and text: stories15M,
 // 8 prompts of 192 tokens from the eval corpus, blocks of 16 rows; each layer built with storeKeptRows
 // (blocks encoded once over their kept rows) and measured with store.bytes().
-import { WasmBackend, bytesPerBlock, cacheGeometry, planCompression, storeKeptRows } from '@adakv/core';
+import { WasmBackend, bytesPerBlock, cacheGeometry, planCompression, readHeadKv, storeKeptRows } from '@adakv/core';
 import { loadDefaultModel, tokenSegments } from '@adakv/core/node';
 import { DEFAULT_CORPUS, gutenbergText } from '../scripts/gutenberg.mjs';
 
@@ -25,11 +25,7 @@ for (const tokens of prompts) {
   const full = backend.createStore(geometry);
   const { observations } = await forward.prefill(tokens, full);
   const rows = [];
-  for (let layer = 0; layer < geometry.layers; layer++) {
-    const heads = [];
-    for (let head = 0; head < geometry.kvHeads; head++) heads.push({ keys: await full.keys(layer, head), values: await full.values(layer, head) });
-    rows.push(heads);
-  }
+  for (let layer = 0; layer < geometry.layers; layer++) rows.push(await readHeadKv(full, layer));
   full.dispose();
   for (const [counts, blockSize] of [['exact', 1], ['whole blocks', BLOCK]]) {
     const plan = planCompression({ method: 'ada-snapkv', geometry, observations, budget: BUDGET, blockSize });

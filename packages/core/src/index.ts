@@ -83,6 +83,7 @@ export {
   keptOutputL1,
   planForBytes,
   quantizeHeadRows,
+  readHeadKv,
   storeForBytes,
   storeKeptRows,
   windowReference,

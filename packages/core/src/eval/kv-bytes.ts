@@ -9,7 +9,7 @@ import { cacheGeometry } from '../model/config.js';
 import { heldBytes } from '../quantization/held-bytes.js';
 import { planForBytes } from '../quantization/plan-for-bytes.js';
 import { keptOutputL1, windowReference } from '../quantization/quantized-attention-l1.js';
-import { type HeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
+import { type HeadKv, readHeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import { type Spread, spread } from './distributions.js';
 import { compareContinuation, teacherForce } from './teacher-forcing.js';
@@ -169,11 +169,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
     try {
       ({ observations } = await forward.prefill(tokens.slice(0, prefill), fullStore));
       rows = [];
-      for (let layer = 0; layer < geometry.layers; layer++) {
-        const heads: HeadKv[] = [];
-        for (let head = 0; head < geometry.kvHeads; head++) heads.push({ keys: await fullStore.keys(layer, head), values: await fullStore.values(layer, head) });
-        rows.push(heads);
-      }
+      for (let layer = 0; layer < geometry.layers; layer++) rows.push(await readHeadKv(fullStore, layer));
       reference = await teacherForce(forward, fullStore, tokens, prefill, continuation, options.signal);
     } finally {
       fullStore.dispose();

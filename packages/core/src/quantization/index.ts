@@ -1,7 +1,7 @@
 export { type HeadRows, type QuantizeHeadRowsOptions, quantizeHeadRows } from './quantize-head-rows.js';
 export { bytesPerBlock, heldBytes } from './held-bytes.js';
 export { storedHalf } from './half.js';
-export { type HeadKv, storeKeptRows } from './store-kept-rows.js';
+export { type HeadKv, readHeadKv, storeKeptRows } from './store-kept-rows.js';
 export { type WindowReference, keptOutputL1, windowReference } from './quantized-attention-l1.js';
 export { type ByteFraction, type BytePlan, type BytePlanCandidate, type BytePlanInput, planForBytes } from './plan-for-bytes.js';
 export { type KvByteBudget, type StoreForBytes, storeForBytes } from './store-for-bytes.js';

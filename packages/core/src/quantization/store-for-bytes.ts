@@ -5,7 +5,7 @@ import type { LayerObservation } from '../model/observation.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
 import { type ByteFraction, type BytePlan, planForBytes } from './plan-for-bytes.js';
-import { type HeadKv, storeKeptRows } from './store-kept-rows.js';
+import { readHeadKv, storeKeptRows } from './store-kept-rows.js';
 
 /** One byte budget for a sequence's K/V: the planner chooses the format and the entries per head. */
 export interface KvByteBudget {
@@ -57,9 +57,7 @@ export async function storeForBytes(
   const kept = backend.createStore(geometry, { kvFormat: plan.format });
   try {
     for (let layer = 0; layer < geometry.layers; layer++) {
-      const rows: HeadKv[] = [];
-      for (let head = 0; head < geometry.kvHeads; head++) rows.push({ keys: await store.keys(layer, head), values: await store.values(layer, head) });
-      storeKeptRows(kept, layer, rows, plan.plan.layers[layer]!.kept, backend.storeBlockSize);
+      storeKeptRows(kept, layer, await readHeadKv(store, layer), plan.plan.layers[layer]!.kept, backend.storeBlockSize);
     }
   } catch (error) {
     kept.dispose();

@@ -9,6 +9,13 @@ export interface HeadKv {
   readonly values: Float32Array;
 }
 
+/** Every KV head's rows of `layer` as `store` holds them (read back: copies). */
+export async function readHeadKv(store: KvStore, layer: number): Promise<HeadKv[]> {
+  const heads: HeadKv[] = [];
+  for (let head = 0; head < store.geometry.kvHeads; head++) heads.push({ keys: await store.keys(layer, head), values: await store.values(layer, head) });
+  return heads;
+}
+
 /**
  * Writes into an empty layer of `store` only the `kept[head]` rows (ascending) of each head's `rows`,
  * so that a quantized pool encodes each block once, over exactly the rows it keeps. Appending all

@@ -133,11 +133,9 @@ export class Scheduler {
       throw new OptionError(`maxCacheTokens (${request.maxCacheTokens}) must be at least protectedWindow + evictEvery (${resolved.protectedWindow} + ${this.every}).`);
     }
     if (resolved.limit && request.maxKvBytes !== undefined && resolved.limit(contextLength) < least) {
-      let bytes = request.maxKvBytes;
-      while (this.entriesForBytes(bytes) < least) bytes += 1024;
       throw new OptionError(
         `maxKvBytes (${request.maxKvBytes}) holds ${resolved.limit(contextLength)} entries per KV head in this pool (${this.kvFormat}, blocks of ${this.pool.blockSize}); ` +
-          `the protected window (${resolved.protectedWindow}) and the ${this.every} tokens decoded between evictions need ${least}: give about ${bytes} bytes or more.`,
+          `the protected window (${resolved.protectedWindow}) and the ${this.every} tokens decoded between evictions need ${least}: give at least ${this.bytesForEntries(least)} bytes.`,
       );
     }
     let settle!: Pick<Sequence, 'resolve' | 'reject'>;
@@ -607,12 +605,22 @@ export class Scheduler {
    * int8/int4 each head's f32 block of recent rows (held until its block fills).
    */
   entriesForBytes(bytes: number): number {
+    const { heads, residual, block, rows } = this.headBytes();
+    return Math.max(0, (Math.floor((bytes / heads - residual) / block) - 1) * rows);
+  }
+
+  /** The fewest bytes {@link entriesForBytes} turns into at least `entries` per head (its inverse). */
+  private bytesForEntries(entries: number): number {
+    const { heads, residual, block, rows } = this.headBytes();
+    return heads * ((Math.ceil(entries / rows) + 1) * block + residual);
+  }
+
+  /** What a byte limit counts in this pool: heads, a block's bytes and rows, each head's f32 residual. */
+  private headBytes() {
     const { layers, kvHeads, headDim } = this.geometry;
     const rows = this.pool.blockSize;
-    const block = this.pool.blockBytes;
     const residual = this.kvFormat === 'int8' || this.kvFormat === 'int4' ? 8 * rows * headDim : 0;
-    const blocksPerHead = Math.floor((bytes / (layers * kvHeads) - residual) / block) - 1;
-    return Math.max(0, blocksPerHead * rows);
+    return { heads: layers * kvHeads, residual, block: this.pool.blockBytes, rows };
   }
 
   private preempt(sequence: Sequence): void {

@@ -186,7 +186,17 @@ describe.each<BackendName>(['wasm', 'webgpu'])('on the %s backend', (backendName
       expect(() => scheduler.submit({ prompt: [1], compressionRatio: 0.5 })).toThrow(OptionError);
       expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 10 })).toThrow(/protectedWindow \+ evictEvery/);
       expect(() => scheduler.submit({ prompt: [1], maxCacheTokens: 64, maxKvBytes: 1 << 20 })).toThrow(/not maxCacheTokens and maxKvBytes/);
-      expect(() => scheduler.submit({ prompt: [1], maxKvBytes: 1000 })).toThrow(/maxKvBytes \(1000\) holds 0 entries per KV head in this pool \(f32, blocks of 16\); .* need 32: give about \d+ bytes or more/);
+      expect(() => scheduler.submit({ prompt: [1], maxKvBytes: 1000 })).toThrow(/maxKvBytes \(1000\) holds 0 entries per KV head in this pool \(f32, blocks of 16\); .* need 32: give at least \d+ bytes/);
+      // the size the error names is the smallest that works
+      let refusal = '';
+      try {
+        scheduler.submit({ prompt: [1], maxKvBytes: 1000 });
+      } catch (error) {
+        refusal = (error as Error).message;
+      }
+      const least = Number(/give at least (\d+) bytes/.exec(refusal)![1]);
+      expect(scheduler.entriesForBytes(least)).toBeGreaterThanOrEqual(32);
+      expect(scheduler.entriesForBytes(least - 1)).toBeLessThan(32);
       expect(() => scheduler.submit({ prompt: [1], maxKvBytes: 0.5 })).toThrow(/maxKvBytes must be a whole number/);
       expect(() => scheduler.submit({ prompt: [1], temperature: -1 })).toThrow(OptionError);
       for (const seed of [-1, 0.5, 1e300]) expect(() => scheduler.submit({ prompt: [1], seed })).toThrow(/seed must be a whole number from 0/);
