@@ -97,7 +97,7 @@ describe('adakv eval --kv-bytes', () => {
     const io = captureIo();
     expect(await runCli([...argv, '--json', '--svg', svg], io)).toBe(0);
     const report = JSON.parse(io.out());
-    expect(report.settings).toMatchObject({ prefill: 64, continuation: 4, method: 'ada-snapkv', options: { window: 8 } });
+    expect(report.settings).toMatchObject({ prefill: 64, continuation: 4, method: 'kvcompress', options: { window: 8 } });
     type Row = { strategy: string; fraction: number; fits: boolean; budgetBytes: number; kvBytes: { max: number } };
     expect(report.rows.map((r: Row) => `${r.strategy}@${r.fraction}`)).toEqual([
       'eviction@0.5', 'int8@0.5', 'int4@0.5', 'joint@0.5', 'eviction@0.125', 'int8@0.125', 'int4@0.125', 'joint@0.125',

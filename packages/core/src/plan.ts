@@ -52,7 +52,8 @@ export interface PlanInput<M extends MethodName | Method = MethodName | Method> 
   /**
    * Rows per block of the paged store the plan is for: with more than 1, every layer keeps whole
    * blocks per head (`alignCapsToBlocks`: its budget's entries rounded down to whole blocks, the blocks
-   * split across heads by the scores of the entries they would add), so no block holds empty rows.
+   * split across heads by the scores of the entries they would add), so no block holds empty rows; a
+   * joint method (`kvcompress`) rounds its shares to these blocks instead of its `blockSize` option.
    * Default 1: each head keeps exactly the method's allocation.
    */
   readonly blockSize?: number;
@@ -143,7 +144,8 @@ function jointShares(setup: PlanSetup): Int32Array[] {
     target += geometry.kvHeads * Math.min(n, schedule[layer]! + window);
     for (const head of layerHeads(setup, layer)) heads.push({ scores: requireFiniteScores(scorer.name, head.head ?? 0, scorer.score(head, options)), length: n });
   }
-  const blockSize = typeof options.blockSize === 'number' ? options.blockSize : 1;
+  // the store's block size when the plan is for one (so shares are whole blocks of it), else the method's
+  const blockSize = setup.blockSize !== undefined && setup.blockSize > 1 ? setup.blockSize : typeof options.blockSize === 'number' ? options.blockSize : 1;
   const { evicted } = jointEviction(heads, { target, blockSize });
   return Array.from({ length: geometry.layers }, (_, layer) =>
     Int32Array.from({ length: geometry.kvHeads }, (_, h) => n - window - evicted[layer * geometry.kvHeads + h]!.length),

@@ -1,4 +1,4 @@
-import { type BackendChoice, type BudgetSpec, type FidelityReport, type MethodName, OptionError, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
+import { type BackendChoice, type BudgetSpec, DEFAULT_BYTE_METHOD, type FidelityReport, type MethodName, OptionError, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
 import { tokenSegments } from '@adakv/core/node';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -108,7 +108,7 @@ evicted and compressions per step, and the cache actually held. Its defaults: th
 ${DEFAULT_DECODE_METHODS.join(', ')}, --budgets 64, --prefill 64, --continuation 192.
 
 With --kv-bytes, each budget is a byte count (a fraction of the prompt's full f32 cache) and four
-strategies spend it: eviction (ada-snapkv, or the one method --methods names, in f32), int8 and int4
+strategies spend it: eviction (kvcompress, or the one method --methods names, in f32), int8 and int4
 (every entry kept, where that fits), and joint (format and entries chosen together: per format the
 most tokens per head that fit, the lowest predicted attention error wins). The cache is really held
 in the chosen format (wasm backend); the report gives KV bytes held, KL, top-1 agreement, attention
@@ -143,7 +143,7 @@ Examples:
       }
       const backend = await openBackend(flags.backend, io, flags);
       if (flags.kvBytes) {
-        const method = command.getOptionValueSource('methods') === 'default' ? 'ada-snapkv' : flags.methods[0]!;
+        const method = command.getOptionValueSource('methods') === 'default' ? DEFAULT_BYTE_METHOD : flags.methods[0]!;
         if (flags.methods.length > 1 && command.getOptionValueSource('methods') !== 'default') {
           await backend.dispose();
           throw new OptionError(`--kv-bytes evicts with one method; got ${flags.methods.length} (${flags.methods.join(', ')}).`);

@@ -6,6 +6,7 @@ import {
   type GenerateResult,
   type MethodName,
   type BytePlan,
+  DEFAULT_BYTE_METHOD,
   DEMO_PROMPT,
   OptionError,
   formatBytes,
@@ -76,7 +77,7 @@ export function runCommand(io: CliIo): Command {
     .addOption(kvFormatOption('the compressed run'))
     .option(
       '--kv-bytes <bytes|fraction>',
-      "one byte budget for the prompt's K/V (768KiB, or 1/16 of its full f32 cache): the format (f32, f16, int8, int4; only --kv-format's if given) and the entries per head are chosen together",
+      "one byte budget for the prompt's K/V (768KiB, or 1/16 of its full f32 cache): the format (f32, f16, int8, int4; only --kv-format's if given) and the entries per head are chosen together, evicting with kvcompress unless --method names another",
       kvBytes,
     )
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
@@ -108,6 +109,8 @@ Examples:
         throw new OptionError('--kv-bytes plans the cache once after prefill; drop --max-cache-tokens (decode-time eviction counts tokens).');
       }
       const options = { window: flags.window, alpha: flags.alpha };
+      // a byte budget evicts across the whole sequence (kvcompress) unless --method says otherwise
+      const method = flags.kvBytes !== undefined && command.getOptionValueSource('method') === 'default' ? DEFAULT_BYTE_METHOD : flags.method;
 
       const backend = await openBackend(flags.backend, io, flags);
       // --live draws the cache on stderr as decoding goes; the text then comes whole at the end
@@ -129,7 +132,7 @@ Examples:
         const generator = new Generator(model, {
           backend,
           ...(byBytes
-            ? { kvBytes: { bytes: flags.kvBytes!, method: flags.method, options, ...(flags.kvFormat ? { formats: [flags.kvFormat] } : {}) } }
+            ? { kvBytes: { bytes: flags.kvBytes!, method, options, ...(flags.kvFormat ? { formats: [flags.kvFormat] } : {}) } }
             : {
                 // the full-cache run stays f32: the reference the compressed run is compared with
                 ...(compressed && flags.kvFormat ? { kvFormat: flags.kvFormat } : {}),
@@ -199,7 +202,7 @@ Examples:
           `${JSON.stringify(
             {
               prompt,
-              method: flags.method,
+              method,
               text: ours.result.text,
               tokens: ours.result.tokens,
               kvBytes: ours.bytes,
@@ -242,7 +245,7 @@ Examples:
       const speed = (o: Outcome) => [o.result.prefillTokensPerSecond.toFixed(0), o.result.decodeTokensPerSecond.toFixed(1)];
       const sameAsFull = agreement ? `first ${agreement.firstDifference ?? ours.result.tokens.length} of ${ours.result.tokens.length}` : '-';
       const format = ours.bytePlan?.format ?? flags.kvFormat ?? 'f32';
-      const label = `${flags.method}${format !== 'f32' ? `, ${format}` : ''}${ours.bytePlan ? ` (${formatBytes(ours.bytePlan.bytes)} budget)` : ''}`;
+      const label = `${method}${format !== 'f32' ? `, ${format}` : ''}${ours.bytePlan ? ` (${formatBytes(ours.bytePlan.bytes)} budget)` : ''}`;
       const rows = [[label, formatBytes(ours.bytes), kept(ours), sameAsFull, ...speed(ours)]];
       if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', ...speed(full)]);
       const columns = ['cache', 'KV bytes', 'entries kept after prefill', 'tokens identical to full', 'prefill tok/s', 'decode tok/s'];

@@ -7,8 +7,8 @@ import { resolveMethodOptions } from '../methods/options.js';
 import { type MethodName, type MethodOptions, getMethod } from '../methods/registry.js';
 import { cacheGeometry } from '../model/config.js';
 import { heldBytes } from '../quantization/held-bytes.js';
-import { planForBytes } from '../quantization/plan-for-bytes.js';
-import { keptOutputL1, windowReference } from '../quantization/quantized-attention-l1.js';
+import { DEFAULT_BYTE_METHOD, planForBytes } from '../quantization/plan-for-bytes.js';
+import { keptOutputL1, heldOutReference } from '../quantization/quantized-attention-l1.js';
 import { type HeadKv, readHeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import { type Spread, spread } from './distributions.js';
@@ -37,7 +37,7 @@ export interface KvBytesOptions extends TextEvaluationOptions {
   readonly prefill?: number;
   /** Tokens teacher-forced through the budgeted cache (default 64). */
   readonly continuation?: number;
-  /** The eviction method of `eviction` and `joint` (default `'ada-snapkv'`). */
+  /** The eviction method of `eviction` and `joint` (default `'kvcompress'`, {@link DEFAULT_BYTE_METHOD}). */
   readonly method?: MethodName;
   /** Method options, over `{ window: 16 }` (`window` is the protected recent window). */
   readonly options?: Partial<MethodOptions>;
@@ -65,7 +65,7 @@ export interface KvBytesRow {
   readonly agreement: Spread;
   /** Change of the mean negative log-likelihood of the real next tokens (nats; > 0 = worse). */
   readonly nllDelta: Spread;
-  /** Mean attention-output L1 of the window's queries at plan time (as the format stores the kept entries). */
+  /** Mean attention-output L1 of the held-out queries at plan time (`heldOutReference`; as the format stores the kept entries). */
   readonly attentionL1: Spread;
   /** Entries per KV head kept on average. */
   readonly tokensPerHead: Spread;
@@ -126,7 +126,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
   const strategies = [...new Set(options.strategies ?? KV_BYTES_STRATEGIES)];
   const prefill = options.prefill ?? 192;
   const continuation = options.continuation ?? 64;
-  const method = options.method ?? 'ada-snapkv';
+  const method = options.method ?? DEFAULT_BYTE_METHOD;
   const methodOptions: Partial<MethodOptions> = { window: 16, ...options.options };
   if (!Number.isInteger(prefill) || prefill < 2) throw new OptionError(`prefill must be a whole number >= 2, got ${prefill}.`);
   if (!Number.isInteger(continuation) || continuation < 1) throw new OptionError(`continuation must be >= 1, got ${continuation}.`);
@@ -175,7 +175,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
       fullStore.dispose();
     }
     progress(`segment ${s + 1}: full cache`);
-    const windowOutputs = windowReference(geometry, observations, window);
+    const windowOutputs = heldOutReference(geometry, observations, window);
 
     const choose = (strategy: KvBytesStrategy, bytes: number): Choice => {
       if (strategy === 'int4' && geometry.headDim % 2 !== 0) return { reason: `int4 needs an even head dim, not ${geometry.headDim}` };

@@ -2,6 +2,6 @@ export { type HeadRows, type QuantizeHeadRowsOptions, quantizeHeadRows } from '.
 export { bytesPerBlock, heldBytes } from './held-bytes.js';
 export { storedHalf } from './half.js';
 export { type HeadKv, readHeadKv, storeKeptRows } from './store-kept-rows.js';
-export { type WindowReference, keptOutputL1, windowReference } from './quantized-attention-l1.js';
-export { type ByteFraction, type BytePlan, type BytePlanCandidate, type BytePlanInput, planForBytes } from './plan-for-bytes.js';
+export { type HeldOutReference, heldOutReference, keptOutputL1 } from './quantized-attention-l1.js';
+export { type ByteFraction, type BytePlan, type BytePlanCandidate, type BytePlanInput, DEFAULT_BYTE_METHOD, planForBytes } from './plan-for-bytes.js';
 export { type KvByteBudget, type StoreForBytes, storeForBytes } from './store-for-bytes.js';

@@ -4,14 +4,14 @@ import type { MethodName, MethodOptions } from '../methods/registry.js';
 import type { LayerObservation } from '../model/observation.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import type { KvStore } from '../store.js';
-import { type ByteFraction, type BytePlan, planForBytes } from './plan-for-bytes.js';
+import { type ByteFraction, type BytePlan, type DEFAULT_BYTE_METHOD, planForBytes } from './plan-for-bytes.js';
 import { readHeadKv, storeKeptRows } from './store-kept-rows.js';
 
 /** One byte budget for a sequence's K/V: the planner chooses the format and the entries per head. */
 export interface KvByteBudget {
   /** Bytes for the sequence's K+V over all layers and KV heads, or `{ fraction }` of the prompt's full f32 cache. */
   readonly bytes: number | ByteFraction;
-  /** The eviction method (default `'ada-snapkv'`). */
+  /** The eviction method (default `'kvcompress'`, {@link DEFAULT_BYTE_METHOD}). */
   readonly method?: MethodName;
   /** Method option overrides (`window` is the protected recent window, always kept). */
   readonly options?: Partial<MethodOptions>;

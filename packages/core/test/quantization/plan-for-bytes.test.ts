@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BudgetError, type CacheGeometry, attentionOutputL1, planCompression } from '../../src/index.js';
-import { heldBytes, keptOutputL1, planForBytes, windowReference } from '../../src/quantization/index.js';
+import { heldBytes, heldOutReference, keptOutputL1, planForBytes } from '../../src/quantization/index.js';
 import { randomObservations } from '../compression/random-observations.js';
 
 const setting = fc.record({
@@ -85,12 +85,43 @@ describe('planForBytes', () => {
     expect(planForBytes({ geometry, observations, bytes: least, options: { window: 16 } }).format).toBe('int4');
   });
 
-  it('scores f32 eviction like attentionOutputL1 (that one softmaxes in f32)', () => {
+  it('scores f32 eviction over the held-out queries: the window before the window, like attentionOutputL1 on the prompt cut there', () => {
     const { geometry, observations } = setUp({ layers: 2, kvHeads: 2, group: 2, headDim: 16, n: 40, seed: 11 });
-    const plan = planCompression({ method: 'ada-snapkv', geometry, observations, budget: 12, options: { window: 4 } });
-    const ours = keptOutputL1(windowReference(geometry, observations, 4), plan.layers.map((l) => l.kept), 'f32', 16);
-    const theirs = attentionOutputL1(geometry, observations, plan).mean;
+    const w = 4;
+    const plan = planCompression({ method: 'ada-snapkv', geometry, observations, budget: 12, options: { window: w } });
+    const reference = heldOutReference(geometry, observations, w);
+    expect(reference).toMatchObject({ n: 40, first: 32, count: 4 });
+    const ours = keptOutputL1(reference, plan.layers.map((l) => l.kept), 'f32', 16);
+    // the same queries as the window of the first n - w tokens, over the kept entries among them
+    const cut = 40 - w;
+    const rows = (a: Float32Array, perToken: number) => a.slice(0, cut * perToken);
+    const { queryHeads, kvHeads, headDim } = geometry;
+    const shorter = observations.map((o) => ({ queries: rows(o.queries, queryHeads * headDim), keys: rows(o.keys, kvHeads * headDim), values: rows(o.values, kvHeads * headDim) }));
+    const shorterPlan = { ...plan, layers: plan.layers.map((l) => ({ ...l, kept: l.kept.map((k) => k.filter((t) => t < cut)) })) };
+    const theirs = attentionOutputL1(geometry, shorter, shorterPlan).mean;
     expect(ours).toBeGreaterThan(0);
     expect(Math.abs(ours - theirs)).toBeLessThan(1e-5 * Math.max(1, theirs));
+  });
+
+  it("plans a joint method (kvcompress) in the store's whole blocks: every head keeps whole blocks, the sequence within its budget", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1 << 20 }), fc.constantFrom(4, 8, 16), fc.integer({ min: 2, max: 5 }), (seed, blockSize, blocks) => {
+        const { geometry, observations } = setUp({ layers: 2, kvHeads: 3, group: 1, headDim: 8, n: 6 * blockSize, seed });
+        const budget = blocks * blockSize;
+        const plan = planCompression({ method: 'kvcompress', geometry, observations, budget, blockSize, options: { window: blockSize } });
+        const kept = lengths(plan);
+        expect(kept.every((k) => k % blockSize === 0)).toBe(true);
+        expect(kept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6 * budget);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('has no held-out queries for a prompt no longer than the window: every candidate scores 0, the highest precision that fits wins', () => {
+    const { geometry, observations } = setUp({ layers: 1, kvHeads: 2, group: 1, headDim: 16, n: 6, seed: 5 });
+    expect(heldOutReference(geometry, observations, 8)).toMatchObject({ first: 0, count: 0 });
+    const chosen = planForBytes({ geometry, observations, bytes: 2 * heldBytes('f32', [6], 16, 16), options: { window: 8 } });
+    expect(chosen.format).toBe('f32');
+    expect(chosen.candidates.every((c) => c.predictedError === 0)).toBe(true);
   });
 });
