@@ -10,8 +10,8 @@ const ROUNDOFF = 4e-7;
 /**
  * Per element of a head's rows `[rows][d]` (K when `kind` is 'keys'), the most its stored value may
  * differ from it: f16 half an ulp of binary16 (2^-11 relative, 2^-25 absolute below the normal range);
- * int8/int4 half the scale of its group: keys per channel over each block of `blockSize` rows,
- * values per row (int8) or per 32 channels of a row (int4).
+ * int8/int4 half the (binary16) scale of its group: keys per channel over each block of `blockSize`
+ * rows, values per row (int8) or per 32 channels of a row (int4).
  */
 export function elementBounds(format: KvFormat, kind: 'keys' | 'values', rows: Float32Array, d: number, blockSize: number): Float64Array {
   const count = rows.length / d;
@@ -39,7 +39,9 @@ export function elementBounds(format: KvFormat, kind: 'keys' | 'values', rows: F
     }
   }
   for (const group of groups) {
-    const scale = peak(group) / levels;
+    // the stored binary16 scale: the smallest one >= peak / levels, within one binary16 step above it
+    const exact = peak(group) / levels;
+    const scale = exact === 0 ? 0 : Math.max(exact * (1 + 2 ** -10), exact + 2 ** -24);
     for (const i of group) bound[i] = scale / 2 + (scale + Math.abs(rows[i]!)) * ROUNDOFF;
   }
   return bound;

@@ -17,7 +17,8 @@ export interface PagedCacheShape {
    * How K/V rows are stored: `f32` (default), `f16` (two halves per word: half the memory and the
    * attention bandwidth, about 1e-3 relative error; every adapter, arithmetic stays f32), `int8` /
    * `int4` (symmetric, the WASM pool's numerics: keys one scale per channel per block, values one per
-   * row / per 32 channels of a row; |error| <= scale / 2; a head's partly filled last block is held in
+   * row / per 32 channels of a row, each max|x| / levels rounded up to binary16; |error| <= scale / 2
+   * below 65504 x levels, clamped past it; a head's partly filled last block is held in
    * f32 until it fills; int4 needs an even headDim), or `auto`: f16 where the adapter offers
    * `shader-f16` (hardware with fast halves), else f32.
    */
@@ -53,20 +54,27 @@ export const INT4_GROUP = 32;
 /**
  * Bytes of the K and V halves of one block of `blockSize` rows of `headDim` elements in `format`, as
  * a {@link GpuKvPool} lays them out (int8/int4: see kv-int8.wgsl / kv-int4.wgsl, words of
- * `[marker][headDim scales][levels]` and `[value scales][levels]`), and of one quantized row.
+ * `[marker][key scales][levels]` and `[value scales][levels]`, two binary16 scales per word), and of
+ * one quantized row.
  */
 function kvBlockHalves(format: 'f32' | 'f16' | 'int8' | 'int4', blockSize: number, headDim: number): { keys: number; values: number; rowBytes: number } {
   if (format === 'int8' || format === 'int4') {
     const perWord = format === 'int8' ? 4 : 8;
     const dataWords = Math.ceil((blockSize * headDim) / perWord);
     const valueScales = format === 'int8' ? blockSize : blockSize * Math.ceil(headDim / INT4_GROUP);
-    return { keys: 4 * (1 + headDim + dataWords), values: 4 * (valueScales + dataWords), rowBytes: (headDim * 4) / perWord };
+    const keys = 4 * (1 + Math.ceil(headDim / 2) + dataWords);
+    return { keys, values: 4 * (Math.ceil(valueScales / 2) + dataWords), rowBytes: (headDim * 4) / perWord };
   }
   const rowBytes = headDim * (format === 'f16' ? 2 : 4);
   return { keys: blockSize * rowBytes, values: blockSize * rowBytes, rowBytes };
 }
 
-/** Bytes of one {@link GpuKvPool} block (K and V of `blockSize` rows of one KV head) in `format`, scales and marker included. */
+/**
+ * Bytes of one {@link GpuKvPool} block (K and V of `blockSize` rows of one KV head) in `format`, scales
+ * and marker included. int8 / int4: `4 * (1 + ceil(headDim / 2) + ceil(valueScales / 2) + 2 * dataWords)`
+ * (each part in whole words), the WASM block's bytes plus the 4-byte marker when headDim and the value
+ * scales are even and a block's levels fill whole words, up to 8 bytes more otherwise.
+ */
 export function gpuKvBlockBytes(format: 'f32' | 'f16' | 'int8' | 'int4', blockSize: number, headDim: number): number {
   const { keys, values } = kvBlockHalves(format, blockSize, headDim);
   return keys + values;

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { GpuError, GpuKvPool, GpuLlamaDecoder, GpuPagedCache, type LlamaShape } from '../src/index.js';
+import { GpuError, GpuKvPool, GpuLlamaDecoder, GpuPagedCache, type LlamaShape, gpuKvBlockBytes } from '../src/index.js';
+import { halfToFloat } from '../src/half.js';
 import { random, randomLlama, testGpu } from './helpers.js';
 
 // int8 / int4 K/V storage against a twin of the WASM pool (allocator-wasm kv_format.cpp, append.cpp,
 // compact.cpp) in f32 arithmetic (Math.fround: f64 quotients of f32 values round to the f32 quotient),
 // row for row and bit for bit; attention against an f64 reference over the twin's dequantized rows.
 
-const { gpu } = await testGpu();
+const { gpu, d: dispatcher } = await testGpu();
 
 type Quantized = 'int8' | 'int4';
 const levelsOf = (format: Quantized) => (format === 'int8' ? 127 : 7);
@@ -17,21 +18,75 @@ function nearestEven(v: number): number {
   if (rest !== 0.5) return rest < 0.5 ? floor : floor + 1;
   return floor % 2 === 0 ? floor : floor + 1;
 }
-const scaleOf = (xs: number[], levels: number) => Math.fround(xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0) / levels);
-const roundTrip = (x: number, s: number, levels: number) => (s === 0 ? 0 : Math.fround(Math.min(levels, Math.max(-levels, nearestEven(Math.fround(x / s)))) * s));
+const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
+const bitsF32 = (bits: number) => new Float32Array(Uint32Array.of(bits).buffer)[0]!;
 
-/** Encodes rows `[rows][d]` of K and V as the WASM pool encodes a block over them; returns what it reads back, and the scales. */
+/** f32 to binary16 bits, rounding to nearest even, for x >= 0 (kv_format.cpp's floatToHalf). */
+function floatToHalf(x: number): number {
+  const bits = f32Bits(x);
+  const exponent = (bits >>> 23) & 0xff;
+  const e = exponent - 112;
+  if (exponent === 0xff || e >= 0x1f) return 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return 0;
+    const mantissa = (bits & 0x7fffff) | 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >>> shift;
+    const [rest, halfway] = [mantissa % 2 ** shift, 2 ** (shift - 1)];
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return half;
+  }
+  let half = (e << 10) | ((bits & 0x7fffff) >>> 13);
+  const rest = bits & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // a carry into the exponent is right
+  return half;
+}
+
+/** The binary16 a block stores for an exact f32 scale: the smallest one >= it, at most 65504 (kv_format.cpp's scaleHalf). */
+function scaleHalf(exact: number): number {
+  if (!(exact > 0)) return 0;
+  let h = floatToHalf(exact);
+  if (h >= 0x7c00) return 0x7bff;
+  if (halfToFloat(h) < exact) h++;
+  return Math.min(h, 0x7bff);
+}
+
+/** fl(max|x| / levels): the scale before it is stored. */
+const exactScale = (xs: number[], levels: number) => Math.fround(xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0) / levels);
+/** The stored (rounded up) scale, as f32: what the levels divide by and decoding multiplies by. */
+const scaleOf = (xs: number[], levels: number) => halfToFloat(scaleHalf(exactScale(xs, levels)));
+
+/** Where binary16 `h` is not the smallest binary16 >= `exact` (65504 above it): a description, else null. */
+function notSmallestAbove(h: number, exact: number): string | null {
+  const ok = exact > 65504 ? h === 0x7bff : halfToFloat(h) >= exact && (h === 0 || halfToFloat(h - 1) < exact);
+  return ok ? null : `${h.toString(16)} for ${exact}`;
+}
+/** q x s as the WASM pool decodes it (q an integer level: never -0). */
+const roundTrip = (x: number, s: number, levels: number) => (s === 0 ? 0 : Math.fround((Math.min(levels, Math.max(-levels, nearestEven(Math.fround(x / s)))) + 0) * s));
+
+/**
+ * Encodes rows `[rows][d]` of K and V as the WASM pool encodes a block over them; returns what it reads
+ * back, the scales (stored, as f32), their binary16 codes and the exact f32 scales they round up.
+ */
 function encodeBlock(format: Quantized, keys: number[][], values: number[][]) {
   const levels = levelsOf(format);
   const d = keys[0]!.length;
-  const keyScales = Array.from({ length: d }, (_, c) => scaleOf(keys.map((row) => row[c]!), levels));
+  const keyExact = Array.from({ length: d }, (_, c) => exactScale(keys.map((row) => row[c]!), levels));
   const group = format === 'int8' ? d : 32;
-  const valueScales = values.map((row) => Array.from({ length: Math.ceil(d / group) }, (_, g) => scaleOf(row.slice(g * group, (g + 1) * group), levels)));
+  const valueExact = values.map((row) => Array.from({ length: Math.ceil(d / group) }, (_, g) => exactScale(row.slice(g * group, (g + 1) * group), levels)));
+  const keyCodes = keyExact.map(scaleHalf);
+  const valueCodes = valueExact.map((row) => row.map(scaleHalf));
+  const keyScales = keyCodes.map(halfToFloat);
+  const valueScales = valueCodes.map((row) => row.map(halfToFloat));
   return {
     keys: keys.map((row) => row.map((x, c) => roundTrip(x, keyScales[c]!, levels))),
     values: values.map((row, r) => row.map((x, c) => roundTrip(x, valueScales[r]![Math.floor(c / group)]!, levels))),
     keyScales,
     valueScales,
+    keyCodes,
+    valueCodes,
+    keyExact,
+    valueExact,
   };
 }
 
@@ -132,15 +187,27 @@ describe.each<Quantized>(['int8', 'int4'])('%s K/V storage on the GPU', (format)
   it('round-trips rows within half a scale, as the WASM pool encodes them (full blocks encoded, the last one in f32)', async () => {
     const [kvHeads, headDim, blockSize] = [2, 40, 8]; // 40 channels: int4 values in a group of 32 and one of 8
     const n = 37; // 4 full blocks and 5 residual rows per head
+    const levels = levelsOf(format);
     const rnd = random(format === 'int8' ? 3 : 4);
-    const keys = Float32Array.from({ length: n * kvHeads * headDim }, (_, i) => rnd() * (1 + (i % headDim))); // channels of different ranges
-    const values = Float32Array.from({ length: keys.length }, () => rnd() * 2);
+    // channels of different ranges; channel 0 around 1e-6 (its scale a binary16 subnormal), channel 1
+    // past 65504 x levels (its scale saturated: its largest elements clamp)
+    const range = (c: number) => (c === 0 ? 1e-6 : c === 1 ? 65504 * levels * 4 : 1 + c);
+    const keys = Float32Array.from({ length: n * kvHeads * headDim }, (_, i) => rnd() * range(i % headDim));
+    // values: rows around 1e-6, and rows with one element past 65504 x levels
+    const values = Float32Array.from({ length: keys.length }, (_, i) => {
+      const t = Math.floor(i / (kvHeads * headDim));
+      return rnd() * (t % 5 === 0 ? 1e-6 : t % 5 === 1 && i % headDim === 3 ? 65504 * levels * 4 : 2);
+    });
     const cache = new GpuPagedCache(gpu, { layers: 1, queryHeads: 4, kvHeads, headDim, blockSize, kvFormat: format });
     cache.append(0, keys, values, Int32Array.from({ length: n }, (_, t) => t));
     const twin = new TwinLayer(format, kvHeads, headDim, blockSize);
     twin.append(keys, values, Int32Array.from({ length: n }, (_, t) => t));
     await expectSameRows(cache, 0, twin);
-    const levels = levelsOf(format);
+    const { keyBlockBytes, valueBlockBytes } = cache.pool;
+    const storage = cache.pool.layers[0]!;
+    const tables = (cache as unknown as { tables: { blocks: number[] }[][] }).tables; // the heads' blocks
+    const bad: string[] = [];
+    let [subnormal, saturated] = [0, 0];
     for (let h = 0; h < kvHeads; h++) {
       const storedKeys = await cache.rows(0, h, 'keys');
       const storedValues = await cache.rows(0, h, 'values');
@@ -149,22 +216,140 @@ describe.each<Quantized>(['int8', 'int4'])('%s K/V storage on the GPU', (format)
         const rows = Array.from({ length: Math.min(blockSize, n - b * blockSize) }, (_, r) => b * blockSize + r);
         const full = rows.length === blockSize;
         const block = encodeBlock(format, rows.map((t) => row(keys, t)), rows.map((t) => row(values, t)));
+        if (full) {
+          // the stored scales: the smallest binary16 >= the exact f32 scale (65504 past it), two per word
+          const at = tables[0]![h]!.blocks[b]!;
+          const keyHalves = new Uint16Array(await cache.dispatcher.read(storage.keys, keyBlockBytes, at * keyBlockBytes));
+          const valueHalves = new Uint16Array(await cache.dispatcher.read(storage.values, valueBlockBytes, at * valueBlockBytes));
+          expect(Array.from(keyHalves.subarray(2, 2 + headDim))).toEqual(block.keyCodes); // after the marker word
+          expect(Array.from(valueHalves.subarray(0, block.valueCodes.flat().length))).toEqual(block.valueCodes.flat());
+          const codes = [...block.keyCodes, ...block.valueCodes.flat()];
+          const exact = [...block.keyExact, ...block.valueExact.flat()];
+          for (const [i, code] of codes.entries()) bad.push(...(notSmallestAbove(code, exact[i]!) ?? []));
+          subnormal += codes.filter((code) => code > 0 && code < 0x400).length;
+          saturated += exact.filter((scale) => scale > 65504).length;
+        }
         rows.forEach((t, r) => {
           for (let c = 0; c < headDim; c++) {
             const [k, v] = [storedKeys[t * headDim + c]!, storedValues[t * headDim + c]!];
+            const [x, y] = [row(keys, t)[c]!, row(values, t)[c]!];
             if (!full) {
-              expect([k, v]).toEqual([row(keys, t)[c], row(values, t)[c]]); // the residual: exact
+              if (k !== x || v !== y) bad.push(`residual ${t} ${c}`); // the residual: exact
               continue;
             }
-            expect(Math.abs(k - row(keys, t)[c]!)).toBeLessThanOrEqual(block.keyScales[c]! / 2 * (1 + 1e-6));
+            const ks = block.keyScales[c]!;
             const vs = block.valueScales[r]![Math.floor(c / (format === 'int8' ? headDim : 32))]!;
-            expect(Math.abs(v - row(values, t)[c]!)).toBeLessThanOrEqual(vs / 2 * (1 + 1e-6));
-            expect(Math.abs(k / block.keyScales[c]!)).toBeLessThanOrEqual(levels + 1e-3);
+            for (const [stored, input, s] of [[k, x, ks], [v, y, vs]] as const) {
+              // within half the stored scale, unless past levels x s: then clamped to +-levels x s
+              const ok = Math.abs(input) <= levels * s ? Math.abs(stored - input) <= (s / 2) * (1 + 1e-6) : stored === Math.sign(input) * Math.fround(levels * s);
+              if (!ok) bad.push(`row ${t} channel ${c}: ${stored} for ${input}, scale ${s}`);
+            }
           }
         });
       }
     }
+    expect(bad).toEqual([]);
+    expect(subnormal).toBeGreaterThan(0);
+    expect(saturated).toBeGreaterThan(0);
     cache.destroy();
+  });
+
+  it('stores each scale as the smallest binary16 >= the exact f32 scale, two per word, subnormal and saturated ones included (kv-encode, kv-read-rows)', async () => {
+    const levels = levelsOf(format);
+    // odd counts of key scales (int8) and value scales: the last word's high half stays 0
+    const [d, B] = format === 'int8' ? [71, 3] : [70, 3];
+    const groups = format === 'int8' ? 1 : Math.ceil(d / 32);
+    const group = format === 'int8' ? d : 32;
+    const perWord = format === 'int8' ? 4 : 8;
+    const dataWords = Math.ceil((B * d) / perWord);
+    const [keyWords, valueWords] = [1 + Math.ceil(d / 2) + dataWords, Math.ceil((B * groups) / 2) + dataWords];
+    expect(4 * (keyWords + valueWords)).toBe(gpuKvBlockBytes(format, B, d));
+    const rnd = random(format === 'int8' ? 21 : 22);
+    const randomHalf = () => 1 + Math.floor(((rnd() + 1) / 2) * 0x7bfe);
+    // peaks of the key channels: zero, subnormal f32, binary16 subnormal and normal scales, exact
+    // binary16 scales and their f32 neighbours, 65504 x levels and past it, and f32s of every exponent
+    const special = [
+      0, bitsF32(1), bitsF32((levels - 1) / 2), bitsF32((levels + 1) / 2), bitsF32(0x7fffff), 2 ** -126, 1e-6, 1.3e-6, 3e-6, 1e-5,
+      Math.fround(2 ** -14 * levels), Math.fround(2 ** -24 * levels), Math.fround(65504 * levels), Math.fround(65504 * levels * 1.5), 3e38,
+    ];
+    const peaks = Array.from({ length: d }, (_, c) => {
+      if (c < special.length) return Math.fround(special[c]!);
+      const kind = c % 4;
+      if (kind === 0) return bitsF32((Math.floor(((rnd() + 1) / 2) * 254) << 23) | Math.floor(((rnd() + 1) / 2) * 0x7fffff)); // any exponent
+      const exact = Math.fround(halfToFloat(randomHalf()) * levels);
+      return kind === 1 ? exact : bitsF32(f32Bits(exact) + (kind === 2 ? 1 : -1));
+    });
+    // rows: row 0 holds the channel's peak, the others smaller elements of either sign
+    const keys = Array.from({ length: B }, (_, r) => peaks.map((peak) => Math.fround(r === 0 ? (rnd() < 0 ? -peak : peak) : peak * rnd())));
+    // values: a row around 1e-6, one with an element past 65504 x levels, one of f32s of any size
+    const values = Array.from({ length: B }, (_, r) =>
+      Array.from({ length: d }, (_, c) => Math.fround(r === 0 ? rnd() * 1e-6 : r === 1 ? (c === 5 ? 65504 * levels * 3 : rnd()) : peaks[(c * 7) % d]! * rnd())),
+    );
+    const block = encodeBlock(format, keys, values);
+    // encode into block 1 of 2 (its offsets), from source rows 0 .. B - 1
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+    const keyBuffer = dispatcher.temp(8 * keyWords, usage);
+    const valueBuffer = dispatcher.temp(8 * valueWords, usage);
+    dispatcher.run(format === 'int8' ? 'encodeBlocksInt8' : 'encodeBlocksInt4', { headDim: d, blockSize: B, jobs: 1 }, [
+      keyBuffer,
+      valueBuffer,
+      dispatcher.temp(12, GPUBufferUsage.STORAGE, Uint32Array.of(1, 0, B)),
+      dispatcher.temp(B * d * 4, GPUBufferUsage.STORAGE, Float32Array.from(keys.flat())),
+      dispatcher.temp(B * d * 4, GPUBufferUsage.STORAGE, Float32Array.from(values.flat())),
+    ], { groups: 1 });
+    const outKeys = dispatcher.temp(B * d * 4, usage);
+    const outValues = dispatcher.temp(B * d * 4, usage);
+    const residual = dispatcher.temp(16, GPUBufferUsage.STORAGE);
+    const sources = Uint32Array.from({ length: B }, (_, r) => (B + r) * d); // block 1's rows
+    dispatcher.run(format === 'int8' ? 'readRowsInt8' : 'readRowsInt4', { headDim: d, blockSize: B, rows: B }, [
+      keyBuffer, valueBuffer, dispatcher.temp(sources.byteLength, GPUBufferUsage.STORAGE, sources), outKeys, outValues, null, residual, residual,
+    ], { threads: B * d });
+    const [kw, vw, ok, ov] = await dispatcher.readStaged([dispatcher.stage(keyBuffer, 8 * keyWords), dispatcher.stage(valueBuffer, 8 * valueWords), dispatcher.stage(outKeys, B * d * 4), dispatcher.stage(outValues, B * d * 4)]);
+    const keyWordsRead = new Uint32Array(kw!);
+    const valueWordsRead = new Uint32Array(vw!);
+    expect(Array.from(keyWordsRead.subarray(0, keyWords)).every((w) => w === 0)).toBe(true); // block 0 untouched
+    const key = keyWordsRead.subarray(keyWords);
+    const value = valueWordsRead.subarray(valueWords);
+    expect(key[0]).toBe(0xffffffff); // the marker: encoded
+    const halves = (words: Uint32Array, count: number) => Array.from({ length: 2 * Math.ceil(count / 2) }, (_, i) => (words[i >> 1]! >>> (16 * (i & 1))) & 0xffff);
+    expect(halves(key.subarray(1), d)).toEqual([...block.keyCodes, ...(d % 2 ? [0] : [])]);
+    expect(halves(value, B * groups)).toEqual([...block.valueCodes.flat(), ...((B * groups) % 2 ? [0] : [])]);
+    const bad = [...block.keyCodes.map((h, c) => notSmallestAbove(h, block.keyExact[c]!)), ...block.valueCodes.flat().map((h, i) => notSmallestAbove(h, block.valueExact.flat()[i]!))];
+    expect(bad.filter((b) => b !== null)).toEqual([]);
+    // what the cases cover: zero, subnormal and saturated scales, scales that are binary16 exactly and not
+    const codes = [...block.keyCodes, ...block.valueCodes.flat()];
+    const exact = [...block.keyExact, ...block.valueExact.flat()];
+    expect(codes.filter((h) => h === 0).length).toBeGreaterThan(1);
+    expect(codes.filter((h) => h > 1 && h < 0x400).length).toBeGreaterThan(1);
+    expect(codes.filter((h, i) => h === 1 && exact[i]! < 2 ** -24).length).toBeGreaterThan(1);
+    expect(exact.filter((s) => s > 65504).length).toBeGreaterThan(2);
+    expect(codes.filter((h, i) => h < 0x7bff && halfToFloat(h) === exact[i]).length).toBeGreaterThan(5);
+    expect(codes.filter((h, i) => h < 0x7bff && h > 0x400 && halfToFloat(h) > exact[i]!).length).toBeGreaterThan(5);
+    // the levels, over the stored scales, as the twin rounds them
+    const level = (words: Uint32Array, e: number) => (perWord === 4 ? ((words[e >> 2]! >>> (8 * (e & 3))) << 24) >> 24 : ((words[e >> 3]! >>> (4 * (e & 7))) & 15) - 8);
+    const levelsOfBlock = (data: Uint32Array) => Array.from({ length: B * d }, (_, e) => level(data, e));
+    const expectedLevels = (rows: number[][], scale: (r: number, c: number) => number) =>
+      rows.flatMap((row, r) => row.map((x, c) => {
+        const s = scale(r, c);
+        return s === 0 ? 0 : Math.min(levels, Math.max(-levels, nearestEven(Math.fround(x / s)))) + 0; // + 0: no -0
+      }));
+    expect(levelsOfBlock(key.subarray(1 + Math.ceil(d / 2)))).toEqual(expectedLevels(keys, (_, c) => block.keyScales[c]!));
+    expect(levelsOfBlock(value.subarray(Math.ceil((B * groups) / 2)))).toEqual(expectedLevels(values, (r, c) => block.valueScales[r]![Math.floor(c / group)]!));
+    // decoded through keyAt / valueAt: q x s bit for bit (subnormal binary16 scales converted in integers)
+    expect(Array.from(new Float32Array(ok!))).toEqual(block.keys.flat());
+    expect(Array.from(new Float32Array(ov!))).toEqual(block.values.flat());
+    // within half the stored scale where not clamped, else clamped to +-levels x s
+    const far: string[] = [];
+    const check = (rows: number[][], decoded: number[][], scale: (r: number, c: number) => number) =>
+      rows.forEach((row, r) => row.forEach((x, c) => {
+        const s = scale(r, c);
+        const y = decoded[r]![c]!;
+        const fine = Math.abs(x) <= levels * s ? Math.abs(y - x) <= (s / 2) * (1 + 1e-6) : y === Math.sign(x) * Math.fround(levels * s);
+        if (!fine) far.push(`${r} ${c}: ${y} for ${x}, scale ${s}`);
+      }));
+    check(keys, block.keys, (_, c) => block.keyScales[c]!);
+    check(values, block.values, (r, c) => block.valueScales[r]![Math.floor(c / group)]!);
+    expect(far).toEqual([]);
   });
 
   it('appends, compacts arbitrary rows and attends as the WASM pool does (GQA, odd block counts, residual blocks)', async () => {
@@ -291,12 +476,25 @@ describe.each<Quantized>(['int8', 'int4'])('%s K/V storage on the GPU', (format)
     const [f32, f16, quantized] = caches as [GpuPagedCache, GpuPagedCache, GpuPagedCache];
     const B = 16;
     const d = 64;
-    const block = format === 'int8' ? 4 * (1 + d + (B * d) / 4) + 4 * (B + (B * d) / 4) : 4 * (1 + d + (B * d) / 8) + 4 * (B * 2 + (B * d) / 8);
+    // words of [marker][d / 2 key scale pairs][levels] and [value scale pairs][levels]
+    const block = format === 'int8' ? 4 * (1 + d / 2 + (B * d) / 4) + 4 * (B / 2 + (B * d) / 4) : 4 * (1 + d / 2 + (B * d) / 8) + 4 * ((B * 2) / 2 + (B * d) / 8);
     expect(quantized.blockBytes).toBe(block);
+    // against the WASM block (binary16 scales, padded to 4 bytes): its bytes plus the marker's 4 when
+    // the scales and levels fill whole words, else up to 8 more (each part of the GPU block in whole words)
+    const wasmBlock = (b: number, dim: number) =>
+      Math.ceil((format === 'int8' ? 2 * dim + 2 * b + 2 * b * dim : 2 * dim + 2 * b * Math.ceil(dim / 32) + b * dim) / 4) * 4;
+    expect(block).toBe(wasmBlock(B, d) + 4);
+    for (const [b, dim] of [[16, 128], [16, 48], [3, 6], [5, 10], [1, 2], [7, 40], ...(format === 'int8' ? [[3, 7], [1, 1], [5, 33]] : [])] as const) {
+      const gpuBlock = gpuKvBlockBytes(format, b, dim);
+      const scaleWords = Math.ceil(dim / 2) + Math.ceil((format === 'int8' ? b : b * Math.ceil(dim / 32)) / 2);
+      expect(gpuBlock).toBe(4 * (1 + scaleWords + 2 * Math.ceil((b * dim) / (format === 'int8' ? 4 : 8))));
+      expect(gpuBlock - wasmBlock(b, dim)).toBeGreaterThanOrEqual(4);
+      expect(gpuBlock - wasmBlock(b, dim)).toBeLessThanOrEqual(12);
+    }
     // 2 layers x 2 heads x 3 blocks, and the 4 heads' f32 residual rows (K and V)
     expect(quantized.bytes()).toBe(12 * block + 4 * 2 * B * d * 4);
     expect(f16.bytes()).toBe(f32.bytes() / 2);
-    expect(quantized.blockBytes).toBeLessThan(f16.blockBytes * (format === 'int8' ? 0.6 : 0.35));
+    expect(quantized.blockBytes).toBeLessThan(f16.blockBytes * (format === 'int8' ? 0.55 : 0.3));
     const stats = quantized.pool.stats();
     expect(stats.residualBytes).toBe(4 * 2 * B * d * 4);
     expect(stats.bufferBytes).toBeGreaterThanOrEqual(stats.totalBlocks * block + stats.residualBytes);

@@ -334,9 +334,19 @@ inline void touchBlock(const Pool* pool, const HeadList& head, int32_t length, s
   touchLines(mutablePool->keyRow(head.blocks[b], 0), mutablePool->valueRow(head.blocks[b], rows), sink);
 }
 
+// Floats an int8/int4 block's scales take as f32 (key scales, then value scales); 0 for other formats.
+inline size_t scaleFloats(const Pool* pool) {
+  const size_t d = static_cast<size_t>(pool->headDim), B = static_cast<size_t>(pool->blockSize);
+  if (pool->format == kFormatInt8) return d + B;
+  if (pool->format == kFormatInt4) return d + B * static_cast<size_t>(int4Groups(pool->headDim));
+  return 0;
+}
+
 // Calls fn(keys, values) with the readers of block b of `head` in the pool's format (f32 for a residual).
+// int8/int4 blocks store binary16 scales: they are widened once per block into `scales`
+// (scaleFloats(pool) floats), so the readers' inner loops multiply by f32 scales.
 template <class Fn>
-inline void withBlockReaders(const Pool* pool, const HeadList& head, size_t b, const ReaderConstants& rc, Fn&& fn) {
+inline void withBlockReaders(const Pool* pool, const HeadList& head, size_t b, const ReaderConstants& rc, float* scales, Fn&& fn) {
   const int32_t d = pool->headDim;
   if (pool->format == kFormatF32 || head.residualBlock(b)) {
     const float* base = head.residualBlock(b) ? head.residual : pool->blockBase[head.blocks[b]];
@@ -345,12 +355,20 @@ inline void withBlockReaders(const Pool* pool, const HeadList& head, size_t b, c
   }
   const unsigned char* base = pool->blockBytesAt(head.blocks[b]);
   const BlockLayout& l = pool->layout;
-  const float* keyScales = reinterpret_cast<const float*>(base + l.keyScales);
-  const float* valueScales = reinterpret_cast<const float*>(base + l.valueScales);
   if (pool->format == kFormatF16) {
     fn(F16Rows{reinterpret_cast<const uint16_t*>(base + l.keys), d, &rc},
        F16Rows{reinterpret_cast<const uint16_t*>(base + l.values), d, &rc});
-  } else if (pool->format == kFormatInt8) {
+    return;
+  }
+  // key scales at 0, value scales right after them (kv_format.h): one run of halves
+  const int32_t count = static_cast<int32_t>(scaleFloats(pool));
+  const F16Rows stored{reinterpret_cast<const uint16_t*>(base + l.keyScales), count, &rc};
+  int32_t i = 0;
+  for (; i + 4 <= count; i += 4) store(scales + i, stored.load4(0, i));
+  for (; i < count; i++) scales[i] = stored.at(0, i);
+  const float* keyScales = scales;
+  const float* valueScales = scales + d;
+  if (pool->format == kFormatInt8) {
     fn(Int8ChannelRows{reinterpret_cast<const int8_t*>(base + l.keys), keyScales, d, &rc},
        Int8RowRows{reinterpret_cast<const int8_t*>(base + l.values), valueScales, d, &rc});
   } else {
@@ -363,7 +381,8 @@ inline void withBlockReaders(const Pool* pool, const HeadList& head, size_t b, c
 size_t attendScratchFloats(const Pool* pool, int32_t group, int32_t heads) {
   (void)heads;  // heads are done one after another, reusing one head's state
   return static_cast<size_t>(group / 4) * laneTileFloats(pool) +
-         static_cast<size_t>(tilesPerHead(group % 4)) * (4 * static_cast<size_t>(logitStride(pool)) + kTileExtra) + 8;
+         static_cast<size_t>(tilesPerHead(group % 4)) * (4 * static_cast<size_t>(logitStride(pool)) + kTileExtra) + 8 +
+         scaleFloats(pool);
 }
 
 void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, int32_t group, const float* queries,
@@ -374,6 +393,7 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
   const int32_t tiles = tilesPerHead(group - laneHeads);
   const size_t stateFloats = 4 * static_cast<size_t>(logitStride(pool)) + kTileExtra;
   float* states = scratch + static_cast<size_t>(laneTiles) * laneTileFloats(pool);
+  float* blockScales = states + static_cast<size_t>(tiles) * stateFloats + 8;  // after the sink's 4 (attendScratchFloats)
   F4 sink = zero();
   const ExpConstants c = expConstants();
   const ReaderConstants rc = readerConstants();
@@ -401,7 +421,7 @@ void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, 
       if (b + 1 < blocks) touchBlock(pool, head, length, b + 1, &sink);
       int32_t rows = length - static_cast<int32_t>(b) * pool->blockSize;
       if (rows > pool->blockSize) rows = pool->blockSize;
-      withBlockReaders(pool, head, b, rc, [&](const auto& keys, const auto& values) {
+      withBlockReaders(pool, head, b, rc, blockScales, [&](const auto& keys, const auto& values) {
         for (int32_t t = 0; t < laneTiles; t++) {
           laneBlock(pool, rows, headQueries + static_cast<size_t>(4 * t) * d, headOut + static_cast<size_t>(4 * t) * d,
                     laneTile(pool, scratch + t * laneTileFloats(pool)), c, keys, values);

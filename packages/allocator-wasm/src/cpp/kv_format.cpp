@@ -30,23 +30,30 @@ void encodeF16(int32_t d, const float* rows, int32_t count, uint16_t* out) {
   for (size_t i = 0; i < static_cast<size_t>(count) * d; i++) out[i] = storedHalf(rows[i]);
 }
 
+// Stores the scale of `count` values `stride` floats apart as its binary16 and returns the scale the
+// levels are computed with: the stored one, so decoding gives back exactly q x stored.
+float storeScale(const float* x, int32_t count, size_t stride, float levels, uint16_t* stored) {
+  *stored = scaleHalf(scaleOf(x, count, stride, levels));
+  return engine::halfToFloat(*stored);
+}
+
 void encodeInt8(int32_t blockSize, int32_t d, const float* keys, const float* values, int32_t rows, unsigned char* base) {
   const BlockLayout l = blockLayout(kFormatInt8, blockSize, d);
-  float* keyScales = reinterpret_cast<float*>(base + l.keyScales);
-  float* valueScales = reinterpret_cast<float*>(base + l.valueScales);
+  uint16_t* keyScales = reinterpret_cast<uint16_t*>(base + l.keyScales);
+  uint16_t* valueScales = reinterpret_cast<uint16_t*>(base + l.valueScales);
   int8_t* k = reinterpret_cast<int8_t*>(base + l.keys);
   int8_t* v = reinterpret_cast<int8_t*>(base + l.values);
   for (int32_t c = 0; c < d; c++) {
-    keyScales[c] = scaleOf(keys + c, rows, static_cast<size_t>(d), 127.0f);
+    const float s = storeScale(keys + c, rows, static_cast<size_t>(d), 127.0f, keyScales + c);
     for (int32_t r = 0; r < rows; r++) {
       const size_t at = static_cast<size_t>(r) * d + c;
-      k[at] = static_cast<int8_t>(quantize(keys[at], keyScales[c], 127));
+      k[at] = static_cast<int8_t>(quantize(keys[at], s, 127));
     }
   }
   for (int32_t r = 0; r < rows; r++) {
     const float* row = values + static_cast<size_t>(r) * d;
-    valueScales[r] = scaleOf(row, d, 1, 127.0f);
-    for (int32_t c = 0; c < d; c++) v[static_cast<size_t>(r) * d + c] = static_cast<int8_t>(quantize(row[c], valueScales[r], 127));
+    const float s = storeScale(row, d, 1, 127.0f, valueScales + r);
+    for (int32_t c = 0; c < d; c++) v[static_cast<size_t>(r) * d + c] = static_cast<int8_t>(quantize(row[c], s, 127));
   }
 }
 
@@ -62,20 +69,17 @@ int32_t getNibble(const unsigned char* row, int32_t c) { return ((row[c / 2] >> 
 void encodeInt4(int32_t blockSize, int32_t d, const float* keys, const float* values, int32_t rows, unsigned char* base) {
   const BlockLayout l = blockLayout(kFormatInt4, blockSize, d);
   const int32_t groups = int4Groups(d);
-  float* keyScales = reinterpret_cast<float*>(base + l.keyScales);
-  float* valueScales = reinterpret_cast<float*>(base + l.valueScales);
+  uint16_t* keyScales = reinterpret_cast<uint16_t*>(base + l.keyScales);
+  uint16_t* valueScales = reinterpret_cast<uint16_t*>(base + l.valueScales);
   for (int32_t c = 0; c < d; c++) {
-    keyScales[c] = scaleOf(keys + c, rows, static_cast<size_t>(d), 7.0f);
-    for (int32_t r = 0; r < rows; r++) {
-      putNibble(base + l.keys + r * l.rowBytes, c, quantize(keys[static_cast<size_t>(r) * d + c], keyScales[c], 7));
-    }
+    const float s = storeScale(keys + c, rows, static_cast<size_t>(d), 7.0f, keyScales + c);
+    for (int32_t r = 0; r < rows; r++) putNibble(base + l.keys + r * l.rowBytes, c, quantize(keys[static_cast<size_t>(r) * d + c], s, 7));
   }
   for (int32_t r = 0; r < rows; r++) {
     const float* row = values + static_cast<size_t>(r) * d;
     for (int32_t g = 0; g < groups; g++) {
       const int32_t first = g * kInt4Group, count = d - first < kInt4Group ? d - first : kInt4Group;
-      const float s = scaleOf(row + first, count, 1, 7.0f);
-      valueScales[static_cast<size_t>(r) * groups + g] = s;
+      const float s = storeScale(row + first, count, 1, 7.0f, valueScales + static_cast<size_t>(r) * groups + g);
       for (int32_t c = first; c < first + count; c++) putNibble(base + l.values + r * l.rowBytes, c, quantize(row[c], s, 7));
     }
   }
@@ -107,6 +111,14 @@ uint16_t floatToHalf(float value) {
   return static_cast<uint16_t>(sign | half);
 }
 
+uint16_t scaleHalf(float s) {
+  if (!(s > 0.0f)) return 0;
+  uint16_t h = floatToHalf(s);
+  if (h >= 0x7c00u) return 0x7bffu;  // beyond 65504: saturated
+  if (engine::halfToFloat(h) < s) h++;  // rounded down: the next binary16 up
+  return h > 0x7bffu ? static_cast<uint16_t>(0x7bffu) : h;
+}
+
 uint16_t storedHalf(float x) {
   if (x != x) return 0;
   return floatToHalf(x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x);
@@ -129,18 +141,18 @@ void decodeRow(int32_t format, int32_t blockSize, int32_t d, const unsigned char
                float* out) {
   const BlockLayout l = blockLayout(format, blockSize, d);
   const unsigned char* row = base + (kind == 0 ? l.keys : l.values) + static_cast<size_t>(slot) * l.rowBytes;
-  const float* keyScales = reinterpret_cast<const float*>(base + l.keyScales);
-  const float* valueScales = reinterpret_cast<const float*>(base + l.valueScales);
+  const uint16_t* keyScales = reinterpret_cast<const uint16_t*>(base + l.keyScales);
+  const uint16_t* valueScales = reinterpret_cast<const uint16_t*>(base + l.valueScales);
   if (format == kFormatF16) {
     for (int32_t c = 0; c < d; c++) out[c] = engine::halfToFloat(reinterpret_cast<const uint16_t*>(row)[c]);
   } else if (format == kFormatInt8) {
     const int8_t* q = reinterpret_cast<const int8_t*>(row);
-    for (int32_t c = 0; c < d; c++) out[c] = static_cast<float>(q[c]) * (kind == 0 ? keyScales[c] : valueScales[slot]);
+    for (int32_t c = 0; c < d; c++) out[c] = static_cast<float>(q[c]) * engine::halfToFloat(kind == 0 ? keyScales[c] : valueScales[slot]);
   } else if (format == kFormatInt4) {
     const int32_t groups = int4Groups(d);
     for (int32_t c = 0; c < d; c++) {
-      const float s = kind == 0 ? keyScales[c] : valueScales[static_cast<size_t>(slot) * groups + c / kInt4Group];
-      out[c] = static_cast<float>(getNibble(row, c)) * s;
+      const uint16_t s = kind == 0 ? keyScales[c] : valueScales[static_cast<size_t>(slot) * groups + c / kInt4Group];
+      out[c] = static_cast<float>(getNibble(row, c)) * engine::halfToFloat(s);
     }
   } else {
     std::memcpy(out, row, static_cast<size_t>(d) * sizeof(float));

@@ -2,14 +2,17 @@
 // A block holds `B` = blockSize rows of K and of V of one KV head, `d` = headDim floats each:
 //   f32   K [B][d] f32, V [B][d] f32                                    8Bd bytes
 //   f16   K [B][d] binary16, V [B][d] binary16                          4Bd bytes
-//   int8  K scales [d] f32 (per channel, over the block's rows), V scales [B] f32 (per row),
-//         K [B][d] int8, V [B][d] int8                                  4d + 4B + 2Bd bytes
-//   int4  K scales [d] f32 (per channel), V scales [B][ceil(d/32)] f32 (per row, groups of 32
-//         channels), K [B][d/2] and V [B][d/2] bytes of two 4-bit values (low nibble first)
-// (int8 and int4 blocks are padded to a multiple of 4 bytes, so every block's scales are aligned.)
-// int8 and int4 are symmetric: q = round(x / s), s = max|x| / 127 (int8) or / 7 (int4, stored q + 8),
-// so |x - q s| <= s / 2. Per-channel key scales need the block's rows, so a head's partly filled last
-// block of an int8/int4 pool is held in full precision (the head's residual) until it fills.
+//   int8  K scales [d] binary16 (per channel, over the block's rows), V scales [B] binary16 (per
+//         row), K [B][d] int8, V [B][d] int8                             2d + 2B + 2Bd bytes
+//   int4  K scales [d] binary16 (per channel), V scales [B][ceil(d/32)] binary16 (per row, groups of
+//         32 channels), K [B][d/2] and V [B][d/2] bytes of two 4-bit values (low nibble first)
+// (int8 and int4 blocks are padded to a multiple of 4 bytes, so every block starts aligned.)
+// int8 and int4 are symmetric: s = max|x| / 127 (int8) or / 7 (int4) in f32, stored as the smallest
+// binary16 >= it (so no element is clamped and |x - q s| <= s / 2; 2-byte scales hold ~17% more int4
+// entries than 4-byte ones in the same bytes at d = 48), q = round(x / s) (int4 stored q + 8).
+// Scales saturate at 65504: elements beyond 65504 x levels clamp. Per-channel key scales need the
+// block's rows, so a head's partly filled last block of an int8/int4 pool is held in full precision
+// (the head's residual) until it fills.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -36,16 +39,16 @@ inline BlockLayout blockLayout(int32_t format, int32_t blockSize, int32_t d) {
   BlockLayout l;
   switch (format) {
     case kFormatF16: l.rowBytes = 2 * D; break;
-    case kFormatInt8: l.rowBytes = D; l.valueScales = 4 * D; l.keys = 4 * D + 4 * B; break;
+    case kFormatInt8: l.rowBytes = D; l.valueScales = 2 * D; l.keys = 2 * D + 2 * B; break;
     case kFormatInt4:
       l.rowBytes = D / 2;
-      l.valueScales = 4 * D;
-      l.keys = 4 * D + 4 * B * static_cast<size_t>(int4Groups(d));
+      l.valueScales = 2 * D;
+      l.keys = 2 * D + 2 * B * static_cast<size_t>(int4Groups(d));
       break;
     default: l.rowBytes = 4 * D; break;
   }
   l.values = l.keys + B * l.rowBytes;
-  l.bytes = (l.values + B * l.rowBytes + 3) & ~static_cast<size_t>(3);  // the next block's scales stay aligned
+  l.bytes = (l.values + B * l.rowBytes + 3) & ~static_cast<size_t>(3);  // the next block stays aligned
   return l;
 }
 
@@ -54,6 +57,8 @@ uint16_t floatToHalf(float value);
 // The binary16 an f16 pool stores: always finite (what its attention reader needs), beyond +-65504
 // saturated, NaN stored as 0.
 uint16_t storedHalf(float value);
+// The binary16 an int8/int4 block stores for a scale s >= 0: the smallest one >= s, at most 65504.
+uint16_t scaleHalf(float s);
 
 // Writes `rows` (1..blockSize) rows of K and V, [rows][d] f32 each, into block storage `base` of a
 // f16/int8/int4 pool, computing the block's scales over those rows.

@@ -48,7 +48,7 @@ function encodeValues(values: Float32Array, out: Float32Array, d: number, first:
  * What a pool of `format` gives back (`keys()`/`values()`) for one head's rows `[rows][headDim]`
  * appended from row 0 into blocks of `blockSize` rows: f32 exact; f16 rounded to nearest even
  * (saturated at +-65504, NaN as 0); int8/int4 symmetric, keys scaled per channel over each block's
- * rows, values per row (int4: per 32 channels of a row), in the pool's own f32 arithmetic, so the
+ * rows, values per row (int4: per 32 channels of a row), scales rounded up to binary16, in the pool's own f32 arithmetic, so the
  * result is bit for bit the pool's. A partly filled last block is exact in int8/int4 unless
  * `lastBlock: 'encoded'`.
  */

@@ -1,14 +1,18 @@
 // Symmetric integer quantization in f32 arithmetic, step for step as allocator-wasm's kv_format.cpp
 // runs it (WASM f32 division and rounding are IEEE, so Math.fround reproduces them bit for bit).
+import { storedScale } from './half.js';
 
 /** Levels on each side of zero: int8 stores q in [-127, 127], int4 q in [-7, 7]. */
 export type Levels = 127 | 7;
 
-/** The scale of `count` values `stride` apart from `start`: max|x| / levels in f32 (0 for all zeros). */
+/**
+ * The scale a block stores for `count` values `stride` apart from `start`: max|x| / levels in f32,
+ * rounded up to binary16 (0 for all zeros).
+ */
 export function scaleOf(x: Float32Array, start: number, count: number, stride: number, levels: Levels): number {
   let peak = 0;
   for (let i = 0; i < count; i++) peak = Math.max(peak, Math.abs(x[start + i * stride]!));
-  return Math.fround(peak / levels);
+  return storedScale(Math.fround(peak / levels));
 }
 
 /** Rounds to the nearest integer, ties to even (WASM `f32.nearest`, C's `nearbyint`). */

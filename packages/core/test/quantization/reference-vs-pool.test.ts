@@ -69,6 +69,32 @@ describe('quantizeHeadRows is what the wasm pool gives back', async () => {
     }
   });
 
+  it.each(['int8', 'int4'] as const)('%s: binary16 scales, rounded up, saturated and subnormal, as the pool stores them', async (format) => {
+    // channel groups of tiny values (scales below binary16's normal range), of huge ones (scales past
+    // 65504: clamped) and of ordinary ones; 8 rows fill one block, so every scale is encoded
+    const magnitudes = [1e-7, 3e-6, 1e7, 2e9, 1, 0.37, 65504 * 7.5, 0];
+    const random = xorshift(23);
+    const keys = Float32Array.from({ length: 8 * 96 }, (_, i) => (random() * 2 - 1) * magnitudes[Math.floor((i % 48) / 6)]!);
+    const values = Float32Array.from({ length: 8 * 96 }, (_, i) => (random() * 2 - 1) * magnitudes[Math.floor(i / 96) % magnitudes.length]!);
+    const store = backend.createStore(geometry, { kvFormat: format });
+    try {
+      store.append(0, keys, values, Int32Array.from({ length: 8 }, (_, t) => t));
+      await expectStoreMatches(store, format, keys, values, 8, blockSize);
+      // unsaturated elements stay within half their (rounded-up) scale
+      const levels = format === 'int8' ? 127 : 7;
+      const back = await store.keys(0, 0);
+      for (let c = 0; c < 48; c++) {
+        let peak = 0;
+        for (let r = 0; r < 8; r++) peak = Math.max(peak, Math.abs(keys[r * 96 + c]!));
+        if (peak / levels > 65504) continue;
+        const s = peak / levels;
+        for (let r = 0; r < 8; r++) expect(Math.abs(back[r * 48 + c]! - keys[r * 96 + c]!)).toBeLessThanOrEqual(Math.max(s * (1 + 2 ** -10), s + 2 ** -24) / 2 + peak * 1e-6);
+      }
+    } finally {
+      store.dispose();
+    }
+  });
+
   it.each(['int8', 'int4'] as const)('%s: a compaction dropping only rows of the f32 residual leaves the rest in f32', async (format) => {
     const n = 20; // blocks of rows 0-7 and 8-15 encoded; 16-19 wait in f32
     const keys = outlierRows(n, 2, 48, 7);

@@ -39,8 +39,14 @@ describe('kvBytes on wasm and webgpu', () => {
     onWasm.rows.forEach((expected, i) => {
       expect(Array.from(onGpu.rows[i]!.positions)).toEqual(Array.from(expected.positions));
       let worst = 0;
-      expected.keys.forEach((v, j) => (worst = Math.max(worst, Math.abs(onGpu.rows[i]!.keys[j]! - v))));
-      expect(worst).toBeLessThan(1e-3); // the two forward passes' K within f32 rounding, then quantized alike
+      let peak = 0;
+      expected.keys.forEach((v, j) => {
+        worst = Math.max(worst, Math.abs(onGpu.rows[i]!.keys[j]! - v));
+        peak = Math.max(peak, Math.abs(v));
+      });
+      // the two forward passes' K differ by f32 rounding; a scale computed from them may then round up
+      // to the next binary16 (one ulp, 2^-10 relative), moving an element by up to levels x that ulp
+      expect(worst).toBeLessThan(1e-3 + peak * 2 ** -9);
     });
     expect(onGpu.tokens).toEqual(onWasm.tokens);
   });

@@ -1,9 +1,13 @@
 // K/V storage as int4, with the numerics of the WASM pool's int4 blocks (allocator-wasm kv_format.h):
-// symmetric, q = round(x / s) in [-7, 7] stored as q + 8, s = max|x| / 7; keys one scale per channel
-// over the block's rows, values one scale per 32 channels of a row (the last group may be narrower).
-// Element e of a block is row e / headDim, channel e % headDim.
-//   keys buffer, block b at b * kvKeyWords():     [marker][headDim key scales, f32 bits][data]
-//   values buffer, block b at b * kvValueWords(): [blockSize x ceil(headDim / 32) value scales][data]
+// symmetric, q = round(x / s) in [-7, 7] stored as q + 8, s = max|x| / 7 rounded up to binary16
+// (2-byte scales, as the WASM pool stores them); keys one scale per channel over the block's rows,
+// values one scale per 32 channels of a row (the last group may be narrower). Element e of a block is
+// row e / headDim, channel e % headDim.
+//   keys buffer, block b at b * kvKeyWords():     [marker][ceil(headDim / 2) words of key scales][data]
+//   values buffer, block b at b * kvValueWords(): [ceil(kvValueScales() / 2) words of value scales][data]
+//     (kvValueScales() = blockSize x ceil(headDim / 32), row r's group g at r x ceil(headDim / 32) + g)
+//   scales: binary16, two per word (scale i in the low half of word i / 2 when i is even, else the
+//   high half; an unused high half is 0)
 //   data: the block's blockSize x headDim levels, 8 nibbles per word (element e in nibble e % 8)
 // The marker is KV_ENCODED, or the residual slot holding the block's rows in f32: a head's partly
 // filled last block waits there ([slot][blockSize][headDim] in residualKeys / residualValues) until
@@ -26,5 +30,6 @@ fn kvPut(q: i32, e: u32) -> u32 { return u32(q + 8) << ((e & 7u) * 4u); }
 /** The value scale of element e of the block whose values start at word `base`: its row's group's. */
 fn kvValueScale(base: u32, e: u32) -> f32 {
   let row = e / p.headDim;
-  return bitcast<f32>(values[base + row * kvGroups() + (e - row * p.headDim) / KV_GROUP]);
+  let i = row * kvGroups() + (e - row * p.headDim) / KV_GROUP;
+  return bitcast<f32>(kvScaleBits(values[base + i / 2u], i));
 }
