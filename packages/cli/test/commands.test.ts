@@ -97,7 +97,7 @@ describe('adakv eval --kv-bytes', () => {
     const io = captureIo();
     expect(await runCli([...argv, '--json', '--svg', svg], io)).toBe(0);
     const report = JSON.parse(io.out());
-    expect(report.settings).toMatchObject({ prefill: 64, continuation: 4, method: 'kvcompress', options: { window: 8 } });
+    expect(report.settings).toMatchObject({ prefill: 64, continuation: 4, method: 'kvcompress', evictionMethod: 'ada-snapkv', options: { window: 8 } });
     type Row = { strategy: string; fraction: number; fits: boolean; budgetBytes: number; kvBytes: { max: number } };
     expect(report.rows.map((r: Row) => `${r.strategy}@${r.fraction}`)).toEqual([
       'eviction@0.5', 'int8@0.5', 'int4@0.5', 'joint@0.5', 'eviction@0.125', 'int8@0.125', 'int4@0.125', 'joint@0.125',
@@ -109,6 +109,10 @@ describe('adakv eval --kv-bytes', () => {
     const table = captureIo();
     expect(await runCli(argv, table)).toBe(0);
     expect(table.out()).toMatch(/format × tokens\/head[\s\S]*\neviction +1\/8 +does not fit in [\s\S]*\njoint +1\/8 +\S+ KiB \(\d/);
+    expect(table.out()).toMatch(/window 8, eviction ada-snapkv, joint kvcompress, blocks of 16/);
+    const named = captureIo();
+    expect(await runCli([...argv.slice(0, 3), '--segments', '1', '--prefill', '64', '--continuation', '2', '--window', '8', '--methods', 'snapkv'], named)).toBe(0);
+    expect(named.out()).toMatch(/window 8, snapkv, blocks of 16/); // one method named: both strategies evict with it
   });
 
   it('refuses bad fractions and --decode with it, with the usage exit code', async () => {

@@ -17,7 +17,8 @@ export interface KvBytesEvalSettings {
   readonly segments: number[][];
   readonly prefill: number;
   readonly continuation: number;
-  readonly method: MethodName;
+  /** Both strategies' eviction method; absent: each its default (ada-snapkv, kvcompress). */
+  readonly method?: MethodName;
   readonly window: number;
   readonly alpha: number;
 }
@@ -70,6 +71,11 @@ export function kvBytesChartSvg(report: KvBytesReport): string {
   ].join('\n');
 }
 
+/** The eviction methods of a report's header: one name, or which strategy evicted with which. */
+export function evictionLabel(settings: KvBytesReport['settings']): string {
+  return settings.evictionMethod === settings.method ? settings.method : `eviction ${settings.evictionMethod}, joint ${settings.method}`;
+}
+
 /** Runs the byte-budget evaluation with a progress bar on standard error. */
 export async function runKvBytesEval(model: Model, backend: Backend, settings: KvBytesEvalSettings, io: CliIo): Promise<KvBytesReport> {
   const bar = new ProgressBar('Evaluating byte budgets', io.stderr);
@@ -80,7 +86,7 @@ export async function runKvBytesEval(model: Model, backend: Backend, settings: K
     fractions: settings.fractions,
     prefill: settings.prefill,
     continuation: settings.continuation,
-    method: settings.method,
+    ...(settings.method ? { method: settings.method } : {}),
     options: { window: settings.window, alpha: settings.alpha },
     onProgress: (done, total, label) => bar.update(done, total, label),
   });

@@ -1,4 +1,4 @@
-import { type BackendChoice, type BudgetSpec, DEFAULT_BYTE_METHOD, type FidelityReport, type MethodName, OptionError, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
+import { type BackendChoice, type BudgetSpec, type FidelityReport, type MethodName, OptionError, evaluateFidelity, formatBytes, isMethodName, methodNames } from '@adakv/core';
 import { tokenSegments } from '@adakv/core/node';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -13,7 +13,7 @@ import { ProgressBar } from '../ui/progress.js';
 import { lineChartSvg } from '../ui/svg-chart.js';
 import { formatTable } from '../ui/table.js';
 import { DEFAULT_DECODE_METHODS, decodeReportTable, runDecodeEval } from './eval-decode.js';
-import { runKvBytesEval, writeKvBytesReport } from './eval-kv-bytes.js';
+import { evictionLabel, runKvBytesEval, writeKvBytesReport } from './eval-kv-bytes.js';
 
 interface EvalFlags {
   methods: MethodName[];
@@ -108,9 +108,10 @@ evicted and compressions per step, and the cache actually held. Its defaults: th
 ${DEFAULT_DECODE_METHODS.join(', ')}, --budgets 64, --prefill 64, --continuation 192.
 
 With --kv-bytes, each budget is a byte count (a fraction of the prompt's full f32 cache) and four
-strategies spend it: eviction (kvcompress, or the one method --methods names, in f32), int8 and int4
-(every entry kept, where that fits), and joint (format and entries chosen together: per format the
-most tokens per head that fit, the lowest predicted attention error wins). The cache is really held
+strategies spend it: eviction (ada-snapkv in f32), int8 and int4
+(every entry kept, where that fits), and joint (format and entries chosen together, evicting with
+kvcompress: per format the most tokens per head that fit, the lowest attention error of held-out
+prompt queries wins); --methods names one method for both instead. The cache is really held
 in the chosen format (wasm backend); the report gives KV bytes held, KL, top-1 agreement, attention
 L1 and what was kept.
 
@@ -143,14 +144,14 @@ Examples:
       }
       const backend = await openBackend(flags.backend, io, flags);
       if (flags.kvBytes) {
-        const method = command.getOptionValueSource('methods') === 'default' ? DEFAULT_BYTE_METHOD : flags.methods[0]!;
+        const method = command.getOptionValueSource('methods') === 'default' ? undefined : flags.methods[0]!;
         if (flags.methods.length > 1 && command.getOptionValueSource('methods') !== 'default') {
           await backend.dispose();
           throw new OptionError(`--kv-bytes evicts with one method; got ${flags.methods.length} (${flags.methods.join(', ')}).`);
         }
-        const settings = { ...flags, fractions: flags.kvBytes, segments, method };
+        const settings = { ...flags, fractions: flags.kvBytes, segments, ...(method ? { method } : {}) };
         const report = await runKvBytesEval(model, backend, settings, io).finally(() => backend.dispose());
-        const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}, ${method}, blocks of ${report.settings.blockSize}`;
+        const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}, ${evictionLabel(report.settings)}, blocks of ${report.settings.blockSize}`;
         await writeKvBytesReport(report, header, io, flags.json, flags.svg);
         return;
       }

@@ -8,6 +8,7 @@ export {
   evaluateDecodeEviction,
 } from './decode-fidelity.js';
 export {
+  EVICTION_BASELINE,
   KV_BYTES_STRATEGIES,
   type KvBytesOptions,
   type KvBytesReport,

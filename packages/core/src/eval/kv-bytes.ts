@@ -16,11 +16,14 @@ import { compareContinuation, teacherForce } from './teacher-forcing.js';
 import type { TextEvaluationOptions } from './text-evaluation.js';
 
 /**
- * How a strategy spends a byte budget: `eviction` keeps the entries `method` chooses in f32;
+ * How a strategy spends a byte budget: `eviction` keeps the entries its method chooses in f32;
  * `int8`/`int4` keep every entry quantized (only where that fits); `joint` lets {@link planForBytes}
  * choose the format and the entries together.
  */
 export type KvBytesStrategy = 'eviction' | 'int8' | 'int4' | 'joint';
+
+/** The eviction-only strategy's method unless told otherwise: Ada-SnapKV in f32, the baseline a byte budget is measured against. */
+export const EVICTION_BASELINE: MethodName = 'ada-snapkv';
 
 /** The strategies {@link evaluateKvBytes} compares by default. */
 export const KV_BYTES_STRATEGIES: readonly KvBytesStrategy[] = ['eviction', 'int8', 'int4', 'joint'];
@@ -37,7 +40,11 @@ export interface KvBytesOptions extends TextEvaluationOptions {
   readonly prefill?: number;
   /** Tokens teacher-forced through the budgeted cache (default 64). */
   readonly continuation?: number;
-  /** The eviction method of `eviction` and `joint` (default `'kvcompress'`, {@link DEFAULT_BYTE_METHOD}). */
+  /**
+   * The eviction method of both `eviction` and `joint`. Default: the issue's baseline for `eviction`
+   * (Ada-SnapKV, {@link EVICTION_BASELINE}) and the byte planner's own for `joint`
+   * ({@link DEFAULT_BYTE_METHOD}, kvcompress).
+   */
   readonly method?: MethodName;
   /** Method options, over `{ window: 16 }` (`window` is the protected recent window). */
   readonly options?: Partial<MethodOptions>;
@@ -83,8 +90,10 @@ export interface KvBytesReport {
     readonly prefill: number;
     /** Tokens teacher-forced. */
     readonly continuation: number;
-    /** The eviction method. */
+    /** The eviction method of `joint`. */
     readonly method: MethodName;
+    /** The eviction method of `eviction`. */
+    readonly evictionMethod: MethodName;
     /** Method options. */
     readonly options: Partial<MethodOptions>;
     /** Rows per store block. */
@@ -127,6 +136,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
   const prefill = options.prefill ?? 192;
   const continuation = options.continuation ?? 64;
   const method = options.method ?? DEFAULT_BYTE_METHOD;
+  const evictionMethod = options.method ?? EVICTION_BASELINE;
   const methodOptions: Partial<MethodOptions> = { window: 16, ...options.options };
   if (!Number.isInteger(prefill) || prefill < 2) throw new OptionError(`prefill must be a whole number >= 2, got ${prefill}.`);
   if (!Number.isInteger(continuation) || continuation < 1) throw new OptionError(`continuation must be >= 1, got ${continuation}.`);
@@ -143,6 +153,9 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
     throw new OptionError(`Strategies must be some of ${KV_BYTES_STRATEGIES.join(', ')}; got ${strategies.join(', ') || 'none'}.`);
   }
   const { window } = resolveMethodOptions(getMethod(method), methodOptions);
+  if (resolveMethodOptions(getMethod(evictionMethod), methodOptions).window !== window) {
+    throw new OptionError(`${evictionMethod} and ${method} resolve different windows; give options.window.`);
+  }
   if (window >= prefill) throw new BudgetError(`The observation window (${window} tokens) is not shorter than the prefill (${prefill}); nothing could be evicted.`);
 
   const geometry = cacheGeometry(model.config);
@@ -190,7 +203,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
           geometry,
           observations,
           bytes,
-          method,
+          method: strategy === 'eviction' ? evictionMethod : method,
           options: methodOptions,
           blockSize,
           blockBytes,
@@ -267,5 +280,5 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
       };
     }),
   );
-  return { settings: { segments: segments.length, prefill, continuation, method, options: methodOptions, blockSize, fullKvBytes }, rows };
+  return { settings: { segments: segments.length, prefill, continuation, method, evictionMethod, options: methodOptions, blockSize, fullKvBytes }, rows };
 }
