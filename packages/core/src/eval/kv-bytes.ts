@@ -8,7 +8,7 @@ import { type MethodName, type MethodOptions, getMethod } from '../methods/regis
 import { cacheGeometry } from '../model/config.js';
 import { heldBytes } from '../quantization/held-bytes.js';
 import { DEFAULT_BYTE_METHOD, planForBytes } from '../quantization/plan-for-bytes.js';
-import { keptOutputL1, heldOutReference } from '../quantization/quantized-attention-l1.js';
+import { heldOutReference, keptOutputL1 } from '../quantization/quantized-attention-l1.js';
 import { type HeadKv, readHeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import { type Spread, spread } from './distributions.js';
@@ -41,7 +41,7 @@ export interface KvBytesOptions extends TextEvaluationOptions {
   /** Tokens teacher-forced through the budgeted cache (default 64). */
   readonly continuation?: number;
   /**
-   * The eviction method of both `eviction` and `joint`. Default: the issue's baseline for `eviction`
+   * The eviction method of both `eviction` and `joint`. Default: the baseline for `eviction`
    * (Ada-SnapKV, {@link EVICTION_BASELINE}) and the byte planner's own for `joint`
    * ({@link DEFAULT_BYTE_METHOD}, kvcompress).
    */
@@ -188,7 +188,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
       fullStore.dispose();
     }
     progress(`segment ${s + 1}: full cache`);
-    const windowOutputs = heldOutReference(geometry, observations, window);
+    const heldOut = heldOutReference(geometry, observations, window);
 
     const choose = (strategy: KvBytesStrategy, bytes: number): Choice => {
       if (strategy === 'int4' && geometry.headDim % 2 !== 0) return { reason: `int4 needs an even head dim, not ${geometry.headDim}` };
@@ -196,7 +196,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
         const need = heldBytes(strategy, new Array<number>(geometry.layers * geometry.kvHeads).fill(prefill), geometry.headDim, blockSize, blockBytes(strategy));
         if (need > bytes) return { reason: `keeping every entry in ${strategy} takes ${need} bytes` };
         const plan = keepEverythingPlan(geometry, prefill, { method: 'full', budget: prefill, window });
-        return { format: strategy, plan, attentionL1: keptOutputL1(windowOutputs, plan.layers.map((l) => l.kept), strategy, blockSize) };
+        return { format: strategy, plan, attentionL1: keptOutputL1(heldOut, plan.layers.map((l) => l.kept), strategy, blockSize) };
       }
       try {
         const chosen = planForBytes({

@@ -9,7 +9,7 @@ import type { LayerObservation } from '../model/observation.js';
 import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import { bytesPerBlock, heldBytes } from './held-bytes.js';
-import { keptOutputL1, heldOutReference } from './quantized-attention-l1.js';
+import { heldOutReference, keptOutputL1 } from './quantized-attention-l1.js';
 
 /*
  * The rule (kept simple and deterministic on purpose):

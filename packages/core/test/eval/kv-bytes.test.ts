@@ -17,7 +17,7 @@ describe('evaluateKvBytes on stories15M', { timeout: 120_000 }, () => {
     );
     expect(progress).toHaveLength(1 + 2 * 4);
     expect(report.settings.fullKvBytes).toBe(6 * 6 * 64 * 48 * 8);
-    expect(report.settings).toMatchObject({ method: 'kvcompress', evictionMethod: 'ada-snapkv' }); // the baseline against the planner's own
+    expect(report.settings).toMatchObject({ method: 'kvcompress', evictionMethod: 'ada-snapkv' }); // the eviction baseline against the byte planner's own
     const row = (strategy: string, fraction: number) => report.rows.find((r) => r.strategy === strategy && r.fraction === fraction)!;
     // 1/8 of the f32 cache is 3072 bytes per head: less than one f32 block of 16 rows, less than every entry in int8 or int4
     for (const strategy of ['eviction', 'int8', 'int4']) {
