@@ -7,15 +7,25 @@ namespace engine {
 
 namespace {
 
+// What a job runs. Two slots, by the generation's parity: a worker that woke late for job G may read
+// its slot while the caller already starts job G + 1, which writes the other slot; the slot of G is
+// rewritten only for G + 2, after G + 1's claim is published, so a claim of G succeeds only with G's
+// own task, context and count. (With one slot a late worker could pair G's claim with G + 1's count,
+// run tasks that do not exist and count them done for G + 1, which then ended early: seen once as
+// 2-thread decoding differing from 1-thread under heavy load.)
+struct Job {
+  RangeTask task = nullptr;
+  void* context = nullptr;
+  int32_t count = 0;
+};
+
 struct ThreadState {
   int32_t generation = 0;  // the futex word: bumped once per job
   int32_t done = 0;        // tasks of the current job finished
   int32_t failed = 0;      // set by a worker's JS when its instance trapped
   int32_t stop = 0;
   int32_t threads = 1;     // participants, the caller included
-  RangeTask task = nullptr;
-  void* context = nullptr;
-  int32_t count = 0;
+  Job jobs[2];
   // (generation << 32) | next unclaimed task: a claim succeeds only for the job it was meant for.
   uint64_t claim = 0;
 };
@@ -73,9 +83,10 @@ int32_t stackSize = 0;
 // others up for long and the caller finishes the job alone if no worker shows up. Task boundaries do
 // not depend on who runs them, so neither do the results.
 void runTasks(uint32_t generation, int32_t thread) {
-  const RangeTask task = state.task;
-  void* const context = state.context;
-  const int32_t count = state.count;
+  const Job job = state.jobs[generation & 1];
+  const RangeTask task = job.task;
+  void* const context = job.context;
+  const int32_t count = job.count;
   const int32_t threads = state.threads;
   uint64_t seen = __atomic_load_n(&state.claim, __ATOMIC_ACQUIRE);
   for (;;) {
@@ -157,9 +168,7 @@ Status parallelFor(int32_t count, RangeTask task, void* context) {
   }
   if (__atomic_load_n(&state.failed, __ATOMIC_ACQUIRE) || state.stop) return kWorkerFailed;
   const uint32_t generation = static_cast<uint32_t>(state.generation) + 1;
-  state.task = task;
-  state.context = context;
-  state.count = count;
+  state.jobs[generation & 1] = Job{task, context, count};
   __atomic_store_n(&state.done, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&state.claim, static_cast<uint64_t>(generation) << 32, __ATOMIC_RELEASE);
   __atomic_store_n(&state.generation, static_cast<int32_t>(generation), __ATOMIC_RELEASE);
