@@ -1,5 +1,6 @@
 import {
   type Backend,
+  type BytePlan,
   type CompressionPlan,
   Generator,
   type LayerObservation,
@@ -29,6 +30,8 @@ export interface RunResult {
   readonly tokens: Record<Side, number[]>;
   readonly plan: CompressionPlan | null;
   readonly observations: readonly LayerObservation[];
+  /** With a KV byte budget: the format and entries chosen, and every format considered. */
+  readonly bytePlan: BytePlan | null;
 }
 
 /** Who watches the compressed side's cache as it decodes, and how often (in decoded tokens). */
@@ -43,7 +46,8 @@ const yieldToPage = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 /**
  * Generates the same prompt twice, token by token and interleaved so both stream together: once with
  * the cache compressed after prefill by the chosen method (and, with a cache limit, kept within it
- * while decoding), once with the full cache.
+ * while decoding) or held to a KV byte budget (format and entries chosen together), once with the
+ * full cache.
  */
 export async function runSideBySide(
   model: Model,
@@ -63,8 +67,9 @@ export async function runSideBySide(
   }
   let observations: readonly LayerObservation[] = [];
   const options = { window: settings.window, alpha: settings.alpha };
-  const generators = {
-    compressed: new Generator(model, {
+  const compressed = settings.kvBytes !== null
+    ? new Generator(model, { backend, kvBytes: { bytes: settings.kvBytes, options } })
+    : new Generator(model, {
       backend,
       ...(evictsWhileDecoding(settings)
         ? { eviction: { method: settings.method, maxTokensPerHead: settings.maxCacheTokens!, every: EVICT_EVERY, options } }
@@ -74,14 +79,16 @@ export async function runSideBySide(
         if (settings.method === 'full' || observedLength(geometry, seen[0]!) <= settings.window) return null;
         return backend.compress(store, seen, { method: settings.method, budget: settings.budget, options, outputProjection });
       },
-    }),
-    full: new Generator(model, { backend }),
-  };
-  const stores = { compressed: generators.compressed.store, full: generators.full.store };
+    });
+  const generators = { compressed, full: new Generator(model, { backend }) };
+  // a byte budget swaps the compressed side's store at prefill: the generators' stores are read after it
+  const stores = () => ({ compressed: generators.compressed.store, full: generators.full.store });
   try {
     const sides: Side[] = ['compressed', 'full'];
     const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };
-    const plan = (prefill.compressed.afterPrefill as CompressionPlan | null) ?? null;
+    const bytePlan = prefill.compressed.bytePlan ?? null;
+    if (bytePlan) observations = prefill.compressed.observations;
+    const plan = bytePlan?.plan ?? (prefill.compressed.afterPrefill as CompressionPlan | null) ?? null;
     // The same sampler settings and seed on both sides, as Generator.generate uses them.
     const sampler = () => new Sampler(model.config.vocabSize, { temperature: settings.temperature, topP: 0.9 }, new Rng(settings.seed));
     const samplers = { compressed: sampler(), full: sampler() };
@@ -94,7 +101,7 @@ export async function runSideBySide(
     const sample = () => {
       if (!watcher) return;
       sampled = tokens.compressed.length;
-      watcher.onSample(sampleCache(stores.compressed, sampled, generators.compressed.eviction?.evictedTokens ?? 0));
+      watcher.onSample(sampleCache(stores().compressed, sampled, generators.compressed.eviction?.evictedTokens ?? 0));
     };
     sample();
     for (let i = 0; i < settings.steps && !(done.compressed && done.full); i++) {
@@ -112,8 +119,8 @@ export async function runSideBySide(
         if (i + 1 < settings.steps) next[side] = await generators[side].stepAndSample(token, samplers[side]);
       }
       onStats({
-        compressedBytes: stores.compressed.bytes(),
-        fullBytes: stores.full.bytes(),
+        compressedBytes: stores().compressed.bytes(),
+        fullBytes: stores().full.bytes(),
         plan,
         agreeing: sharedPrefix(tokens.compressed, tokens.full),
         generated: tokens.compressed.length,
@@ -123,9 +130,9 @@ export async function runSideBySide(
       await yieldToPage();
     }
     if (watcher && tokens.compressed.length !== sampled) sample();
-    return { tokens, plan, observations };
+    return { tokens, plan, observations, bytePlan };
   } finally {
-    stores.compressed.dispose();
-    stores.full.dispose();
+    stores().compressed.dispose();
+    stores().full.dispose();
   }
 }

@@ -15,7 +15,7 @@ import {
 import { budgetHeatmap, concentrationCurves, massBars } from './charts.js';
 import { type LiveStats, runSideBySide } from './generation.js';
 import { LiveCacheView } from './live-cache-view.js';
-import { compressionText, engineLine, paperParts, softwareWebGpuNotice, takeaway, webGpuFallbackNotice } from './summaries.js';
+import { bytePlanText, compressionText, engineLine, paperParts, softwareWebGpuNotice, takeaway, webGpuFallbackNotice } from './summaries.js';
 import { type Isolation, ensureIsolation } from './isolation.js';
 import { loadServedModel, loadUserFiles } from './model-source.js';
 import { keepOffline } from './offline.js';
@@ -232,6 +232,7 @@ form.addEventListener('submit', (event) => {
       answers.compressed.dataset.tokens = JSON.stringify(result.tokens.compressed);
       answers.full.dataset.tokens = JSON.stringify(result.tokens.full);
       drawFigures(settings, loaded, result);
+      if (result.bytePlan) done = `${done} ${bytePlanText(result.bytePlan)}`;
       say(runStatus, done, runStatus.classList.contains('notice') ? 'notice' : 'info');
       setState('done');
     })

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type CacheSample, cacheFrame } from '../src/cache-frames.js';
 import { type LiveStats, runSideBySide } from '../src/generation.js';
 import { EVICT_EVERY, type Settings } from '../src/settings.js';
+import { bytePlanText } from '../src/summaries.js';
 
 let model: Model;
 beforeAll(async () => {
@@ -13,7 +14,7 @@ beforeAll(async () => {
 // Two sentences (about 50 tokens): long enough that a budget of 24 per head evicts, short enough to be quick.
 const PROMPT = DEMO_PROMPT.split('. ').slice(0, 2).join('. ');
 const settings: Settings = {
-  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm', maxCacheTokens: null,
+  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm', maxCacheTokens: null, kvBytes: null,
 };
 
 /** What core gives for one side on its own: the reference the page's interleaved run must match. */
@@ -69,6 +70,28 @@ describe('the side-by-side run (the page logic, in Node with the real model)', (
     const seen = frames.slice(1).reduce((sum, f) => sum + f.evictedSinceTotal, 0);
     expect(seen).toBe(frames.at(-1)!.evictedSoFar - frames[0]!.evictedSoFar);
     core.store.dispose();
+  }, 60_000);
+
+  it('holds the compressed side to a KV byte budget as core does alone: the plan, its tokens and its bytes', async () => {
+    const budgeted: Settings = { ...settings, kvBytes: { fraction: 1 / 8 } };
+    const backend = await WasmBackend.create();
+    const core = new Generator(model, { backend, kvBytes: { bytes: { fraction: 1 / 8 }, options: { window: budgeted.window, alpha: budgeted.alpha } } });
+    const expected = await core.generate(budgeted.prompt, { steps: budgeted.steps, temperature: 0 });
+    core.store.dispose();
+    const stats: LiveStats[] = [];
+    const result = await runSideBySide(model, budgeted, backend, () => {}, (live) => stats.push(live));
+    backend.dispose();
+    expect(result.tokens.compressed).toEqual(expected.tokens);
+    expect(result.bytePlan!.heldBytes).toBeLessThanOrEqual(result.bytePlan!.bytes);
+    expect(['int8', 'int4']).toContain(result.bytePlan!.format);
+    expect(result.plan).toBe(result.bytePlan!.plan);
+    expect(result.observations).toHaveLength(model.config.layers); // the figures draw from them
+    // the swapped store, not the f32 one prefill filled: the plan's blocks, plus after the first decoded
+    // token each int8/int4 head's f32 residual block for its newest rows
+    const residuals = model.config.layers * model.config.kvHeads * 2 * 16 * 48 * 4;
+    expect(stats[0]!.compressedBytes).toBeLessThanOrEqual(result.bytePlan!.heldBytes + residuals);
+    expect(stats[0]!.compressedBytes).toBeLessThan(stats[0]!.fullBytes / 2);
+    expect(bytePlanText(result.bytePlan!)).toMatch(/^Byte plan: int[48], up to \d+ entries per head, [\d.]+ KiB held of a [\d.]+ KiB budget \(also considered: f32 does not fit/);
   }, 60_000);
 
   it('compresses nothing for the full method and stops between tokens when aborted', async () => {

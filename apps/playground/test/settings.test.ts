@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { EVICT_EVERY, type RawSettings, evictsWhileDecoding, parseBudget, parseSettings, sharedPrefix } from '../src/settings.js';
+import { EVICT_EVERY, type RawSettings, evictsWhileDecoding, parseBudget, parseKvBytes, parseSettings, sharedPrefix } from '../src/settings.js';
 
-const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', temperature: '0', seed: '42', backend: 'auto', maxCacheTokens: '' };
+const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', temperature: '0', seed: '42', backend: 'auto', maxCacheTokens: '', kvBytes: '' };
 
 describe('settings', () => {
   it('parses a complete form', () => {
-    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto', maxCacheTokens: null });
+    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto', maxCacheTokens: null, kvBytes: null });
   });
 
   it('takes budgets as tokens or shares of the prompt', () => {
@@ -33,6 +33,19 @@ describe('settings', () => {
     expect(parseSettings({ ...raw, window: '8', maxCacheTokens: String(8 + EVICT_EVERY) }).maxCacheTokens).toBe(8 + EVICT_EVERY);
     expect(() => parseSettings({ ...raw, maxCacheTokens: String(16 + EVICT_EVERY - 1) })).toThrow(`Max cache tokens per head: empty for no eviction, or a whole number of at least ${16 + EVICT_EVERY} (the window, 16, plus ${EVICT_EVERY})`);
     for (const bad of ['40.5', 'many', '-40']) expect(() => parseSettings({ ...raw, maxCacheTokens: bad })).toThrow(/Max cache tokens per head/);
+  });
+
+  it('takes a KV byte budget as bytes or a share of the full cache, not with a decode-time limit', () => {
+    expect(parseKvBytes('')).toBeNull();
+    expect(parseKvBytes('1/16')).toEqual({ fraction: 1 / 16 });
+    expect(parseKvBytes('6.25%')).toEqual({ fraction: 0.0625 });
+    expect(parseKvBytes('0.125')).toEqual({ fraction: 0.125 });
+    expect(parseKvBytes('96KiB')).toBe(98304);
+    expect(parseKvBytes('1.5 MiB')).toBe(1572864);
+    expect(parseKvBytes('98304')).toBe(98304);
+    for (const bad of ['0', '0/8', '3/2', '150%', 'lots', '-1', '0KiB']) expect(() => parseKvBytes(bad), bad).toThrow(/KV bytes: empty for none/);
+    expect(parseSettings({ ...raw, kvBytes: '1/8' }).kvBytes).toEqual({ fraction: 0.125 });
+    expect(() => parseSettings({ ...raw, kvBytes: '1/8', maxCacheTokens: '32' })).toThrow(/clear “Max cache tokens per head”/);
   });
 
   it('evicts while decoding only with a limit and a method that scores entries', () => {

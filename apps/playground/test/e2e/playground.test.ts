@@ -1,4 +1,4 @@
-import { DEMO_PROMPT, Generator, type Model, ReferenceStore, cacheGeometry, compress, loadModel } from '@adakv/core';
+import { DEMO_PROMPT, Generator, type Model, ReferenceStore, WasmBackend, cacheGeometry, compress, loadModel } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -79,7 +79,8 @@ async function expectLiveView(page: Page): Promise<void> {
   await page.evaluate(() => {
     const chart = document.getElementById('live-cache')!;
     const seen: unknown[] = ((window as unknown as { liveFrames: unknown[] }).liveFrames = []);
-    new MutationObserver(() => seen.push(JSON.parse(chart.dataset.frame!))).observe(chart, { attributeFilter: ['data-frame'] });
+    // a later run without a limit clears the frame: nothing to record then
+    new MutationObserver(() => chart.dataset.frame && seen.push(JSON.parse(chart.dataset.frame))).observe(chart, { attributeFilter: ['data-frame'] });
   });
   await generateWith(page, 24, 'wasm');
   expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.evicting.tokens);
@@ -113,6 +114,8 @@ interface NodeReference {
   /** stories15M as a q8_0 GGUF file, and its first 8 tokens after SHORT_PROMPT with the same settings. */
   readonly gguf: { bytes: Uint8Array; tokens: number[] };
   readonly geometry: { layers: number; kvHeads: number };
+  /** 16 greedy tokens of DEMO_PROMPT with a KV byte budget of 1/16 of the full cache (wasm backend). */
+  readonly byteBudget: { tokens: number[]; format: string };
 }
 let reference: NodeReference;
 /** The cache limit per head of the live view's run (the window, 16, plus 16: evictions bring layers to 24). */
@@ -137,7 +140,13 @@ async function nodeReference(): Promise<NodeReference> {
   // The writer is typed against core's sources, this test against its build: the same Model.
   const bytes = modelToGguf(model as unknown as Parameters<typeof modelToGguf>[0], 'q8_0');
   const gguf = await adaSnapkv(await loadModel(bytes)).generate(SHORT_PROMPT, { steps: 8 });
-  return { adaSnapkv: { tokens: full.tokens, text: full.text }, evicting, gguf: { bytes, tokens: gguf.tokens }, geometry: cacheGeometry(model.config) };
+  const wasm = await WasmBackend.create();
+  const budgeted = new Generator(model, { backend: wasm, kvBytes: { bytes: { fraction: 1 / 16 }, options: { window: 16, alpha: 0.2 } } });
+  const byBytes = await budgeted.generate(DEMO_PROMPT, { steps: 16 });
+  const byteBudget = { tokens: byBytes.tokens, format: byBytes.prefill.bytePlan?.format ?? 'none' };
+  budgeted.store.dispose();
+  wasm.dispose();
+  return { adaSnapkv: { tokens: full.tokens, text: full.text }, evicting, gguf: { bytes, tokens: gguf.tokens }, geometry: cacheGeometry(model.config), byteBudget };
 }
 
 beforeAll(async () => {
@@ -187,6 +196,13 @@ describe('the playground in Chromium', () => {
     await page.screenshot({ path: join(artifacts, 'generated.png'), fullPage: true });
     expect(await page.locator('#live-cache svg').count()).toBe(0); // no limit, no live view
     await expectLiveView(page);
+    // one KV byte budget: the page plans format and entries as core does in Node
+    await page.fill('#maxCacheTokens', '');
+    await page.fill('#kvBytes', '1/16');
+    await generateWith(page, 16, 'wasm');
+    expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.byteBudget.tokens);
+    expect(await page.textContent('#run-status')).toContain(`Byte plan: ${reference.byteBudget.format}, up to `);
+    await page.fill('#kvBytes', '');
     await page.setViewportSize({ width: 390, height: 844 }); // a phone: nothing may stick out sideways
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(artifacts, 'phone.png'), fullPage: true });
