@@ -1,4 +1,4 @@
-import { BACKEND_CHOICES, type BackendChoice, type BudgetSpec, MAX_SEED, type MethodName, getMethod, isMethodName, methodNames } from '@adakv/core';
+import { BACKEND_CHOICES, type BackendChoice, type BudgetSpec, MAX_SEED, type MethodName, getMethod, isMethodName, methodNames, parseKvBytes } from '@adakv/core';
 
 
 export interface Settings {
@@ -49,27 +49,17 @@ export function parseBudget(text: string): BudgetSpec {
   return value;
 }
 
-const BYTE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2 };
-
 /**
  * The KV bytes field: empty = off; bytes (`96KiB`, `1.5MiB`, `98304`) or a share of the prompt's full
- * f32 cache (`1/16`, `6.25%`, `0.0625`); a plain number above 1 is bytes.
+ * f32 cache (`1/16`, `6.25%`, `0.0625`), as core's `parseKvBytes` reads them.
  */
-export function parseKvBytes(text: string): number | { fraction: number } | null {
-  const trimmed = text.trim();
-  if (trimmed === '') return null;
-  const wrong = () => new Error(`KV bytes: empty for none, bytes (96KiB, 1.5MiB) or a share of the full cache (1/16, 6.25%), not "${text}".`);
-  const sized = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB)?$/i.exec(trimmed);
-  if (sized && (sized[2] !== undefined || Number(sized[1]) > 1)) {
-    const bytes = Math.floor(Number(sized[1]) * BYTE_UNITS[(sized[2] ?? 'b').toLowerCase()]!);
-    if (bytes < 1) throw wrong();
-    return bytes;
+export function parseKvBytesField(text: string): number | { fraction: number } | null {
+  if (text.trim() === '') return null;
+  try {
+    return parseKvBytes(text);
+  } catch (error) {
+    throw new Error(`KV bytes: empty for none, or ${(error as Error).message}`);
   }
-  const ratio = /^(\d+)\s*\/\s*(\d+)$/.exec(trimmed);
-  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(trimmed);
-  const fraction = ratio ? Number(ratio[1]) / Number(ratio[2]) : percent ? Number(percent[1]) / 100 : /^\d*\.\d+$|^1$/.test(trimmed) ? Number(trimmed) : NaN;
-  if (!(fraction > 0 && fraction <= 1)) throw wrong();
-  return { fraction };
 }
 
 /** Whether the compressed answer evicts while decoding: a limit is set and the method scores entries (`full` keeps all). */
@@ -103,7 +93,7 @@ export function parseSettings(raw: RawSettings): Settings {
   if (!(temperature >= 0 && temperature <= 2)) throw new Error(`Temperature: a number from 0 (greedy) to 2, not "${raw.temperature}".`);
   if (!(BACKEND_CHOICES as readonly string[]).includes(raw.backend)) throw new Error(`Backend: one of ${BACKEND_CHOICES.join(', ')}.`);
   const window = integerIn(raw.window, 'Window', 1, 128);
-  const kvBytes = parseKvBytes(raw.kvBytes ?? '');
+  const kvBytes = parseKvBytesField(raw.kvBytes ?? '');
   const maxCacheTokens = parseCacheLimit(raw.maxCacheTokens, window);
   if (kvBytes !== null && maxCacheTokens !== null) {
     throw new Error('KV bytes plans the cache once after prefill: clear “Max cache tokens per head” to use it (decode-time eviction counts tokens).');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVICT_EVERY, type RawSettings, evictsWhileDecoding, parseBudget, parseKvBytes, parseSettings, sharedPrefix } from '../src/settings.js';
+import { EVICT_EVERY, type RawSettings, evictsWhileDecoding, parseBudget, parseKvBytesField, parseSettings, sharedPrefix } from '../src/settings.js';
 
 const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', budget: '48', alpha: '0.2', window: '16', steps: '32', temperature: '0', seed: '42', backend: 'auto', maxCacheTokens: '', kvBytes: '' };
 
@@ -36,14 +36,14 @@ describe('settings', () => {
   });
 
   it('takes a KV byte budget as bytes or a share of the full cache, not with a decode-time limit', () => {
-    expect(parseKvBytes('')).toBeNull();
-    expect(parseKvBytes('1/16')).toEqual({ fraction: 1 / 16 });
-    expect(parseKvBytes('6.25%')).toEqual({ fraction: 0.0625 });
-    expect(parseKvBytes('0.125')).toEqual({ fraction: 0.125 });
-    expect(parseKvBytes('96KiB')).toBe(98304);
-    expect(parseKvBytes('1.5 MiB')).toBe(1572864);
-    expect(parseKvBytes('98304')).toBe(98304);
-    for (const bad of ['0', '0/8', '3/2', '150%', 'lots', '-1', '0KiB']) expect(() => parseKvBytes(bad), bad).toThrow(/KV bytes: empty for none/);
+    expect(parseKvBytesField(' ')).toBeNull();
+    expect(parseKvBytesField('1/16')).toEqual({ fraction: 1 / 16 });
+    expect(parseKvBytesField('6.25%')).toEqual({ fraction: 0.0625 });
+    expect(parseKvBytesField('0.125')).toEqual({ fraction: 0.125 });
+    expect(parseKvBytesField('96KiB')).toBe(98304);
+    expect(parseKvBytesField('1.5 MiB')).toBe(1572864);
+    expect(parseKvBytesField('98304')).toBe(98304);
+    for (const bad of ['0', '0/8', 'lots', '-1', '0KiB']) expect(() => parseKvBytesField(bad), bad).toThrow(/^KV bytes: empty for none, or expected bytes \(e\.g\. 786432, 768KiB/);
     expect(parseSettings({ ...raw, kvBytes: '1/8' }).kvBytes).toEqual({ fraction: 0.125 });
     expect(() => parseSettings({ ...raw, kvBytes: '1/8', maxCacheTokens: '32' })).toThrow(/clear “Max cache tokens per head”/);
   });

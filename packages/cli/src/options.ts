@@ -1,3 +1,4 @@
+import { parseByteFraction, parseKvBytes } from '@adakv/core';
 import { InvalidArgumentError } from 'commander';
 
 /** Commander value parsers that turn a bad flag value into a usage error naming the flag's rule. */
@@ -36,31 +37,24 @@ export function budget(text: string): number | { ratio: number } {
   return value;
 }
 
-/** A `--kv-bytes` item: a fraction of the full f32 cache as `1/8`, `0.125` or `12.5%`. */
+/** A share of the prompt's full f32 cache (`1/8`, `0.125`, `12.5%`): core's `parseByteFraction`, as commander wants its errors. */
 export function byteFraction(text: string): number {
-  const ratio = /^(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)$/.exec(text);
-  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
-  const value = ratio ? Number(ratio[1]) / Number(ratio[2]) : percent ? Number(percent[1]) / 100 : /^\d*\.?\d+(e-?\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(`expected a positive fraction of the full f32 cache (e.g. 1/8, 0.125 or 12.5%), got "${text}".`);
-  }
-  return value;
+  return asArgumentError(() => parseByteFraction(text));
 }
 
 /**
  * `--kv-bytes`: bytes for the sequence's K+V (`786432`, `768KiB`, `1.5MiB`) or a fraction of the
- * prompt's full f32 cache (`1/8`, `0.125`, `12.5%`): a plain number above 1 is bytes.
+ * prompt's full f32 cache (`1/8`, `0.125`, `12.5%`): core's `parseKvBytes`.
  */
 export function kvBytes(text: string): number | { fraction: number } {
-  const sized = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?$/i.exec(text.trim());
-  if (sized && (sized[2] !== undefined || Number(sized[1]) > 1)) {
-    const unit = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[(sized[2] ?? 'b').toLowerCase()]!;
-    return Math.floor(Number(sized[1]) * unit);
-  }
+  return asArgumentError(() => parseKvBytes(text));
+}
+
+function asArgumentError<T>(parse: () => T): T {
   try {
-    return { fraction: byteFraction(text.trim()) };
-  } catch {
-    throw new InvalidArgumentError(`expected bytes (e.g. 786432, 768KiB, 1.5MiB) or a fraction of the full f32 cache (e.g. 1/8, 0.125, 12.5%), got "${text}".`);
+    return parse();
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
   }
 }
 

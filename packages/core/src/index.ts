@@ -82,6 +82,8 @@ export {
   heldBytes,
   keptOutputL1,
   DEFAULT_BYTE_METHOD,
+  parseByteFraction,
+  parseKvBytes,
   planForBytes,
   quantizeHeadRows,
   readHeadKv,
