@@ -81,8 +81,8 @@ export async function runSideBySide(
       },
     });
   const generators = { compressed, full: new Generator(model, { backend }) };
-  // a byte budget swaps the compressed side's store at prefill: the generators' stores are read after it
-  const stores = () => ({ compressed: generators.compressed.store, full: generators.full.store });
+  // a byte budget swaps the compressed side's store at prefill: always read it from its generator
+  const store = (side: Side) => generators[side].store;
   try {
     const sides: Side[] = ['compressed', 'full'];
     const prefill = { compressed: await generators.compressed.prefill(prompt), full: await generators.full.prefill(prompt) };
@@ -101,7 +101,7 @@ export async function runSideBySide(
     const sample = () => {
       if (!watcher) return;
       sampled = tokens.compressed.length;
-      watcher.onSample(sampleCache(stores().compressed, sampled, generators.compressed.eviction?.evictedTokens ?? 0));
+      watcher.onSample(sampleCache(store('compressed'), sampled, generators.compressed.eviction?.evictedTokens ?? 0));
     };
     sample();
     for (let i = 0; i < settings.steps && !(done.compressed && done.full); i++) {
@@ -119,8 +119,8 @@ export async function runSideBySide(
         if (i + 1 < settings.steps) next[side] = await generators[side].stepAndSample(token, samplers[side]);
       }
       onStats({
-        compressedBytes: stores().compressed.bytes(),
-        fullBytes: stores().full.bytes(),
+        compressedBytes: store('compressed').bytes(),
+        fullBytes: store('full').bytes(),
         plan,
         agreeing: sharedPrefix(tokens.compressed, tokens.full),
         generated: tokens.compressed.length,
@@ -132,7 +132,7 @@ export async function runSideBySide(
     if (watcher && tokens.compressed.length !== sampled) sample();
     return { tokens, plan, observations, bytePlan };
   } finally {
-    stores().compressed.dispose();
-    stores().full.dispose();
+    store('compressed').dispose();
+    store('full').dispose();
   }
 }

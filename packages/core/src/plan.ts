@@ -145,7 +145,8 @@ function jointShares(setup: PlanSetup): Int32Array[] {
     for (const head of layerHeads(setup, layer)) heads.push({ scores: requireFiniteScores(scorer.name, head.head ?? 0, scorer.score(head, options)), length: n });
   }
   // the store's block size when the plan is for one (so shares are whole blocks of it), else the method's
-  const blockSize = setup.blockSize !== undefined && setup.blockSize > 1 ? setup.blockSize : typeof options.blockSize === 'number' ? options.blockSize : 1;
+  const methodBlockSize = typeof options.blockSize === 'number' ? options.blockSize : 1;
+  const blockSize = (setup.blockSize ?? 1) > 1 ? setup.blockSize! : methodBlockSize;
   const { evicted } = jointEviction(heads, { target, blockSize });
   return Array.from({ length: geometry.layers }, (_, layer) =>
     Int32Array.from({ length: geometry.kvHeads }, (_, h) => n - window - evicted[layer * geometry.kvHeads + h]!.length),

@@ -152,10 +152,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
   if (strategies.length === 0 || strategies.some((s) => !KV_BYTES_STRATEGIES.includes(s))) {
     throw new OptionError(`Strategies must be some of ${KV_BYTES_STRATEGIES.join(', ')}; got ${strategies.join(', ') || 'none'}.`);
   }
-  const { window } = resolveMethodOptions(getMethod(method), methodOptions);
-  if (resolveMethodOptions(getMethod(evictionMethod), methodOptions).window !== window) {
-    throw new OptionError(`${evictionMethod} and ${method} resolve different windows; give options.window.`);
-  }
+  const { window } = resolveMethodOptions(getMethod(method), methodOptions); // methodOptions always sets it: both strategies share it
   if (window >= prefill) throw new BudgetError(`The observation window (${window} tokens) is not shorter than the prefill (${prefill}); nothing could be evicted.`);
 
   const geometry = cacheGeometry(model.config);

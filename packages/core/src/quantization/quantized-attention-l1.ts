@@ -3,7 +3,7 @@ import { OptionError } from '../errors.js';
 import type { CacheGeometry } from '../geometry.js';
 import { groupSize } from '../geometry.js';
 import type { LayerObservation } from '../model/observation.js';
-import { observationHeadContext, observationHeadValues } from '../scorers/observation-context.js';
+import { observationHeadContext, observationHeadValues, observedLength } from '../scorers/observation-context.js';
 import { quantizeHeadRows } from './quantize-head-rows.js';
 
 /** One (layer, KV head) of a {@link HeldOutReference}. */
@@ -70,19 +70,16 @@ function attend(q: Float32Array, qAt: number, keys: Float32Array, values: Float3
 export function heldOutReference(geometry: CacheGeometry, observations: readonly LayerObservation[], window: number): HeldOutReference {
   const { headDim: d } = geometry;
   const g = groupSize(geometry);
-  let n = 0;
-  let first = 0;
-  let count = 0;
+  const n = observations.length > 0 ? observedLength(geometry, observations[0]!) : 0;
+  const end = Math.max(0, n - window);
+  const first = Math.max(0, end - window);
+  const count = end - first;
+  const all = Int32Array.from({ length: n }, (_, t) => t);
   const heads = observations.map((observation) =>
     Array.from({ length: geometry.kvHeads }, (_, head): HeadReference => {
       const context = observationHeadContext(geometry, observation, head, window);
-      n = context.positions.length;
-      const end = Math.max(0, n - window);
-      first = Math.max(0, end - window);
-      count = end - first;
       const values = observationHeadValues(geometry, observation, head);
       const queries = context.queries.slice(first * g * d, end * g * d);
-      const all = Int32Array.from({ length: n }, (_, t) => t);
       const full = new Float64Array(count * g * d);
       for (let row = 0; row < count; row++) {
         for (let m = 0; m < g; m++) attend(queries, (row * g + m) * d, context.keys, values, all, first + row, d, full.subarray((row * g + m) * d));
