@@ -20,6 +20,8 @@ export interface AllocatorExports {
   adakv_pool_check(pool: number): number;
   /** Adds a sequence of `layers` x `kvHeads` block tables; returns its handle. */
   adakv_sequence_add(pool: number, layers: number, kvHeads: number): number;
+  /** As `adakv_sequence_add`, each head storing its blocks in its own format (`formats`: layers x kvHeads ids, layer-major; 0: the pool's). */
+  adakv_sequence_add_formats(pool: number, layers: number, kvHeads: number, formats: number): number;
   /** Removes a sequence, its blocks back to the pool. */
   adakv_sequence_remove(pool: number, sequence: number): number;
   /** Writes the sequence's statistics (doubles) at `out`. */
@@ -38,6 +40,8 @@ export interface AllocatorExports {
   adakv_compact(pool: number, sequence: number, layer: number, keptCounts: number, keptIndices: number): number;
   /** Rows held by (`layer`, `head`). */
   adakv_length(pool: number, sequence: number, layer: number, head: number): number;
+  /** The format id (0 f32, 1 f16, 2 int8, 3 int4) of (`layer`, `head`)'s blocks. */
+  adakv_head_format(pool: number, sequence: number, layer: number, head: number): number;
   /** Copies the rows of (`layer`, `head`) to `out`: K for `kind` 0, V for 1. */
   adakv_read_rows(pool: number, sequence: number, layer: number, head: number, kind: number, out: number): number;
   /** Copies the original positions of the rows of (`layer`, `head`) to `out`. */

@@ -1,7 +1,7 @@
 import { ROW_KEYS, ROW_VALUES } from './abi.js';
 import { Allocator } from './allocator.js';
 import { AllocatorError, check } from './errors.js';
-import { KV_FORMATS, kvBlockBytes, kvFormatId, type KvFormat } from './kv-format.js';
+import { KV_FORMATS, kvBlockBytes, kvFormatId, kvFormatName, type KvFormat } from './kv-format.js';
 import { POOL_STAT_COUNT, type PoolStats, SEQUENCE_STAT_COUNT, type SequenceStats, poolStatsFrom, sequenceStatsFrom } from './stats.js';
 import type { WasmSource } from './wasm-source.js';
 
@@ -61,7 +61,7 @@ export class BlockPool {
   readonly headDim: number;
   /** Tokens per block. */
   readonly blockSize: number;
-  /** How the blocks store K/V. */
+  /** How the blocks store K/V, unless a sequence gives its heads other formats. */
   readonly format: KvFormat;
   /** The most blocks the pool may hold. */
   readonly maxBlocks: number;
@@ -118,11 +118,36 @@ export class BlockPool {
     return new BlockPool(allocator, handle, headDim, blockSize, maxBlocks, format);
   }
 
-  /** Adds an empty sequence of `layers` x `kvHeads` heads; returns its handle. */
-  addSequence(layers: number, kvHeads: number): number {
-    const sequence = check(this.allocator.exports.adakv_sequence_add(this.live(), layers, kvHeads), 'addSequence');
+  /**
+   * Adds an empty sequence of `layers` x `kvHeads` heads; returns its handle. Its heads store their
+   * blocks in the pool's format, or each in its own: `formats` lists one per head, layer-major
+   * (`formats[layer * kvHeads + head]`), so precision can differ per layer and KV head in one pool.
+   */
+  addSequence(layers: number, kvHeads: number, formats?: readonly KvFormat[]): number {
+    if (formats === undefined) {
+      const sequence = check(this.allocator.exports.adakv_sequence_add(this.live(), layers, kvHeads), 'addSequence');
+      this.shapes.set(sequence, { layers, kvHeads });
+      return sequence;
+    }
+    if (formats.length !== layers * kvHeads) {
+      throw new AllocatorError('INVALID_ARGUMENT', `addSequence: give one format per head (${layers} layers x ${kvHeads} KV heads = ${layers * kvHeads}), got ${formats.length}.`);
+    }
+    const bad = formats.find((format) => kvFormatId(format) < 0 || (format === 'int4' && this.headDim % 2 !== 0));
+    if (bad !== undefined) {
+      const why = kvFormatId(bad) < 0 ? `must be one of ${KV_FORMATS.join(', ')}` : `needs an even headDim (this pool's is ${this.headDim})`;
+      throw new AllocatorError('INVALID_ARGUMENT', `addSequence: format ${String(bad)} ${why}.`);
+    }
+    const { allocator } = this;
+    const [ids] = allocator.scratch.regions(formats.length * 4) as [number];
+    allocator.i32(ids, formats.length).set(formats.map(kvFormatId));
+    const sequence = check(allocator.exports.adakv_sequence_add_formats(this.live(), layers, kvHeads, ids), 'addSequence');
     this.shapes.set(sequence, { layers, kvHeads });
     return sequence;
+  }
+
+  /** The format (`sequence`, `layer`, KV `head`) stores its blocks in. */
+  headFormat(sequence: number, layer: number, head: number): KvFormat {
+    return kvFormatName(check(this.allocator.exports.adakv_head_format(this.live(), sequence, layer, head), 'headFormat'));
   }
 
   /** Returns every block of the sequence to the pool; the handle is dead afterwards. */

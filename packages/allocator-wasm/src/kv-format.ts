@@ -1,5 +1,5 @@
 /**
- * Storage formats of a `BlockPool`'s K/V blocks (src/cpp/kv_format.h), one per pool:
+ * Storage formats of a `BlockPool`'s K/V blocks (src/cpp/kv_format.h), the pool's or one per head:
  * - `f32`: as given (4 bytes per element);
  * - `f16`: IEEE binary16, rounded to nearest even (2 bytes);
  * - `int8`: symmetric 8-bit, keys with one scale per channel over each block's rows, values one scale

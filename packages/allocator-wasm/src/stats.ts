@@ -10,7 +10,7 @@ export interface PoolStats {
   usedBlocks: number;
   /** K + V bytes of one block in the pool's format, scales included. */
   blockBytes: number;
-  /** usedBlocks x blockBytes, plus residualBytes. */
+  /** Bytes of the used blocks, each in its head's format (usedBlocks x blockBytes when every head uses the pool's), plus residualBytes. */
   heldBytes: number;
   /** Rows (tokens of one head) stored across all sequences. */
   storedRows: number;
@@ -22,7 +22,7 @@ export interface PoolStats {
   sequences: number;
   /** f32 rows of the partly filled last blocks of int8/int4 heads (the residual), in bytes. */
   residualBytes: number;
-  /** The storage format of the pool's blocks. */
+  /** The storage format of the pool's blocks (of every head that does not name its own). */
   format: KvFormat;
 }
 

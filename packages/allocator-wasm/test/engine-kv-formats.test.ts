@@ -13,9 +13,9 @@ const continuation = [5, 11, 40, 22, 9, 31, 17, 3, 26, 48];
 // builds: f16 8.1e-5, int8 2.0e-3, int4 3.1e-2); the limits are 5x those.
 const LOGIT_TOLERANCE: Record<KvFormat, number> = { f32: 0, f16: 4e-4, int8: 1e-2, int4: 0.16 };
 
-function run(engine: Engine, model: WasmModel, format: KvFormat, blockSize = 8) {
+function run(engine: Engine, model: WasmModel, format: KvFormat, blockSize = 8, headFormats?: KvFormat[]) {
   const pool = engine.createPool({ headDim: config.headDim, blockSize, format });
-  const sequence = pool.addSequence(config.layers, config.kvHeads);
+  const sequence = pool.addSequence(config.layers, config.kvHeads, headFormats);
   const first = model.prefill(pool, sequence, prompt, { observations: true });
   const logits = [first.logits];
   continuation.forEach((token, i) => logits.push(model.decode(pool, sequence, token, prompt.length + i)));
@@ -91,5 +91,29 @@ describe.each([
     for (let start = 0; start < prompt.length; start += 5) logits = modelThreaded.prefill(pool, sequence, prompt.slice(start, start + 5), { start }).logits;
     expect(maxAbsDifference(logits, one.logits[0]!) / maxAbs(one.logits[0]!)).toBeLessThan(LOGIT_TOLERANCE[format]);
     pool.check();
+  });
+  it('a format per layer and KV head: each head stores what a pool of its format stores, logits stay near f32, threads change no bit', () => {
+    const headFormats: KvFormat[] = ['int4', 'f16', 'f32', 'int8']; // layer 0: int4, f16; layer 1: f32, int8
+    const weights = randomWeights(config, 700);
+    const model = single.loadModel(config, weights);
+    const exact = run(single, model, 'f32');
+    const mixed = run(single, model, 'f32', 8, headFormats);
+    mixed.pool.check();
+    expect(mixed.pool.stats().residualBytes).toBe(0);
+    // layer 0's K/V are the same products whatever the cache holds: head h's rows equal the rows a pool
+    // of its format stores, bit for bit
+    for (let h = 0; h < config.kvHeads; h++) {
+      const own = run(single, model, headFormats[h]!);
+      expect(mixed.pool.keys(mixed.sequence, 0, h)).toEqual(own.pool.keys(own.sequence, 0, h));
+      expect(mixed.pool.values(mixed.sequence, 0, h)).toEqual(own.pool.values(own.sequence, 0, h));
+      own.pool.dispose();
+    }
+    let worst = 0;
+    exact.logits.forEach((logits, step) => (worst = Math.max(worst, maxAbsDifference(mixed.logits[step]!, logits) / maxAbs(logits))));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(LOGIT_TOLERANCE.int4);
+    const three = run(threaded, threaded.loadModel(config, weights), 'f32', 8, headFormats);
+    mixed.logits.forEach((logits, step) => expect(Array.from(three.logits[step]!)).toEqual(Array.from(logits)));
+    for (const r of [exact, mixed, three]) r.pool.dispose();
   });
 });

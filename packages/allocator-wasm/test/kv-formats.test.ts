@@ -278,3 +278,87 @@ describe('K/V formats: options and real-model-like keys', () => {
     expect(errors.int4!).toBeLessThan(0.25);
   });
 });
+
+describe('a format per layer and KV head in one pool', () => {
+  const d = 32;
+  const blockSize = 8;
+  const kvHeads = 4;
+  const formats: KvFormat[] = ['int4', 'f32', 'int8', 'f16'];
+
+  it('each head stores, compacts, reads back and attends exactly as a pool of its own format does', async () => {
+    const allocator = await Allocator.load();
+    const mixed = BlockPool.inAllocator(allocator, { headDim: d, blockSize, format: 'int8' });
+    const sequence = mixed.addSequence(1, kvHeads, formats);
+    expect(formats.map((_, h) => mixed.headFormat(sequence, 0, h))).toEqual(formats);
+    const pure = new Map(formats.map((format) => {
+      const pool = BlockPool.inAllocator(allocator, { headDim: d, blockSize, format });
+      return [format, { pool, sequence: pool.addSequence(1, kvHeads) }] as const;
+    }));
+    const tokens = 45; // 5 whole blocks and a partly filled one: int8/int4 heads hold a residual
+    const keys = randomFloats(71, tokens * kvHeads * d);
+    const values = randomFloats(72, tokens * kvHeads * d);
+    fill(mixed, sequence, kvHeads, tokens, 4, keys, values);
+    for (const { pool, sequence: s } of pure.values()) fill(pool, s, kvHeads, tokens, 4, keys, values);
+    const queries = randomFloats(73, 2 * kvHeads * d); // GQA: two query heads per KV head
+    const same = () => {
+      mixed.check();
+      const out = new Float32Array(queries.length);
+      mixed.attend(sequence, 0, queries, out);
+      formats.forEach((format, h) => {
+        const { pool, sequence: s } = pure.get(format)!;
+        expect(mixed.keys(sequence, 0, h)).toEqual(pool.keys(s, 0, h));
+        expect(mixed.values(sequence, 0, h)).toEqual(pool.values(s, 0, h));
+        expect(mixed.positions(sequence, 0, h)).toEqual(pool.positions(s, 0, h));
+        const alone = new Float32Array(queries.length);
+        pool.attend(s, 0, queries, alone);
+        expect(out.subarray(2 * h * d, 2 * (h + 1) * d)).toEqual(alone.subarray(2 * h * d, 2 * (h + 1) * d));
+      });
+    };
+    same();
+    // bytes: each head's blocks in its format, the residual of the int8 and int4 heads' partly filled block
+    const blockBytes = formats.reduce((sum, format) => sum + 6 * kvBlockBytes(format, blockSize, d), 0);
+    const residual = 2 * 2 * blockSize * d * 4;
+    expect(mixed.sequenceStats(sequence)).toMatchObject({ blocks: 6 * kvHeads, heldBytes: blockBytes + residual, residualBytes: residual });
+    expect(mixed.stats().heldBytes).toBe(blockBytes + residual);
+    // a different eviction per head, then more rows after it
+    const kept = formats.map((_, h) => Int32Array.from({ length: tokens }, (_, t) => t).filter((t) => (t + h) % 3 !== 0 || t >= tokens - 4));
+    mixed.compact(sequence, 0, kept);
+    for (const { pool, sequence: s } of pure.values()) pool.compact(s, 0, kept);
+    same();
+    const more = randomFloats(74, 9 * kvHeads * d);
+    mixed.append(sequence, 0, more, more, Int32Array.from({ length: 9 }, (_, t) => tokens + t));
+    for (const { pool, sequence: s } of pure.values()) pool.append(s, 0, more, more, Int32Array.from({ length: 9 }, (_, t) => tokens + t));
+    same();
+    // removal gives every block back to its format's free list; new heads of each format reuse them
+    const total = mixed.stats().totalBlocks;
+    mixed.removeSequence(sequence);
+    expect(mixed.stats()).toMatchObject({ usedBlocks: 0, freeBlocks: total, heldBytes: 0 });
+    const again = mixed.addSequence(1, kvHeads, formats);
+    fill(mixed, again, kvHeads, tokens, 1, keys, values);
+    expect(mixed.stats().totalBlocks).toBe(total);
+    mixed.check();
+    for (const { pool } of pure.values()) pool.dispose();
+    mixed.dispose();
+  });
+
+  it('refuses a wrong count of formats, an unknown one and int4 with an odd head dim; maxBlocks bounds every format together', async () => {
+    const allocator = await Allocator.load();
+    const pool = BlockPool.inAllocator(allocator, { headDim: d, blockSize, format: 'f32', maxBlocks: 5 });
+    expect(() => pool.addSequence(2, 2, ['f32', 'int8', 'int4'])).toThrow(/one format per head \(2 layers x 2 KV heads = 4\), got 3/);
+    expect(() => pool.addSequence(1, 2, ['f32', 'q8' as KvFormat])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const odd = BlockPool.inAllocator(allocator, { headDim: 7, blockSize });
+    expect(() => odd.addSequence(1, 1, ['int4'])).toThrow(/needs an even headDim/);
+    const sequence = pool.addSequence(1, 2, ['int4', 'f16']);
+    const rows = randomFloats(75, 3 * blockSize * 2 * d);
+    pool.append(sequence, 0, rows.subarray(0, 2 * blockSize * 2 * d), rows.subarray(0, 2 * blockSize * 2 * d), Int32Array.from({ length: 2 * blockSize }, (_, t) => t));
+    expect(pool.stats().usedBlocks).toBe(4);
+    // 2 more blocks would make 6 > 5: refused, nothing written
+    expect(() => pool.append(sequence, 0, rows.subarray(2 * blockSize * 2 * d), rows.subarray(2 * blockSize * 2 * d), Int32Array.from({ length: blockSize }, (_, t) => 2 * blockSize + t))).toThrow(
+      expect.objectContaining({ code: 'POOL_EXHAUSTED' }),
+    );
+    expect(pool.length(sequence, 0, 0)).toBe(2 * blockSize);
+    pool.check();
+    pool.dispose();
+    odd.dispose();
+  });
+});

@@ -13,6 +13,9 @@ int32_t adakv_pool_destroy(int32_t pool);
 int32_t adakv_pool_stats(int32_t pool, double* out);
 int32_t adakv_pool_check(int32_t pool);
 int32_t adakv_sequence_add(int32_t pool, int32_t layers, int32_t kvHeads);
+// A sequence whose heads store their blocks in `formats` (layers x kvHeads KvFormats, layer-major):
+// precision per layer and KV head in one pool. Null: the pool's format for every head.
+int32_t adakv_sequence_add_formats(int32_t pool, int32_t layers, int32_t kvHeads, const int32_t* formats);
 int32_t adakv_sequence_remove(int32_t pool, int32_t sequence);
 int32_t adakv_sequence_stats(int32_t pool, int32_t sequence, double* out);
 int32_t adakv_append(int32_t pool, int32_t sequence, int32_t layer, int32_t tokens, const float* keys,
@@ -23,6 +26,7 @@ int32_t adakv_append_heads(int32_t pool, int32_t sequence, int32_t layer, int32_
 int32_t adakv_compact(int32_t pool, int32_t sequence, int32_t layer, const int32_t* keptCounts,
                       const int32_t* keptIndices);
 int32_t adakv_length(int32_t pool, int32_t sequence, int32_t layer, int32_t head);
+int32_t adakv_head_format(int32_t pool, int32_t sequence, int32_t layer, int32_t head);
 int32_t adakv_read_rows(int32_t pool, int32_t sequence, int32_t layer, int32_t head, int32_t kind, float* out);
 int32_t adakv_read_positions(int32_t pool, int32_t sequence, int32_t layer, int32_t head, int32_t* out);
 int32_t adakv_layer_blocks(int32_t pool, int32_t sequence, int32_t layer);

@@ -23,7 +23,7 @@ void appendF32(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t t
   const size_t rowBytes = pool->rowFloats() * sizeof(float);
   for (int32_t t = 0; t < tokens; t++) {
     const int32_t slot = head.length % pool->blockSize;
-    if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
+    if (slot == 0) head.blocks.pushReserved(pool->takeBlock(head.format));
     const int32_t block = head.blocks.back();
     const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
     std::memcpy(pool->keyRow(block, slot), keys + source, rowBytes);
@@ -39,11 +39,11 @@ void appendF16(Pool* pool, HeadList& head, int32_t h, int32_t kvHeads, int32_t t
   const int32_t d = pool->headDim;
   for (int32_t t = 0; t < tokens; t++) {
     const int32_t slot = head.length % pool->blockSize;
-    if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
+    if (slot == 0) head.blocks.pushReserved(pool->takeBlock(head.format));
     const int32_t block = head.blocks.back();
     const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
-    uint16_t* k = reinterpret_cast<uint16_t*>(pool->blockBytesAt(block) + pool->layout.keys) + static_cast<size_t>(slot) * d;
-    uint16_t* v = reinterpret_cast<uint16_t*>(pool->blockBytesAt(block) + pool->layout.values) + static_cast<size_t>(slot) * d;
+    uint16_t* k = reinterpret_cast<uint16_t*>(pool->blockBytesAt(block) + pool->layout(kFormatF16).keys) + static_cast<size_t>(slot) * d;
+    uint16_t* v = reinterpret_cast<uint16_t*>(pool->blockBytesAt(block) + pool->layout(kFormatF16).values) + static_cast<size_t>(slot) * d;
     for (int32_t c = 0; c < d; c++) {
       k[c] = storedHalf(keys[source + c]);
       v[c] = storedHalf(values[source + c]);
@@ -63,20 +63,20 @@ void appendQuantized(Pool* pool, HeadList& head, float* residual, int32_t h, int
     head.residual = residual;
     const int32_t filled = head.length % blockSize;
     for (int32_t slot = 0; slot < filled; slot++) {
-      decodeRow(pool->format, blockSize, d, pool->blockBytesAt(head.blocks.back()), 0, slot, residual + static_cast<size_t>(slot) * d);
-      decodeRow(pool->format, blockSize, d, pool->blockBytesAt(head.blocks.back()), 1, slot, residual + half + static_cast<size_t>(slot) * d);
+      decodeRow(head.format, blockSize, d, pool->blockBytesAt(head.blocks.back()), 0, slot, residual + static_cast<size_t>(slot) * d);
+      decodeRow(head.format, blockSize, d, pool->blockBytesAt(head.blocks.back()), 1, slot, residual + half + static_cast<size_t>(slot) * d);
     }
   }
   for (int32_t t = 0; t < tokens; t++) {
     const int32_t slot = head.length % blockSize;
-    if (slot == 0) head.blocks.pushReserved(pool->freeBlocks.pop());
+    if (slot == 0) head.blocks.pushReserved(pool->takeBlock(head.format));
     const int32_t block = head.blocks.back();
     const size_t source = (static_cast<size_t>(t) * kvHeads + h) * pool->rowFloats();
     std::memcpy(head.residual + static_cast<size_t>(slot) * d, keys + source, static_cast<size_t>(d) * sizeof(float));
     std::memcpy(head.residual + half + static_cast<size_t>(slot) * d, values + source, static_cast<size_t>(d) * sizeof(float));
     pool->position(block, slot) = positions.at(t, h);
     head.length++;
-    if (slot + 1 == blockSize) encodeBlock(pool->format, blockSize, d, head.residual, head.residual + half, blockSize, pool->blockBytesAt(block));
+    if (slot + 1 == blockSize) encodeBlock(head.format, blockSize, d, head.residual, head.residual + half, blockSize, pool->blockBytesAt(block));
   }
   if (head.length % blockSize == 0) dropResidual(head);
 }
@@ -90,31 +90,29 @@ Status appendRows(Pool* pool, Sequence* sequence, int32_t layer, int32_t tokens,
   if (tokens == 0) return kOk;
   if (keys == nullptr || values == nullptr || positions == nullptr) return kInvalidArgument;
   const int32_t kvHeads = sequence->kvHeads;
-  int64_t needed = 0;
+  BlockNeeds needed;
   for (int32_t h = 0; h < kvHeads; h++) {
     HeadList& head = sequence->head(layer, h);
     const int64_t length = static_cast<int64_t>(head.length) + tokens;
     if (length > INT32_MAX) return kInvalidArgument;
     const int64_t blocks = blocksFor(length, pool->blockSize);
-    needed += blocks - static_cast<int64_t>(head.blocks.size());
+    needed.blocks[head.format] += blocks - static_cast<int64_t>(head.blocks.size());
     // Growing a block table now is invisible to the caller if a later step fails.
     if (!head.blocks.reserve(static_cast<size_t>(blocks))) return kOutOfMemory;
   }
   // Residual rows for the heads that lack them, all taken before anything is written.
   ResidualBuffers residuals;
-  if (formatNeedsResidual(pool->format)) {
-    const Status status = residuals.take(pool, &sequence->head(layer, 0), kvHeads);
-    if (status != kOk) return status;
-  }
-  const Status status = ensureFree(pool, needed);
+  Status status = residuals.take(pool, &sequence->head(layer, 0), kvHeads);
+  if (status != kOk) return status;
+  status = ensureFree(pool, needed);
   if (status != kOk) return status;
 
   const Positions at{positions, positionsPerHead ? kvHeads : 1};
   for (int32_t h = 0; h < kvHeads; h++) {
     HeadList& head = sequence->head(layer, h);
-    if (pool->format == kFormatF32) {
+    if (head.format == kFormatF32) {
       appendF32(pool, head, h, kvHeads, tokens, keys, values, at);
-    } else if (pool->format == kFormatF16) {
+    } else if (head.format == kFormatF16) {
       appendF16(pool, head, h, kvHeads, tokens, keys, values, at);
     } else {
       appendQuantized(pool, head, residuals.give(h), h, kvHeads, tokens, keys, values, at);

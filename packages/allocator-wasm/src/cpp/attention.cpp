@@ -323,10 +323,10 @@ int32_t tilesPerHead(int32_t group) { return group / 4 + (group % 4) / 2 + (grou
 // block; other formats: the whole block, scales included; a residual is in cache already).
 inline void touchBlock(const Pool* pool, const HeadList& head, int32_t length, size_t b, F4* sink) {
   Pool* mutablePool = const_cast<Pool*>(pool);
-  if (pool->format != kFormatF32) {
+  if (head.format != kFormatF32) {
     if (head.residualBlock(b)) return;
     const float* base = pool->blockBase[head.blocks[b]];
-    touchLines(base, base + pool->blockBytes() / sizeof(float), sink);
+    touchLines(base, base + pool->blockBytes(head.format) / sizeof(float), sink);
     return;
   }
   int32_t rows = length - static_cast<int32_t>(b) * pool->blockSize;
@@ -335,40 +335,40 @@ inline void touchBlock(const Pool* pool, const HeadList& head, int32_t length, s
 }
 
 // Floats an int8/int4 block's scales take as f32 (key scales, then value scales); 0 for other formats.
-inline size_t scaleFloats(const Pool* pool) {
+inline size_t scaleFloats(const Pool* pool, int32_t format) {
   const size_t d = static_cast<size_t>(pool->headDim), B = static_cast<size_t>(pool->blockSize);
-  if (pool->format == kFormatInt8) return d + B;
-  if (pool->format == kFormatInt4) return d + B * static_cast<size_t>(int4Groups(pool->headDim));
+  if (format == kFormatInt8) return d + B;
+  if (format == kFormatInt4) return d + B * static_cast<size_t>(int4Groups(pool->headDim));
   return 0;
 }
 
-// Calls fn(keys, values) with the readers of block b of `head` in the pool's format (f32 for a residual).
+// Calls fn(keys, values) with the readers of block b of `head` in the head's format (f32 for a residual).
 // int8/int4 blocks store binary16 scales: they are widened once per block into `scales`
-// (scaleFloats(pool) floats), so the readers' inner loops multiply by f32 scales.
+// (scaleFloats(pool, format) floats), so the readers' inner loops multiply by f32 scales.
 template <class Fn>
 inline void withBlockReaders(const Pool* pool, const HeadList& head, size_t b, const ReaderConstants& rc, float* scales, Fn&& fn) {
   const int32_t d = pool->headDim;
-  if (pool->format == kFormatF32 || head.residualBlock(b)) {
+  if (head.format == kFormatF32 || head.residualBlock(b)) {
     const float* base = head.residualBlock(b) ? head.residual : pool->blockBase[head.blocks[b]];
     fn(F32Rows{base, d}, F32Rows{base + static_cast<size_t>(pool->blockSize) * d, d});
     return;
   }
   const unsigned char* base = pool->blockBytesAt(head.blocks[b]);
-  const BlockLayout& l = pool->layout;
-  if (pool->format == kFormatF16) {
+  const BlockLayout& l = pool->layout(head.format);
+  if (head.format == kFormatF16) {
     fn(F16Rows{reinterpret_cast<const uint16_t*>(base + l.keys), d, &rc},
        F16Rows{reinterpret_cast<const uint16_t*>(base + l.values), d, &rc});
     return;
   }
   // key scales at 0, value scales right after them (kv_format.h): one run of halves
-  const int32_t count = static_cast<int32_t>(scaleFloats(pool));
+  const int32_t count = static_cast<int32_t>(scaleFloats(pool, head.format));
   const F16Rows stored{reinterpret_cast<const uint16_t*>(base + l.keyScales), count, &rc};
   int32_t i = 0;
   for (; i + 4 <= count; i += 4) store(scales + i, stored.load4(0, i));
   for (; i < count; i++) scales[i] = stored.at(0, i);
   const float* keyScales = scales;
   const float* valueScales = scales + d;
-  if (pool->format == kFormatInt8) {
+  if (head.format == kFormatInt8) {
     fn(Int8ChannelRows{reinterpret_cast<const int8_t*>(base + l.keys), keyScales, d, &rc},
        Int8RowRows{reinterpret_cast<const int8_t*>(base + l.values), valueScales, d, &rc});
   } else {
@@ -382,7 +382,7 @@ size_t attendScratchFloats(const Pool* pool, int32_t group, int32_t heads) {
   (void)heads;  // heads are done one after another, reusing one head's state
   return static_cast<size_t>(group / 4) * laneTileFloats(pool) +
          static_cast<size_t>(tilesPerHead(group % 4)) * (4 * static_cast<size_t>(logitStride(pool)) + kTileExtra) + 8 +
-         scaleFloats(pool);
+         scaleFloats(pool, kFormatInt4);  // the most any head's blocks need
 }
 
 void attendHeads(const Pool* pool, const HeadList* const* heads, int32_t count, int32_t group, const float* queries,

@@ -55,7 +55,7 @@ int32_t compactEncoded(Pool* pool, HeadList& head, int32_t count, const int32_t*
       pool->position(block, slot) = pool->position(head.blocks[static_cast<size_t>(source / blockSize)], source % blockSize);
       moved += source != begin + slot;
     }
-    encodeBlock(pool->format, blockSize, d, keys, values, rows, pool->blockBytesAt(block));
+    encodeBlock(head.format, blockSize, d, keys, values, rows, pool->blockBytesAt(block));
     if (head.residualBlock(static_cast<size_t>(b))) dropResidual(head);
   }
   head.length = count;
@@ -72,17 +72,11 @@ int32_t compactRows(Pool* pool, Sequence* sequence, int32_t layer, const int32_t
   HeadList* heads = &sequence->head(layer, 0);
   if (!planIsValid(sequence, heads, keptCounts, keptIndices)) return kInvalidPlan;
 
-  if (pool->format != kFormatF32) {
-    float* scratch = static_cast<float*>(std::malloc(pool->residualFloats() * sizeof(float)));
+  float* scratch = nullptr;
+  for (int32_t h = 0; h < sequence->kvHeads && scratch == nullptr; h++) {
+    if (heads[h].format == kFormatF32) continue;
+    scratch = static_cast<float*>(std::malloc(pool->residualFloats() * sizeof(float)));
     if (scratch == nullptr) return kOutOfMemory;
-    int32_t moved = 0;
-    size_t offset = 0;
-    for (int32_t h = 0; h < sequence->kvHeads; h++) {
-      moved += compactEncoded(pool, heads[h], keptCounts[h], keptIndices + offset, scratch);
-      offset += static_cast<size_t>(keptCounts[h]);
-    }
-    std::free(scratch);
-    return moved;
   }
   const int32_t blockSize = pool->blockSize;
   const size_t rowBytes = pool->rowFloats() * sizeof(float);
@@ -91,6 +85,11 @@ int32_t compactRows(Pool* pool, Sequence* sequence, int32_t layer, const int32_t
   for (int32_t h = 0; h < sequence->kvHeads; h++) {
     HeadList& head = heads[h];
     const int32_t count = keptCounts[h];
+    if (head.format != kFormatF32) {
+      moved += compactEncoded(pool, head, count, keptIndices + offset, scratch);
+      offset += static_cast<size_t>(count);
+      continue;
+    }
     // Ascending sources and source >= destination: each move reads a row no earlier move overwrote.
     for (int32_t destination = 0; destination < count; destination++) {
       const int32_t source = keptIndices[offset + destination];
@@ -106,6 +105,7 @@ int32_t compactRows(Pool* pool, Sequence* sequence, int32_t layer, const int32_t
     head.length = count;
     releaseBlocksFrom(pool, head, static_cast<size_t>((count + blockSize - 1) / blockSize));
   }
+  std::free(scratch);
   return moved;
 }
 

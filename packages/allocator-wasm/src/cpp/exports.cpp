@@ -79,10 +79,16 @@ ADAKV_EXPORT int32_t adakv_pool_check(int32_t poolHandle) {
   return adakv::checkPool(pool);
 }
 
-ADAKV_EXPORT int32_t adakv_sequence_add(int32_t poolHandle, int32_t layers, int32_t kvHeads) {
+// `formats`: each head's KvFormat (layers x kvHeads, layer-major), or null for the pool's format.
+ADAKV_EXPORT int32_t adakv_sequence_add_formats(int32_t poolHandle, int32_t layers, int32_t kvHeads,
+                                                const int32_t* formats) {
   adakv::Pool* pool = findPool(poolHandle);
   if (pool == nullptr) return adakv::kInvalidHandle;
-  return adakv::addSequence(pool, layers, kvHeads);
+  return adakv::addSequence(pool, layers, kvHeads, formats);
+}
+
+ADAKV_EXPORT int32_t adakv_sequence_add(int32_t poolHandle, int32_t layers, int32_t kvHeads) {
+  return adakv_sequence_add_formats(poolHandle, layers, kvHeads, nullptr);
 }
 
 ADAKV_EXPORT int32_t adakv_sequence_remove(int32_t poolHandle, int32_t sequenceHandle) {
@@ -128,6 +134,12 @@ ADAKV_EXPORT int32_t adakv_length(int32_t poolHandle, int32_t sequenceHandle, in
   FIND_POOL_AND_SEQUENCE();
   adakv::HeadList* list = findHead(sequence, layer, head);
   return list == nullptr ? adakv::kOutOfRange : list->length;
+}
+
+ADAKV_EXPORT int32_t adakv_head_format(int32_t poolHandle, int32_t sequenceHandle, int32_t layer, int32_t head) {
+  FIND_POOL_AND_SEQUENCE();
+  adakv::HeadList* list = findHead(sequence, layer, head);
+  return list == nullptr ? adakv::kOutOfRange : list->format;
 }
 
 ADAKV_EXPORT int32_t adakv_read_rows(int32_t poolHandle, int32_t sequenceHandle, int32_t layer, int32_t head,

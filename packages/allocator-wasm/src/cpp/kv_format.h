@@ -1,4 +1,4 @@
-// Storage formats of a pool's K/V blocks, one per pool, and the byte layout of a block in each.
+// Storage formats of K/V blocks (one per head; a pool holds blocks of several), and the byte layout of a block in each.
 // A block holds `B` = blockSize rows of K and of V of one KV head, `d` = headDim floats each:
 //   f32   K [B][d] f32, V [B][d] f32                                    8Bd bytes
 //   f16   K [B][d] binary16, V [B][d] binary16                          4Bd bytes
@@ -20,6 +20,7 @@
 namespace adakv {
 
 enum KvFormat : int32_t { kFormatF32 = 0, kFormatF16 = 1, kFormatInt8 = 2, kFormatInt4 = 3 };
+constexpr int32_t kFormatCount = 4;
 
 constexpr int32_t kInt4Group = 32;  // channels per value scale in int4 blocks
 

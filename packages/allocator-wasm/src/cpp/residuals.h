@@ -11,8 +11,8 @@ namespace adakv {
 // Gives every one of `count` heads without a residual a spare one, so that appends to all of them
 // (a forward pass over every layer) cannot fail for memory once this succeeded.
 inline Status reserveResiduals(const Pool* pool, HeadList* heads, int32_t count) {
-  if (!formatNeedsResidual(pool->format)) return kOk;
   for (int32_t h = 0; h < count; h++) {
+    if (!formatNeedsResidual(heads[h].format)) continue;
     if (heads[h].residual != nullptr || heads[h].spareResidual != nullptr) continue;
     heads[h].spareResidual = static_cast<float*>(std::malloc(pool->residualFloats() * sizeof(float)));
     if (heads[h].spareResidual == nullptr) return kOutOfMemory;
@@ -29,17 +29,16 @@ class ResidualBuffers {
     for (size_t i = 0; i < buffers_.size(); i++) std::free(buffers_[i]);
   }
 
-  // One buffer for each of `count` heads that has no residual yet (nullptr for the others): the head's
-  // spare when it has one.
+  // One buffer for each of `count` int8/int4 heads that has no residual yet (nullptr for the others):
+  // the head's spare when it has one.
   Status take(const Pool* pool, HeadList* heads, int32_t count) {
     if (!buffers_.reserve(static_cast<size_t>(count))) return kOutOfMemory;
     for (int32_t h = 0; h < count; h++) {
       float* buffer = nullptr;
-      if (heads[h].residual == nullptr && heads[h].spareResidual != nullptr) {
+      if (formatNeedsResidual(heads[h].format) && heads[h].residual == nullptr) {
         buffer = heads[h].spareResidual;
         heads[h].spareResidual = nullptr;
-      } else if (heads[h].residual == nullptr) {
-        buffer = static_cast<float*>(std::malloc(pool->residualFloats() * sizeof(float)));
+        if (buffer == nullptr) buffer = static_cast<float*>(std::malloc(pool->residualFloats() * sizeof(float)));
         if (buffer == nullptr) return kOutOfMemory;
       }
       buffers_.pushReserved(buffer);

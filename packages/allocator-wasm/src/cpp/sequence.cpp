@@ -11,9 +11,14 @@ namespace {
 constexpr int32_t kMaxHeadsPerSequence = 1 << 20;
 }
 
-int32_t addSequence(Pool* pool, int32_t layers, int32_t kvHeads) {
+int32_t addSequence(Pool* pool, int32_t layers, int32_t kvHeads, const int32_t* formats) {
   if (layers <= 0 || kvHeads <= 0) return kInvalidArgument;
   if (static_cast<int64_t>(layers) * kvHeads > kMaxHeadsPerSequence) return kInvalidArgument;
+  if (formats != nullptr) {
+    for (int64_t i = 0; i < static_cast<int64_t>(layers) * kvHeads; i++) {
+      if (!pool->holdsFormat(formats[i])) return kInvalidArgument;
+    }
+  }
   const int32_t slot = claimSlot(pool->sequences, pool->generations);
   if (slot < 0) return kOutOfMemory;
   Sequence* sequence = new (std::nothrow) Sequence();
@@ -27,7 +32,10 @@ int32_t addSequence(Pool* pool, int32_t layers, int32_t kvHeads) {
   sequence->layers = layers;
   sequence->kvHeads = kvHeads;
   sequence->heads = static_cast<HeadList*>(heads);
-  for (size_t i = 0; i < count; i++) new (&sequence->heads[i]) HeadList();
+  for (size_t i = 0; i < count; i++) {
+    new (&sequence->heads[i]) HeadList();
+    sequence->heads[i].format = formats == nullptr ? pool->format : formats[i];
+  }
   pool->sequences[slot] = sequence;
   return makeHandle(slot, pool->generations[slot]);
 }
@@ -39,7 +47,7 @@ Sequence* findSequence(Pool* pool, int32_t handle) {
 
 void releaseBlocksFrom(Pool* pool, HeadList& head, size_t keepBlocks) {
   if (head.residual != nullptr && head.blocks.size() > keepBlocks) dropResidual(head);
-  while (head.blocks.size() > keepBlocks) pool->freeBlocks.pushReserved(head.blocks.pop());
+  while (head.blocks.size() > keepBlocks) pool->giveBack(head.blocks.pop());
 }
 
 void dropResidual(HeadList& head) {

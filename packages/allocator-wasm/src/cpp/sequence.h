@@ -1,4 +1,4 @@
-// Sequences: a (layers x KV heads) set of head lists in one pool; added empty, removed with every block
+// Sequences: a (layers x KV heads) set of head lists in one pool, each head in its own format; added empty, removed with every block
 // going back to the pool.
 #pragma once
 #include <cstdint>
@@ -7,8 +7,9 @@
 
 namespace adakv {
 
-// Returns a sequence handle (>= 0) or a negative status.
-int32_t addSequence(Pool* pool, int32_t layers, int32_t kvHeads);
+// Returns a sequence handle (>= 0) or a negative status. `formats` (layers x kvHeads, layer-major) gives
+// each head's KvFormat; nullptr: the pool's format for every head.
+int32_t addSequence(Pool* pool, int32_t layers, int32_t kvHeads, const int32_t* formats = nullptr);
 Status removeSequence(Pool* pool, int32_t handle);
 // The live sequence a handle names, or nullptr.
 Sequence* findSequence(Pool* pool, int32_t handle);

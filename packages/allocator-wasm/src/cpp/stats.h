@@ -12,14 +12,14 @@ enum PoolStat : int32_t {
   kStatTotalBlocks,
   kStatFreeBlocks,
   kStatUsedBlocks,
-  kStatBlockBytes,     // K + V bytes of one block, scales included
-  kStatHeldBytes,      // used blocks x block bytes + residual bytes
+  kStatBlockBytes,     // K + V bytes of one block in the pool's format, scales included
+  kStatHeldBytes,      // bytes of the used blocks (each in its format) + residual bytes
   kStatStoredRows,     // rows held across all heads
   kStatWastedRows,     // empty row slots inside used blocks
   kStatMetadataBytes,  // block tables, positions, free list and bookkeeping
   kStatSequences,
   kStatResidualBytes,  // f32 rows of partly filled int8/int4 blocks (also in held bytes)
-  kStatFormat,         // KvFormat of the pool
+  kStatFormat,         // KvFormat of the pool (its heads' unless a sequence names others)
   kPoolStatCount,
 };
 
@@ -30,7 +30,8 @@ void poolStats(const Pool* pool, double* out);
 void sequenceStats(const Pool* pool, const Sequence* sequence, double* out);
 
 // No block owned twice or both owned and free, free + used = total, every block table holds exactly
-// ceil(length / blockSize) blocks, a residual only on a partly filled last block of an int8/int4 pool. kOk, kInvariantBroken, or kOutOfMemory for the check's scratch.
+// ceil(length / blockSize) blocks all in the head's format, a residual only on a partly filled last
+// block of an int8/int4 head, every free block on its format's list. kOk, kInvariantBroken, or kOutOfMemory for the check's scratch.
 Status checkPool(const Pool* pool);
 
 }  // namespace adakv

@@ -9,7 +9,7 @@ namespace adakv {
 int32_t copyRows(Pool* pool, HeadList& head, int32_t kind, float* out) {
   if (kind != kKeys && kind != kValues) return kInvalidArgument;
   if (head.length > 0 && out == nullptr) return kInvalidArgument;
-  if (pool->format != kFormatF32) {  // decoded row by row
+  if (head.format != kFormatF32) {  // decoded row by row
     for (int32_t row = 0; row < head.length; row++) readRow(pool, head, row, kind, out + static_cast<size_t>(row) * pool->headDim);
     return head.length;
   }

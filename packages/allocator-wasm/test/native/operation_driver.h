@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../../src/cpp/adakv.h"
+#include "../../src/cpp/kv_format.h"
 #include "../../src/cpp/status.h"
 #include "byte_source.h"
 #include "reference_math.h"
@@ -82,9 +83,21 @@ class OperationDriver {
     if (in_.byte() % 16 == 0) REQUIRE(adakv_sequence_add(pool_, 0, 1) == adakv::kInvalidArgument);
     const int32_t layers = 1 + static_cast<int32_t>(in_.below(3));
     const int32_t kvHeads = 1 + static_cast<int32_t>(in_.below(3));
-    const int32_t handle = adakv_sequence_add(pool_, layers, kvHeads);
+    std::vector<int32_t> formats(static_cast<size_t>(layers) * kvHeads, format_);
+    int32_t handle;
+    if (in_.byte() % 2 == 0) {
+      handle = adakv_sequence_add(pool_, layers, kvHeads);
+    } else {  // each head in its own format, int4 only where the head dim is even
+      for (int32_t& format : formats) format = static_cast<int32_t>(in_.below(headDim_ % 2 == 0 ? 4 : 3));
+      mixed_ = mixed_ || std::any_of(formats.begin(), formats.end(), [&](int32_t f) { return f != format_; });
+      std::vector<int32_t> bad = formats;
+      bad[in_.below(static_cast<uint32_t>(bad.size()))] = headDim_ % 2 == 0 ? 4 : 3;
+      REQUIRE(adakv_sequence_add_formats(pool_, layers, kvHeads, bad.data()) == adakv::kInvalidArgument);
+      handle = adakv_sequence_add_formats(pool_, layers, kvHeads, formats.data());
+    }
     REQUIRE(handle >= 0);
-    live_.push_back({handle, layers, kvHeads, std::vector<std::vector<int32_t>>(layers * kvHeads)});
+    for (int32_t i = 0; i < layers * kvHeads; i++) REQUIRE(adakv_head_format(pool_, handle, i / kvHeads, i % kvHeads) == formats[i]);
+    live_.push_back({handle, layers, kvHeads, std::vector<std::vector<int32_t>>(layers * kvHeads), formats});
   }
 
   void removeSequence() {
@@ -131,7 +144,13 @@ class OperationDriver {
       const int64_t length = static_cast<int64_t>(sequence->head(layer, h).size());
       needed += blocks(length + tokens) - blocks(length);
     }
-    if (needed > available) {
+    // With one format the free blocks serve any head; with several, only their own format's heads: an
+    // append needing fewer blocks than the room left to grow always fits, one needing more than room
+    // and free together never does, and in between it depends on which formats are free.
+    const int64_t room = maxBlocks_ - static_cast<int64_t>(stats[0]);
+    const bool fits = mixed_ ? needed <= room : needed <= available;
+    const bool exhausted = needed > available || (mixed_ && status == adakv::kPoolExhausted && !fits);
+    if (exhausted) {
       REQUIRE(status == adakv::kPoolExhausted);
       return;
     }
@@ -196,7 +215,7 @@ class OperationDriver {
     for (int32_t q = 0; q < queryHeads; q++) {
       const int32_t head = q / group;
       std::vector<double> expected =
-          format_ == 0 ? referenceAttention(&queries[static_cast<size_t>(q) * headDim_], sequence->head(layer, head), head, headDim_)
+          sequence->format(layer, head) == 0 ? referenceAttention(&queries[static_cast<size_t>(q) * headDim_], sequence->head(layer, head), head, headDim_)
                        : storedAttention(&queries[static_cast<size_t>(q) * headDim_], sequence->handle, layer, head);
       for (int32_t c = 0; c < headDim_; c++) {
         REQUIRE(std::fabs(expected[c] - out[static_cast<size_t>(q) * headDim_ + c]) < 1e-4);
@@ -251,7 +270,7 @@ class OperationDriver {
     std::vector<int32_t> sorted(table.begin(), table.begin() + blockCount);
     std::sort(sorted.begin(), sorted.end());
     REQUIRE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
-    if (format_ == 0 && blockCount > 0 && sequence->head(layer, 0).size() > 0) {
+    if (sequence->format(layer, 0) == 0 && blockCount > 0 && sequence->head(layer, 0).size() > 0) {
       // The first block's first key row, read in place through its address.
       const float* row = reinterpret_cast<const float*>(addresses[0]);
       REQUIRE(row[0] == keyValue(sequence->head(layer, 0)[0], 0, 0));
@@ -265,6 +284,7 @@ class OperationDriver {
     REQUIRE(stats[0] <= maxBlocks_);
     REQUIRE(stats[1] + stats[2] == stats[0]);
     int64_t rows = 0, used = 0;
+    double blockBytes = 0;
     for (ShadowSequence& sequence : live_) {
       for (int32_t layer = 0; layer < sequence.layers; layer++) {
         for (int32_t h = 0; h < sequence.kvHeads; h++) {
@@ -273,6 +293,7 @@ class OperationDriver {
           REQUIRE(length == static_cast<int32_t>(expected.size()));
           rows += length;
           used += blocks(length);
+          blockBytes += static_cast<double>(blocks(length)) * adakv::blockLayout(sequence.format(layer, h), blockSize_, headDim_).bytes;
           std::vector<int32_t> positions(expected.size() + 1);
           std::vector<float> keys(expected.size() * headDim_ + 1), values(keys.size());
           REQUIRE(adakv_read_positions(pool_, sequence.handle, layer, h, positions.data()) == length);
@@ -281,14 +302,16 @@ class OperationDriver {
           for (int32_t i = 0; i < length; i++) {
             REQUIRE(positions[i] == expected[i]);
             for (int32_t c = 0; c < headDim_; c++) {
-              REQUIRE(std::fabs(keys[static_cast<size_t>(i) * headDim_ + c] - keyValue(expected[i], h, c)) <= tolerance());
-              REQUIRE(std::fabs(values[static_cast<size_t>(i) * headDim_ + c] - valueValue(expected[i], h, c)) <= tolerance());
+              const float bound = tolerance(sequence.format(layer, h));
+              REQUIRE(std::fabs(keys[static_cast<size_t>(i) * headDim_ + c] - keyValue(expected[i], h, c)) <= bound);
+              REQUIRE(std::fabs(values[static_cast<size_t>(i) * headDim_ + c] - valueValue(expected[i], h, c)) <= bound);
             }
           }
         }
       }
     }
     REQUIRE(stats[2] == used);
+    REQUIRE(stats[4] - stats[9] == blockBytes);  // held bytes: each block in its own format, then residuals
     REQUIRE(stats[5] == rows);
     REQUIRE(stats[6] == used * blockSize_ - rows);
   }
@@ -332,8 +355,8 @@ class OperationDriver {
   // magnitude; a scale is at most 5.5 / 127 (int8) or 5.5 / 7 (int4), and every re-encoding by a
   // compaction adds at most half a scale: the limits allow a few of them and still tell heads (1 apart)
   // and rows of different columns of int8 apart.
-  float tolerance() const {
-    switch (format_) {
+  static float tolerance(int32_t format) {
+    switch (format) {
       case 1: return 4e-3f;  // f16: half an ulp of values below 8, exact on re-encoding
       case 2: return 0.12f;
       case 3: return 0.95f;
@@ -347,7 +370,8 @@ class OperationDriver {
   int32_t pool_ = -1;
   int32_t headDim_ = 1;
   int32_t blockSize_ = 1;
-  int32_t format_ = 0;  // KvFormat
+  int32_t format_ = 0;  // KvFormat of the pool
+  bool mixed_ = false;  // whether a sequence ever gave a head another format
   int32_t maxBlocks_ = 1;
   int32_t nextPosition_ = 0;
   std::vector<ShadowSequence> live_;

@@ -10,8 +10,10 @@ struct ShadowSequence {
   int32_t layers;
   int32_t kvHeads;
   std::vector<std::vector<int32_t>> positions;  // layers * kvHeads lists
+  std::vector<int32_t> formats;                 // layers * kvHeads KvFormats
 
   std::vector<int32_t>& head(int32_t layer, int32_t kvHead) { return positions[layer * kvHeads + kvHead]; }
+  int32_t format(int32_t layer, int32_t kvHead) const { return formats[layer * kvHeads + kvHead]; }
 };
 
 inline float keyValue(int32_t position, int32_t head, int32_t column) {

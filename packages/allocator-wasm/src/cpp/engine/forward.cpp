@@ -188,11 +188,6 @@ class Pass {
   Workspace& w_;
 };
 
-// Whether `needed` more blocks can be had (free, or within maxBlocks), before anything changes.
-bool poolCanHold(const Pool* pool, int64_t needed) {
-  return needed <= static_cast<int64_t>(pool->freeCount()) + pool->maxBlocks - pool->totalBlocks();
-}
-
 bool shapeMatches(const Model* model, const Pool* pool, const Sequence* sequence) {
   return sequence->layers == model->config.layers && sequence->kvHeads == model->config.kvHeads &&
          pool->headDim == model->config.headDim;
@@ -255,10 +250,10 @@ Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* toke
     if (!holdsPrefix(pool, sequence->heads[i], start)) return kInvalidArgument;
   }
   const int64_t blocksAfter = (static_cast<int64_t>(start) + n + pool->blockSize - 1) / pool->blockSize;
-  int64_t needed = 0;
+  BlockNeeds needed;
   for (int32_t i = 0; i < c.layers * c.kvHeads; i++) {
     const int64_t held = static_cast<int64_t>(sequence->heads[i].blocks.size());
-    if (blocksAfter > held) needed += blocksAfter - held;
+    if (blocksAfter > held) needed.blocks[sequence->heads[i].format] += blocksAfter - held;
   }
   if (!poolCanHold(pool, needed)) return kPoolExhausted;
   for (int32_t i = 0; i < c.layers * c.kvHeads; i++) {
@@ -305,7 +300,7 @@ Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_
   if (batch <= 0 || sequences == nullptr || tokens == nullptr || positions == nullptr || logits == nullptr) {
     return kInvalidArgument;
   }
-  int64_t needed = 0;
+  BlockNeeds needed;
   for (int32_t i = 0; i < batch; i++) {
     if (!shapeMatches(model, pool, sequences[i])) return kInvalidArgument;
     for (int32_t j = 0; j < i; j++) {
@@ -316,7 +311,7 @@ Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_
     for (int32_t h = 0; h < c.layers * c.kvHeads; h++) {
       const HeadList& head = sequences[i]->heads[h];
       if (head.length == INT32_MAX) return kInvalidArgument;
-      needed += head.length % pool->blockSize == 0;
+      needed.blocks[head.format] += head.length % pool->blockSize == 0;
     }
   }
   if (!poolCanHold(pool, needed)) return kPoolExhausted;
