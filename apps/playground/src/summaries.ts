@@ -1,4 +1,4 @@
-import { type BytePlan, formatBytes } from '@adakv/core';
+import { type BytePlan, describeBytePlan } from '@adakv/core';
 import type { CacheFrame } from './cache-frames.js';
 import type { LiveStats } from './generation.js';
 import type { Isolation } from './isolation.js';
@@ -15,11 +15,7 @@ export function compressionText(stats: Pick<LiveStats, 'compressedBytes' | 'full
 
 /** What a KV byte budget chose, and what each other format would have kept. */
 export function bytePlanText(plan: BytePlan): string {
-  const others = plan.candidates
-    .filter((c) => c.format !== plan.format)
-    .map((c) => (c.feasible ? `${c.format} ${c.tokensPerHead} per head` : `${c.format} does not fit`));
-  const considered = others.length > 0 ? ` (also considered: ${others.join(', ')})` : '';
-  return `Byte plan: ${plan.format}, up to ${plan.tokensPerHead} entries per head, ${formatBytes(plan.heldBytes)} held of a ${formatBytes(plan.bytes)} budget${considered}.`;
+  return `Byte plan: ${describeBytePlan(plan)}.`;
 }
 
 /** The words beside the live cache chart: where decoding is, what the cache holds, what eviction took. */

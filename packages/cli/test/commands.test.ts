@@ -100,7 +100,7 @@ describe('adakv eval --kv-bytes', () => {
     expect(report.settings).toMatchObject({ prefill: 64, continuation: 4, method: 'kvcompress', evictionMethod: 'ada-snapkv', options: { window: 8 } });
     type Row = { strategy: string; fraction: number; fits: boolean; budgetBytes: number; kvBytes: { max: number } };
     expect(report.rows.map((r: Row) => `${r.strategy}@${r.fraction}`)).toEqual([
-      'eviction@0.5', 'int8@0.5', 'int4@0.5', 'joint@0.5', 'eviction@0.125', 'int8@0.125', 'int4@0.125', 'joint@0.125',
+      'eviction@0.5', 'int8@0.5', 'int4@0.5', 'joint@0.5', 'mixed@0.5', 'eviction@0.125', 'int8@0.125', 'int4@0.125', 'joint@0.125', 'mixed@0.125',
     ]);
     for (const row of report.rows as Row[]) if (row.fits) expect(row.kvBytes.max).toBeLessThanOrEqual(row.budgetBytes);
     expect(report.rows.filter((r: Row) => !r.fits).map((r: Row) => `${r.strategy}@${r.fraction}`)).toEqual(['eviction@0.125', 'int8@0.125', 'int4@0.125']);
@@ -109,7 +109,7 @@ describe('adakv eval --kv-bytes', () => {
     const table = captureIo();
     expect(await runCli(argv, table)).toBe(0);
     expect(table.out()).toMatch(/format × tokens\/head[\s\S]*\neviction +1\/8 +does not fit in [\s\S]*\njoint +1\/8 +\S+ KiB \(\d/);
-    expect(table.out()).toMatch(/window 8, eviction ada-snapkv, joint kvcompress, blocks of 16/);
+    expect(table.out()).toMatch(/window 8, eviction ada-snapkv, joint and mixed kvcompress, blocks of 16/);
     const named = captureIo();
     expect(await runCli([...argv.slice(0, 3), '--segments', '1', '--prefill', '64', '--continuation', '2', '--window', '8', '--methods', 'snapkv'], named)).toBe(0);
     expect(named.out()).toMatch(/window 8, snapkv, blocks of 16/); // one method named: both strategies evict with it

@@ -1,4 +1,4 @@
-import { DEMO_PROMPT, Generator, type Model, ReferenceStore, WasmBackend, cacheGeometry, compress, loadModel } from '@adakv/core';
+import { DEMO_PROMPT, Generator, type Model, ReferenceStore, WasmBackend, cacheGeometry, compress, describeBytePlan, loadModel } from '@adakv/core';
 import { loadDefaultModel } from '@adakv/core/node';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -115,7 +115,7 @@ interface NodeReference {
   readonly gguf: { bytes: Uint8Array; tokens: number[] };
   readonly geometry: { layers: number; kvHeads: number };
   /** 16 greedy tokens of DEMO_PROMPT with a KV byte budget of 1/16 of the full cache (wasm backend). */
-  readonly byteBudget: { tokens: number[]; format: string };
+  readonly byteBudget: { tokens: number[]; plan: string };
 }
 let reference: NodeReference;
 /** The cache limit per head of the live view's run (the window, 16, plus 16: evictions bring layers to 24). */
@@ -143,7 +143,7 @@ async function nodeReference(): Promise<NodeReference> {
   const wasm = await WasmBackend.create();
   const budgeted = new Generator(model, { backend: wasm, kvBytes: { bytes: { fraction: 1 / 16 }, options: { window: 16, alpha: 0.2 } } });
   const byBytes = await budgeted.generate(DEMO_PROMPT, { steps: 16 });
-  const byteBudget = { tokens: byBytes.tokens, format: byBytes.prefill.bytePlan?.format ?? 'none' };
+  const byteBudget = { tokens: byBytes.tokens, plan: byBytes.prefill.bytePlan ? describeBytePlan(byBytes.prefill.bytePlan) : 'none' };
   budgeted.store.dispose();
   wasm.dispose();
   return { adaSnapkv: { tokens: full.tokens, text: full.text }, evicting, gguf: { bytes, tokens: gguf.tokens }, geometry: cacheGeometry(model.config), byteBudget };
@@ -201,7 +201,7 @@ describe('the playground in Chromium', () => {
     await page.fill('#kvBytes', '1/16');
     await generateWith(page, 16, 'wasm');
     expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.byteBudget.tokens);
-    expect(await page.textContent('#run-status')).toContain(`Byte plan: ${reference.byteBudget.format}, up to `);
+    expect(await page.textContent('#run-status')).toContain(`Byte plan: ${reference.byteBudget.plan}.`);
     await page.fill('#kvBytes', '');
     await page.setViewportSize({ width: 390, height: 844 }); // a phone: nothing may stick out sideways
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

@@ -73,7 +73,7 @@ export function kvBytesChartSvg(report: KvBytesReport): string {
 
 /** The eviction methods of a report's header: one name, or which strategy evicted with which. */
 export function evictionLabel(settings: KvBytesReport['settings']): string {
-  return settings.evictionMethod === settings.method ? settings.method : `eviction ${settings.evictionMethod}, joint ${settings.method}`;
+  return settings.evictionMethod === settings.method ? settings.method : `eviction ${settings.evictionMethod}, joint and mixed ${settings.method}`;
 }
 
 /** Runs the byte-budget evaluation with a progress bar on standard error. */

@@ -84,7 +84,7 @@ export function evalCommand(io: CliIo): Command {
     .option('--decode', 'evaluate decode-time eviction instead: the cache held to each of --budgets entries per KV head while teacher-forcing')
     .option('--every <steps>', 'with --decode: decode steps between evictions', integer(1), 16)
     .addOption(
-      new Option('--kv-bytes <fractions>', 'evaluate byte budgets instead (fractions of the full f32 cache, e.g. 1/4,1/8,1/16): eviction, int8, int4 and both chosen together')
+      new Option('--kv-bytes <fractions>', 'evaluate byte budgets instead (fractions of the full f32 cache, e.g. 1/4,1/8,1/16): eviction, int8, int4, both chosen together, and a format per head')
         .argParser(list(byteFraction))
         .conflicts('decode'),
     )
@@ -107,11 +107,12 @@ holds the whole sequence to it), and the report gives KL, top-1 agreement, NLL c
 evicted and compressions per step, and the cache actually held. Its defaults: the methods
 ${DEFAULT_DECODE_METHODS.join(', ')}, --budgets 64, --prefill 64, --continuation 192.
 
-With --kv-bytes, each budget is a byte count (a fraction of the prompt's full f32 cache) and four
+With --kv-bytes, each budget is a byte count (a fraction of the prompt's full f32 cache) and five
 strategies spend it: eviction (ada-snapkv in f32), int8 and int4
-(every entry kept, where that fits), and joint (format and entries chosen together, evicting with
+(every entry kept, where that fits), joint (one format and the entries chosen together, evicting with
 kvcompress: per format the most tokens per head that fit, the lowest attention error of held-out
-prompt queries wins); --methods names one method for both instead. The cache is really held
+prompt queries wins) and mixed (as joint, with a format per layer and KV head); --methods names one
+method for all instead. The cache is really held
 in the chosen format (wasm backend); the report gives KV bytes held, KL, top-1 agreement, attention
 L1 and what was kept.
 

@@ -9,6 +9,7 @@ import {
   DEFAULT_BYTE_METHOD,
   DEMO_PROMPT,
   OptionError,
+  describeBytePlan,
   formatBytes,
 } from '@adakv/core';
 import { Command } from 'commander';
@@ -212,6 +213,7 @@ Examples:
                     budgetBytes: ours.bytePlan.bytes,
                     heldBytes: ours.bytePlan.heldBytes,
                     format: ours.bytePlan.format,
+                    headFormats: ours.bytePlan.headFormats,
                     tokensPerHead: ours.bytePlan.tokensPerHead,
                     candidates: ours.bytePlan.candidates,
                   }
@@ -250,18 +252,7 @@ Examples:
       if (full) rows.push(['full cache', formatBytes(full.bytes), kept(full), '-', ...speed(full)]);
       const columns = ['cache', 'KV bytes', 'entries kept after prefill', 'tokens identical to full', 'prefill tok/s', 'decode tok/s'];
       io.stdout.write(`${formatTable(columns, rows)}\n`);
-      if (ours.bytePlan) io.stdout.write(`${bytePlanLine(ours.bytePlan)}\n`);
+      if (ours.bytePlan) io.stdout.write(`byte plan: ${describeBytePlan(ours.bytePlan)}\n`);
       if (ours.evictedDuringDecode > 0) io.stdout.write(`evicted during decode: ${ours.evictedDuringDecode} entries\n`);
     });
-}
-
-/** What a byte plan chose and what each format would have kept, in one line. */
-function bytePlanLine(plan: BytePlan): string {
-  const others = plan.candidates
-    .filter((c) => c.format !== plan.format)
-    .map((c) => (c.feasible ? `${c.format} ${c.tokensPerHead}/head` : `${c.format} does not fit`));
-  return (
-    `byte plan: ${plan.format}, up to ${plan.tokensPerHead} entries per head, ${formatBytes(plan.heldBytes)} held after prefill ` +
-    `of a ${formatBytes(plan.bytes)} budget${others.length > 0 ? ` (also considered: ${others.join(', ')})` : ''}`
-  );
 }

@@ -106,6 +106,8 @@ export interface Backend {
   readonly description: string;
   /** The K/V storage formats `createStore` and `createPool` accept here, highest precision first. */
   readonly kvFormats: readonly KvFormat[];
+  /** Whether one store may hold heads of several formats (`StoreOptions.kvFormats`): precision per layer and KV head. */
+  readonly mixedKvFormats: boolean;
   /** Rows per block of the stores `createStore` makes (1 where entries are not paged): what a byte budget counts in. */
   readonly storeBlockSize: number;
   /** Bytes of one block (`storeBlockSize` rows of K and V of one KV head) of the stores `createStore` makes, in `format`. */

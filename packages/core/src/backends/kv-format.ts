@@ -11,6 +11,39 @@ export interface StoreOptions {
    * same numerics on both (the reference backend stores f32 only); see `KvFormat`.
    */
   readonly kvFormat?: KvFormat;
+  /**
+   * A format per layer and KV head, `kvFormats[layer][head]` (what a byte plan's `headFormats` gives):
+   * on the wasm backend one store holds heads of several formats (`backend.mixedKvFormats`); elsewhere
+   * every head must share one format. Overrides `kvFormat`.
+   */
+  readonly kvFormats?: readonly (readonly KvFormat[])[];
+}
+
+/**
+ * The format of every head of `geometry` (`[layer][head]`) a store is asked for: `kvFormats` checked
+ * (shape, names, what the backend stores), else `kvFormat` (default f32) for all.
+ */
+export function headFormatsOf(
+  geometry: { readonly layers: number; readonly kvHeads: number },
+  options: StoreOptions,
+  supported: readonly KvFormat[],
+  backend: string,
+): KvFormat[][] {
+  const { kvFormats } = options;
+  if (kvFormats === undefined) {
+    const format = checkKvFormat(options.kvFormat, supported, backend) ?? 'f32';
+    return Array.from({ length: geometry.layers }, () => new Array<KvFormat>(geometry.kvHeads).fill(format));
+  }
+  if (!Array.isArray(kvFormats) || kvFormats.length !== geometry.layers || kvFormats.some((layer) => !Array.isArray(layer) || layer.length !== geometry.kvHeads)) {
+    throw new OptionError(`kvFormats must list a format for each of ${geometry.layers} layers x ${geometry.kvHeads} KV heads ([layer][head]).`);
+  }
+  return kvFormats.map((layer: readonly KvFormat[]) => layer.map((format) => checkKvFormat(format, supported, backend)!));
+}
+
+/** The one format every head shares, or `undefined` when they differ. */
+export function sharedFormat(formats: readonly (readonly KvFormat[])[]): KvFormat | undefined {
+  const first = formats[0]?.[0] ?? 'f32';
+  return formats.every((layer) => layer.every((format) => format === first)) ? first : undefined;
 }
 
 /** The format asked for, checked against what a backend stores; `undefined` when none was asked. */

@@ -8,7 +8,7 @@ import { type MethodName, type MethodOptions, getMethod } from '../methods/regis
 import { cacheGeometry } from '../model/config.js';
 import { heldBytes } from '../quantization/held-bytes.js';
 import { DEFAULT_BYTE_METHOD, planForBytes } from '../quantization/plan-for-bytes.js';
-import { heldOutReference, keptOutputL1 } from '../quantization/quantized-attention-l1.js';
+import { type HeadFormats, heldOutReference, keptOutputL1 } from '../quantization/quantized-attention-l1.js';
 import { type HeadKv, readHeadKv, storeKeptRows } from '../quantization/store-kept-rows.js';
 import { modelOutputProjection } from '../scorers/output-projection.js';
 import { type Spread, spread } from './distributions.js';
@@ -18,15 +18,16 @@ import type { TextEvaluationOptions } from './text-evaluation.js';
 /**
  * How a strategy spends a byte budget: `eviction` keeps the entries its method chooses in f32;
  * `int8`/`int4` keep every entry quantized (only where that fits); `joint` lets {@link planForBytes}
- * choose the format and the entries together.
+ * choose one format and the entries together; `mixed` lets it choose a format per layer and KV head
+ * too (on a backend whose stores take one, `backend.mixedKvFormats`).
  */
-export type KvBytesStrategy = 'eviction' | 'int8' | 'int4' | 'joint';
+export type KvBytesStrategy = 'eviction' | 'int8' | 'int4' | 'joint' | 'mixed';
 
 /** The eviction-only strategy's method unless told otherwise: Ada-SnapKV in f32, the baseline a byte budget is measured against. */
 export const EVICTION_BASELINE: MethodName = 'ada-snapkv';
 
 /** The strategies {@link evaluateKvBytes} compares by default. */
-export const KV_BYTES_STRATEGIES: readonly KvBytesStrategy[] = ['eviction', 'int8', 'int4', 'joint'];
+export const KV_BYTES_STRATEGIES: readonly KvBytesStrategy[] = ['eviction', 'int8', 'int4', 'joint', 'mixed'];
 
 /** What {@link evaluateKvBytes} runs. */
 export interface KvBytesOptions extends TextEvaluationOptions {
@@ -34,7 +35,7 @@ export interface KvBytesOptions extends TextEvaluationOptions {
   readonly backend: Backend;
   /** Byte budgets as fractions of the prompt's full f32 cache (default 1/4, 1/8, 1/16, 1/32). */
   readonly fractions?: readonly number[];
-  /** Strategies to compare (default all four). */
+  /** Strategies to compare (default all five; `mixed` only where the backend's stores take a format per head). */
   readonly strategies?: readonly KvBytesStrategy[];
   /** Prompt tokens prefilled, then held to the budget (default 192). */
   readonly prefill?: number;
@@ -76,8 +77,8 @@ export interface KvBytesRow {
   readonly attentionL1: Spread;
   /** Entries per KV head kept on average. */
   readonly tokensPerHead: Spread;
-  /** Segments per format the strategy stored in (for `joint`: what it chose). */
-  readonly formats: Readonly<Partial<Record<KvFormat, number>>>;
+  /** Segments per format the strategy stored in (for `joint`: what it chose; `mixed`: a format per layer and KV head). */
+  readonly formats: Readonly<Partial<Record<KvFormat | 'mixed', number>>>;
 }
 
 /** What {@link evaluateKvBytes} measured, with the settings it ran with. */
@@ -113,11 +114,11 @@ interface Sample {
   tokensPerHead: number;
   kvBytes: number;
   kvBytesAfterDecode: number;
-  format: KvFormat;
+  format: KvFormat | 'mixed';
 }
 
 /** What a strategy keeps at one budget, or why it cannot. */
-type Choice = { format: KvFormat; plan: CompressionPlan; attentionL1: number } | { reason: string };
+type Choice = { format: KvFormat | 'mixed'; headFormats: HeadFormats; plan: CompressionPlan; attentionL1: number } | { reason: string };
 
 
 /**
@@ -132,7 +133,7 @@ type Choice = { format: KvFormat; plan: CompressionPlan; attentionL1: number } |
 export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesReport> {
   const { model, segments, backend } = options;
   const fractions = [...new Set(options.fractions ?? [1 / 4, 1 / 8, 1 / 16, 1 / 32])];
-  const strategies = [...new Set(options.strategies ?? KV_BYTES_STRATEGIES)];
+  const strategies = [...new Set(options.strategies ?? KV_BYTES_STRATEGIES.filter((s) => s !== 'mixed' || backend.mixedKvFormats))];
   const prefill = options.prefill ?? 192;
   const continuation = options.continuation ?? 64;
   const method = options.method ?? DEFAULT_BYTE_METHOD;
@@ -151,6 +152,9 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
   }
   if (strategies.length === 0 || strategies.some((s) => !KV_BYTES_STRATEGIES.includes(s))) {
     throw new OptionError(`Strategies must be some of ${KV_BYTES_STRATEGIES.join(', ')}; got ${strategies.join(', ') || 'none'}.`);
+  }
+  if (strategies.includes('mixed') && !backend.mixedKvFormats) {
+    throw new OptionError(`The mixed strategy needs stores with a format per layer and KV head; the ${backend.name} backend's hold one (use wasm).`);
   }
   const { window } = resolveMethodOptions(getMethod(method), methodOptions); // methodOptions always sets it: both strategies share it
   if (window >= prefill) throw new BudgetError(`The observation window (${window} tokens) is not shorter than the prefill (${prefill}); nothing could be evicted.`);
@@ -193,7 +197,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
         const need = heldBytes(strategy, new Array<number>(geometry.layers * geometry.kvHeads).fill(prefill), geometry.headDim, blockSize, blockBytes(strategy));
         if (need > bytes) return { reason: `keeping every entry in ${strategy} takes ${need} bytes` };
         const plan = keepEverythingPlan(geometry, prefill, { method: 'full', budget: prefill, window });
-        return { format: strategy, plan, attentionL1: keptOutputL1(heldOut, plan.layers.map((l) => l.kept), strategy, blockSize) };
+        return { format: strategy, headFormats: strategy, plan, attentionL1: keptOutputL1(heldOut, plan.layers.map((l) => l.kept), strategy, blockSize) };
       }
       try {
         const chosen = planForBytes({
@@ -205,10 +209,11 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
           blockSize,
           blockBytes,
           outputProjection,
+          mixedFormats: strategy === 'mixed',
           ...(strategy === 'eviction' ? { formats: ['f32'] as const } : {}),
         });
         const candidate = chosen.candidates.find((c) => c.format === chosen.format)!;
-        return { format: chosen.format, plan: chosen.plan, attentionL1: candidate.predictedError };
+        return { format: chosen.format, headFormats: chosen.headFormats, plan: chosen.plan, attentionL1: candidate.predictedError };
       } catch (error) {
         if (error instanceof BudgetError) return { reason: error.message };
         throw error;
@@ -224,7 +229,8 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
           progress(`segment ${s + 1}: ${strategy} @ ${fraction}: does not fit`);
           continue;
         }
-        const store = backend.createStore(geometry, { kvFormat: choice.format });
+        const { headFormats } = choice;
+        const store = backend.createStore(geometry, typeof headFormats === 'string' ? { kvFormat: headFormats } : { kvFormats: headFormats });
         let predicted: Float64Array[];
         let kvBytes: number;
         let kvBytesAfterDecode: number;
@@ -257,7 +263,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
       const key = `${strategy}\u0000${f}`;
       const list = samples.get(key) ?? [];
       const of = (field: Exclude<keyof Sample, 'format'>) => spread(list.map((x) => x[field]));
-      const formats: Partial<Record<KvFormat, number>> = {};
+      const formats: Partial<Record<KvFormat | 'mixed', number>> = {};
       for (const sample of list) formats[sample.format] = (formats[sample.format] ?? 0) + 1;
       const reason = reasons.get(key);
       return {

@@ -9,7 +9,8 @@ import type { LayerObservation } from '../model/observation.js';
 import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import { bytesPerBlock, heldBytes } from './held-bytes.js';
-import { heldOutReference, keptOutputL1 } from './quantized-attention-l1.js';
+import { chooseHeadOptions } from './choose-head-options.js';
+import { headOutputL1s, heldOutReference } from './quantized-attention-l1.js';
 
 /*
  * The rule (kept simple and deterministic on purpose):
@@ -25,8 +26,14 @@ import { heldOutReference, keptOutputL1 } from './quantized-attention-l1.js';
  * 3. Score each feasible candidate by the mean attention-output L1 of held-out queries (the `window`
  *    prompt rows before the observation window, which chose no entry: see heldOutReference), exact
  *    f64 attention over the full exact K/V against attention over the kept entries as the format
- *    stores them (quantizeHeadRows), and pick the lowest; ties go to the higher precision (f32, f16,
- *    int8, int4).
+ *    stores them (quantizeHeadRows), per (layer, KV head) and then averaged.
+ * 4. Precision per layer and KV head (`mixedFormats`, the default): each head may take its kept
+ *    entries and format from any feasible candidate, costing its whole blocks in that format and
+ *    scoring its own held-out error; chooseHeadOptions picks one per head for the least total error
+ *    within the budget. Heads whose attention is spread out thus keep many coarse entries while
+ *    concentrated heads keep fewer, finer ones.
+ * 5. The lowest mean error wins; ties go to one format for all heads, then to the higher precision
+ *    (f32, f16, int8, int4).
  */
 
 /** A byte budget as a fraction of the prompt's full f32 cache. */
@@ -62,15 +69,23 @@ export interface BytePlanInput {
   readonly blockBytes?: (format: KvFormat) => number;
   /** Formats to consider (default all four). */
   readonly formats?: readonly KvFormat[];
+  /**
+   * Whether heads may differ in format (default true): the store must then take a format per layer and
+   * KV head (`StoreOptions.kvFormats`; `backend.mixedKvFormats`).
+   */
+  readonly mixedFormats?: boolean;
   /** The model's output projections, for methods that read them (see `planCompression`). */
   readonly outputProjection?: OutputProjection;
 }
 
-/** One format considered by {@link planForBytes}. */
+/** One format considered by {@link planForBytes}, or `'mixed'`: a format per layer and KV head. */
 export interface BytePlanCandidate {
-  /** The storage format. */
-  readonly format: KvFormat;
-  /** Tokens per KV head the format affords (the budget eviction was planned at, or the prompt when everything is kept). */
+  /** The storage format, or `'mixed'` (see {@link BytePlan.headFormats}). */
+  readonly format: KvFormat | 'mixed';
+  /**
+   * Tokens per KV head the format affords (the budget eviction was planned at, or the prompt when
+   * everything is kept); for `'mixed'`, the mean kept per head.
+   */
   readonly tokensPerHead: number;
   /** Mean attention-output L1 of the held-out queries against the full exact cache; `Infinity` when infeasible. */
   readonly predictedError: number;
@@ -82,8 +97,10 @@ export interface BytePlanCandidate {
 
 /** The format and entries chosen for a byte budget, with every candidate considered. */
 export interface BytePlan {
-  /** The chosen storage format. */
-  readonly format: KvFormat;
+  /** The chosen storage format, or `'mixed'` when heads differ (then see `headFormats`). */
+  readonly format: KvFormat | 'mixed';
+  /** The format of each (layer, KV head), `[layer][head]`: what the store is made with. */
+  readonly headFormats: readonly (readonly KvFormat[])[];
   /** Tokens per KV head of the chosen candidate. */
   readonly tokensPerHead: number;
   /** The entries to keep (keeps every entry when the format holds the whole prompt). */
@@ -142,7 +159,8 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   const held = (format: KvFormat, lengths: readonly number[]) => heldBytes(format, lengths, d, blockSize, blockBytesOf(format));
   const protectedRows = Math.min(window, n);
 
-  const candidates = formats.map((format): BytePlanCandidate & { plan?: CompressionPlan } => {
+  type Planned = BytePlanCandidate & { plan?: CompressionPlan; headErrors?: number[][]; headFormats?: KvFormat[][] };
+  const candidates = formats.map((format): Planned => {
     const blockBytes = blockBytesOf(format);
     const blocksPerLayer = Math.floor(bytes / (layers * blockBytes));
     // rounded up: the plan keeps floor(kvHeads x T / blockSize) whole blocks a layer, N when kvHeads <= blockSize
@@ -172,15 +190,17 @@ export function planForBytes(input: BytePlanInput): BytePlan {
     }
     const planned = held(format, keptLengths(plan));
     if (planned > bytes) return infeasible; // never hand back a plan over the budget
-    const kept = plan.layers.map((l) => l.kept);
-    return { format, tokensPerHead, predictedError: keptOutputL1(reference, kept, format, blockSize), feasible: true, heldBytes: planned, plan };
+    const headErrors = headOutputL1s(reference, plan.layers.map((l) => l.kept), format, blockSize);
+    return { format, tokensPerHead, predictedError: meanOf(headErrors), feasible: true, heldBytes: planned, plan, headErrors };
   });
 
-  let best: (typeof candidates)[number] | undefined;
+  let best: Planned | undefined;
   for (const format of PRECISION) {
     const candidate = candidates.find((c) => c.format === format && c.feasible);
     if (candidate && (!best || candidate.predictedError < best.predictedError)) best = candidate;
   }
+  const mixed = input.mixedFormats === false ? undefined : mixedCandidate(candidates, bytes, blockSize, held);
+  if (mixed && best && mixed.predictedError < best.predictedError) best = mixed;
   if (!best?.plan) {
     const least = Math.min(
       ...formats.filter((f) => f !== 'int4' || d % 2 === 0).map((f) => heads * held(f, [protectedRows])),
@@ -190,12 +210,62 @@ export function planForBytes(input: BytePlanInput): BytePlan {
         `in any of ${formats.join(', ')} (blocks of ${blockSize}); the smallest budget that works is ${least} bytes.`,
     );
   }
+  const chosen = best;
+  const headFormats = chosen.headFormats ?? best.plan.layers.map((l) => l.kept.map(() => chosen.format as KvFormat));
   return {
     format: best.format,
+    headFormats,
     tokensPerHead: best.tokensPerHead,
     plan: best.plan,
     bytes,
     heldBytes: best.heldBytes,
-    candidates: candidates.map(({ plan: _plan, ...candidate }) => candidate),
+    candidates: [...candidates, ...(mixed ? [mixed] : [])].map(({ format, tokensPerHead, predictedError, feasible, heldBytes }) => ({ format, tokensPerHead, predictedError, feasible, heldBytes })),
   };
 }
+
+const meanOf = (perHead: readonly (readonly number[])[]) => perHead.flat().reduce((a, b) => a + b, 0) / perHead.flat().length;
+
+/**
+ * The plan with a format per (layer, KV head) (rule 4): each head takes its kept entries and format
+ * from one feasible candidate; `undefined` when fewer than two candidates are feasible or the heads
+ * all end up choosing one candidate.
+ */
+function mixedCandidate(
+  candidates: readonly (BytePlanCandidate & { plan?: CompressionPlan; headErrors?: number[][] })[],
+  bytes: number,
+  blockSize: number,
+  held: (format: KvFormat, lengths: readonly number[]) => number,
+): (BytePlanCandidate & { plan: CompressionPlan; headFormats: KvFormat[][] }) | undefined {
+  const feasible = PRECISION.flatMap((format) => candidates.filter((c) => c.format === format && c.feasible && c.plan && c.headErrors));
+  if (feasible.length < 2) return undefined;
+  const first = feasible[0]!.plan!;
+  const options = first.layers.flatMap((layer, l) =>
+    layer.kept.map((_, h) =>
+      feasible.map((c) => ({ bytes: held(c.format as KvFormat, [c.plan!.layers[l]!.kept[h]!.length]), error: c.headErrors![l]![h]! })),
+    ),
+  );
+  const choice = chooseHeadOptions(options, bytes);
+  if (!choice || choice.every((o) => o === choice[0])) return undefined;
+  const kvHeads = first.layers[0]!.kept.length;
+  const from = (l: number, h: number) => feasible[choice[l * kvHeads + h]!]!;
+  const layers = first.layers.map((layer, l) => {
+    const kept = layer.kept.map((_, h) => from(l, h).plan!.layers[l]!.kept[h]!);
+    const budgetPerHead = Int32Array.from(layer.kept, (_, h) => from(l, h).plan!.layers[l]!.budgetPerHead[h]!);
+    return { kept, budgetPerHead };
+  });
+  const achievedTotal = layers.reduce((sum, layer) => sum + layer.kept.reduce((s, k) => s + k.length, 0), 0);
+  const plan: CompressionPlan = { ...first, layers, achievedTotal, requestedTotal: achievedTotal };
+  const headErrors = layers.map((layer, l) => layer.kept.map((_, h) => from(l, h).headErrors![l]![h]!));
+  const headFormats = layers.map((layer, l) => layer.kept.map((_, h) => from(l, h).format as KvFormat));
+  return {
+    format: 'mixed',
+    tokensPerHead: achievedTotal / (layers.length * kvHeads),
+    predictedError: meanOf(headErrors),
+    feasible: true,
+    heldBytes: bytesOfChoice(options, choice),
+    plan,
+    headFormats,
+  };
+}
+
+const bytesOfChoice = (options: readonly (readonly { bytes: number }[])[], choice: readonly number[]) => choice.reduce((sum, o, i) => sum + options[i]![o]!.bytes, 0);

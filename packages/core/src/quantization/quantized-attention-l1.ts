@@ -98,25 +98,29 @@ function gather(rows: Float32Array, kept: Int32Array, d: number): Float32Array {
   return out;
 }
 
+/** A format for every (layer, KV head), or one for all. */
+export type HeadFormats = KvFormat | readonly (readonly KvFormat[])[];
+
+const formatOf = (formats: HeadFormats, layer: number, head: number): KvFormat => (typeof formats === 'string' ? formats : formats[layer]![head]!);
+
 /**
- * Mean attention-output L1 over the held-out queries between the full exact cache and a cache that
- * keeps `kept[layer][head]` (ascending prompt indices) stored in `format` as the pool holds them after
- * {@link storeKeptRows} (blocks of `blockSize` over the kept rows, the partly filled last one encoded):
- * mean per (layer, KV head) over its group's held-out queries, then over heads and layers. 0 for the
- * full f32 cache, and for any cache when there are no held-out queries.
+ * Attention-output L1 over the held-out queries between the full exact cache and a cache that keeps
+ * `kept[layer][head]` (ascending prompt indices) stored in `formats` (one for all heads, or
+ * `[layer][head]`) as the pool holds them after {@link storeKeptRows} (blocks of `blockSize` over the
+ * kept rows, the partly filled last one encoded): per (layer, KV head), the mean over its group's
+ * held-out queries. 0 for the full f32 cache, and for any cache when there are no held-out queries.
  */
-export function keptOutputL1(reference: HeldOutReference, kept: readonly (readonly Int32Array[])[], format: KvFormat, blockSize: number): number {
+export function headOutputL1s(reference: HeldOutReference, kept: readonly (readonly Int32Array[])[], formats: HeadFormats, blockSize: number): number[][] {
   const { geometry, first, count } = reference;
   const { headDim: d } = geometry;
   const g = groupSize(geometry);
   const out = new Float64Array(d);
-  let total = 0;
   const heads = headsOf.get(reference);
   if (!heads) throw new OptionError('keptOutputL1 needs a reference made by heldOutReference.');
-  heads.forEach((layer, l) =>
-    layer.forEach((head, h) => {
+  return heads.map((layer, l) =>
+    layer.map((head, h) => {
       const indices = kept[l]![h]!;
-      const stored = quantizeHeadRows(format, gather(head.keys, indices, d), gather(head.values, indices, d), d, blockSize, { lastBlock: 'encoded' });
+      const stored = quantizeHeadRows(formatOf(formats, l, h), gather(head.keys, indices, d), gather(head.values, indices, d), d, blockSize, { lastBlock: 'encoded' });
       let l1 = 0;
       for (let row = 0; row < count; row++) {
         for (let m = 0; m < g; m++) {
@@ -126,8 +130,13 @@ export function keptOutputL1(reference: HeldOutReference, kept: readonly (readon
           for (let i = 0; i < d; i++) l1 += Math.abs(head.full[at + i]! - out[i]!);
         }
       }
-      if (count > 0) total += l1 / (count * g);
+      return count > 0 ? l1 / (count * g) : 0;
     }),
   );
-  return total / (geometry.layers * geometry.kvHeads);
+}
+
+/** {@link headOutputL1s} averaged over heads and layers. */
+export function keptOutputL1(reference: HeldOutReference, kept: readonly (readonly Int32Array[])[], formats: HeadFormats, blockSize: number): number {
+  const { layers, kvHeads } = reference.geometry;
+  return headOutputL1s(reference, kept, formats, blockSize).flat().reduce((a, b) => a + b, 0) / (layers * kvHeads);
 }

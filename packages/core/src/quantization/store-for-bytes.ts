@@ -17,6 +17,11 @@ export interface KvByteBudget {
   readonly options?: Partial<MethodOptions>;
   /** Formats to choose from (default every one the backend stores). */
   readonly formats?: readonly KvFormat[];
+  /**
+   * Whether heads may differ in format (default: where the backend's stores allow it,
+   * `backend.mixedKvFormats`; false plans one format for the sequence, the same plan on every backend).
+   */
+  readonly mixedFormats?: boolean;
 }
 
 /** What {@link storeForBytes} returns. */
@@ -28,8 +33,9 @@ export interface StoreForBytes {
 }
 
 /**
- * After prefill into a full f32 `store`: plans `budget` ({@link planForBytes}), builds a store in the
- * chosen format holding only the kept entries, each block encoded once over its rows
+ * After prefill into a full f32 `store`: plans `budget` ({@link planForBytes}; a format per layer and
+ * KV head where the backend's stores take one, `backend.mixedKvFormats`), builds a store in the
+ * chosen formats holding only the kept entries, each block encoded once over its rows
  * ({@link storeKeptRows}), and disposes the full store. Returns the new store and the plan.
  */
 export async function storeForBytes(
@@ -47,6 +53,7 @@ export async function storeForBytes(
     blockSize: backend.storeBlockSize,
     blockBytes: (format) => backend.blockBytes(format, geometry.headDim),
     formats: budget.formats ?? backend.kvFormats,
+    mixedFormats: backend.mixedKvFormats && budget.mixedFormats !== false,
     ...(budget.method ? { method: budget.method } : {}),
     ...(budget.options ? { options: budget.options } : {}),
     ...(outputProjection ? { outputProjection } : {}),
@@ -54,7 +61,7 @@ export async function storeForBytes(
   const n = store.length(0, 0);
   const everything = plan.plan.layers.every((layer) => layer.kept.every((k) => k.length === n));
   if (plan.format === 'f32' && everything) return { store, plan }; // the full store is the plan
-  const kept = backend.createStore(geometry, { kvFormat: plan.format });
+  const kept = backend.createStore(geometry, { kvFormats: plan.headFormats });
   try {
     for (let layer = 0; layer < geometry.layers; layer++) {
       storeKeptRows(kept, layer, await readHeadKv(store, layer), plan.plan.layers[layer]!.kept, backend.storeBlockSize);

@@ -15,7 +15,7 @@ describe('evaluateKvBytes on stories15M', { timeout: 120_000 }, () => {
     const report = await evaluateKvBytes({ ...settings, backend, onProgress: (done, total, label) => progress.push(`${done}/${total} ${label}`) }).finally(() =>
       backend.dispose(),
     );
-    expect(progress).toHaveLength(1 + 2 * 4);
+    expect(progress).toHaveLength(1 + 2 * 5);
     expect(report.settings.fullKvBytes).toBe(6 * 6 * 64 * 48 * 8);
     expect(report.settings).toMatchObject({ method: 'kvcompress', evictionMethod: 'ada-snapkv' }); // the eviction baseline against the byte planner's own
     const row = (strategy: string, fraction: number) => report.rows.find((r) => r.strategy === strategy && r.fraction === fraction)!;
@@ -39,6 +39,8 @@ describe('evaluateKvBytes on stories15M', { timeout: 120_000 }, () => {
     // joint's candidates include eviction in f32 and every entry quantized: its predicted error is at most theirs
     const half = ['eviction', 'int8', 'int4'].map((s) => row(s, 1 / 2).attentionL1.mean);
     expect(row('joint', 1 / 2).attentionL1.mean).toBeLessThanOrEqual(Math.min(...half));
+    // a format per head chooses among joint's candidates' heads: its predicted error is at most joint's
+    for (const fraction of [1 / 2, 1 / 8]) expect(row('mixed', fraction).attentionL1.mean).toBeLessThanOrEqual(row('joint', fraction).attentionL1.mean);
     // more bytes, more fidelity
     expect(row('joint', 1 / 2).kl.mean).toBeLessThan(row('joint', 1 / 8).kl.mean);
   });
@@ -53,5 +55,6 @@ describe('evaluateKvBytes on stories15M', { timeout: 120_000 }, () => {
       backend.dispose();
     }
     await expect(evaluateKvBytes({ ...settings, backend: new ReferenceBackend() })).rejects.toThrow(/int8/);
+    await expect(evaluateKvBytes({ ...settings, backend: new ReferenceBackend(), strategies: ['eviction', 'mixed'] })).rejects.toThrow(/mixed strategy needs stores with a format per layer and KV head/);
   });
 });

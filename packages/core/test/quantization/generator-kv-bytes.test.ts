@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetError, Generator, OptionError, ReferenceBackend, WasmBackend } from '../../src/index.js';
+import { BudgetError, Generator, OptionError, type PagedStore, ReferenceBackend, WasmBackend, cacheGeometry, storeForBytes } from '../../src/index.js';
 import { heldBytes } from '../../src/quantization/index.js';
 import { stories15m } from '../model/stories15m.js';
 
@@ -32,6 +32,48 @@ describe('Generator with one byte budget (kvBytes)', async () => {
     generator.store.dispose();
   });
 
+  it('on wasm gives each layer and KV head its own format where that predicts less error, and stores each head in it', async () => {
+    const generator = new Generator(model, { backend, kvBytes: { bytes: { fraction: 1 / 8 }, options: { window: 8 } } });
+    const result = await generator.generate(prompt, { steps: 3 });
+    const plan = result.prefill!.bytePlan!;
+    const store = generator.store as PagedStore;
+    const { layers, kvHeads } = store.geometry;
+    for (let layer = 0; layer < layers; layer++) for (let head = 0; head < kvHeads; head++) expect(store.kvFormat(layer, head)).toBe(plan.headFormats[layer]![head]);
+    // here (1/8 of this prompt's cache) int4 and int8 heads side by side predict less error than either alone
+    expect(plan.format).toBe('mixed');
+    expect(new Set(plan.headFormats.flat())).toEqual(new Set(['int4', 'int8']));
+    const uniform = plan.candidates.filter((c) => c.format !== 'mixed' && c.feasible);
+    expect(plan.candidates.find((c) => c.format === 'mixed')!.predictedError).toBeLessThan(Math.min(...uniform.map((c) => c.predictedError)));
+    expect(plan.heldBytes).toBeLessThanOrEqual(plan.bytes);
+    store.dispose();
+    // one format for the sequence when asked
+    const one = new Generator(model, { backend, kvBytes: { bytes: { fraction: 1 / 8 }, options: { window: 8 }, mixedFormats: false } });
+    const single = (await one.generate(prompt, { steps: 1 })).prefill!.bytePlan!;
+    expect(single.format).not.toBe('mixed');
+    expect(single.candidates.some((c) => c.format === 'mixed')).toBe(false);
+    expect(new Set(single.headFormats.flat())).toEqual(new Set([single.format]));
+    one.store.dispose();
+  });
+
+  it('storeForBytes holds exactly the bytes a mixed plan plans, each head in its format and with its kept tokens', async () => {
+    const generator = new Generator(model, { backend });
+    const tokens = (await generator.generate(prompt, { steps: 1 })).promptTokens;
+    generator.store.dispose();
+    const full = backend.createStore(cacheGeometry(model.config));
+    const { observations } = await backend.forwardPass(model).prefill(tokens, full);
+    const { store, plan } = await storeForBytes(backend, full, observations, { bytes: { fraction: 1 / 8 }, options: { window: 8 } });
+    expect(plan.format).toBe('mixed');
+    expect(store.bytes()).toBe(plan.heldBytes); // whole blocks, each in its head's format, no residual
+    const paged = store as PagedStore;
+    plan.plan.layers.forEach((layer, l) =>
+      layer.kept.forEach((kept, h) => {
+        expect(paged.kvFormat(l, h)).toBe(plan.headFormats[l]![h]);
+        expect(Array.from(paged.positions(l, h))).toEqual(Array.from(kept));
+      }),
+    );
+    store.dispose();
+  });
+
   it('keeps everything in f32 when the budget holds the full cache in whole blocks, and then decodes as the full cache does', async () => {
     const full = await new Generator(model, { backend }).generate(prompt, { steps: 8 });
     const generator = new Generator(model, { backend, kvBytes: { bytes: { fraction: 2 } } });
@@ -47,8 +89,9 @@ describe('Generator with one byte budget (kvBytes)', async () => {
     const second = await generator.generate(`${prompt} Lily was sad.`, { steps: 2 });
     expect(generator.store).not.toBe(firstStore);
     const { layers, kvHeads, headDim } = generator.store.geometry;
-    const lengths = second.prefill!.bytePlan!.plan.layers.flatMap((l) => l.kept.map((k) => k.length));
-    expect(heldBytes(second.prefill!.bytePlan!.format, lengths, headDim, backend.storeBlockSize)).toBeLessThanOrEqual(
+    const plan = second.prefill!.bytePlan!;
+    const held = plan.plan.layers.flatMap((l, layer) => l.kept.map((k, head) => heldBytes(plan.headFormats[layer]![head]!, [k.length], headDim, backend.storeBlockSize)));
+    expect(held.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(
       Math.floor((layers * kvHeads * second.promptTokens.length * headDim * 8) / 4),
     );
     expect(first.prefill!.bytePlan!.bytes).toBeLessThan(second.prefill!.bytePlan!.bytes);

@@ -39,7 +39,11 @@ describe('planForBytes', () => {
           expect(planForBytes({ ...input, bytes: least }).heldBytes).toBeLessThanOrEqual(least); // the number it names works
           return;
         }
-        expect(heldBytes(chosen.format, lengths(chosen.plan), s.headDim, s.blockSize)).toBe(chosen.heldBytes);
+        // bytes held: each head's whole blocks in its own format
+        const perHead = chosen.plan.layers.flatMap((layer, l) => layer.kept.map((kept, h) => heldBytes(chosen.headFormats[l]![h]!, [kept.length], s.headDim, s.blockSize)));
+        expect(perHead.reduce((a, b) => a + b, 0)).toBe(chosen.heldBytes);
+        if (chosen.format !== 'mixed') expect(chosen.headFormats.flat().every((f) => f === chosen.format)).toBe(true);
+        else expect(new Set(chosen.headFormats.flat()).size).toBeGreaterThan(1);
         expect(chosen.heldBytes).toBeLessThanOrEqual(chosen.bytes);
         const w = Math.min(s.window, s.n);
         for (const layer of chosen.plan.layers) {

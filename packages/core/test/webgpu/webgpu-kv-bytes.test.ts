@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, type WasmBackend, type WebGpuBackend } from '../../src/index.js';
+import { Generator, type KvFormat, OptionError, type WasmBackend, type WebGpuBackend, cacheGeometry } from '../../src/index.js';
 import { stories15m } from '../model/stories15m.js';
 import { pairedBackends } from './paired-backends.js';
 
 // One byte budget on both paged backends: the same plan (the planner runs on the CPU from the same
-// observations, within f32 rounding of the two forward passes), each store within the budget in its
-// own block layout, and the same dequantized rows and tokens.
+// observations, within f32 rounding of the two forward passes; one format for the sequence, as the
+// webgpu store holds), each store within the budget in its own block layout, and the same dequantized
+// rows and tokens.
 
 const { webgpu, wasm } = await pairedBackends();
 
@@ -15,7 +16,7 @@ describe('kvBytes on wasm and webgpu', () => {
   it.each([1 / 4, 1 / 8])('plans the same entries and format at %s of the f32 cache and decodes the same tokens', async (fraction) => {
     const model = stories15m();
     const run = async (backend: WasmBackend | WebGpuBackend) => {
-      const generator = new Generator(model, { backend, kvBytes: { bytes: { fraction }, options: { window: 8 } } });
+      const generator = new Generator(model, { backend, kvBytes: { bytes: { fraction }, options: { window: 8 }, mixedFormats: false } });
       const result = await generator.generate(prompt, { steps: 4 });
       const plan = result.prefill!.bytePlan!;
       const { layers, kvHeads } = generator.store.geometry;
@@ -32,7 +33,7 @@ describe('kvBytes on wasm and webgpu', () => {
     for (const { plan, backend } of [{ plan: onWasm.plan, backend: wasm }, { plan: onGpu.plan, backend: webgpu }]) {
       const lengths = plan.plan.layers.flatMap((l) => l.kept.map((k) => k.length));
       const blocks = lengths.reduce((sum, k) => sum + Math.ceil(k / backend.storeBlockSize), 0);
-      expect(plan.heldBytes).toBe(blocks * backend.blockBytes(plan.format, 48));
+      expect(plan.heldBytes).toBe(blocks * backend.blockBytes(plan.headFormats[0]![0]!, 48));
       expect(plan.heldBytes).toBeLessThanOrEqual(plan.bytes);
     }
     expect(onGpu.plan.plan.layers.map((l) => l.kept.map((k) => Array.from(k)))).toEqual(onWasm.plan.plan.layers.map((l) => l.kept.map((k) => Array.from(k))));
@@ -49,5 +50,20 @@ describe('kvBytes on wasm and webgpu', () => {
       expect(worst).toBeLessThan(1e-3 + peak * 2 ** -9);
     });
     expect(onGpu.tokens).toEqual(onWasm.tokens);
+  });
+
+  it('plans one format for the sequence on webgpu (its stores hold one) and refuses a store of several', async () => {
+    const model = stories15m();
+    const geometry = cacheGeometry(model.config);
+    expect([webgpu.mixedKvFormats, wasm.mixedKvFormats]).toEqual([false, true]);
+    const formats = (pick: (layer: number, head: number) => KvFormat) => Array.from({ length: geometry.layers }, (_, l) => Array.from({ length: geometry.kvHeads }, (_, h) => pick(l, h)));
+    expect(() => webgpu.createStore(geometry, { kvFormats: formats((l) => (l === 0 ? 'int8' : 'int4')) })).toThrow(OptionError);
+    expect(() => webgpu.createStore(geometry, { kvFormats: [['int8']] })).toThrow(/a format for each of 6 layers x 6 KV heads/);
+    webgpu.createStore(geometry, { kvFormats: formats(() => 'int8') }).dispose(); // one format for all heads is fine
+    const generator = new Generator(model, { backend: webgpu, kvBytes: { bytes: { fraction: 1 / 4 }, options: { window: 8 } } });
+    const plan = (await generator.generate(prompt, { steps: 1 })).prefill!.bytePlan!;
+    expect(plan.format).not.toBe('mixed');
+    expect(plan.candidates.map((c) => c.format)).not.toContain('mixed');
+    generator.store.dispose();
   });
 });

@@ -4,7 +4,7 @@ import { Transformer } from '../../model/forward.js';
 import type { Model } from '../../model/model.js';
 import type { KvStore } from '../../store.js';
 import { ReferenceStore } from './reference-store.js';
-import { type KvFormat, type StoreOptions, checkKvFormat } from '../kv-format.js';
+import { type KvFormat, type StoreOptions, checkKvFormat, headFormatsOf } from '../kv-format.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 
@@ -17,6 +17,7 @@ export class ReferenceBackend implements Backend {
   readonly name = 'reference' as const;
   readonly description = 'TypeScript reference (plain arrays; the twin every fast path is checked against)';
   readonly kvFormats = ['f32'] as const;
+  readonly mixedKvFormats = false;
   /** Entries are not paged: a head holds exactly its rows. */
   readonly storeBlockSize = 1;
 
@@ -27,7 +28,7 @@ export class ReferenceBackend implements Backend {
   }
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
-    checkKvFormat(options.kvFormat, this.kvFormats, 'reference');
+    headFormatsOf(geometry, options, this.kvFormats, 'reference');
     return new ReferenceStore(geometry);
   }
 

@@ -9,7 +9,7 @@ import { PagedStore } from './paged-store.js';
 import type { Backend, ForwardPass, KvPool } from '../backend.js';
 import { compressOnCpu, evictLayerOnCpu, planOnCpu, scoreLayerOnCpu } from '../cpu-planning.js';
 import { WasmForwardPass } from './forward-pass.js';
-import { KV_FORMATS, type KvFormat, type StoreOptions, checkKvFormat } from '../kv-format.js';
+import { KV_FORMATS, type KvFormat, type StoreOptions, checkKvFormat, headFormatsOf } from '../kv-format.js';
 
 /** Where the engine's module comes from, its threads and the stores' block size. */
 export interface WasmBackendOptions {
@@ -82,6 +82,8 @@ export class WasmBackend implements Backend {
   /** The engine build that runs and why (e.g. "allocator.threads.wasm (WASM SIMD128...), 2 threads..."). */
   readonly description: string;
   readonly kvFormats = KV_FORMATS;
+  /** One store holds heads of several formats (one pool, a format per head). */
+  readonly mixedKvFormats = true;
   private readonly shared = new Map<string, PagedPool>();
   private readonly pools = new Set<PagedPool>();
 
@@ -121,15 +123,15 @@ export class WasmBackend implements Backend {
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
-    const format = checkKvFormat(options.kvFormat, this.kvFormats, 'wasm') ?? 'f32';
-    // one growing pool per head size and format: a pool holds blocks of one size
-    const key = `${geometry.headDim}/${format}`;
+    const formats = headFormatsOf(geometry, options, this.kvFormats, 'wasm');
+    // one growing pool per head size: its heads keep blocks of any format (each its own)
+    const key = `${geometry.headDim}`;
     let pool = this.shared.get(key);
     if (!pool) {
-      pool = this.track(PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: this.storeBlockSize, format }));
+      pool = this.track(PagedPool.inAllocator(this.allocator, { headDim: geometry.headDim, blockSize: this.storeBlockSize }));
       this.shared.set(key, pool);
     }
-    return pool.createStore(geometry);
+    return pool.createStore(geometry, formats);
   }
 
   owns(store: KvStore): boolean {

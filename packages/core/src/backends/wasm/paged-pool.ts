@@ -85,13 +85,16 @@ export class PagedPool {
     return this.blocks.maxBlocks;
   }
 
-  /** A new, empty sequence store whose blocks come from this pool. */
-  createStore(geometry: CacheGeometry): PagedStore {
+  /**
+   * A new, empty sequence store whose blocks come from this pool, its heads in the pool's format or
+   * each in its own (`formats[layer][head]`).
+   */
+  createStore(geometry: CacheGeometry, formats?: readonly (readonly KvFormat[])[]): PagedStore {
     validateGeometry(geometry);
     if (geometry.headDim !== this.headDim) {
       throw new OptionError(`PagedPool.createStore: the pool holds rows of headDim ${this.headDim}, the geometry asks for ${geometry.headDim}.`);
     }
-    const sequence = translated(() => this.blocks.addSequence(geometry.layers, geometry.kvHeads));
+    const sequence = translated(() => this.blocks.addSequence(geometry.layers, geometry.kvHeads, formats?.flat()));
     return new PagedStore(geometry, this.blocks, sequence);
   }
 

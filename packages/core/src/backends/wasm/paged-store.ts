@@ -1,4 +1,4 @@
-import type { BlockPool, FlatLayerView, SequenceStats } from '@adakv/allocator-wasm';
+import type { BlockPool, FlatLayerView, KvFormat, SequenceStats } from '@adakv/allocator-wasm';
 import { InvalidHandleError } from '../../errors.js';
 import type { CacheGeometry } from '../../geometry.js';
 import type { KvStore } from '../../store.js';
@@ -40,6 +40,12 @@ export class PagedStore extends RecordsQueriesOnCpu implements KvStore {
   positions(layer: number, head: number): Int32Array {
     checkHead(this.geometry, layer, head);
     return translated(() => this.blocks.positions(this.live(), layer, head));
+  }
+
+  /** The format (`layer`, `head`) stores its K/V in (the pool's, or its own: `StoreOptions.kvFormats`). */
+  kvFormat(layer: number, head: number): KvFormat {
+    checkHead(this.geometry, layer, head);
+    return translated(() => this.blocks.headFormat(this.live(), layer, head));
   }
 
   async keys(layer: number, head: number): Promise<Float32Array> {

@@ -16,7 +16,7 @@ import { snapkvScorer } from '../../scorers/snapkv.js';
 import { GpuForwardPass } from './forward-pass.js';
 import { planCompressionOnGpu } from './plan.js';
 import { WebGpuStore, toCoreError, translated } from './webgpu-store.js';
-import { KV_FORMATS, type KvFormat, type StoreOptions, checkKvFormat } from '../kv-format.js';
+import { KV_FORMATS, type KvFormat, type StoreOptions, checkKvFormat, headFormatsOf, sharedFormat } from '../kv-format.js';
 
 /** The device and the K/V storage of a {@link WebGpuBackend}. */
 export interface WebGpuBackendOptions {
@@ -94,6 +94,8 @@ export class WebGpuBackend implements Backend {
   readonly description: string;
   /** K/V formats the WebGPU stores keep: all of the wasm backend's, with its numerics. */
   readonly kvFormats: readonly KvFormat[] = KV_FORMATS;
+  /** A store holds one format (its pool's). */
+  readonly mixedKvFormats = false;
   /** One growing pool per cache geometry for the stores `createStore` makes (so they can share a batch). */
   private readonly shared = new Map<string, GpuKvPool>();
   private readonly pools = new Set<GpuKvPool>();
@@ -130,7 +132,7 @@ export class WebGpuBackend implements Backend {
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
-    const kvFormat = checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu');
+    const kvFormat = options.kvFormats === undefined ? checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu') : oneFormat(geometry, options);
     return translated(() => {
       const shared = `${key(geometry)}/${kvFormat ?? 'default'}`;
       let pool = this.shared.get(shared);
@@ -230,4 +232,13 @@ export class WebGpuBackend implements Backend {
     this.pools.add(pool);
     return pool;
   }
+}
+
+/** The one format a webgpu store of `options.kvFormats` holds: its heads must all share it. */
+function oneFormat(geometry: CacheGeometry, options: StoreOptions): KvFormat {
+  const format = sharedFormat(headFormatsOf(geometry, options, KV_FORMATS, 'webgpu'));
+  if (format === undefined) {
+    throw new OptionError('A webgpu store holds one K/V format for all heads; a format per layer and KV head (kvFormats) needs the wasm backend (backend.mixedKvFormats).');
+  }
+  return format;
 }
