@@ -37,8 +37,8 @@ export interface FlatLayerView {
   /** Block ids, head after head. */
   blockTable: Int32Array;
   /**
-   * Byte offset in the allocator's memory of each listed block; in an f32 pool its K rows, its V rows
-   * blockSize rows later (other formats: the layout in the README).
+   * Byte offset in the allocator's memory of each listed block; in an f32 head its K rows, its V rows
+   * blockSize rows later (other formats, `headFormat()`: the layout in the README).
    */
   blockAddresses: Uint32Array;
 }

@@ -204,6 +204,7 @@ describe('adakv run', () => {
     const table = captureIo();
     expect(await runCli(['run', '--steps', '4', '--kv-bytes', '96KiB', '--kv-format', 'int8', '--no-compare'], table)).toBe(0);
     expect(table.out()).toMatch(/byte plan: int8, up to \d+ entries per head, [\d.]+ KiB held of a 96\.0 KiB budget/);
+    expect(table.out()).toMatch(/\nafter decoding: [\d.]+ KiB \(each new token's entries, and in int8\/int4 heads the newest rows in f32 until their block fills\)\n/);
     const named = captureIo();
     expect(await runCli(['run', '--steps', '2', '--json', '--kv-bytes', '1/8', '--method', 'ada-snapkv', '--no-compare'], named)).toBe(0);
     expect(JSON.parse(named.out()).method).toBe('ada-snapkv');

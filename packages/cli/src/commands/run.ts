@@ -253,6 +253,12 @@ Examples:
       const columns = ['cache', 'KV bytes', 'entries kept after prefill', 'tokens identical to full', 'prefill tok/s', 'decode tok/s'];
       io.stdout.write(`${formatTable(columns, rows)}\n`);
       if (ours.bytePlan) io.stdout.write(`byte plan: ${describeBytePlan(ours.bytePlan)}\n`);
+      if (ours.bytePlan && ours.bytes > ours.bytePlan.heldBytes) {
+        // the budget is the prompt's cache: say what decoding added on top of it
+        io.stdout.write(
+          `after decoding: ${formatBytes(ours.bytes)} (each new token's entries, and in int8/int4 heads the newest rows in f32 until their block fills)\n`,
+        );
+      }
       if (ours.evictedDuringDecode > 0) io.stdout.write(`evicted during decode: ${ours.evictedDuringDecode} entries\n`);
     });
 }

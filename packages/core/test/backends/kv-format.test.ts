@@ -1,6 +1,6 @@
 import { requestGpu } from '@adakv/gpu';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Generator, KV_FORMATS, OptionError, ReferenceBackend, Scheduler, WasmBackend, WebGpuBackend, cacheGeometry } from '../../src/index.js';
+import { Generator, KV_FORMATS, OptionError, type PagedStore, ReferenceBackend, Scheduler, WasmBackend, WebGpuBackend, cacheGeometry } from '../../src/index.js';
 import { stories15m } from '../model/stories15m.js';
 
 // Stores that keep K/V in fewer bytes: each format on the wasm backend holds fewer bytes than the one
@@ -70,5 +70,23 @@ describe('K/V storage formats on the wasm backend', () => {
     const store = backend.createStore(geometry);
     expect(() => new Generator(model, { backend, store, kvFormat: 'f16' })).toThrow(OptionError);
     store.dispose();
+  });
+
+  it('takes a format per layer and KV head on wasm (one store, heads of several formats), checked before anything is made', async () => {
+    const formats = Array.from({ length: geometry.layers }, (_, l) => Array.from({ length: geometry.kvHeads }, (_, h) => KV_FORMATS[(l + h) % 4]!));
+    const mixed = backend.createStore(geometry, { kvFormats: formats }) as PagedStore;
+    const generator = new Generator(model, { backend, store: mixed });
+    const result = await generator.generate(prompt, { steps: 8, stopAtEndOfText: false });
+    expect(result.tokens).toHaveLength(8);
+    for (let l = 0; l < geometry.layers; l++) for (let h = 0; h < geometry.kvHeads; h++) expect(mixed.kvFormat(l, h)).toBe(formats[l]![h]);
+    mixed.dispose();
+    // kvFormats overrides kvFormat; wrong shapes and names are refused with the shape asked for
+    const all = backend.createStore(geometry, { kvFormat: 'f16', kvFormats: formats.map((layer) => layer.map(() => 'int8' as const)) }) as PagedStore;
+    expect(all.kvFormat(0, 0)).toBe('int8');
+    all.dispose();
+    expect(() => backend.createStore(geometry, { kvFormats: formats.slice(1) })).toThrow(/a format for each of 6 layers x 6 KV heads/);
+    expect(() => backend.createStore(geometry, { kvFormats: formats.map((layer) => layer.slice(1)) })).toThrow(OptionError);
+    expect(() => backend.createStore(geometry, { kvFormats: formats.map((layer) => layer.map(() => 'int3' as never)) })).toThrow(/kvFormat must be one of/);
+    expect(() => new ReferenceBackend().createStore(geometry, { kvFormats: formats })).toThrow(/reference backend stores K\/V as f32/);
   });
 });
