@@ -25,6 +25,8 @@ constexpr int32_t kFormatCount = 4;
 constexpr int32_t kInt4Group = 32;  // channels per value scale in int4 blocks
 
 inline bool isKvFormat(int32_t format) { return format >= kFormatF32 && format <= kFormatInt4; }
+// Whether rows of `d` elements can be stored in `format` (int4 packs two values per byte: d must be even).
+inline bool formatFits(int32_t format, int32_t d) { return isKvFormat(format) && (format != kFormatInt4 || d % 2 == 0); }
 // int8 and int4 quantize keys per channel over a whole block: its rows wait in f32 until it fills.
 inline bool formatNeedsResidual(int32_t format) { return format == kFormatInt8 || format == kFormatInt4; }
 inline int32_t int4Groups(int32_t d) { return (d + kInt4Group - 1) / kInt4Group; }

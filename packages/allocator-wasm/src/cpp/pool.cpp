@@ -13,6 +13,7 @@ constexpr int32_t kMaxHeadDim = 4096;
 Status createPool(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int32_t maxBlocks, int32_t format,
                   Pool** out) {
   if (headDim <= 0 || headDim > kMaxHeadDim) return kInvalidArgument;
+  if (!formatFits(format, headDim)) return kInvalidArgument;
   if (blockSize <= 0 || blockSize > kMaxBlockSize) return kInvalidArgument;
   if (initialBlocks < 0 || maxBlocks < initialBlocks || maxBlocks <= 0) return kInvalidArgument;
   // Every row index of the pool (block * blockSize + slot) must fit an int32.
@@ -22,10 +23,6 @@ Status createPool(int32_t headDim, int32_t blockSize, int32_t initialBlocks, int
   pool->headDim = headDim;
   pool->blockSize = blockSize;
   pool->maxBlocks = maxBlocks;
-  if (!pool->holdsFormat(format)) {
-    delete pool;
-    return kInvalidArgument;
-  }
   pool->format = format;
   for (int32_t f = 0; f < kFormatCount; f++) pool->layouts[f] = blockLayout(f, blockSize, headDim);
   if (initialBlocks > 0) {

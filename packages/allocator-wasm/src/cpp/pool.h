@@ -66,7 +66,7 @@ struct Pool {
   size_t blockBytes() const { return layouts[format].bytes; }
   size_t residualFloats() const { return blockFloats(); }
   // Whether heads may store blocks in `f` here (int4 needs an even headDim).
-  bool holdsFormat(int32_t f) const { return isKvFormat(f) && (f != kFormatInt4 || headDim % 2 == 0); }
+  bool holdsFormat(int32_t f) const { return formatFits(f, headDim); }
   // Takes a free block of format f (only after ensureFree secured it).
   int32_t takeBlock(int32_t f) { return freeBlocks[f].pop(); }
   void giveBack(int32_t block) { freeBlocks[blockFormats[block]].pushReserved(block); }

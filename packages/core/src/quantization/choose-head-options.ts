@@ -7,7 +7,7 @@ export interface HeadOption {
 }
 
 /** Sum of the chosen options' bytes. */
-function bytesOf(heads: readonly (readonly HeadOption[])[], choice: readonly number[]): number {
+export function bytesOf(heads: readonly (readonly HeadOption[])[], choice: readonly number[]): number {
   return choice.reduce((sum, o, h) => sum + heads[h]![o]!.bytes, 0);
 }
 

@@ -9,8 +9,8 @@ import type { LayerObservation } from '../model/observation.js';
 import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import { bytesPerBlock, heldBytes } from './held-bytes.js';
-import { chooseHeadOptions } from './choose-head-options.js';
-import { headOutputL1s, heldOutReference } from './quantized-attention-l1.js';
+import { bytesOf, chooseHeadOptions } from './choose-head-options.js';
+import { headOutputL1s, heldOutReference, meanOverHeads } from './quantized-attention-l1.js';
 
 /*
  * The rule (kept simple and deterministic on purpose):
@@ -30,8 +30,8 @@ import { headOutputL1s, heldOutReference } from './quantized-attention-l1.js';
  * 4. Precision per layer and KV head (`mixedFormats`, the default): each head may take its kept
  *    entries and format from any feasible candidate, costing its whole blocks in that format and
  *    scoring its own held-out error; chooseHeadOptions picks one per head for the least total error
- *    within the budget. Heads whose attention is spread out thus keep many coarse entries while
- *    concentrated heads keep fewer, finer ones.
+ *    within the budget: heads where entries matter more than rounding keep many coarse entries, heads
+ *    where rounding costs more keep fewer, finer ones.
  * 5. The lowest mean error wins; ties go to one format for all heads, then to the higher precision
  *    (f32, f16, int8, int4).
  */
@@ -191,7 +191,7 @@ export function planForBytes(input: BytePlanInput): BytePlan {
     const planned = held(format, keptLengths(plan));
     if (planned > bytes) return infeasible; // never hand back a plan over the budget
     const headErrors = headOutputL1s(reference, plan.layers.map((l) => l.kept), format, blockSize);
-    return { format, tokensPerHead, predictedError: meanOf(headErrors), feasible: true, heldBytes: planned, plan, headErrors };
+    return { format, tokensPerHead, predictedError: meanOverHeads(headErrors), feasible: true, heldBytes: planned, plan, headErrors };
   });
 
   let best: Planned | undefined;
@@ -210,8 +210,8 @@ export function planForBytes(input: BytePlanInput): BytePlan {
         `in any of ${formats.join(', ')} (blocks of ${blockSize}); the smallest budget that works is ${least} bytes.`,
     );
   }
-  const chosen = best;
-  const headFormats = chosen.headFormats ?? best.plan.layers.map((l) => l.kept.map(() => chosen.format as KvFormat));
+  const { format } = best;
+  const headFormats = best.headFormats ?? best.plan.layers.map((l) => l.kept.map(() => format as KvFormat));
   return {
     format: best.format,
     headFormats,
@@ -222,8 +222,6 @@ export function planForBytes(input: BytePlanInput): BytePlan {
     candidates: [...candidates, ...(mixed ? [mixed] : [])].map(({ format, tokensPerHead, predictedError, feasible, heldBytes }) => ({ format, tokensPerHead, predictedError, feasible, heldBytes })),
   };
 }
-
-const meanOf = (perHead: readonly (readonly number[])[]) => perHead.flat().reduce((a, b) => a + b, 0) / perHead.flat().length;
 
 /**
  * The plan with a format per (layer, KV head) (rule 4): each head takes its kept entries and format
@@ -260,12 +258,10 @@ function mixedCandidate(
   return {
     format: 'mixed',
     tokensPerHead: achievedTotal / (layers.length * kvHeads),
-    predictedError: meanOf(headErrors),
+    predictedError: meanOverHeads(headErrors),
     feasible: true,
-    heldBytes: bytesOfChoice(options, choice),
+    heldBytes: bytesOf(options, choice),
     plan,
     headFormats,
   };
 }
-
-const bytesOfChoice = (options: readonly (readonly { bytes: number }[])[], choice: readonly number[]) => choice.reduce((sum, o, i) => sum + options[i]![o]!.bytes, 0);

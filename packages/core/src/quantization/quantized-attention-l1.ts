@@ -135,8 +135,13 @@ export function headOutputL1s(reference: HeldOutReference, kept: readonly (reado
   );
 }
 
+/** The mean of per-head errors `[layer][head]` (as {@link headOutputL1s} gives them). */
+export function meanOverHeads(perHead: readonly (readonly number[])[]): number {
+  const all = perHead.flat();
+  return all.reduce((a, b) => a + b, 0) / all.length;
+}
+
 /** {@link headOutputL1s} averaged over heads and layers. */
 export function keptOutputL1(reference: HeldOutReference, kept: readonly (readonly Int32Array[])[], formats: HeadFormats, blockSize: number): number {
-  const { layers, kvHeads } = reference.geometry;
-  return headOutputL1s(reference, kept, formats, blockSize).flat().reduce((a, b) => a + b, 0) / (layers * kvHeads);
+  return meanOverHeads(headOutputL1s(reference, kept, formats, blockSize));
 }
