@@ -110,6 +110,12 @@ export interface GpuKvPoolOptions extends PagedCacheShape {
    * `maxLayerBytes` (at most the device's largest storage buffer), then DEVICE_OUT_OF_MEMORY.
    */
   readonly maxBlocks?: number;
+  /**
+   * The command stream the pool's sequences encode into; by default a new one. Pools that share one
+   * can serve one decode step together (a sequence whose heads differ in format keeps them in a pool
+   * per format: {@link GpuMixedCache}).
+   */
+  readonly dispatcher?: Dispatcher;
 }
 
 /** Blocks of a pool, counted over all its layers (a block: `blockSize` rows of K and V of one KV head). */
@@ -225,8 +231,10 @@ export class GpuKvPool {
     } else if (!(this.maxLayerBytes >= this.initialBlocks * halfBlock)) {
       throw new GpuError('INVALID_ARGUMENT', `maxLayerBytes must hold the first ${this.initialBlocks} blocks (${this.initialBlocks * halfBlock} bytes), got ${options.maxLayerBytes}.`);
     }
-    this.shape = { ...options, kvFormat: this.kvFormat, blockSize: this.blockSize };
-    this.dispatcher = new Dispatcher(gpu);
+    const { dispatcher, ...shape } = options;
+    if (dispatcher !== undefined && dispatcher.gpu !== gpu) throw new GpuError('INVALID_ARGUMENT', 'A pool must encode on a dispatcher of its own device.');
+    this.shape = { ...shape, kvFormat: this.kvFormat, blockSize: this.blockSize };
+    this.dispatcher = dispatcher ?? new Dispatcher(gpu);
     this.layers = Array.from({ length: layers }, () => {
       const layer: PoolLayer = { keys: null as unknown as GPUBuffer, values: null as unknown as GPUBuffer, capacity: 0, free: [], residualKeys: null, residualValues: null, residualCapacity: 0, residualFree: [] };
       this.grow(layer, this.maxBlocks ?? this.initialBlocks);

@@ -2,7 +2,11 @@ import { type GpuContext, largestStorageBuffer } from './device.js';
 import type { Dispatcher, StagedRead } from './dispatcher.js';
 import { GpuError, mib } from './errors.js';
 import { MAX_CAUSAL_TOKENS, encodeArgmax, encodeCausalAttention, encodeMatmul, encodeMatvec, readArgmaxRows } from './model-ops.js';
+import { GpuMixedCache } from './mixed-cache.js';
 import { GpuPagedCache } from './paged-cache.js';
+
+/** A sequence's K/V a decode step appends to and attends over: one format, or a format per head (decoded alone). */
+export type DecodeCache = GpuPagedCache | GpuMixedCache;
 
 /** The dimensions of a LLaMA-family model, as the GPU decoder needs them. */
 export interface LlamaShape {
@@ -235,7 +239,7 @@ export class GpuLlamaDecoder {
   private outOfMemory: string | null = null;
 
   /** Forwards `token` at `position` through every layer, appending its K/V to `cache`; returns the logits. */
-  async decode(token: number, position: number, cache: GpuPagedCache): Promise<Float32Array> {
+  async decode(token: number, position: number, cache: DecodeCache): Promise<Float32Array> {
     return (await this.decodeBatch([token], [position], [cache]))[0]!;
   }
 
@@ -243,14 +247,14 @@ export class GpuLlamaDecoder {
    * {@link decode} for greedy decoding: the argmax is taken on the GPU (ties to the lower index), so
    * 4 bytes come back, not the logits; -1 when the logits hold NaN or an infinity.
    */
-  async decodeGreedy(token: number, position: number, cache: GpuPagedCache): Promise<number> {
+  async decodeGreedy(token: number, position: number, cache: DecodeCache): Promise<number> {
     return (await this.decodeBatchGreedy([token], [position], [cache]))[0]!;
   }
 
   /**
    * One decode step for a batch of sequences in one submission: `tokens[i]` at `positions[i]` is
    * appended to and attends over `caches[i]` (distinct sequences of one {@link GpuKvPool}, else
-   * INVALID_ARGUMENT). The projections and the classifier are matrix products over the batch's rows
+   * INVALID_ARGUMENT; a {@link GpuMixedCache}, whose heads differ in format, decodes in a batch of one). The projections and the classifier are matrix products over the batch's rows
    * (each weight read serves up to 8 rows), RoPE takes each row's position, one scatter appends every
    * row and one flash-decoding dispatch attends every sequence. Returns the logits of each sequence.
    *
@@ -260,8 +264,8 @@ export class GpuLlamaDecoder {
    * 1e-4. The blocks every layer needs are reserved first: POOL_EXHAUSTED (a fixed pool) or
    * DEVICE_OUT_OF_MEMORY (a growing one) is thrown before any cache changes.
    */
-  async decodeBatch(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): Promise<Float32Array[]> {
-    const d = this.checkBatch(tokens, positions, caches).dispatcher;
+  async decodeBatch(tokens: readonly number[], positions: readonly number[], caches: readonly DecodeCache[]): Promise<Float32Array[]> {
+    const d = this.checkBatch(tokens, positions, caches);
     const logits = this.encodeBatch(tokens, positions, caches);
     const vocabSize = this.shape.vocabSize;
     const bytes = await d.read(logits, tokens.length * vocabSize * 4);
@@ -272,8 +276,8 @@ export class GpuLlamaDecoder {
    * {@link decodeBatch} for greedy decoding: each sequence's argmax is taken on the GPU (ties to the
    * lower index), so 4 bytes per sequence come back; -1 for a sequence whose logits hold NaN or an infinity.
    */
-  async decodeBatchGreedy(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): Promise<number[]> {
-    const d = this.checkBatch(tokens, positions, caches).dispatcher;
+  async decodeBatchGreedy(tokens: readonly number[], positions: readonly number[], caches: readonly DecodeCache[]): Promise<number[]> {
+    const d = this.checkBatch(tokens, positions, caches);
     const logits = this.encodeBatch(tokens, positions, caches);
     const best = d.temp(tokens.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     encodeArgmax(d, logits, best, this.shape.vocabSize, tokens.length);
@@ -311,6 +315,9 @@ export class GpuLlamaDecoder {
     const { layers, kvHeads, queryHeads, headDim, vocabSize, dim } = this.shape;
     const { start = 0, observe = true, record = options.start !== undefined } = options;
     const n = tokens.length;
+    if ((cache as unknown) instanceof GpuMixedCache) {
+      throw new GpuError('INVALID_ARGUMENT', 'prefill: a cache whose heads differ in format holds compressed entries and cannot continue a prefill; prefill into a one-format cache.');
+    }
     if (n === 0) throw new GpuError('INVALID_ARGUMENT', 'prefill: there are no tokens; give at least one.');
     if (!Number.isInteger(start) || start < 0) throw new GpuError('INVALID_ARGUMENT', `prefill: start must be an integer >= 0, got ${start}.`);
     if (!this.prefillFits(n)) throw new GpuError('INVALID_ARGUMENT', `prefill: ${n} tokens exceed this device's limits (see prefillFits); prefill on the CPU, or in smaller chunks.`);
@@ -356,8 +363,8 @@ export class GpuLlamaDecoder {
     return { logits: new Float32Array(bytes[bytes.length - 1]!), observations };
   }
 
-  /** Validates a decode batch, and reserves every layer's blocks for it (nothing changes on a refusal). Returns the caches' pool. */
-  private checkBatch(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): GpuPagedCache['pool'] {
+  /** Validates a decode batch, and reserves every layer's blocks for it (nothing changes on a refusal). Returns the dispatcher it encodes on. */
+  private checkBatch(tokens: readonly number[], positions: readonly number[], caches: readonly DecodeCache[]): Dispatcher {
     const b = tokens.length;
     if (b === 0 || positions.length !== b || caches.length !== b) {
       throw new GpuError('INVALID_ARGUMENT', `decode: ${b} tokens, ${positions.length} positions and ${caches.length} caches must match (at least one).`);
@@ -368,16 +375,23 @@ export class GpuLlamaDecoder {
       throw new GpuError('INVALID_ARGUMENT', `decode: the logits of ${b} sequences exceed one storage binding; split the batch.`);
     }
     this.checkInput(tokens, positions, caches);
-    const pool = caches[0]!.pool;
-    if (caches.some((cache) => cache.pool !== pool)) {
+    const mixed = caches.find((cache) => cache instanceof GpuMixedCache);
+    if (mixed) {
+      if (b > 1) throw new GpuError('INVALID_ARGUMENT', 'decode: a cache whose heads differ in format decodes alone (a batch of one).');
+      mixed.reserveAppend(layers, 1);
+      return mixed.dispatcher;
+    }
+    const paged = caches as readonly GpuPagedCache[];
+    const pool = paged[0]!.pool;
+    if (paged.some((cache) => cache.pool !== pool)) {
       throw new GpuError('INVALID_ARGUMENT', 'decode: every sequence of a batch must belong to the same GpuKvPool (create them with GpuPagedCache.inPool(pool)).');
     }
     const ones = new Array<number>(b).fill(1);
-    GpuPagedCache.reserveAppend(layers, caches, ones);
-    return pool;
+    GpuPagedCache.reserveAppend(layers, paged, ones);
+    return pool.dispatcher;
   }
 
-  private checkInput(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): void {
+  private checkInput(tokens: readonly number[], positions: readonly number[], caches: readonly DecodeCache[]): void {
     const { layers, queryHeads, kvHeads, headDim, vocabSize, contextLength } = this.shape;
     if (this.outOfMemory) throw new GpuError('DEVICE_OUT_OF_MEMORY', `The model's weights did not fit on the GPU: ${this.outOfMemory}`);
     for (const token of tokens) {
@@ -389,16 +403,17 @@ export class GpuLlamaDecoder {
       }
     }
     for (const cache of caches) {
-      const s = cache.pool.shape;
+      const s = cache instanceof GpuMixedCache ? cache.shape : cache.pool.shape;
       if (s.queryHeads !== queryHeads || s.kvHeads !== kvHeads || s.headDim !== headDim || s.layers < layers) {
         throw new GpuError('INVALID_ARGUMENT', `The cache (${s.layers} layers, ${s.queryHeads} query heads over ${s.kvHeads} KV heads of ${s.headDim}) does not fit the model (${layers}, ${queryHeads} over ${kvHeads} of ${headDim}).`);
       }
-      cache.pool.check();
+      if (cache instanceof GpuMixedCache) cache.check();
+      else cache.pool.check();
     }
   }
 
   /** Encodes one decode step of the batch (already checked); returns the buffer its logits `[batch][vocab]` will be in. */
-  private encodeBatch(tokens: readonly number[], positions: readonly number[], caches: readonly GpuPagedCache[]): GPUBuffer {
+  private encodeBatch(tokens: readonly number[], positions: readonly number[], caches: readonly DecodeCache[]): GPUBuffer {
     const { headDim } = this.shape;
     const d = caches[0]!.dispatcher;
     const b = tokens.length;
@@ -407,8 +422,14 @@ export class GpuLlamaDecoder {
       project: (w, input, out, inDim, outDim) => encodeMatvec(d, w, input, out, { inDim, outDim, rows: b }),
       rope: (vectors, heads) => d.run(this.neox ? 'ropeRowsNeox' : 'ropeRows', { heads, headDim, position: 0, tokens: b }, [vectors, this.ropeCos, this.ropeSin, rowPositions], { threads: (b * heads * headDim) / 2 }),
       appendAndAttend: (layer, a) => {
-        GpuPagedCache.encodeAppendRows(layer, caches, a.k, a.v, positions);
-        GpuPagedCache.encodeAttendBatch(layer, caches, a.q, a.attention);
+        const [first] = caches;
+        if (first instanceof GpuMixedCache) {
+          first.encodeAppend(layer, a.k, a.v, Int32Array.from(positions));
+          first.encodeAttend(layer, a.q, a.attention);
+          return;
+        }
+        GpuPagedCache.encodeAppendRows(layer, caches as readonly GpuPagedCache[], a.k, a.v, positions);
+        GpuPagedCache.encodeAttendBatch(layer, caches as readonly GpuPagedCache[], a.q, a.attention);
       },
     };
     const a = this.encodeLayers(d, tokens, step);

@@ -13,8 +13,8 @@ export interface StoreOptions {
   readonly kvFormat?: KvFormat;
   /**
    * A format per layer and KV head, `kvFormats[layer][head]` (what a byte plan's `headFormats` gives):
-   * on the wasm backend one store holds heads of several formats (`backend.mixedKvFormats`); elsewhere
-   * every head must share one format. Overrides `kvFormat`.
+   * on the wasm and webgpu backends one store holds heads of several formats (`backend.mixedKvFormats`);
+   * on reference every head must share one format. Overrides `kvFormat`.
    */
   readonly kvFormats?: readonly (readonly KvFormat[])[];
 }

@@ -154,7 +154,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
     throw new OptionError(`Strategies must be some of ${KV_BYTES_STRATEGIES.join(', ')}; got ${strategies.join(', ') || 'none'}.`);
   }
   if (strategies.includes('mixed') && !backend.mixedKvFormats) {
-    throw new OptionError(`The mixed strategy needs stores with a format per layer and KV head; the ${backend.name} backend's hold one (use wasm).`);
+    throw new OptionError(`The mixed strategy needs stores with a format per layer and KV head; the ${backend.name} backend's hold one (use wasm or webgpu).`);
   }
   const { window } = resolveMethodOptions(getMethod(method), methodOptions); // methodOptions always sets it: both strategies share it
   if (window >= prefill) throw new BudgetError(`The observation window (${window} tokens) is not shorter than the prefill (${prefill}); nothing could be evicted.`);

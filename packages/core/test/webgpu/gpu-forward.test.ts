@@ -1,4 +1,4 @@
-import { largestStorageBuffer, requestGpu } from '@adakv/gpu';
+import { type GpuPagedCache, largestStorageBuffer, requestGpu } from '@adakv/gpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type AfterPrefill,
@@ -141,12 +141,13 @@ describe('a random GQA model with odd sizes on the GPU', () => {
     }
     expect(generator.eviction!.evictions).toBeGreaterThan(0);
     // the store's pool (K and V per layer) and one query ring per layer, nothing more
-    expect(store.cache.pool.liveBuffers).toBe(2 * geometry.layers);
-    expect(store.cache.liveBuffers).toBe(geometry.layers);
+    const cache = store.cache as GpuPagedCache;
+    expect(cache.pool.liveBuffers).toBe(2 * geometry.layers);
+    expect(cache.liveBuffers).toBe(geometry.layers);
     store.dispose();
-    expect(store.cache.liveBuffers).toBe(0);
+    expect(cache.liveBuffers).toBe(0);
     own.dispose();
-    expect(store.cache.pool.liveBuffers).toBe(0);
+    expect(cache.pool.liveBuffers).toBe(0);
   });
 
   it('turns a lost device into a typed DEVICE_LOST error, at decode and at prefill', async () => {

@@ -1,4 +1,4 @@
-import { type GpuContext, GpuLlamaDecoder } from '@adakv/gpu';
+import { type GpuContext, GpuLlamaDecoder, GpuMixedCache } from '@adakv/gpu';
 import { InvalidNumberError, OptionError } from '../../errors.js';
 import { type PrefillOptions, type PrefillOutput, Transformer, parameterCount } from '../../model/forward.js';
 import { prefillInChunks } from '../../model/prefill-chunks.js';
@@ -37,7 +37,8 @@ function largestChunk(decoder: GpuLlamaDecoder, tokens: number): number {
  * The forward pass on the GPU. Prefill runs the prompt as one submission (tiled matrix products,
  * causal attention over the paged cache) and reads back each layer's q, k, v as the observations
  * compression plans from; a prompt too large for the device's buffer limits goes in chunks that fit
- * (the CPU prefills only when not even one token fits, e.g. heads wider than 256). Every
+ * (the CPU prefills only when not even one token fits, e.g. heads wider than 256, or into a store
+ * whose heads differ in format). Every
  * decode step (norms, projections, RoPE, append, paged attention, SwiGLU, classifier) is one
  * submission too, for one sequence or a batch; only the logits (or, greedy, the token ids) come back.
  */
@@ -59,11 +60,13 @@ export class GpuForwardPass implements ForwardPass {
     checkPrefillInput(this.model.config, tokens, gpu, start);
     try {
       const decoder = decoderFor(this.model, this.gpu);
+      const { cache } = gpu;
       const chunk = largestChunk(decoder, tokens.length);
-      if (chunk === 0) return await (this.cpu ??= new Transformer(this.model)).prefill(tokens, gpu, options);
+      // a store whose heads differ in format (made for compressed entries) is prefilled through its own append and attention
+      if (chunk === 0 || cache instanceof GpuMixedCache) return await (this.cpu ??= new Transformer(this.model)).prefill(tokens, gpu, options);
       // the chunk's query rows go to the store's rings where decode-time eviction scores from them
       return await prefillInChunks(tokens, chunk, start, options.observations ?? true, (part, at, observe) =>
-        decoder.prefill(part, gpu.cache, { start: at, observe, record: true }));
+        decoder.prefill(part, cache, { start: at, observe, record: true }));
     } catch (error) {
       throw toCoreError(error);
     }

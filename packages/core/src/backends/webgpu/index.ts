@@ -1,4 +1,4 @@
-import { type GpuContext, type GpuKvFormat, GpuKvPool, GpuPagedCache, gpuKvBlockBytes, requestGpu } from '@adakv/gpu';
+import { Dispatcher, type GpuContext, type GpuKvFormat, GpuKvPool, GpuMixedCache, GpuPagedCache, gpuKvBlockBytes, requestGpu } from '@adakv/gpu';
 import type { CompressionPlan } from '../../compression-plan.js';
 import { OptionError } from '../../errors.js';
 import { type CacheGeometry, validateGeometry } from '../../geometry.js';
@@ -94,10 +94,12 @@ export class WebGpuBackend implements Backend {
   readonly description: string;
   /** K/V formats the WebGPU stores keep: all of the wasm backend's, with its numerics. */
   readonly kvFormats: readonly KvFormat[] = KV_FORMATS;
-  /** A store holds one format (its pool's). */
-  readonly mixedKvFormats = false;
+  /** A store may hold a format per layer and KV head (`StoreOptions.kvFormats`): a pool per format. */
+  readonly mixedKvFormats = true;
   /** One growing pool per cache geometry for the stores `createStore` makes (so they can share a batch). */
   private readonly shared = new Map<string, GpuKvPool>();
+  /** The command stream of the one-layer pools that stores with a format per head take their heads from. */
+  private mixedDispatcher: Dispatcher | undefined;
   private readonly pools = new Set<GpuKvPool>();
 
   /** @param gpu The device everything runs on. */
@@ -132,7 +134,9 @@ export class WebGpuBackend implements Backend {
 
   createStore(geometry: CacheGeometry, options: StoreOptions = {}): KvStore {
     validateGeometry(geometry);
-    const kvFormat = options.kvFormats === undefined ? checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu') : oneFormat(geometry, options);
+    const formats = options.kvFormats === undefined ? undefined : headFormatsOf(geometry, options, this.kvFormats, 'webgpu');
+    const kvFormat = formats === undefined ? checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu') : sharedFormat(formats);
+    if (formats !== undefined && kvFormat === undefined) return translated(() => new WebGpuStore(geometry, this.mixedCache(geometry, formats)));
     return translated(() => {
       const shared = `${key(geometry)}/${kvFormat ?? 'default'}`;
       let pool = this.shared.get(shared);
@@ -141,6 +145,23 @@ export class WebGpuBackend implements Backend {
         this.shared.set(shared, pool);
       }
       return new WebGpuStore(geometry, GpuPagedCache.inPool(pool));
+    });
+  }
+
+  /** A cache whose heads differ in format: each layer's heads of a format in a one-layer pool, shared across stores. */
+  private mixedCache(geometry: CacheGeometry, kvFormats: readonly (readonly KvFormat[])[]): GpuMixedCache {
+    const dispatcher = (this.mixedDispatcher ??= new Dispatcher(this.gpu));
+    const { headDim } = geometry;
+    const { blockSize, maxLayerBytes } = this.options;
+    return new GpuMixedCache(this.gpu, { ...geometry, kvFormats, blockSize, maxLayerBytes }, (kvHeads, queryHeads, kvFormat) => {
+      const shared = `1/${queryHeads}/${kvHeads}/${headDim}/${kvFormat}/mixed`;
+      let pool = this.shared.get(shared);
+      if (!pool || pool.isDestroyed) {
+        pool = new GpuKvPool(this.gpu, { layers: 1, queryHeads, kvHeads, headDim, blockSize, maxLayerBytes, kvFormat, dispatcher });
+        this.pools.add(pool);
+        this.shared.set(shared, pool);
+      }
+      return pool;
     });
   }
 
@@ -184,10 +205,12 @@ export class WebGpuBackend implements Backend {
     const method = typeof eviction.method === 'string' ? getMethod(eviction.method) : eviction.method;
     const scorer = method.scorer === snapkvScorer ? 'snapkv' : method.scorer === h2oScorer ? 'h2o' : null;
     const allocation = method.allocation;
-    if (!(store instanceof WebGpuStore) || scorer === null || allocation === 'joint') return evictLayerOnCpu(store, layer, eviction);
+    // a store whose heads differ in format keeps them in several pools: its eviction is planned on the CPU
+    if (!(store instanceof WebGpuStore) || !(store.cache instanceof GpuPagedCache) || scorer === null || allocation === 'joint') return evictLayerOnCpu(store, layer, eviction);
     // only the method's own options are present; the kernels' defaults are the reference's
     const { window, alpha, kernelSize, pooling, groupReduce } = resolveMethodOptions(method, eviction.options) as Partial<MethodOptions> & { window: number };
-    const kept = await store.cache
+    const cache = store.cache;
+    const kept = await cache
       .planEviction(layer, {
         scorer,
         window,
@@ -232,13 +255,4 @@ export class WebGpuBackend implements Backend {
     this.pools.add(pool);
     return pool;
   }
-}
-
-/** The one format a webgpu store of `options.kvFormats` holds: its heads must all share it. */
-function oneFormat(geometry: CacheGeometry, options: StoreOptions): KvFormat {
-  const format = sharedFormat(headFormatsOf(geometry, options, KV_FORMATS, 'webgpu'));
-  if (format === undefined) {
-    throw new OptionError('A webgpu store holds one K/V format for all heads; a format per layer and KV head (kvFormats) needs the wasm backend (backend.mixedKvFormats).');
-  }
-  return format;
 }

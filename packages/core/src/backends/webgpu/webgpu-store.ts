@@ -1,6 +1,7 @@
-import { GpuError, type GpuPagedCache } from '@adakv/gpu';
+import { GpuError, GpuMixedCache, type GpuPagedCache } from '@adakv/gpu';
 import { AdakvError, PoolExhaustedError, ShapeError } from '../../errors.js';
 import type { CacheGeometry } from '../../geometry.js';
+import type { KvFormat } from '../kv-format.js';
 import type { KvStore, RecentQueries } from '../../store.js';
 import { checkAppend, checkAttend, checkHead, checkPlan } from '../store-checks.js';
 import { translating } from '../translate-errors.js';
@@ -24,10 +25,16 @@ export class WebGpuStore implements KvStore {
   /** @internal Made by the webgpu backend's `createStore` or pool. */
   constructor(
     geometry: CacheGeometry,
-    /** The GPU-side cache, for a forward pass that stays on the GPU. */
-    readonly cache: GpuPagedCache,
+    /** The GPU-side cache, for a forward pass that stays on the GPU: one format, or a format per head. */
+    readonly cache: GpuPagedCache | GpuMixedCache,
   ) {
     this.geometry = geometry;
+  }
+
+  /** The format (`layer`, `head`) stores its K/V in (the store's, or its own: `StoreOptions.kvFormats`). */
+  kvFormat(layer: number, head: number): KvFormat {
+    checkHead(this.geometry, layer, head);
+    return this.cache instanceof GpuMixedCache ? translated(() => (this.cache as GpuMixedCache).kvFormat(layer, head)) : this.cache.kvFormat;
   }
 
   length(layer: number, head: number): number {
