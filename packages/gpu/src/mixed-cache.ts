@@ -224,7 +224,17 @@ export class GpuMixedCache {
    * blocks (pools grow first; a refusal, DEVICE_OUT_OF_MEMORY, changes no sequence).
    */
   reserveAppend(layers: number, tokens: number): void {
-    for (let layer = 0; layer < layers; layer++) this.reserve(layer, tokens);
+    // parts of several layers may share a pool: reserve what they need together
+    const needs = new Map<GpuKvPool, { blocks: number; residuals: number }>();
+    for (let layer = 0; layer < layers; layer++) {
+      for (const { cache } of this.layerParts(layer)) {
+        const need = needs.get(cache.pool) ?? { blocks: 0, residuals: 0 };
+        need.blocks += GpuPagedCache.blocksNeeded(0, [cache], [tokens]);
+        need.residuals += GpuPagedCache.residualsNeeded(0, [cache], [tokens]);
+        needs.set(cache.pool, need);
+      }
+    }
+    for (const [pool, { blocks, residuals }] of needs) pool.reserve([blocks], [residuals]);
   }
 
   private reserve(layer: number, tokens: number): void {

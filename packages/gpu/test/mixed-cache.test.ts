@@ -102,6 +102,19 @@ describe('GpuMixedCache: a format per layer and KV head on the GPU', () => {
     decoder.destroy();
   }, 60_000);
 
+  it('reserves a decode step\'s blocks for every layer at once, pools shared across layers included: a refusal writes nothing', async () => {
+    const shape: LlamaShape = { dim: 8, hiddenDim: 8, layers: 2, queryHeads: 2, kvHeads: 2, headDim: 4, vocabSize: 5, contextLength: 16, normEps: 1e-5 };
+    const decoder = new GpuLlamaDecoder(gpu, shape, randomLlama(shape, 9));
+    // both layers' heads in one f32 pool that may hold 4 blocks: layer 0's 4 tokens take 2, and the next
+    // token needs 2 more in each layer: either layer alone fits, both do not
+    const cache = new GpuMixedCache(gpu, { layers: 2, queryHeads: 2, kvHeads: 2, headDim: 4, blockSize: 4, maxLayerBytes: 4 * 4 * 4 * 4, kvFormats: [['f32', 'f32'], ['f32', 'f32']] });
+    cache.append(0, floats(4 * 2 * 4, 1), floats(4 * 2 * 4, 2), Int32Array.from([0, 1, 2, 3]));
+    await expect(decoder.decode(1, 4, cache)).rejects.toMatchObject({ code: 'DEVICE_OUT_OF_MEMORY' });
+    expect([0, 1].map((layer) => [cache.length(layer, 0), cache.length(layer, 1)])).toEqual([[4, 4], [0, 0]]);
+    cache.destroy();
+    decoder.destroy();
+  });
+
   it('shares pools given to it, and refuses bad shapes, formats and use after destroy with typed errors', () => {
     const pools = new Map<string, GpuKvPool>();
     const dispatcher = new GpuKvPool(gpu, { layers: 1, queryHeads: 1, kvHeads: 1, headDim: 4 }).dispatcher;
