@@ -1,6 +1,10 @@
 #!/usr/bin/env node
+import { enableRelaxedSimd } from '@adakv/core/node';
 import { ExitCode } from './exit-codes.js';
 import { runCli } from './main.js';
+
+// The wasm engine's fused multiply-add builds (Node 20 runs them only behind a flag), before any module compiles.
+enableRelaxedSimd();
 
 // Ctrl-C: say so on its own line (a progress bar may be mid-line) and exit with the conventional 130.
 process.on('SIGINT', () => {

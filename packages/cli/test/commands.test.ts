@@ -374,6 +374,12 @@ describe('the built adakv binary', () => {
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 
+  it('runs the wasm engine\'s relaxed-SIMD build, on Node 20 too (enableRelaxedSimd)', { timeout: 60_000 }, () => {
+    const run = spawnSync(process.execPath, [bin, 'run', 'Once upon a time', '--method', 'full', '--steps', '2', '--no-compare', '--json'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).engine).toMatch(/relaxed SIMD \(fused multiply-add\)/);
+  });
+
   it('stops quietly when its reader goes away (adakv run | head)', { timeout: 60_000 }, () => {
     const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" run "Once upon a time" --method full --steps 40 --no-compare | head -c 4`], { encoding: 'utf8' });
     expect(piped.stdout).toBe('Once');

