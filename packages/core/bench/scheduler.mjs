@@ -1,9 +1,12 @@
 // `npm run bench -w @adakv/core`: many sequences in one fixed pool, with and without compression
 // (KV-Compress's throughput table, on stories15M). One run, same workload, same pool, so the
-// ratios compare like with like. Imports dist/ as a user would (the bench script builds first).
+// ratios compare like with like. Imports dist/ as a user would (the bench script builds first). The
+// engine runs its relaxed-SIMD builds, as `adakv serve` does.
 import { Scheduler, WasmBackend } from '@adakv/core';
-import { loadDefaultModel, tokenSegments } from '@adakv/core/node';
+import { enableRelaxedSimd, loadDefaultModel, tokenSegments } from '@adakv/core/node';
 import { DEFAULT_CORPUS, gutenbergText } from '../scripts/gutenberg.mjs';
+
+enableRelaxedSimd();
 
 const POOL_BLOCKS = 1200; // 16-token blocks: ~3 uncompressed sequences of this workload
 const REQUESTS = 16;
