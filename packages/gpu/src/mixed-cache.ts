@@ -263,6 +263,10 @@ export class GpuMixedCache {
     const groupBytes = (queryHeads / kvHeads) * headDim * 4;
     const d = this.dispatcher;
     for (const { heads, cache } of parts) {
+      if (heads.length === kvHeads) {
+        cache.encodeAttend(0, queries, out); // a layer of one format: nothing to gather
+        continue;
+      }
       const own = this.encodeGather(queries, 1, kvHeads, groupBytes, heads);
       const result = d.temp(heads.length * groupBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
       cache.encodeAttend(0, own, result);
@@ -274,8 +278,9 @@ export class GpuMixedCache {
     }
   }
 
-  /** Copies each token's rows of `heads` (rows of `rowBytes` per KV head) into a new buffer `[tokens][heads][row]`. */
+  /** Copies each token's rows of `heads` (rows of `rowBytes` per KV head) into a new buffer `[tokens][heads][row]` (the source itself when `heads` is every head). */
   private encodeGather(source: GPUBuffer, tokens: number, kvHeads: number, rowBytes: number, heads: readonly number[]): GPUBuffer {
+    if (heads.length === kvHeads) return source; // every head, in order
     const d = this.dispatcher;
     const target = d.temp(tokens * heads.length * rowBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     const runs = runsOf(heads);
