@@ -99,13 +99,18 @@ export class GpuMixedCache {
         kvFormats[layer]!.forEach((format: GpuKvFormat, head: number) => byFormat.set(format, [...(byFormat.get(format) ?? []), head]));
         const parts: FormatPart[] = [];
         const where: { part: FormatPart; local: number }[] = [];
+        this.parts.push(parts); // before any part is made, so that destroy() finds it
+        this.where.push(where);
         for (const [format, heads] of byFormat) {
           const part = { heads, cache: GpuPagedCache.inPool(source(heads.length, heads.length * group, format)) };
           parts.push(part);
+          const { shape: got, kvFormat, dispatcher, blockSize } = part.cache;
+          const first = this.parts[0]![0]!.cache;
+          if (got.kvHeads !== heads.length || got.queryHeads !== heads.length * group || got.headDim !== headDim || kvFormat !== format || dispatcher !== first.dispatcher || blockSize !== first.blockSize) {
+            throw new GpuError('INVALID_ARGUMENT', `The pool given for ${heads.length} ${format} heads of layer ${layer} does not fit: a mixed cache needs one-layer pools of each part's heads, format and head dim, of one block size, on one dispatcher.`);
+          }
           heads.forEach((head, local) => (where[head] = { part, local }));
         }
-        this.parts.push(parts);
-        this.where.push(where);
       }
     } catch (error) {
       this.destroy();
@@ -114,10 +119,6 @@ export class GpuMixedCache {
     const first = this.parts[0]![0]!.cache;
     this.dispatcher = first.dispatcher;
     this.blockSize = first.blockSize;
-    if (this.parts.flat().some(({ cache }) => cache.dispatcher !== this.dispatcher || cache.blockSize !== this.blockSize || cache.shape.headDim !== headDim)) {
-      this.destroy();
-      throw new GpuError('INVALID_ARGUMENT', 'A mixed cache needs pools of its head dim and block size on one dispatcher.');
-    }
   }
 
   private ownPools(gpu: GpuContext, shape: MixedCacheShape): MixedPoolSource {

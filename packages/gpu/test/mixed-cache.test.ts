@@ -134,6 +134,10 @@ describe('GpuMixedCache: a format per layer and KV head on the GPU', () => {
     expect(pools.get('1/f32')!.isDestroyed).toBe(false); // shared pools outlive their caches
     for (const pool of pools.values()) pool.destroy();
 
+    const wrong = new GpuKvPool(gpu, { layers: 1, kvHeads: 2, queryHeads: 2, headDim: 4 });
+    expect(() => new GpuMixedCache(gpu, shape, () => wrong)).toThrow(/does not fit/); // 2 f32 heads given for 1 int8 head
+    expect((wrong as unknown as { sequences: Set<unknown> }).sequences.size).toBe(0); // the refused cache left no sequence in it
+    wrong.destroy();
     expect(() => new GpuMixedCache(gpu, { ...shape, kvFormats: [['int8']] })).toThrow(/each of 2 layers x 2 KV heads/);
     expect(() => new GpuMixedCache(gpu, { ...shape, kvFormats: [['int8', 'f64' as GpuKvFormat], ['f32', 'f32']] })).toThrow(GpuError);
     expect(() => new GpuMixedCache(gpu, { ...shape, headDim: 3, kvFormats: [['int4', 'f32'], ['f32', 'f32']] })).toThrow(/even/);
