@@ -17,7 +17,7 @@ const dist = join(app, 'dist');
 const artifacts = join(app, 'test-artifacts');
 const BASE = '/hosted/under/a/path/'; // the build must work under any base path
 /** The JavaScript budget of the page, model and .wasm excluded (see README). */
-const BUNDLE_BUDGET_BYTES = 288 * 1024;
+const BUNDLE_BUDGET_BYTES = 304 * 1024;
 /** Debian's Chromium by default; `ADAKV_CHROMIUM` points elsewhere. */
 const CHROMIUM = process.env.ADAKV_CHROMIUM ?? '/usr/bin/chromium';
 const baseFlags = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
