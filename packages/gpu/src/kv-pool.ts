@@ -33,7 +33,9 @@ export interface PagedCacheShape {
 /** How a pool stores K/V: f32, f16, or symmetric int8 / int4 blocks (see {@link PagedCacheShape.kvFormat}). */
 export type GpuKvFormat = 'f32' | 'f16' | 'int8' | 'int4';
 
-const FORMATS: readonly string[] = ['f32', 'f16', 'int8', 'int4', 'auto'];
+/** Every storage format a pool holds (`auto` resolves to one of them). */
+export const GPU_KV_FORMATS: readonly GpuKvFormat[] = ['f32', 'f16', 'int8', 'int4'];
+const FORMATS: readonly string[] = [...GPU_KV_FORMATS, 'auto'];
 
 /** The kernels that read K/V, per storage format (each with its kv-* prelude, the only code that knows the format). */
 const KV_READERS = {

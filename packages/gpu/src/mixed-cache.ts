@@ -1,10 +1,9 @@
 import type { GpuContext } from './device.js';
 import { Dispatcher } from './dispatcher.js';
 import { GpuError } from './errors.js';
-import { type GpuKvFormat, GpuKvPool } from './kv-pool.js';
+import { GPU_KV_FORMATS, type GpuKvFormat, GpuKvPool } from './kv-pool.js';
 import { GpuPagedCache } from './paged-cache.js';
 
-const FORMATS: readonly string[] = ['f32', 'f16', 'int8', 'int4'];
 
 /** The shape of a {@link GpuMixedCache}: a {@link GpuPagedCache}'s, with a format per layer and KV head. */
 export interface MixedCacheShape {
@@ -86,7 +85,7 @@ export class GpuMixedCache {
       throw new GpuError('INVALID_ARGUMENT', `kvFormats must give a format for each of ${layers} layers x ${kvHeads} KV heads.`);
     }
     for (const format of kvFormats.flat()) {
-      if (!FORMATS.includes(format)) throw new GpuError('INVALID_ARGUMENT', `kvFormats: each format must be 'f32', 'f16', 'int8' or 'int4', got ${String(format)}.`);
+      if (!GPU_KV_FORMATS.includes(format)) throw new GpuError('INVALID_ARGUMENT', `kvFormats: each format must be 'f32', 'f16', 'int8' or 'int4', got ${String(format)}.`);
     }
     this.shape = shape;
     const group = queryHeads / kvHeads;

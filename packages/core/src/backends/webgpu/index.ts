@@ -137,32 +137,26 @@ export class WebGpuBackend implements Backend {
     const formats = options.kvFormats === undefined ? undefined : headFormatsOf(geometry, options, this.kvFormats, 'webgpu');
     const kvFormat = formats === undefined ? checkKvFormat(options.kvFormat, this.kvFormats, 'webgpu') : sharedFormat(formats);
     if (formats !== undefined && kvFormat === undefined) return translated(() => new WebGpuStore(geometry, this.mixedCache(geometry, formats)));
-    return translated(() => {
-      const shared = `${key(geometry)}/${kvFormat ?? 'default'}`;
-      let pool = this.shared.get(shared);
-      if (!pool || pool.isDestroyed) {
-        pool = this.makePool(geometry, { kvFormat });
-        this.shared.set(shared, pool);
-      }
-      return new WebGpuStore(geometry, GpuPagedCache.inPool(pool));
-    });
+    return translated(() => new WebGpuStore(geometry, GpuPagedCache.inPool(this.sharedPool(`${key(geometry)}/${kvFormat ?? 'default'}`, () => this.makePool(geometry, { kvFormat })))));
   }
 
   /** A cache whose heads differ in format: each layer's heads of a format in a one-layer pool, shared across stores. */
   private mixedCache(geometry: CacheGeometry, kvFormats: readonly (readonly KvFormat[])[]): GpuMixedCache {
     const dispatcher = (this.mixedDispatcher ??= new Dispatcher(this.gpu));
-    const { headDim } = geometry;
-    const { blockSize, maxLayerBytes } = this.options;
-    return new GpuMixedCache(this.gpu, { ...geometry, kvFormats, blockSize, maxLayerBytes }, (kvHeads, queryHeads, kvFormat) => {
-      const shared = `1/${queryHeads}/${kvHeads}/${headDim}/${kvFormat}/mixed`;
-      let pool = this.shared.get(shared);
-      if (!pool || pool.isDestroyed) {
-        pool = new GpuKvPool(this.gpu, { layers: 1, queryHeads, kvHeads, headDim, blockSize, maxLayerBytes, kvFormat, dispatcher });
-        this.pools.add(pool);
-        this.shared.set(shared, pool);
-      }
-      return pool;
+    return new GpuMixedCache(this.gpu, { ...geometry, kvFormats, blockSize: this.options.blockSize, maxLayerBytes: this.options.maxLayerBytes }, (kvHeads, queryHeads, kvFormat) => {
+      const part = { layers: 1, queryHeads, kvHeads, headDim: geometry.headDim };
+      return this.sharedPool(`${key(part)}/${kvFormat}/mixed`, () => this.makePool(part, { kvFormat, dispatcher }));
     });
+  }
+
+  /** The pool stores of `key` share, made on first use (or again once destroyed). */
+  private sharedPool(key: string, make: () => GpuKvPool): GpuKvPool {
+    let pool = this.shared.get(key);
+    if (!pool || pool.isDestroyed) {
+      pool = make();
+      this.shared.set(key, pool);
+    }
+    return pool;
   }
 
   owns(store: KvStore): boolean {
@@ -248,10 +242,14 @@ export class WebGpuBackend implements Backend {
     if (this.ownsDevice) this.gpu.device.destroy();
   }
 
-  private makePool(geometry: CacheGeometry, options: { blockSize?: number | undefined; maxBlocks?: number | undefined; kvFormat?: GpuKvFormat | undefined }): GpuKvPool {
+  private makePool(
+    geometry: CacheGeometry,
+    options: { blockSize?: number | undefined; maxBlocks?: number | undefined; kvFormat?: GpuKvFormat | undefined; dispatcher?: Dispatcher },
+  ): GpuKvPool {
     const { maxLayerBytes } = this.options;
     const kvFormat = options.kvFormat ?? this.options.kvFormat;
-    const pool = new GpuKvPool(this.gpu, { ...geometry, blockSize: options.blockSize ?? this.options.blockSize, kvFormat, maxLayerBytes, maxBlocks: options.maxBlocks });
+    const { dispatcher } = options;
+    const pool = new GpuKvPool(this.gpu, { ...geometry, blockSize: options.blockSize ?? this.options.blockSize, kvFormat, maxLayerBytes, maxBlocks: options.maxBlocks, ...(dispatcher ? { dispatcher } : {}) });
     this.pools.add(pool);
     return pool;
   }

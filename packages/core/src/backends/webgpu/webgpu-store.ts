@@ -34,7 +34,8 @@ export class WebGpuStore implements KvStore {
   /** The format (`layer`, `head`) stores its K/V in (the store's, or its own: `StoreOptions.kvFormats`). */
   kvFormat(layer: number, head: number): KvFormat {
     checkHead(this.geometry, layer, head);
-    return this.cache instanceof GpuMixedCache ? translated(() => (this.cache as GpuMixedCache).kvFormat(layer, head)) : this.cache.kvFormat;
+    const { cache } = this;
+    return cache instanceof GpuMixedCache ? translated(() => cache.kvFormat(layer, head)) : cache.kvFormat;
   }
 
   length(layer: number, head: number): number {
