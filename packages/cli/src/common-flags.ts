@@ -25,3 +25,17 @@ export const kvFormatOption = (what: string) =>
 
 export const backendOption = () =>
   new Option('--backend <name>', 'where the model and its KV cache run: wasm, webgpu, reference, or auto (WebGPU on a hardware adapter, else wasm)').choices(BACKEND_CHOICES).default('wasm');
+
+export const fullPrecisionWindowOption = () =>
+  new Option(
+    '--full-precision-window',
+    "with --kv-bytes: keep the protected window in f32 (int8/int4 heads hold it in a residual block counted in the budget); the window must be shorter than a block, so a --window left at its default becomes one less than the store's block size",
+  );
+
+/**
+ * The window a byte budget runs with: the `--window` given, or with `--full-precision-window` and the
+ * default window, at most one less than the store's block size (the window must fit in one block's f32 rows).
+ */
+export function byteBudgetWindow(flags: { window: number; fullPrecisionWindow?: boolean }, windowIsDefault: boolean, blockSize: number): number {
+  return flags.fullPrecisionWindow && windowIsDefault ? Math.min(flags.window, blockSize - 1) : flags.window;
+}

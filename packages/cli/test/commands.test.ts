@@ -115,6 +115,16 @@ describe('adakv eval --kv-bytes', () => {
     expect(named.out()).toMatch(/window 8, snapkv, blocks of 16/); // one method named: both strategies evict with it
   });
 
+  it('keeps the window in f32 in joint and mixed with --full-precision-window (a default window becomes 15), and only with --kv-bytes', async () => {
+    const io = captureIo();
+    expect(await runCli(['eval', '--kv-bytes', '1/2', '--segments', '1', '--prefill', '64', '--continuation', '2', '--full-precision-window'], io)).toBe(0);
+    expect(io.out()).toMatch(/window 15 \(f32 in joint and mixed\), eviction ada-snapkv/);
+    expect(io.out()).toMatch(/\njoint +1\/2 +\S+ KiB \(\d/);
+    const alone = captureIo();
+    expect(await runCli(['eval', '--full-precision-window', '--segments', '1', '--prefill', '64', '--continuation', '2'], alone)).toBe(2);
+    expect(alone.err()).toMatch(/give --kv-bytes too/);
+  });
+
   it('refuses bad fractions and --decode with it, with the usage exit code', async () => {
     for (const bad of ['0', '1/0', 'abc', '0/8']) {
       const io = captureIo();

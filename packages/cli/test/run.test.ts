@@ -216,6 +216,24 @@ describe('adakv run', () => {
     expect(bad.err()).toMatch(/expected bytes \(e\.g\. 786432, 768KiB, 1\.5MiB\)/);
   });
 
+  it('keeps the protected window in f32 with --full-precision-window, within the byte budget', async () => {
+    const io = captureIo();
+    expect(await runCli(['run', '--steps', '4', '--json', '--kv-bytes', '1/4', '--full-precision-window', '--no-compare'], io)).toBe(0);
+    const report = JSON.parse(io.out());
+    expect(report.bytePlan.windowRowsInF32).toBe(15); // the default window, one less than a 16-row block
+    expect(report.bytePlan.heldBytes).toBeLessThanOrEqual(report.bytePlan.budgetBytes);
+    expect(report.bytePlan.headFormats.flat()).not.toContain('f16');
+    const table = captureIo();
+    expect(await runCli(['run', '--steps', '2', '--kv-bytes', '1/4', '--full-precision-window', '--window', '8', '--no-compare'], table)).toBe(0);
+    expect(table.out()).toMatch(/byte plan: .*, the 8-token window in f32, [\d.]+ KiB held of a [\d.]+ KiB budget/);
+    const longWindow = captureIo();
+    expect(await runCli(['run', '--steps', '2', '--kv-bytes', '1/4', '--full-precision-window', '--window', '16'], longWindow)).toBe(2);
+    expect(longWindow.err()).toMatch(/Lower the window below 16/);
+    const alone = captureIo();
+    expect(await runCli(['run', '--steps', '2', '--full-precision-window'], alone)).toBe(2);
+    expect(alone.err()).toMatch(/give --kv-bytes too/);
+  });
+
   it('keeps the cache within --max-cache-tokens while decoding', async () => {
     const io = captureIo();
     expect(await runCli(['run', 'Once upon a time', '--steps', '40', '--max-cache-tokens', '24', '--window', '4', '--evict-every', '4', '--json', '--no-compare'], io)).toBe(0);

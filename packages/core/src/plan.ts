@@ -1,4 +1,5 @@
 import { type JointHead, jointEviction } from './allocation/joint.js';
+import { type BlockAlignment, fitBesideWindow } from './allocation/block-aligned.js';
 import { planLayer, requireFiniteScores } from './allocation/plan-layer.js';
 import { type BudgetSpec, resolveBudget } from './budget.js';
 import type { CompressionPlan, LayerPlan } from './compression-plan.js';
@@ -57,6 +58,13 @@ export interface PlanInput<M extends MethodName | Method = MethodName | Method> 
    * Default 1: each head keeps exactly the method's allocation.
    */
   readonly blockSize?: number;
+  /**
+   * With `blockSize`: round each head's entries besides its protected window to whole blocks, so that
+   * the window can take a block apart (where an int8/int4 store holds it in f32: `planForBytes`'s
+   * `fullPrecisionWindow`); a head keeping all its entries keeps a partly filled last block only if the
+   * window still fits in it. Default false: each head's kept entries, window included, fill whole blocks.
+   */
+  readonly windowApart?: boolean;
 }
 
 function requireFinite(values: Float32Array, what: string, layer: number): void {
@@ -86,6 +94,13 @@ export interface PlanSetup {
   readonly jointKeep?: readonly Int32Array[];
   /** Rows per block the heads' shares are rounded to (1: not rounded). */
   readonly blockSize?: number;
+  /** Whether the shares are rounded apart from the window (see {@link PlanInput.windowApart}). */
+  readonly windowApart?: boolean;
+}
+
+/** How `setup` rounds its heads' shares to blocks (see {@link PlanInput.blockSize}, {@link PlanInput.windowApart}). */
+export function alignmentOf(setup: PlanSetup): BlockAlignment {
+  return { blockSize: setup.blockSize ?? 1, windowApart: setup.windowApart };
 }
 
 const isRatioBudget = (spec: BudgetSpec): boolean => typeof spec === 'object' && spec !== null && 'ratio' in spec;
@@ -124,7 +139,7 @@ export function preparePlan<M extends MethodName | Method>(input: PlanInput<M>):
   const blockSize = input.blockSize ?? 1;
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new OptionError(`blockSize must be a whole number >= 1, got ${blockSize}.`);
   const setup = setupForPrompt(method, options, geometry, n, observations, input.budget);
-  const aligned = blockSize > 1 ? { ...setup, blockSize } : setup;
+  const aligned = blockSize > 1 ? { ...setup, blockSize, ...(input.windowApart ? { windowApart: true } : {}) } : setup;
   const withProjection = input.outputProjection ? { ...aligned, outputProjection: input.outputProjection } : aligned;
   return method.allocation === 'joint' && !isSkipped(withProjection) ? { ...withProjection, jointKeep: jointShares(withProjection) } : withProjection;
 }
@@ -140,16 +155,21 @@ function jointShares(setup: PlanSetup): Int32Array[] {
   const scorer = method.scorer;
   const heads: JointHead[] = [];
   let target = 0;
+  // apart from the window, the shares round the entries besides it (the walk sees heads of n - window)
+  const apart = setup.windowApart ? window : 0;
   for (let layer = 0; layer < geometry.layers; layer++) {
-    target += geometry.kvHeads * Math.min(n, schedule[layer]! + window);
-    for (const head of layerHeads(setup, layer)) heads.push({ scores: requireFiniteScores(scorer.name, head.head ?? 0, scorer.score(head, options)), length: n });
+    target += geometry.kvHeads * (Math.min(n, schedule[layer]! + window) - apart);
+    for (const head of layerHeads(setup, layer)) heads.push({ scores: requireFiniteScores(scorer.name, head.head ?? 0, scorer.score(head, options)), length: n - apart });
   }
   // the store's block size when the plan is for one (so shares are whole blocks of it), else the method's
   const methodBlockSize = typeof options.blockSize === 'number' ? options.blockSize : 1;
   const blockSize = (setup.blockSize ?? 1) > 1 ? setup.blockSize! : methodBlockSize;
   const { evicted } = jointEviction(heads, { target, blockSize });
   return Array.from({ length: geometry.layers }, (_, layer) =>
-    Int32Array.from({ length: geometry.kvHeads }, (_, h) => n - window - evicted[layer * geometry.kvHeads + h]!.length),
+    Int32Array.from({ length: geometry.kvHeads }, (_, h) => {
+      const share = n - window - evicted[layer * geometry.kvHeads + h]!.length;
+      return apart > 0 ? fitBesideWindow(share, window, blockSize) : share;
+    }),
   );
 }
 
@@ -262,7 +282,7 @@ export function finishPlan(setup: PlanSetup, layers: LayerPlan[]): CompressionPl
 export function planCompression<M extends MethodName | Method>(input: PlanInput<M>): CompressionPlan {
   const setup = preparePlan(input);
   if (isSkipped(setup)) return skippedPlan(setup);
-  const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!, setup.blockSize));
+  const layers = setup.observations.map((_, layer) => planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!, alignmentOf(setup)));
   return finishPlan(setup, layers);
 }
 

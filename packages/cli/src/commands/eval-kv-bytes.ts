@@ -21,6 +21,8 @@ export interface KvBytesEvalSettings {
   readonly method?: MethodName;
   readonly window: number;
   readonly alpha: number;
+  /** Joint and mixed keep the protected window in f32. */
+  readonly fullPrecisionWindow?: boolean;
 }
 
 const pm = (mean: number, std: number, digits: number) => `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
@@ -88,6 +90,7 @@ export async function runKvBytesEval(model: Model, backend: Backend, settings: K
     continuation: settings.continuation,
     ...(settings.method ? { method: settings.method } : {}),
     options: { window: settings.window, alpha: settings.alpha },
+    ...(settings.fullPrecisionWindow ? { fullPrecisionWindow: true } : {}),
     onProgress: (done, total, label) => bar.update(done, total, label),
   });
   bar.done();

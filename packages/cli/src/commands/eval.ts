@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openBackend } from '../backend.js';
 import { DEFAULT_CORPUS, gutenbergText } from '../corpus.js';
-import { backendOption, threadsOption, methodOptionFlags, modelFlags } from '../common-flags.js';
+import { backendOption, byteBudgetWindow, fullPrecisionWindowOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
 import type { CliIo } from '../io.js';
@@ -32,6 +32,7 @@ interface EvalFlags {
   decode: boolean;
   every: number;
   kvBytes?: number[];
+  fullPrecisionWindow?: boolean;
   model?: string;
   tokenizer?: string;
 }
@@ -88,6 +89,7 @@ export function evalCommand(io: CliIo): Command {
         .argParser(list(byteFraction))
         .conflicts('decode'),
     )
+    .addOption(fullPrecisionWindowOption())
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write a chart of KL vs budget per method');
   modelFlags(methodOptionFlags(command));
@@ -114,7 +116,8 @@ kvcompress: per format the most tokens per head that fit, the lowest attention e
 prompt queries wins) and mixed (as joint, with a format per layer and KV head); --methods names one
 method for all instead. The cache is really held
 in the chosen format (wasm backend); the report gives KV bytes held, KL, top-1 agreement, attention
-L1 and what was kept.
+L1 and what was kept. --full-precision-window keeps the protected window in f32 in joint and mixed
+(int8/int4 heads hold it in a residual block, counted; with the default --window, one less than a block).
 
 Examples:
   adakv eval --segments 2 --continuation 16 --methods snapkv,ada-snapkv --budgets 24,48
@@ -144,15 +147,21 @@ Examples:
         );
       }
       const backend = await openBackend(flags.backend, io, flags);
+      if (flags.fullPrecisionWindow && !flags.kvBytes) {
+        await backend.dispose();
+        throw new OptionError('--full-precision-window applies to byte budgets: give --kv-bytes too.');
+      }
       if (flags.kvBytes) {
         const method = command.getOptionValueSource('methods') === 'default' ? undefined : flags.methods[0]!;
         if (flags.methods.length > 1 && command.getOptionValueSource('methods') !== 'default') {
           await backend.dispose();
           throw new OptionError(`--kv-bytes evicts with one method; got ${flags.methods.length} (${flags.methods.join(', ')}).`);
         }
-        const settings = { ...flags, fractions: flags.kvBytes, segments, ...(method ? { method } : {}) };
+        const window = byteBudgetWindow(flags, command.getOptionValueSource('window') === 'default', backend.storeBlockSize);
+        const settings = { ...flags, window, fractions: flags.kvBytes, segments, ...(method ? { method } : {}) };
         const report = await runKvBytesEval(model, backend, settings, io).finally(() => backend.dispose());
-        const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${flags.window}, ${evictionLabel(report.settings)}, blocks of ${report.settings.blockSize}`;
+        const precision = flags.fullPrecisionWindow ? ' (f32 in joint and mixed)' : '';
+        const header = `${flags.segments} segments of ${source}, ${flags.prefill} tokens prefilled, ${flags.continuation} teacher-forced, window ${window}${precision}, ${evictionLabel(report.settings)}, blocks of ${report.settings.blockSize}`;
         await writeKvBytesReport(report, header, io, flags.json, flags.svg);
         return;
       }

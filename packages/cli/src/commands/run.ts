@@ -15,7 +15,7 @@ import {
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
 import { openBackend } from '../backend.js';
-import { backendOption, kvFormatOption, threadsOption, methodOption, methodOptionFlags, modelFlags } from '../common-flags.js';
+import { backendOption, byteBudgetWindow, fullPrecisionWindowOption, kvFormatOption, methodOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
 import { budget, integer, kvBytes, number } from '../options.js';
@@ -37,6 +37,7 @@ interface RunFlags {
   threads?: number;
   kvFormat?: KvFormat;
   kvBytes?: number | { fraction: number };
+  fullPrecisionWindow?: boolean;
   maxCacheTokens?: number;
   evictEvery: number;
   model?: string;
@@ -81,6 +82,7 @@ export function runCommand(io: CliIo): Command {
       "one byte budget for the prompt's K/V (768KiB, or 1/16 of its full f32 cache): the format (f32, f16, int8, int4; only --kv-format's if given) and the entries per head are chosen together, evicting with kvcompress unless --method names another",
       kvBytes,
     )
+    .addOption(fullPrecisionWindowOption())
     .option('--max-cache-tokens <n>', 'decode-time eviction: keep each layer within this many entries per head', integer(2))
     .option('--evict-every <n>', 'decode steps between decode-time evictions', integer(1), 16)
     .option('--no-compare', 'skip the full-cache run')
@@ -97,6 +99,7 @@ Examples:
   adakv run "Once upon a time" --method snapkv --budget 25% --steps 32
   adakv run "Tom had a red ball." --temperature 0.8 --seed 7 --max-cache-tokens 64
   adakv run --kv-bytes 1/16      (a 16x smaller cache: eviction and precision chosen together)
+  adakv run --kv-bytes 1/4 --full-precision-window   (the protected window kept in f32)
   adakv run --max-cache-tokens 48 --steps 128 --live   (watch the cache evict as it decodes)`,
     )
     .action(async (promptArgument: string | undefined, flags: RunFlags) => {
@@ -109,11 +112,15 @@ Examples:
       if (flags.kvBytes !== undefined && flags.maxCacheTokens !== undefined) {
         throw new OptionError('--kv-bytes plans the cache once after prefill; drop --max-cache-tokens (decode-time eviction counts tokens).');
       }
-      const options = { window: flags.window, alpha: flags.alpha };
+      if (flags.fullPrecisionWindow && flags.kvBytes === undefined) {
+        throw new OptionError('--full-precision-window applies to a byte budget: give --kv-bytes too.');
+      }
       // a byte budget evicts across the whole sequence (kvcompress) unless --method says otherwise
       const method = flags.kvBytes !== undefined && command.getOptionValueSource('method') === 'default' ? DEFAULT_BYTE_METHOD : flags.method;
 
       const backend = await openBackend(flags.backend, io, flags);
+      const window = byteBudgetWindow(flags, command.getOptionValueSource('window') === 'default', backend.storeBlockSize);
+      const options = { window, alpha: flags.alpha };
       // --live draws the cache on stderr as decoding goes; the text then comes whole at the end
       const live = flags.live && !flags.json ? new LiveCacheView(io.stderr) : null;
       const generate = async (compressed: boolean, onToken?: (text: string) => void): Promise<Outcome> => {
@@ -133,7 +140,15 @@ Examples:
         const generator = new Generator(model, {
           backend,
           ...(byBytes
-            ? { kvBytes: { bytes: flags.kvBytes!, method, options, ...(flags.kvFormat ? { formats: [flags.kvFormat] } : {}) } }
+            ? {
+                kvBytes: {
+                  bytes: flags.kvBytes!,
+                  method,
+                  options,
+                  ...(flags.kvFormat ? { formats: [flags.kvFormat] } : {}),
+                  ...(flags.fullPrecisionWindow ? { fullPrecisionWindow: true } : {}),
+                },
+              }
             : {
                 // the full-cache run stays f32: the reference the compressed run is compared with
                 ...(compressed && flags.kvFormat ? { kvFormat: flags.kvFormat } : {}),
@@ -215,6 +230,7 @@ Examples:
                     format: ours.bytePlan.format,
                     headFormats: ours.bytePlan.headFormats,
                     tokensPerHead: ours.bytePlan.tokensPerHead,
+                    windowRowsInF32: ours.bytePlan.windowRows,
                     candidates: ours.bytePlan.candidates,
                   }
                 : null,

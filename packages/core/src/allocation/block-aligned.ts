@@ -1,3 +1,11 @@
+/** How a plan rounds the heads' shares to the blocks of a paged store. */
+export interface BlockAlignment {
+  /** Rows per block (1: not rounded). */
+  readonly blockSize: number;
+  /** Whether each head's protected entries take a block apart from the others ({@link alignCapsBesideWindow}). */
+  readonly windowApart?: boolean | undefined;
+}
+
 /**
  * Rounds a layer's per-head caps to whole blocks of a paged store, so that every head's last block is
  * full and the layer holds no block with empty rows: the layer keeps `N = floor(rows / blockSize)`
@@ -61,4 +69,33 @@ export function alignCapsToBlocks(
     held--;
   }
   return Int32Array.from({ length: heads }, (_, h) => entries(h, blocks[h]!));
+}
+
+/**
+ * {@link alignCapsToBlocks} for a store that holds each head's protected entries in a block apart (an
+ * int8/int4 head's f32 residual, see `planForBytes`'s `fullPrecisionWindow`): the selectable entries
+ * alone rounded to whole blocks of the layer's `rows` less the protected ones, and a head that keeps all
+ * its selectable entries in a partly filled last block keeps that block only if its protected entries
+ * still fit in it (`kept mod blockSize + protected < blockSize`), else only its whole blocks.
+ */
+export function alignCapsBesideWindow(
+  scores: readonly Float32Array[],
+  caps: ArrayLike<number>,
+  protectedCounts: ArrayLike<number>,
+  blockSize: number,
+  rows?: number,
+): Int32Array {
+  let protectedRows = 0;
+  let total = 0;
+  for (let h = 0; h < scores.length; h++) {
+    protectedRows += protectedCounts[h]!;
+    total += caps[h]! + protectedCounts[h]!;
+  }
+  const aligned = alignCapsToBlocks(scores, caps, new Int32Array(scores.length), blockSize, (rows ?? total) - protectedRows);
+  return aligned.map((kept, h) => fitBesideWindow(kept, protectedCounts[h]!, blockSize));
+}
+
+/** `kept`, or its whole blocks when its partly filled last block leaves no room for `window` more rows. */
+export function fitBesideWindow(kept: number, window: number, blockSize: number): number {
+  return (kept % blockSize) + window < blockSize ? kept : kept - (kept % blockSize);
 }

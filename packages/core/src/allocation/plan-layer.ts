@@ -4,7 +4,7 @@ import type { Method, ResolvedMethodOptions } from '../methods/types.js';
 import type { HeadContext } from '../scorers/types.js';
 import { missingOutputProjection, readsOutputProjection } from '../scorers/output-projection.js';
 import { adaptiveAllocation } from './adaptive.js';
-import { alignCapsToBlocks } from './block-aligned.js';
+import { type BlockAlignment, alignCapsBesideWindow, alignCapsToBlocks } from './block-aligned.js';
 import { jointKeptIndices } from './joint.js';
 import { topKIndices } from './top-k.js';
 import { uniformAllocation } from './uniform.js';
@@ -58,10 +58,17 @@ export function adaptiveAlpha(method: Method, options: ResolvedMethodOptions): n
  * A `joint` allocation takes each head's share from {@link HeadContext.jointKeep} (decided across
  * layers by the planner); a scorer with a second stage (`rescore`, CriticalKV) picks the granted
  * entries by its second-stage scores. A scorer that reads the model's output projection is refused
- * with an `OptionError` when the heads lack it (only when something must be scored). `blockSize` > 1
- * rounds the heads' shares to whole blocks of a paged store ({@link alignCapsToBlocks}).
+ * with an `OptionError` when the heads lack it (only when something must be scored). `alignment` with a
+ * `blockSize` > 1 rounds the heads' shares to whole blocks of a paged store ({@link alignCapsToBlocks},
+ * or {@link alignCapsBesideWindow} with `windowApart`).
  */
-export function planLayer(method: Method, options: ResolvedMethodOptions, heads: readonly HeadContext[], selectable: number, blockSize = 1): LayerPlan {
+export function planLayer(
+  method: Method,
+  options: ResolvedMethodOptions,
+  heads: readonly HeadContext[],
+  selectable: number,
+  alignment: BlockAlignment = { blockSize: 1 },
+): LayerPlan {
   const all = keepAllPlan(method, heads, selectable);
   if (all) return all;
   const scorer = method.scorer!;
@@ -69,7 +76,7 @@ export function planLayer(method: Method, options: ResolvedMethodOptions, heads:
   const scores = heads.map((head, h) => requireFiniteScores(scorer.name, h, scorer.score(head, options)));
   const rescore = scorer.rescore;
   const second = rescore ? (h: number, keep: number) => requireFiniteScores(scorer.name, h, rescore(heads[h]!, scores[h]!, keep, options)) : undefined;
-  return selectLayer(method, options, heads, scores, selectable, second, blockSize);
+  return selectLayer(method, options, heads, scores, selectable, second, alignment);
 }
 
 /** What {@link selectLayer} needs of a head: its extent, and a joint allocation's share. */
@@ -79,7 +86,7 @@ export type SelectionHead = HeadExtent & Pick<HeadContext, 'jointKeep'>;
  * The selection half of {@link planLayer}, for scores computed elsewhere (decode-time eviction's
  * running sums): the method's allocation splits `selectable` per head on average (a `joint` one takes
  * each head's {@link HeadContext.jointKeep}), and each head keeps its granted best — by `rescore(h,
- * granted)` when given (a scorer's second stage) — plus its protected tail; `blockSize` > 1 rounds the
+ * granted)` when given (a scorer's second stage) — plus its protected tail; `alignment` rounds the
  * shares to whole blocks (not for a joint allocation, which rounds its own).
  */
 export function selectLayer(
@@ -89,7 +96,7 @@ export function selectLayer(
   scores: readonly Float32Array[],
   selectable: number,
   rescore?: (head: number, keep: number) => Float32Array,
-  blockSize = 1,
+  alignment: BlockAlignment = { blockSize: 1 },
 ): LayerPlan {
   if (method.allocation === 'joint') {
     const keep = heads.map((head, h) => {
@@ -107,7 +114,9 @@ export function selectLayer(
   const protectedCounts = heads.map((head) => head.protectedCount);
   // the layer's budget in rows (Ada-KV's safeguard may round a few below it)
   const budgetRows = heads.reduce((sum, head, h) => sum + Math.min(scores[h]!.length, selectable) + protectedCounts[h]!, 0);
-  const caps = blockSize > 1 ? alignCapsToBlocks(scores, allocated, protectedCounts, blockSize, budgetRows) : allocated;
+  const { blockSize, windowApart } = alignment;
+  const align = windowApart ? alignCapsBesideWindow : alignCapsToBlocks;
+  const caps = blockSize > 1 ? align(scores, allocated, protectedCounts, blockSize, budgetRows) : allocated;
   const final = rescore ? scores.map((_, h) => rescore(h, caps[h]!)) : scores;
   return withProtectedTails(heads, final.map((row, h) => topKIndices(row, caps[h]!)));
 }

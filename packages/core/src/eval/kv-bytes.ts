@@ -49,6 +49,11 @@ export interface KvBytesOptions extends TextEvaluationOptions {
   readonly method?: MethodName;
   /** Method options, over `{ window: 16 }` (`window` is the protected recent window). */
   readonly options?: Partial<MethodOptions>;
+  /**
+   * `joint` and `mixed` keep the protected window in f32 (`planForBytes`'s `fullPrecisionWindow`,
+   * default false); the window must then be shorter than the store's blocks.
+   */
+  readonly fullPrecisionWindow?: boolean;
 }
 
 /** One (strategy, fraction) of a {@link KvBytesReport}, each figure spread over the segments. */
@@ -101,6 +106,8 @@ export interface KvBytesReport {
     readonly blockSize: number;
     /** Bytes of the prompt's full f32 cache, all layers and KV heads. */
     readonly fullKvBytes: number;
+    /** Whether `joint` and `mixed` kept the protected window in f32. */
+    readonly fullPrecisionWindow: boolean;
   };
   /** One row per (strategy, fraction), fractions in the order given. */
   readonly rows: readonly KvBytesRow[];
@@ -118,7 +125,7 @@ interface Sample {
 }
 
 /** What a strategy keeps at one budget, or why it cannot. */
-type Choice = { format: KvFormat | 'mixed'; headFormats: HeadFormats; plan: CompressionPlan; attentionL1: number } | { reason: string };
+type Choice = { format: KvFormat | 'mixed'; headFormats: HeadFormats; plan: CompressionPlan; attentionL1: number; windowRows?: number } | { reason: string };
 
 
 /**
@@ -164,6 +171,9 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
   // refuse a backend without quantized stores now, not after the first prefill
   backend.createStore(geometry, { kvFormat: strategies.some((s) => s !== 'eviction') ? 'int8' : 'f32' }).dispose();
   const blockSize = backend.storeBlockSize;
+  if (options.fullPrecisionWindow && window >= blockSize) {
+    throw new OptionError(`A full-precision window must be shorter than the store's blocks (${blockSize} rows); the window is ${window}. Lower it below ${blockSize}.`);
+  }
   const blockBytes = (format: KvFormat) => backend.blockBytes(format, geometry.headDim);
   const fullKvBytes = geometry.layers * geometry.kvHeads * prefill * geometry.headDim * 8;
   const budgets = fractions.map((fraction) => Math.floor(fraction * fullKvBytes));
@@ -211,9 +221,10 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
           outputProjection,
           mixedFormats: strategy === 'mixed',
           ...(strategy === 'eviction' ? { formats: ['f32'] as const } : {}),
+          ...(options.fullPrecisionWindow && strategy !== 'eviction' ? { fullPrecisionWindow: true } : {}),
         });
         const candidate = chosen.candidates.find((c) => c.format === chosen.format)!;
-        return { format: chosen.format, headFormats: chosen.headFormats, plan: chosen.plan, attentionL1: candidate.predictedError };
+        return { format: chosen.format, headFormats: chosen.headFormats, plan: chosen.plan, attentionL1: candidate.predictedError, windowRows: chosen.windowRows };
       } catch (error) {
         if (error instanceof BudgetError) return { reason: error.message };
         throw error;
@@ -235,7 +246,7 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
         let kvBytes: number;
         let kvBytesAfterDecode: number;
         try {
-          choice.plan.layers.forEach((layerPlan, layer) => storeKeptRows(store, layer, rows[layer]!, layerPlan.kept, blockSize));
+          choice.plan.layers.forEach((layerPlan, layer) => storeKeptRows(store, layer, rows[layer]!, layerPlan.kept, blockSize, choice.windowRows));
           kvBytes = store.bytes();
           predicted = await teacherForce(forward, store, tokens, prefill, continuation, options.signal);
           kvBytesAfterDecode = store.bytes();
@@ -283,5 +294,5 @@ export async function evaluateKvBytes(options: KvBytesOptions): Promise<KvBytesR
       };
     }),
   );
-  return { settings: { segments: segments.length, prefill, continuation, method, evictionMethod, options: methodOptions, blockSize, fullKvBytes }, rows };
+  return { settings: { segments: segments.length, prefill, continuation, method, evictionMethod, options: methodOptions, blockSize, fullKvBytes, fullPrecisionWindow: options.fullPrecisionWindow === true }, rows };
 }

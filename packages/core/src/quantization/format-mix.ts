@@ -26,5 +26,6 @@ export function describeBytePlan(plan: BytePlan): string {
     .map((c) => (c.feasible ? `${c.format} ${perHead(c.tokensPerHead)}/head` : `${c.format} does not fit`));
   const entries = plan.format === 'mixed' ? `${perHead(plan.tokensPerHead)} entries per head on average` : `up to ${plan.tokensPerHead} entries per head`;
   const considered = others.length > 0 ? ` (also considered: ${others.join(', ')})` : '';
-  return `${formatMix(plan.headFormats)}, ${entries}, ${formatBytes(plan.heldBytes)} held of a ${formatBytes(plan.bytes)} budget${considered}`;
+  const window = plan.windowRows > 0 ? `, the ${plan.windowRows}-token window in f32` : '';
+  return `${formatMix(plan.headFormats)}, ${entries}${window}, ${formatBytes(plan.heldBytes)} held of a ${formatBytes(plan.bytes)} budget${considered}`;
 }

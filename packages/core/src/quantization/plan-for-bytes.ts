@@ -8,6 +8,7 @@ import { checkObservations } from '../metrics/window-attention.js';
 import type { LayerObservation } from '../model/observation.js';
 import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
+import { fitBesideWindow } from '../allocation/block-aligned.js';
 import { bytesPerBlock, heldBytes } from './held-bytes.js';
 import { bytesOf, chooseHeadOptions } from './choose-head-options.js';
 import { headOutputL1s, heldOutReference, meanOverHeads } from './quantized-attention-l1.js';
@@ -34,6 +35,10 @@ import { headOutputL1s, heldOutReference, meanOverHeads } from './quantized-atte
  *    where rounding costs more keep fewer, finer ones.
  * 5. The lowest mean error wins; ties go to one format for all heads, then to the higher precision
  *    (f32, f16, int8, int4).
+ * With `fullPrecisionWindow`, an int8/int4 head holds its protected window in f32, in the rows of its
+ * last, partly filled block (the pool's residual, `2 x blockSize x headDim x 4` bytes a head, counted):
+ * its other entries are planned in whole blocks apart from the window (`windowApart`), f16 is not
+ * considered, and the window must be shorter than a block.
  */
 
 /** A byte budget as a fraction of the prompt's full f32 cache. */
@@ -76,6 +81,13 @@ export interface BytePlanInput {
   readonly mixedFormats?: boolean;
   /** The model's output projections, for methods that read them (see `planCompression`). */
   readonly outputProjection?: OutputProjection;
+  /**
+   * Keep the protected window at full precision (default false): an int8/int4 head holds the window's
+   * rows in f32 (its residual block, counted in the budget) until decoding fills that block; f16 is
+   * then not considered. The window must be shorter than a block. Worth its fixed cost per head (6 KiB
+   * at head dim 48 and blocks of 16) where budgets are large against it.
+   */
+  readonly fullPrecisionWindow?: boolean;
 }
 
 /** One format considered by {@link planForBytes}, or `'mixed'`: a format per layer and KV head. */
@@ -111,6 +123,12 @@ export interface BytePlan {
   readonly heldBytes: number;
   /** Every format considered, in the order given. */
   readonly candidates: readonly BytePlanCandidate[];
+  /**
+   * Rows of the protected window an int8/int4 head holds in f32 apart from its other entries (the
+   * last `fullPrecisionWindow` rows of the prompt; 0 without it): the store is built with
+   * {@link storeKeptRows}'s `windowRows`.
+   */
+  readonly windowRows: number;
 }
 
 /**
@@ -144,10 +162,10 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   const { geometry, observations } = input;
   const method = input.method ?? DEFAULT_BYTE_METHOD;
   const blockSize = input.blockSize ?? 16;
-  const formats = input.formats ?? KV_FORMATS;
+  const given = input.formats ?? KV_FORMATS;
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new OptionError(`blockSize must be a whole number >= 1, got ${blockSize}.`);
-  if (formats.length === 0 || formats.some((f) => !KV_FORMATS.includes(f))) {
-    throw new OptionError(`formats must be some of ${KV_FORMATS.join(', ')}; got ${formats.join(', ') || 'none'}.`);
+  if (given.length === 0 || given.some((f) => !KV_FORMATS.includes(f))) {
+    throw new OptionError(`formats must be some of ${KV_FORMATS.join(', ')}; got ${given.join(', ') || 'none'}.`);
   }
   const n = checkObservations(geometry, observations);
   const { window } = resolveMethodOptions(getMethod(method), input.options ?? {});
@@ -156,25 +174,39 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   const bytes = resolveBytes(input.bytes, heads * n * d * 8);
   const reference = heldOutReference(geometry, observations, window);
   const blockBytesOf = input.blockBytes ?? ((format: KvFormat) => bytesPerBlock(format, d, blockSize));
-  const held = (format: KvFormat, lengths: readonly number[]) => heldBytes(format, lengths, d, blockSize, blockBytesOf(format));
   const protectedRows = Math.min(window, n);
+  const fullWindow = input.fullPrecisionWindow === true;
+  const formats = fullWindow ? fullPrecisionWindowFormats(given, window, blockSize) : given;
+  // with the window in f32 apart, an int8/int4 head also holds its residual block
+  const apart = (format: KvFormat) => fullWindow && (format === 'int8' || format === 'int4');
+  const residual = 2 * blockSize * d * 4;
+  const held = (format: KvFormat, lengths: readonly number[]) =>
+    heldBytes(format, lengths, d, blockSize, blockBytesOf(format)) + (apart(format) ? lengths.length * residual : 0);
 
   type Planned = BytePlanCandidate & { plan?: CompressionPlan; headErrors?: number[][]; headFormats?: KvFormat[][] };
   const candidates = formats.map((format): Planned => {
     const blockBytes = blockBytesOf(format);
-    const blocksPerLayer = Math.floor(bytes / (layers * blockBytes));
-    // rounded up: the plan keeps floor(kvHeads x T / blockSize) whole blocks a layer, N when kvHeads <= blockSize
-    const affordable = Math.ceil((blocksPerLayer * blockSize) / kvHeads);
+    const windowApart = apart(format);
+    const blocksPerLayer = Math.floor((bytes - (windowApart ? heads * residual : 0)) / (layers * blockBytes));
+    // rounded up: the plan keeps floor(kvHeads x T / blockSize) whole blocks a layer, N when kvHeads <= blockSize;
+    // apart, each head's window takes one of them and the rest hold its other entries
+    const affordable = windowApart
+      ? Math.max(0, Math.ceil(((blocksPerLayer - kvHeads) * blockSize) / kvHeads)) + protectedRows
+      : Math.ceil((blocksPerLayer * blockSize) / kvHeads);
     const infeasible = { format, tokensPerHead: affordable, predictedError: Infinity, feasible: false, heldBytes: 0 };
     if (format === 'int4' && d % 2 !== 0) return infeasible;
+    const windowBlocks = windowApart ? 1 : Math.ceil(protectedRows / blockSize);
+    // apart, keeping everything needs room for the window in the last block beside the others
+    const everythingFits = !windowApart || fitBesideWindow(n - protectedRows, protectedRows, blockSize) === n - protectedRows;
     let plan: CompressionPlan;
     let tokensPerHead = affordable;
-    if (held(format, new Array<number>(heads).fill(n)) <= bytes) {
+    if (everythingFits && held(format, new Array<number>(heads).fill(n)) <= bytes) {
       plan = keepEverythingPlan(geometry, n, { method: 'full', budget: n, window });
       tokensPerHead = n;
-    } else if (affordable < protectedRows || kvHeads * Math.ceil(protectedRows / blockSize) > blocksPerLayer) {
+    } else if (blocksPerLayer < 0 || affordable < protectedRows || kvHeads * windowBlocks > blocksPerLayer) {
       return infeasible;
     } else {
+      tokensPerHead = Math.min(tokensPerHead, n - 1);
       const planAt = (budget: number) =>
         planCompression({
           method,
@@ -182,6 +214,7 @@ export function planForBytes(input: BytePlanInput): BytePlan {
           observations,
           budget,
           blockSize,
+          ...(windowApart ? { windowApart } : {}),
           ...(input.options ? { options: input.options } : {}),
           ...(input.outputProjection ? { outputProjection: input.outputProjection } : {}),
         });
@@ -219,8 +252,22 @@ export function planForBytes(input: BytePlanInput): BytePlan {
     plan: best.plan,
     bytes,
     heldBytes: best.heldBytes,
+    windowRows: fullWindow ? protectedRows : 0,
     candidates: [...candidates, ...(mixed ? [mixed] : [])].map(({ format, tokensPerHead, predictedError, feasible, heldBytes }) => ({ format, tokensPerHead, predictedError, feasible, heldBytes })),
   };
+}
+
+/** The formats that can hold a window of `window` rows in f32 apart (not f16); refuses a window of a block or more. */
+function fullPrecisionWindowFormats(formats: readonly KvFormat[], window: number, blockSize: number): KvFormat[] {
+  if (window >= blockSize) {
+    throw new OptionError(
+      `A full-precision window of ${window} rows needs blocks longer than it: an int8/int4 head holds it in the f32 rows of its ` +
+        `last, partly filled block (blocks of ${blockSize} rows here). Lower the window below ${blockSize}, or use larger blocks.`,
+    );
+  }
+  const kept = formats.filter((format) => format !== 'f16');
+  if (kept.length === 0) throw new OptionError('A full-precision window needs f32, int8 or int4 among the formats: f16 holds the window in f16.');
+  return kept;
 }
 
 /**

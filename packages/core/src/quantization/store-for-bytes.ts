@@ -22,6 +22,11 @@ export interface KvByteBudget {
    * `backend.mixedKvFormats`; false plans one format for the sequence, the same plan on every backend).
    */
   readonly mixedFormats?: boolean;
+  /**
+   * Keep the protected window in f32 (default false; see `planForBytes`): int8/int4 heads hold it in
+   * their residual block, counted in the budget. The window must be shorter than the store's blocks.
+   */
+  readonly fullPrecisionWindow?: boolean;
 }
 
 /** What {@link storeForBytes} returns. */
@@ -54,6 +59,7 @@ export async function storeForBytes(
     blockBytes: (format) => backend.blockBytes(format, geometry.headDim),
     formats: budget.formats ?? backend.kvFormats,
     mixedFormats: backend.mixedKvFormats && budget.mixedFormats !== false,
+    ...(budget.fullPrecisionWindow ? { fullPrecisionWindow: true } : {}),
     ...(budget.method ? { method: budget.method } : {}),
     ...(budget.options ? { options: budget.options } : {}),
     ...(outputProjection ? { outputProjection } : {}),
@@ -64,7 +70,7 @@ export async function storeForBytes(
   const kept = backend.createStore(geometry, { kvFormats: plan.headFormats });
   try {
     for (let layer = 0; layer < geometry.layers; layer++) {
-      storeKeptRows(kept, layer, await readHeadKv(store, layer), plan.plan.layers[layer]!.kept, backend.storeBlockSize);
+      storeKeptRows(kept, layer, await readHeadKv(store, layer), plan.plan.layers[layer]!.kept, backend.storeBlockSize, plan.windowRows);
     }
   } catch (error) {
     kept.dispose();

@@ -26,11 +26,19 @@ export async function readHeadKv(store: KvStore, layer: number): Promise<HeadKv[
  * filled last block is encoded over its own rows (scales within an ulp of encoding them directly; no
  * f32 residual), so the store holds whole blocks per head. Each head's rows carry their own positions
  * (`kept[head]`, the token indices), so `positions()` and decode-time eviction see the right tokens.
+ *
+ * `windowRows` > 0 (a plan's `windowRows`, `fullPrecisionWindow`): every head's last `windowRows` kept
+ * entries (the protected window, the same tokens in every head) are appended after the others, so an
+ * int8/int4 head holds them in f32, in its residual block, until decoding fills that block.
  */
-export function storeKeptRows(store: KvStore, layer: number, rows: readonly HeadKv[], kept: readonly Int32Array[], blockSize: number): void {
+export function storeKeptRows(store: KvStore, layer: number, rows: readonly HeadKv[], kept: readonly Int32Array[], blockSize: number, windowRows = 0): void {
   const { kvHeads, headDim: d } = store.geometry;
   if (rows.length !== kvHeads || kept.length !== kvHeads) {
     throw new ShapeError(`storeKeptRows: give rows and kept indices for each of the ${kvHeads} KV heads; got ${rows.length} and ${kept.length}.`);
+  }
+  if (windowRows > 0) {
+    storeBesideWindow(store, layer, rows, kept, blockSize, windowRows);
+    return;
   }
   let longest = 0;
   for (let h = 1; h < kvHeads; h++) if (kept[h]!.length > kept[longest]!.length) longest = h;
@@ -53,4 +61,28 @@ export function storeKeptRows(store: KvStore, layer: number, rows: readonly Head
   }
   store.append(layer, keys, values, positions);
   if (kept.some((k) => k.length < count)) store.compact(layer, kept.map((k) => Int32Array.from({ length: k.length }, (_, r) => r)));
+}
+
+/** The entries besides the window as {@link storeKeptRows} stores any, then the window's rows appended to every head. */
+function storeBesideWindow(store: KvStore, layer: number, rows: readonly HeadKv[], kept: readonly Int32Array[], blockSize: number, windowRows: number): void {
+  const { kvHeads, headDim: d } = store.geometry;
+  const window = kept[0]!.subarray(Math.max(0, kept[0]!.length - windowRows));
+  kept.forEach((indices, h) => {
+    const tail = indices.subarray(Math.max(0, indices.length - windowRows));
+    if (tail.length !== windowRows || tail.some((t, i) => t !== window[i])) {
+      throw new ShapeError(`storeKeptRows: head ${h} of layer ${layer} does not end with the ${windowRows} window entries every head keeps.`);
+    }
+  });
+  storeKeptRows(store, layer, rows, kept.map((indices) => indices.subarray(0, indices.length - windowRows)), blockSize);
+  const keys = new Float32Array(windowRows * kvHeads * d);
+  const values = new Float32Array(windowRows * kvHeads * d);
+  const positions = new Int32Array(windowRows * kvHeads);
+  window.forEach((t, r) => {
+    for (let h = 0; h < kvHeads; h++) {
+      keys.set(rows[h]!.keys.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
+      values.set(rows[h]!.values.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
+      positions[r * kvHeads + h] = t;
+    }
+  });
+  store.append(layer, keys, values, positions);
 }

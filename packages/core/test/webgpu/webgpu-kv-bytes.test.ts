@@ -56,6 +56,39 @@ describe('kvBytes on wasm and webgpu', () => {
     expect(onGpu.tokens).toEqual(onWasm.tokens);
   });
 
+  it('keeps the protected window in f32 on webgpu as on wasm (fullPrecisionWindow): the same plan, the window exact, the bytes planned', async () => {
+    const model = stories15m();
+    const window = 8;
+    const run = async (backend: WasmBackend | WebGpuBackend) => {
+      const budget = { bytes: { fraction: 1 / 3 }, options: { window }, fullPrecisionWindow: true, mixedFormats: false } as const;
+      const generator = new Generator(model, { backend, kvBytes: budget });
+      const result = await generator.generate(longer, { steps: 1 });
+      const plan = result.prefill!.bytePlan!;
+      const bytes = generator.store.bytes();
+      const windows = [];
+      const { layers, kvHeads, headDim: d } = generator.store.geometry;
+      for (let layer = 0; layer < layers; layer++) {
+        for (let head = 0; head < kvHeads; head++) {
+          const kept = plan.plan.layers[layer]!.kept[head]!.length;
+          windows.push((await generator.store.keys(layer, head)).slice((kept - window) * d, kept * d));
+        }
+      }
+      generator.store.dispose();
+      return { plan, bytes, windows, tokens: result.tokens };
+    };
+    const [onWasm, onGpu] = [await run(wasm), await run(webgpu)];
+    expect(['int8', 'int4']).toContain(onWasm.plan.format);
+    expect(onGpu.plan.format).toBe(onWasm.plan.format);
+    expect(onGpu.plan.windowRows).toBe(window);
+    expect(onGpu.plan.plan.layers.map((l) => l.kept.map((k) => Array.from(k)))).toEqual(onWasm.plan.plan.layers.map((l) => l.kept.map((k) => Array.from(k))));
+    // after prefill (the sampled token is not forwarded yet): the bytes planned
+    expect(onWasm.bytes).toBe(onWasm.plan.heldBytes);
+    expect(onGpu.bytes).toBe(onGpu.plan.heldBytes);
+    // the window in f32: what each forward pass computed, so equal within f32 rounding of the two passes
+    onWasm.windows.forEach((expected, i) => expected.forEach((v, j) => expect(Math.abs(onGpu.windows[i]![j]! - v)).toBeLessThan(1e-4)));
+    expect(onGpu.tokens).toEqual(onWasm.tokens);
+  });
+
   it('holds a plan with a format per layer and KV head on webgpu as on wasm: same entries and formats, rows within tolerance, the same tokens', async () => {
     const model = stories15m();
     const geometry = cacheGeometry(model.config);

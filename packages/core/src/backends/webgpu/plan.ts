@@ -3,7 +3,7 @@ import { safeguardCaps } from '../../allocation/adaptive.js';
 import { type HeadExtent, keepAllPlan, planLayer, requireFiniteScores, withProtectedTails } from '../../allocation/plan-layer.js';
 import { uniformAllocation } from '../../allocation/uniform.js';
 import type { CompressionPlan, LayerPlan } from '../../compression-plan.js';
-import { type PlanInput, type PlanSetup, finishPlan, layerHeads, preparePlan, skippedPlan } from '../../plan.js';
+import { type PlanInput, type PlanSetup, alignmentOf, finishPlan, layerHeads, preparePlan, skippedPlan } from '../../plan.js';
 import { snapkvScorer } from '../../scorers/snapkv.js';
 import { toCoreError } from './webgpu-store.js';
 
@@ -48,7 +48,7 @@ export async function planCompressionOnGpu(input: PlanInput, gpu: GpuContext): P
   const layers: LayerPlan[] = [];
   try {
     for (let layer = 0; layer < setup.geometry.layers; layer++) {
-      layers.push(onGpu ? await planLayerOnGpu(dispatcher, setup, layer) : planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!, setup.blockSize));
+      layers.push(onGpu ? await planLayerOnGpu(dispatcher, setup, layer) : planLayer(setup.method, setup.options, layerHeads(setup, layer), setup.schedule[layer]!, alignmentOf(setup)));
     }
   } catch (error) {
     throw toCoreError(error);
