@@ -34,6 +34,12 @@ export function resolveBudget(spec: BudgetSpec, promptLength: number): number {
     }
     return Math.max(1, Math.round(ratio * promptLength));
   }
+  if (typeof spec === 'object' && spec !== null && 'bytes' in spec) {
+    throw new BudgetError(
+      'A budget counts tokens per KV head; a byte budget ({ bytes }) chooses the storage format too, so it goes in ' +
+        "the Generator's kvBytes option ({ kvBytes: { bytes } }), or planForBytes / storeForBytes.",
+    );
+  }
   throw new BudgetError(
     `Unrecognised budget ${JSON.stringify(spec)}: pass a token count per KV head (48 or { tokensPerHead: 48 }) or { ratio: 0.25 }.`,
   );

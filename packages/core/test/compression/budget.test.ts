@@ -16,4 +16,8 @@ describe('resolveBudget', () => {
       expect(() => resolveBudget(spec as never, 100)).toThrow(BudgetError);
     },
   );
+
+  it('points a byte budget to kvBytes: bytes choose the format too', () => {
+    expect(() => resolveBudget({ bytes: 65536 } as never, 100)).toThrow(/a byte budget \(\{ bytes \}\) chooses the storage format too.*kvBytes/);
+  });
 });
