@@ -141,6 +141,9 @@ export const DEFAULT_BYTE_METHOD: MethodName = 'kvcompress';
 /** Higher precision first: the order ties are broken in. */
 const PRECISION: readonly KvFormat[] = ['f32', 'f16', 'int8', 'int4'];
 
+/** A share as users write a budget: `12.5%`, `0.31%`. */
+const formatShare = (share: number) => `${Number((share * 100).toPrecision(3))}%`;
+
 const keptLengths = (plan: CompressionPlan) => plan.layers.flatMap((l) => l.kept.map((k) => k.length));
 
 function resolveBytes(spec: BytePlanInput['bytes'], fullBytes: number): number {
@@ -171,7 +174,8 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   const { window } = resolveMethodOptions(getMethod(method), input.options ?? {});
   const { layers, kvHeads, headDim: d } = geometry;
   const heads = layers * kvHeads;
-  const bytes = resolveBytes(input.bytes, heads * n * d * 8);
+  const fullBytes = heads * n * d * 8;
+  const bytes = resolveBytes(input.bytes, fullBytes);
   const reference = heldOutReference(geometry, observations, window);
   const blockBytesOf = input.blockBytes ?? ((format: KvFormat) => bytesPerBlock(format, d, blockSize));
   const protectedRows = Math.min(window, n);
@@ -240,7 +244,8 @@ export function planForBytes(input: BytePlanInput): BytePlan {
     );
     throw new BudgetError(
       `A budget of ${bytes} bytes cannot hold the protected window of ${protectedRows} tokens in ${layers} layers x ${kvHeads} KV heads ` +
-        `in any of ${formats.join(', ')} (blocks of ${blockSize}); the smallest budget that works is ${least} bytes.`,
+        `in any of ${formats.join(', ')} (blocks of ${blockSize}); the smallest budget that works is ${least} bytes ` +
+        `(${formatShare(least / fullBytes)} of this prompt's full f32 cache).`,
     );
   }
   const { format } = best;

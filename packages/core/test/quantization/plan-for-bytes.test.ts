@@ -83,7 +83,7 @@ describe('planForBytes', () => {
     const { geometry, observations } = setUp({ layers: 1, kvHeads: 2, group: 1, headDim: 16, n: 64, seed: 9 });
     const least = 2 * heldBytes('int4', [16], 16, 16);
     expect(() => planForBytes({ geometry, observations, bytes: least - 1, options: { window: 16 } })).toThrow(
-      new RegExp(`smallest budget that works is ${least} bytes`),
+      new RegExp(`smallest budget that works is ${least} bytes \\(${Number(((least / (2 * 64 * 16 * 8)) * 100).toPrecision(3))}% of this prompt's full f32 cache\\)`),
     );
     expect(planForBytes({ geometry, observations, bytes: least, options: { window: 16 } }).format).toBe('int4');
   });
