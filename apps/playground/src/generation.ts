@@ -68,7 +68,7 @@ export async function runSideBySide(
   let observations: readonly LayerObservation[] = [];
   const options = { window: settings.window, alpha: settings.alpha };
   const compressed = settings.kvBytes !== null
-    ? new Generator(model, { backend, kvBytes: { bytes: settings.kvBytes, options } })
+    ? new Generator(model, { backend, kvBytes: { bytes: settings.kvBytes, options, fullPrecisionWindow: settings.fullPrecisionWindow } })
     : new Generator(model, {
       backend,
       ...(evictsWhileDecoding(settings)

@@ -24,6 +24,11 @@ export interface Settings {
    * in place of the method and budget. null (the default) = off.
    */
   readonly kvBytes: number | { fraction: number } | null;
+  /**
+   * With `kvBytes`: int8/int4 heads keep the observation window in f32 (core's `fullPrecisionWindow`),
+   * in a residual block the budget counts; the window must then be shorter than a block (16 rows).
+   */
+  readonly fullPrecisionWindow: boolean;
 }
 
 /**
@@ -32,8 +37,11 @@ export interface Settings {
  */
 export const EVICT_EVERY = 8;
 
-/** The form's raw values (strings, as inputs give them). */
-export type RawSettings = Record<keyof Settings, string>;
+/** Rows per block of the stores both engines make: a window in f32 must be shorter. */
+const STORE_BLOCK_ROWS = 16;
+
+/** The form's raw values (strings, as inputs give them; a checkbox only when ticked, as `on`). */
+export type RawSettings = Record<Exclude<keyof Settings, 'fullPrecisionWindow'>, string> & { readonly fullPrecisionWindow?: string };
 
 /** A budget field: `48` tokens per head, or `25%` / `0.25` of the prompt. */
 export function parseBudget(text: string): BudgetSpec {
@@ -98,6 +106,11 @@ export function parseSettings(raw: RawSettings): Settings {
   if (kvBytes !== null && maxCacheTokens !== null) {
     throw new Error('KV bytes plans the cache once after prefill: clear “Max cache tokens per head” to use it (decode-time eviction counts tokens).');
   }
+  const fullPrecisionWindow = raw.fullPrecisionWindow === 'on';
+  if (fullPrecisionWindow && kvBytes === null) throw new Error('Window in f32 applies to a KV byte budget: fill in “KV bytes” too.');
+  if (fullPrecisionWindow && window >= STORE_BLOCK_ROWS) {
+    throw new Error(`Window in f32: the observation window must be shorter than a ${STORE_BLOCK_ROWS}-row block, so at most ${STORE_BLOCK_ROWS - 1}; it is ${window}.`);
+  }
   return {
     prompt: raw.prompt,
     method: raw.method,
@@ -110,6 +123,7 @@ export function parseSettings(raw: RawSettings): Settings {
     backend: raw.backend as BackendChoice,
     maxCacheTokens,
     kvBytes,
+    fullPrecisionWindow,
   };
 }
 

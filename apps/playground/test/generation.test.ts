@@ -14,7 +14,7 @@ beforeAll(async () => {
 // Two sentences (about 50 tokens): long enough that a budget of 24 per head evicts, short enough to be quick.
 const PROMPT = DEMO_PROMPT.split('. ').slice(0, 2).join('. ');
 const settings: Settings = {
-  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm', maxCacheTokens: null, kvBytes: null,
+  prompt: PROMPT, method: 'ada-snapkv', budget: 24, alpha: 0.2, window: 16, steps: 8, temperature: 0, seed: 42, backend: 'wasm', maxCacheTokens: null, kvBytes: null, fullPrecisionWindow: false,
 };
 
 /** What core gives for one side on its own: the reference the page's interleaved run must match. */
@@ -92,6 +92,21 @@ describe('the side-by-side run (the page logic, in Node with the real model)', (
     expect(stats[0]!.compressedBytes).toBeLessThanOrEqual(result.bytePlan!.heldBytes + residuals);
     expect(stats[0]!.compressedBytes).toBeLessThan(stats[0]!.fullBytes / 2);
     expect(bytePlanText(result.bytePlan!)).toMatch(/^Byte plan: (int[48]|int[48] in \d+ heads, .*), (up to \d+ entries per head|[\d.]+ entries per head on average), [\d.]+ KiB held of a [\d.]+ KiB budget \(also considered: f32 does not fit/);
+  }, 60_000);
+
+  it('keeps the window in f32 within the KV byte budget when asked, as core does alone', async () => {
+    const budgeted: Settings = { ...settings, window: 8, kvBytes: { fraction: 1 / 2 }, fullPrecisionWindow: true };
+    const backend = await WasmBackend.create();
+    const options = { window: 8, alpha: budgeted.alpha };
+    const core = new Generator(model, { backend, kvBytes: { bytes: { fraction: 1 / 2 }, options, fullPrecisionWindow: true } });
+    const expected = await core.generate(budgeted.prompt, { steps: budgeted.steps, temperature: 0 });
+    core.store.dispose();
+    const result = await runSideBySide(model, budgeted, backend, () => {}, () => {});
+    backend.dispose();
+    expect(result.tokens.compressed).toEqual(expected.tokens);
+    expect(result.bytePlan!.windowRows).toBe(8);
+    expect(result.bytePlan!.heldBytes).toBeLessThanOrEqual(result.bytePlan!.bytes);
+    expect(bytePlanText(result.bytePlan!)).toMatch(/, the 8-token window in f32, /);
   }, 60_000);
 
   it('compresses nothing for the full method and stops between tokens when aborted', async () => {

@@ -5,7 +5,7 @@ const raw: RawSettings = { prompt: 'Once upon a time', method: 'ada-snapkv', bud
 
 describe('settings', () => {
   it('parses a complete form', () => {
-    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto', maxCacheTokens: null, kvBytes: null });
+    expect(parseSettings(raw)).toEqual({ prompt: 'Once upon a time', method: 'ada-snapkv', budget: 48, alpha: 0.2, window: 16, steps: 32, temperature: 0, seed: 42, backend: 'auto', maxCacheTokens: null, kvBytes: null, fullPrecisionWindow: false });
   });
 
   it('takes budgets as tokens or shares of the prompt', () => {
@@ -46,6 +46,10 @@ describe('settings', () => {
     for (const bad of ['0', '0/8', 'lots', '-1', '0KiB']) expect(() => parseKvBytesField(bad), bad).toThrow(/^KV bytes: empty for none, or expected bytes \(e\.g\. 786432, 768KiB/);
     expect(parseSettings({ ...raw, kvBytes: '1/8' }).kvBytes).toEqual({ fraction: 0.125 });
     expect(() => parseSettings({ ...raw, kvBytes: '1/8', maxCacheTokens: '32' })).toThrow(/clear “Max cache tokens per head”/);
+    // the window in f32: a ticked checkbox, only with KV bytes and a window shorter than a block
+    expect(parseSettings({ ...raw, kvBytes: '1/4', window: '15', fullPrecisionWindow: 'on' }).fullPrecisionWindow).toBe(true);
+    expect(() => parseSettings({ ...raw, kvBytes: '1/4', fullPrecisionWindow: 'on' })).toThrow(/Window in f32: .* at most 15; it is 16/);
+    expect(() => parseSettings({ ...raw, window: '8', fullPrecisionWindow: 'on' })).toThrow(/fill in “KV bytes” too/);
   });
 
   it('evicts while decoding only with a limit and a method that scores entries', () => {

@@ -202,6 +202,14 @@ describe('the playground in Chromium', () => {
     await generateWith(page, 16, 'wasm');
     expect(JSON.parse((await page.getAttribute('#answer-compressed', 'data-tokens'))!)).toEqual(reference.byteBudget.tokens);
     expect(await page.textContent('#run-status')).toContain(`Byte plan: ${reference.byteBudget.plan}.`);
+    // the window in f32 (a ticked checkbox reaches the plan)
+    await page.fill('#kvBytes', '1/3');
+    await page.fill('#window', '8');
+    await page.check('#fullPrecisionWindow');
+    await generateWith(page, 4, 'wasm');
+    expect(await page.textContent('#run-status')).toMatch(/Byte plan: .*, the 8-token window in f32, /);
+    await page.uncheck('#fullPrecisionWindow');
+    await page.fill('#window', '16');
     await page.fill('#kvBytes', '');
     await page.setViewportSize({ width: 390, height: 844 }); // a phone: nothing may stick out sideways
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
