@@ -50,6 +50,7 @@ describe('settings', () => {
     expect(parseSettings({ ...raw, kvBytes: '1/4', window: '15', fullPrecisionWindow: 'on' }).fullPrecisionWindow).toBe(true);
     expect(() => parseSettings({ ...raw, kvBytes: '1/4', fullPrecisionWindow: 'on' })).toThrow(/Window in f32: .* at most 15; it is 16/);
     expect(() => parseSettings({ ...raw, window: '8', fullPrecisionWindow: 'on' })).toThrow(/fill in “KV bytes” too/);
+    expect(parseSettings({ ...raw, kvBytes: '1/4', backend: 'reference', fullPrecisionWindow: 'on' }).window).toBe(16);
   });
 
   it('evicts while decoding only with a limit and a method that scores entries', () => {

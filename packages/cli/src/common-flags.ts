@@ -34,8 +34,10 @@ export const fullPrecisionWindowOption = () =>
 
 /**
  * The window a byte budget runs with: the `--window` given, or with `--full-precision-window` and the
- * default window, at most one less than the store's block size (the window must fit in one block's f32 rows).
+ * default window, at most one less than the store's block size (an int8/int4 head holds it in one
+ * block's f32 rows).
  */
 export function byteBudgetWindow(flags: { window: number; fullPrecisionWindow?: boolean }, windowIsDefault: boolean, blockSize: number): number {
-  return flags.fullPrecisionWindow && windowIsDefault ? Math.min(flags.window, blockSize - 1) : flags.window;
+  // blocks of one row (the reference backend) hold f32 only: any window is already at full precision
+  return flags.fullPrecisionWindow && windowIsDefault && blockSize > 1 ? Math.min(flags.window, blockSize - 1) : flags.window;
 }

@@ -229,6 +229,10 @@ describe('adakv run', () => {
     const longWindow = captureIo();
     expect(await runCli(['run', '--steps', '2', '--kv-bytes', '1/4', '--full-precision-window', '--window', '16'], longWindow)).toBe(2);
     expect(longWindow.err()).toMatch(/Lower the window below 16/);
+    // the reference backend holds f32 only: the default window stays, already at full precision
+    const reference = captureIo();
+    expect(await runCli(['run', '--steps', '2', '--json', '--backend', 'reference', '--kv-bytes', '1/2', '--full-precision-window', '--no-compare'], reference)).toBe(0);
+    expect(JSON.parse(reference.out()).bytePlan).toMatchObject({ format: 'f32', windowRowsInF32: 16 });
     const alone = captureIo();
     expect(await runCli(['run', '--steps', '2', '--full-precision-window'], alone)).toBe(2);
     expect(alone.err()).toMatch(/give --kv-bytes too/);

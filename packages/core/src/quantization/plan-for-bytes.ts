@@ -262,9 +262,12 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   };
 }
 
-/** The formats that can hold a window of `window` rows in f32 apart (not f16); refuses a window of a block or more. */
+/**
+ * The formats that hold a window of `window` rows in f32 (f32 itself, and int8/int4 apart in their
+ * residual; not f16); refuses a window of a block or more where an int8/int4 head would hold it.
+ */
 function fullPrecisionWindowFormats(formats: readonly KvFormat[], window: number, blockSize: number): KvFormat[] {
-  if (window >= blockSize) {
+  if (window >= blockSize && formats.some((format) => format === 'int8' || format === 'int4')) {
     throw new OptionError(
       `A full-precision window of ${window} rows needs blocks longer than it: an int8/int4 head holds it in the f32 rows of its ` +
         `last, partly filled block (blocks of ${blockSize} rows here). Lower the window below ${blockSize}, or use larger blocks.`,

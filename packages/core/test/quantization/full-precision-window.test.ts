@@ -145,7 +145,7 @@ describe('a byte budget with the protected window at full precision (fullPrecisi
     );
   });
 
-  it('refuses a window of a block or more, and f16 alone, with an OptionError saying what to change', () => {
+  it('refuses a window of a block or more where int8/int4 would hold it, and f16 alone, with an OptionError saying what to change', () => {
     const geometry: CacheGeometry = { layers: 1, queryHeads: 2, kvHeads: 2, headDim: 8 };
     const observations = randomObservations(geometry, 40, 3);
     const input = { geometry, observations, bytes: { fraction: 1 / 2 }, blockSize: 16, fullPrecisionWindow: true } as const;
@@ -154,6 +154,9 @@ describe('a byte budget with the protected window at full precision (fullPrecisi
     expect(() => planForBytes({ ...input, options: { window: 8 }, formats: ['f16'] })).toThrow(/f32, int8 or int4/);
     // without the option the same window is fine
     expect(planForBytes({ ...input, fullPrecisionWindow: false, options: { window: 16 } }).windowRows).toBe(0);
+    // f32 alone holds any window in f32 (the reference backend: blocks of 1 row)
+    const f32 = planForBytes({ ...input, options: { window: 16 }, formats: ['f32'], blockSize: 1 });
+    expect(f32.headFormats.flat().every((f) => f === 'f32')).toBe(true);
   });
 
   it('on stories15M: the window decodes from exact f32 rows, the store holds the bytes planned, and decoding goes on', async () => {
