@@ -154,6 +154,13 @@ describe('a byte budget with the protected window at full precision (fullPrecisi
     expect(() => planForBytes({ ...input, options: { window: 8 }, formats: ['f16'] })).toThrow(/f32, int8 or int4/);
     // without the option the same window is fine
     expect(planForBytes({ ...input, fullPrecisionWindow: false, options: { window: 16 } }).windowRows).toBe(0);
+    // storing apart needs every head to end with the same window tokens
+    const backend = backends.get(16)!;
+    const store = backend.createStore(geometry, { kvFormat: 'int8' });
+    const rows = Array.from({ length: 2 }, (_, h) => headRows(geometry, observations[0]!.keys, observations[0]!.values, h));
+    const kept = [Int32Array.from([0, 1, 36, 37, 38, 39]), Int32Array.from([0, 1, 2, 37, 38, 39])];
+    expect(() => storeKeptRows(store, 0, rows, kept, 16, 4)).toThrow(/head 1 of layer 0 does not end with the 4 window entries/);
+    store.dispose();
     // f32 alone holds any window in f32 (the reference backend: blocks of 1 row)
     const f32 = planForBytes({ ...input, options: { window: 16 }, formats: ['f32'], blockSize: 1 });
     expect(f32.headFormats.flat().every((f) => f === 'f32')).toBe(true);
