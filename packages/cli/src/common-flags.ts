@@ -1,4 +1,4 @@
-import { BACKEND_CHOICES, KV_FORMATS, methodNames } from '@adakv/core';
+import { BACKEND_CHOICES, KV_FORMATS, OptionError, methodNames } from '@adakv/core';
 import { type Command, Option } from 'commander';
 import { integer, number } from './options.js';
 
@@ -31,6 +31,11 @@ export const fullPrecisionWindowOption = () =>
     '--full-precision-window',
     "with --kv-bytes: keep the protected window in f32 (int8/int4 heads hold it in a residual block counted in the budget); the window must be shorter than a block, so a --window left at its default becomes one less than the store's block size",
   );
+
+/** Refuses `--full-precision-window` without `--kv-bytes`: it shapes a byte budget's plan only. */
+export function checkFullPrecisionWindow(flags: { fullPrecisionWindow?: boolean; kvBytes?: unknown }): void {
+  if (flags.fullPrecisionWindow && flags.kvBytes === undefined) throw new OptionError('--full-precision-window applies to a byte budget: give --kv-bytes too.');
+}
 
 /**
  * The window a byte budget runs with: the `--window` given, or with `--full-precision-window` and the

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openBackend } from '../backend.js';
 import { DEFAULT_CORPUS, gutenbergText } from '../corpus.js';
-import { backendOption, byteBudgetWindow, fullPrecisionWindowOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
+import { backendOption, byteBudgetWindow, checkFullPrecisionWindow, fullPrecisionWindowOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import { checkWritableFile } from '../output-file.js';
 import type { CliIo } from '../io.js';
@@ -130,6 +130,7 @@ Examples:
     )
     .action(async (flags: EvalFlags) => {
       if (flags.decode) applyDecodeDefaults(flags, (name) => command.getOptionValueSource(name) === 'default');
+      checkFullPrecisionWindow(flags);
       if (flags.svg) await checkWritableFile(flags.svg);
       // the text first: a missing file or an empty pipe fails before the model loads
       const source = flags.textFile === undefined ? flags.text : flags.textFile === '-' ? 'standard input' : flags.textFile;
@@ -147,10 +148,6 @@ Examples:
         );
       }
       const backend = await openBackend(flags.backend, io, flags);
-      if (flags.fullPrecisionWindow && !flags.kvBytes) {
-        await backend.dispose();
-        throw new OptionError('--full-precision-window applies to byte budgets: give --kv-bytes too.');
-      }
       if (flags.kvBytes) {
         const method = command.getOptionValueSource('methods') === 'default' ? undefined : flags.methods[0]!;
         if (flags.methods.length > 1 && command.getOptionValueSource('methods') !== 'default') {

@@ -15,7 +15,7 @@ import {
 import { Command } from 'commander';
 import { tokenAgreement } from '../agreement.js';
 import { openBackend } from '../backend.js';
-import { backendOption, byteBudgetWindow, fullPrecisionWindowOption, kvFormatOption, methodOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
+import { backendOption, byteBudgetWindow, checkFullPrecisionWindow, fullPrecisionWindowOption, kvFormatOption, methodOption, methodOptionFlags, modelFlags, threadsOption } from '../common-flags.js';
 import { loadModelForCli } from '../load-model.js';
 import type { CliIo } from '../io.js';
 import { budget, integer, kvBytes, number } from '../options.js';
@@ -112,9 +112,7 @@ Examples:
       if (flags.kvBytes !== undefined && flags.maxCacheTokens !== undefined) {
         throw new OptionError('--kv-bytes plans the cache once after prefill; drop --max-cache-tokens (decode-time eviction counts tokens).');
       }
-      if (flags.fullPrecisionWindow && flags.kvBytes === undefined) {
-        throw new OptionError('--full-precision-window applies to a byte budget: give --kv-bytes too.');
-      }
+      checkFullPrecisionWindow(flags);
       // a byte budget evicts across the whole sequence (kvcompress) unless --method says otherwise
       const method = flags.kvBytes !== undefined && command.getOptionValueSource('method') === 'default' ? DEFAULT_BYTE_METHOD : flags.method;
 

@@ -10,6 +10,14 @@ export function bytesPerBlock(format: KvFormat, headDim: number, blockSize: numb
 }
 
 /**
+ * Bytes of a head's f32 residual in `format`: an int8/int4 head's partly filled last block, its
+ * `blockSize` rows of K and V held in f32 until the block fills; 0 for f32 and f16, which need none.
+ */
+export function residualBytes(format: KvFormat, headDim: number, blockSize: number): number {
+  return format === 'int8' || format === 'int4' ? 2 * blockSize * headDim * 4 : 0;
+}
+
+/**
  * Bytes a pool of `format` holds for heads of `entriesPerHead` entries each: whole blocks per head
  * (a partly filled block costs a whole one). An int8/int4 head whose last block is partly filled
  * after appends also holds it in f32 until it fills (the pool's residual, `2 x blockSize x headDim x

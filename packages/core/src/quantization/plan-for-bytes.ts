@@ -9,7 +9,7 @@ import type { LayerObservation } from '../model/observation.js';
 import { keepEverythingPlan, planCompression } from '../plan.js';
 import type { OutputProjection } from '../scorers/output-projection.js';
 import { fitBesideWindow } from '../allocation/block-aligned.js';
-import { bytesPerBlock, heldBytes } from './held-bytes.js';
+import { bytesPerBlock, heldBytes, residualBytes } from './held-bytes.js';
 import { bytesOf, chooseHeadOptions } from './choose-head-options.js';
 import { headOutputL1s, heldOutReference, meanOverHeads } from './quantized-attention-l1.js';
 
@@ -183,15 +183,14 @@ export function planForBytes(input: BytePlanInput): BytePlan {
   const formats = fullWindow ? fullPrecisionWindowFormats(given, window, blockSize) : given;
   // with the window in f32 apart, an int8/int4 head also holds its residual block
   const apart = (format: KvFormat) => fullWindow && (format === 'int8' || format === 'int4');
-  const residual = 2 * blockSize * d * 4;
-  const held = (format: KvFormat, lengths: readonly number[]) =>
-    heldBytes(format, lengths, d, blockSize, blockBytesOf(format)) + (apart(format) ? lengths.length * residual : 0);
+  const residual = (format: KvFormat) => (fullWindow ? residualBytes(format, d, blockSize) : 0);
+  const held = (format: KvFormat, lengths: readonly number[]) => heldBytes(format, lengths, d, blockSize, blockBytesOf(format)) + lengths.length * residual(format);
 
   type Planned = BytePlanCandidate & { plan?: CompressionPlan; headErrors?: number[][]; headFormats?: KvFormat[][] };
   const candidates = formats.map((format): Planned => {
     const blockBytes = blockBytesOf(format);
     const windowApart = apart(format);
-    const blocksPerLayer = Math.floor((bytes - (windowApart ? heads * residual : 0)) / (layers * blockBytes));
+    const blocksPerLayer = Math.floor((bytes - heads * residual(format)) / (layers * blockBytes));
     // rounded up: the plan keeps floor(kvHeads x T / blockSize) whole blocks a layer, N when kvHeads <= blockSize;
     // apart, each head's window takes one of them and the rest hold its other entries
     const affordable = windowApart

@@ -44,14 +44,7 @@ export function storeKeptRows(store: KvStore, layer: number, rows: readonly Head
   for (let h = 1; h < kvHeads; h++) if (kept[h]!.length > kept[longest]!.length) longest = h;
   const count = Math.ceil(kept[longest]!.length / blockSize) * blockSize;
   if (count === 0) return;
-  const keys = new Float32Array(count * kvHeads * d);
-  const values = new Float32Array(count * kvHeads * d);
-  for (let h = 0; h < kvHeads; h++) {
-    kept[h]!.forEach((t, r) => {
-      keys.set(rows[h]!.keys.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
-      values.set(rows[h]!.values.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
-    });
-  }
+  const { keys, values } = interleave(rows, kept, count, d);
   // filler rows take positions after the head's last kept token; compaction drops them
   const positions = new Int32Array(count * kvHeads);
   for (let h = 0; h < kvHeads; h++) {
@@ -74,15 +67,22 @@ function storeBesideWindow(store: KvStore, layer: number, rows: readonly HeadKv[
     }
   });
   storeKeptRows(store, layer, rows, kept.map((indices) => indices.subarray(0, indices.length - windowRows)), blockSize);
-  const keys = new Float32Array(windowRows * kvHeads * d);
-  const values = new Float32Array(windowRows * kvHeads * d);
-  const positions = new Int32Array(windowRows * kvHeads);
-  window.forEach((t, r) => {
-    for (let h = 0; h < kvHeads; h++) {
+  const { keys, values } = interleave(rows, kept.map(() => window), windowRows, d);
+  const positions = Int32Array.from({ length: windowRows * kvHeads }, (_, i) => window[Math.floor(i / kvHeads)]!);
+  store.append(layer, keys, values, positions);
+}
+
+/** K and V rows `[count][kvHeads][headDim]` as append takes them: head `h`'s row `r` is its token `tokens[h][r]` (zeros past its list). */
+function interleave(rows: readonly HeadKv[], tokens: readonly ArrayLike<number>[], count: number, d: number): HeadKv {
+  const kvHeads = rows.length;
+  const keys = new Float32Array(count * kvHeads * d);
+  const values = new Float32Array(count * kvHeads * d);
+  tokens.forEach((list, h) => {
+    for (let r = 0; r < list.length; r++) {
+      const t = list[r]!;
       keys.set(rows[h]!.keys.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
       values.set(rows[h]!.values.subarray(t * d, (t + 1) * d), (r * kvHeads + h) * d);
-      positions[r * kvHeads + h] = t;
     }
   });
-  store.append(layer, keys, values, positions);
+  return { keys, values };
 }

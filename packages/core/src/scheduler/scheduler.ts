@@ -14,6 +14,7 @@ import { topKIndices } from '../allocation/top-k.js';
 import { type OutputProjection, modelOutputProjection } from '../scorers/output-projection.js';
 import type { CompletionHandle, CompletionResult, FinishReason, Sequence } from './sequence.js';
 import type { KvFormat } from '../backends/kv-format.js';
+import { residualBytes } from '../quantization/held-bytes.js';
 
 /** The pool, the batch and the admission policy of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -619,7 +620,7 @@ export class Scheduler {
   private headBytes() {
     const { layers, kvHeads, headDim } = this.geometry;
     const rows = this.pool.blockSize;
-    const residual = this.kvFormat === 'int8' || this.kvFormat === 'int4' ? 8 * rows * headDim : 0;
+    const residual = residualBytes(this.kvFormat, headDim, rows);
     return { heads: layers * kvHeads, residual, block: this.pool.blockBytes, rows };
   }
 
