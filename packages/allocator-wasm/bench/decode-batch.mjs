@@ -1,8 +1,9 @@
 // Batched decode throughput on stories15M: B sequences prefilled with the same prompt, then
 // `WasmModel.decodeBatch` over all B at once, ms per step and tokens/s for each B, the B values
 // alternated inside every round (the machine is shared and noisy: best of ROUNDS, ratios from one
-// process). The logits are returned as @adakv/core's wasm backend asks for them (`decodeBatch(pool,
-// steps)` with its default `logits: true`), so the figures include copying them out.
+// process). The logits are returned as @adakv/core's wasm backend asks for them when a step samples
+// (`decodeBatch(pool, steps)` with its default `logits: true`), so the figures include copying them
+// out; greedy steps (logits: false, argmax: true) read the classifier screen up to 4 sequences.
 //   node --experimental-wasm-relaxed-simd bench/decode-batch.mjs [--threads 2] [--weights f32] [--relaxed|--plain]
 import { Engine, relaxedSimdSupported } from '../dist/index.js';
 import { PROMPT_TOKENS, loadStories15M } from './stories15m.mjs';

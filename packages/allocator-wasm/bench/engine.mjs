@@ -1,7 +1,8 @@
 // The engine on stories15M against llama2.c's own llama2.wasm in the same run: prefill and decode
 // tokens/s on 1 and 2 threads, plain and relaxed SIMD, with f32 weights and with q8_0/q4_0 weights
 // quantized by this package's reference quantizer; resident weight bytes per parameter; whether the
-// greedy tokens equal llama2.c's. Run with --experimental-wasm-relaxed-simd (the bench script does) for
+// greedy tokens equal llama2.c's. Greedy decode reads an f32 classifier through its screen (the f32
+// rows without it come along for comparison). Run with --experimental-wasm-relaxed-simd (the bench script does) for
 // the relaxed rows.
 // Each figure is the best of ROUNDS runs (prefill: of ROUNDS x PREFILLS), engine and peer interleaved
 // (the machine is shared and noisy: best-of measures each engine undisturbed; ratios come from one
@@ -16,9 +17,9 @@ const ROUNDS = 7;
 const PREFILLS = 3;
 
 /** One engine configuration, ready to run the benchmark prompt once per call. */
-async function engineSetup(config, weights, threads, relaxedSimd) {
+async function engineSetup(config, weights, threads, relaxedSimd, classifierScreen = true) {
   const engine = await Engine.load({ threads, relaxedSimd });
-  const model = engine.loadModel(config, weights);
+  const model = engine.loadModel(config, weights, { classifierScreen });
   const pool = engine.createPool({ headDim: config.headDim });
   const run = () => {
     let prefillMs = Infinity;
@@ -83,6 +84,10 @@ export async function benchEngine() {
     for (const relaxed of relaxedModes) {
       for (const threads of [1, 2]) setups.push({ type, threads, ...(await engineSetup(config, typed, threads, relaxed)) });
     }
+    // greedy f32 decode without the classifier screen, for comparison in the same run
+    if (type === 'f32') {
+      for (const threads of [1, 2]) setups.push({ type: 'f32, no screen', threads, ...(await engineSetup(config, typed, threads, relaxedModes.at(-1), false)) });
+    }
   }
   peer.run(PROMPT_TOKENS, 8);
   for (const setup of setups) setup.run(); // warm up
@@ -110,6 +115,7 @@ export async function benchEngine() {
       prefill: s.prefill,
       decode: s.decode,
       bytesPerParameter: s.model.residentWeightBytes / s.model.parameterCount,
+      screenMiB: s.model.screenBytes / 2 ** 20,
       residentMiB: s.model.residentWeightBytes / 2 ** 20,
       tokensEqual: equal === -1 ? 'all' : `first ${equal}`,
     };

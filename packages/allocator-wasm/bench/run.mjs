@@ -14,12 +14,12 @@ import { format } from './timing.mjs';
 const engine = await benchEngine();
 console.log(`## The engine on stories15M vs llama2.c's llama2.wasm (${engine.promptTokens}-token prompt, ${engine.steps} greedy steps, best of ${engine.rounds} interleaved rounds)\n`);
 console.log(`llama2.wasm: prefill ${format(engine.peer.prefill, 1)} tokens/s (one token at a time), decode ${format(engine.peer.decode, 1)} tokens/s\n`);
-console.log('| weights | threads | build | prefill tok/s | vs llama2.wasm | decode tok/s | vs llama2.wasm | weight bytes / param | tokens equal to llama2.c |');
-console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| weights | threads | build | prefill tok/s | vs llama2.wasm | decode tok/s | vs llama2.wasm | weight bytes / param | classifier screen MiB | tokens equal to llama2.c |');
+console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of engine.rows) {
   console.log(
     `| ${r.weights} | ${r.threads} | ${r.variant} | ${format(r.prefill, 0)} | ${format(r.prefill / engine.peer.prefill, 1)}x | ${format(r.decode, 0)} | ` +
-      `${format(r.decode / engine.peer.decode, 2)}x | ${format(r.bytesPerParameter, 3)} | ${r.tokensEqual} |`,
+      `${format(r.decode / engine.peer.decode, 2)}x | ${format(r.bytesPerParameter, 3)} | ${format(r.screenMiB, 1)} | ${r.tokensEqual} |`,
   );
 }
 console.log(

@@ -58,6 +58,7 @@ const exportedFunctions = [
   'adakv_model_destroy',
   'adakv_model_tensor',
   'adakv_model_ready',
+  'adakv_model_screen',
   'adakv_model_stats',
   'adakv_prefill',
   'adakv_decode',

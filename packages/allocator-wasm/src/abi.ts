@@ -75,7 +75,9 @@ export interface AllocatorExports {
   adakv_model_tensor(model: number, slot: number, layer: number, type: number, byteLength: number, address: number): number;
   /** Checks that every tensor was given; the model can run after it. */
   adakv_model_ready(model: number): number;
-  /** Writes the resident weight bytes and the parameters (doubles) at `out`. */
+  /** Builds greedy decode's q8_0 screen of an f32 classifier: 1 built, 0 none for this classifier, negative on errors. */
+  adakv_model_screen(model: number): number;
+  /** Writes the resident weight bytes, the parameters and the classifier screen's bytes (doubles) at `out`. */
   adakv_model_stats(model: number, out: number): number;
   /**
    * Runs a prompt (or a chunk of one at positions `start ..`, after a sequence holding exactly positions

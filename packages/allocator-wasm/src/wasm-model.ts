@@ -102,6 +102,14 @@ export interface ModelLoadOptions {
    * their type.
    */
   quantize?: Exclude<TensorType, 'f32'>;
+  /**
+   * Keep a q8_0 copy of an f32 classifier (about 27% of its bytes) so greedy decode
+   * (`decodeBatch` with `logits: false, argmax: true`) reads it instead of the whole classifier: each
+   * screened logit is within a computed bound of the f32 one, and only the rows that could be the
+   * largest are recomputed in f32, so the tokens are exactly those of the full product. Default true;
+   * nothing is kept for other classifier types.
+   */
+  classifierScreen?: boolean;
 }
 
 /** What a prefill saw in one layer: post-RoPE queries `[n][queryHeads][headDim]`, keys and values `[n][kvHeads][headDim]`. */
@@ -149,7 +157,7 @@ export interface DecodeStep {
 export interface EngineDecodeResult {
   /** `[batch][vocab]` logits (absent with `logits: false`). */
   readonly logits?: Float32Array;
-  /** Index of the largest logit of each row (with `argmax: true`). */
+  /** Index of the largest logit of each row, the first on ties, -1 where a logit is not finite (with `argmax: true`). */
   readonly argmax?: Int32Array;
   /** Each layer's post-RoPE query rows `[layers][batch][queryHeads][headDim]` (with `queries: true`). */
   readonly queries?: Float32Array;
@@ -235,6 +243,8 @@ export class WasmModel {
   readonly residentWeightBytes: number;
   /** Weights (parameters) the model holds; `residentWeightBytes / parameterCount` is bytes per parameter. */
   readonly parameterCount: number;
+  /** Bytes of greedy decode's classifier screen ({@link ModelLoadOptions.classifierScreen}), 0 without one; not in `residentWeightBytes`. */
+  readonly screenBytes: number;
   /** The storage type of each tensor as uploaded, by name (`layers.3.wq`, `tokenEmbedding`, ...). */
   readonly tensorTypes: Readonly<Record<string, TensorType>>;
   private handle: number;
@@ -245,11 +255,12 @@ export class WasmModel {
     this.config = config;
     this.tensorTypes = tensorTypes;
     const { allocator } = engine;
-    const [stats] = allocator.scratch.regions(16) as [number];
+    const [stats] = allocator.scratch.regions(24) as [number];
     check(allocator.exports.adakv_model_stats(handle, stats), 'WasmModel.create');
-    const [bytes, parameters] = allocator.f64(stats, 2);
+    const [bytes, parameters, screenBytes] = allocator.f64(stats, 3);
     this.residentWeightBytes = bytes!;
     this.parameterCount = parameters!;
+    this.screenBytes = screenBytes!;
   }
 
   /** Use {@link Engine.loadModel}. */
@@ -299,6 +310,7 @@ export class WasmModel {
         }
       });
       check(exports.adakv_model_ready(handle), 'WasmModel.create');
+      if (options.classifierScreen !== false) check(exports.adakv_model_screen(handle), 'WasmModel.create (classifier screen)');
       return new WasmModel(engine, handle, config, types);
     } catch (error) {
       exports.adakv_model_destroy(handle);
@@ -360,8 +372,10 @@ export class WasmModel {
   /**
    * One decode step for several distinct sequences of `pool`: step i appends token i's K/V at its
    * position to its sequence and attends over that sequence's cache in place. Returns the logits
-   * `[batch][vocab]` (unless `logits: false`), with `argmax: true` each row's largest index, and with
-   * `queries: true` every layer's post-RoPE queries (what decode-time eviction scores with).
+   * `[batch][vocab]` (unless `logits: false`), with `argmax: true` each row's largest index (-1 where a
+   * logit is not finite), and with `queries: true` every layer's post-RoPE queries (what decode-time
+   * eviction scores with). `logits: false, argmax: true` is greedy decode: with the classifier screen it
+   * gives the same tokens without computing every logit.
    * On any error (bad token or position, exhausted pool, ...) no sequence changes.
    */
   decodeBatch(pool: BlockPool, steps: readonly DecodeStep[], options: { logits?: boolean; argmax?: boolean; queries?: boolean } = {}): EngineDecodeResult {
@@ -382,12 +396,13 @@ export class WasmModel {
     });
     const { allocator } = this.engine;
     const wantArgmax = options.argmax === true;
+    const wantLogits = options.logits !== false || !wantArgmax;
     const queryFloats = options.queries === true ? this.config.layers * batch * this.config.queryHeads * this.config.headDim : 0;
     const [sequences, tokens, positions, logits, argmax, queries] = allocator.scratch.regions(batch * 4, batch * 4, batch * 4, batch * vocabSize * 4, batch * 4, queryFloats * 4) as [number, number, number, number, number, number];
     allocator.i32(sequences, batch).set(steps.map((s) => s.sequence));
     allocator.i32(tokens, batch).set(steps.map((s) => s.token));
     allocator.i32(positions, batch).set(steps.map((s) => s.position));
-    check(allocator.exports.adakv_decode(this.live(), pool.nativeHandle, batch, sequences, tokens, positions, logits, wantArgmax ? argmax : 0, queryFloats > 0 ? queries : 0), 'decodeBatch');
+    check(allocator.exports.adakv_decode(this.live(), pool.nativeHandle, batch, sequences, tokens, positions, wantLogits ? logits : 0, wantArgmax ? argmax : 0, queryFloats > 0 ? queries : 0), 'decodeBatch');
     return {
       ...(options.logits === false ? {} : { logits: allocator.f32(logits, batch * vocabSize).slice() }),
       ...(wantArgmax ? { argmax: allocator.i32(argmax, batch).slice() } : {}),

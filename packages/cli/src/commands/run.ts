@@ -56,7 +56,7 @@ function snapshot(generator: Generator, text: string): CacheSnapshot {
 
 interface Outcome {
   result: GenerateResult;
-  weights: { residentBytes: number; parameters: number };
+  weights: { residentBytes: number; parameters: number; screenBytes?: number };
   bytes: number;
   plan: CompressionPlan | null;
   bytePlan: BytePlan | null;
@@ -238,6 +238,7 @@ Examples:
               backend: flags.backend,
               engine: backend.description,
               weightBytesPerParameter: ours.weights.residentBytes / ours.weights.parameters,
+              classifierScreenBytes: ours.weights.screenBytes ?? 0,
               prefillTokensPerSecond: ours.result.prefillTokensPerSecond,
               decodeTokensPerSecond: ours.result.decodeTokensPerSecond,
               full: full

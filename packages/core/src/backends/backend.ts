@@ -22,6 +22,8 @@ export interface ForwardPass {
     readonly residentBytes: number;
     /** Weights (parameters) the model holds. */
     readonly parameters: number;
+    /** Bytes of the wasm backend's q8_0 classifier screen for greedy decode, beside `residentBytes` (absent or 0 without one). */
+    readonly screenBytes?: number;
   };
   /**
    * Runs `tokens` at positions `start .. start+n-1` into the store (empty for `start` 0; a later chunk

@@ -46,6 +46,13 @@ export function checkPosition(config: ModelConfig, position: number): void {
   }
 }
 
+/** The error for logits that are not all finite, where the engine reports only that (greedy decode). */
+export function nonFiniteLogits(position: number): InvalidNumberError {
+  return new InvalidNumberError(
+    `The model computed a non-finite logit at position ${position}: its weights or activations hold NaN or Infinity; check the model file.`,
+  );
+}
+
 /**
  * Throws an InvalidNumberError when `logits` hold NaN or an infinity: the model's weights or
  * activations are broken, and sampling from them would silently emit token 0. One pass per step.

@@ -202,6 +202,8 @@ export class Generator {
     readonly residentBytes: number;
     /** Weights (parameters) the model holds. */
     readonly parameters: number;
+    /** Bytes of the wasm backend's q8_0 classifier screen for greedy decode, beside `residentBytes` (absent or 0 without one). */
+    readonly screenBytes?: number;
   } {
     return this.transformer.weights;
   }

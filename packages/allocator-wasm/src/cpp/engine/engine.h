@@ -14,12 +14,16 @@ int32_t adakv_model_destroy(int32_t model);
 int32_t adakv_model_tensor(int32_t model, int32_t slot, int32_t layer, int32_t type, uint32_t byteLength,
                            uintptr_t* address);
 int32_t adakv_model_ready(int32_t model);
-// out[0] resident weight bytes, out[1] parameters.
+// Builds greedy decode's screen of an f32 classifier (classifier_screen.h): 1 built, 0 none for this
+// classifier (not f32, or weights it cannot bound), negative on errors. A new classifier drops it.
+int32_t adakv_model_screen(int32_t model);
+// out[0] resident weight bytes, out[1] parameters, out[2] the classifier screen's bytes (0 without one).
 int32_t adakv_model_stats(int32_t model, double* out);
 // tokens[count] at positions start..start+count-1; the sequence holds exactly positions 0..start-1.
 int32_t adakv_prefill(int32_t model, int32_t pool, int32_t sequence, const int32_t* tokens, int32_t count, int32_t start,
                       float* logits, float* queries, float* keys, float* values);
-// argmaxOut may be null; otherwise argmaxOut[i] = argmax of logits row i. queriesOut may be null;
+// argmaxOut may be null; otherwise argmaxOut[i] = argmax of logits row i, -1 when the row is not all
+// finite. With argmaxOut, logits may be null: greedy decode, through the classifier screen when built. queriesOut may be null;
 // otherwise it receives each layer's post-RoPE query rows [layers][batch][queryHeads][headDim].
 int32_t adakv_decode(int32_t model, int32_t pool, int32_t batch, const int32_t* sequences, const int32_t* tokens,
                      const int32_t* positions, float* logits, int32_t* argmaxOut, float* queriesOut);

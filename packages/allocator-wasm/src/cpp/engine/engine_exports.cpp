@@ -4,6 +4,7 @@
 #include "../handles.h"
 #include "../registry.h"
 #include "../sequence.h"
+#include "classifier_screen.h"
 #include "engine.h"
 #include "formats.h"
 #include "forward.h"
@@ -76,13 +77,23 @@ ADAKV_EXPORT int32_t adakv_model_ready(int32_t handle) {
   return model == nullptr ? adakv::kInvalidHandle : adakv::engine::checkComplete(model);
 }
 
+ADAKV_EXPORT int32_t adakv_model_screen(int32_t handle) {
+  Model* model = findModel(handle);
+  if (model == nullptr) return adakv::kInvalidHandle;
+  adakv::Status status = adakv::engine::checkComplete(model);
+  if (status != adakv::kOk) return status;
+  status = adakv::engine::buildClassifierScreen(model->classifier(), model->screen);
+  return status != adakv::kOk ? status : model->screen->built() ? 1 : 0;
+}
+
 ADAKV_EXPORT int32_t adakv_model_stats(int32_t handle, double* out) {
   Model* model = findModel(handle);
   if (model == nullptr) return adakv::kInvalidHandle;
   if (out == nullptr) return adakv::kInvalidArgument;
   out[0] = adakv::engine::residentWeightBytes(model);
   out[1] = adakv::engine::parameterCount(model);
-  return 2;
+  out[2] = model->screen->built() ? static_cast<double>(model->screen->weights.bytes + model->screen->maxError.size() * 12) : 0.0;
+  return 3;
 }
 
 ADAKV_EXPORT int32_t adakv_prefill(int32_t modelHandle, int32_t poolHandle, int32_t sequenceHandle,
@@ -108,14 +119,7 @@ ADAKV_EXPORT int32_t adakv_decode(int32_t modelHandle, int32_t poolHandle, int32
     batchSequences[i] = adakv::findSequence(pool, sequences[i]);
     if (batchSequences[i] == nullptr) return adakv::kInvalidHandle;
   }
-  const adakv::Status status =
-      adakv::engine::decode(model, pool, batchSequences.data(), tokens, positions, batch, logits, queriesOut);
-  if (status != adakv::kOk) return status;
-  if (argmaxOut != nullptr) {
-    const int32_t vocab = model->config.vocabSize;
-    for (int32_t i = 0; i < batch; i++) argmaxOut[i] = adakv::engine::argmax(logits + static_cast<size_t>(i) * vocab, vocab);
-  }
-  return adakv::kOk;
+  return adakv::engine::decode(model, pool, batchSequences.data(), tokens, positions, batch, logits, argmaxOut, queriesOut);
 }
 
 ADAKV_EXPORT int32_t adakv_argmax(const float* values, int32_t count) {

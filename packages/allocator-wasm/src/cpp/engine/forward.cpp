@@ -8,6 +8,7 @@
 #include "../attention.h"
 #include "../cache_ops.h"
 #include "../residuals.h"
+#include "classifier_screen.h"
 #include "formats.h"
 #include "ops.h"
 #include "threads.h"
@@ -19,6 +20,10 @@ namespace {
 
 // Output rows per task: fixed, so how rows are grouped never depends on the thread count.
 constexpr int32_t kRowsPerTask = 16;
+// Greedy batches of up to this many rows read the classifier screen. Larger ones are bound by
+// arithmetic, not by reading weights, and there the f32 tiles (each weight load shared by 4 tokens)
+// beat the q8 screen's integer products (stories15M, batches of 8 and 12: 1.0-1.2x slower screened).
+constexpr int32_t kScreenMaxRows = 4;
 // KV heads one attention call walks together.
 constexpr int32_t kMaxHeadsPerCall = 64;
 
@@ -50,6 +55,54 @@ void runMatmul(void* context, int32_t begin, int32_t end, int32_t) {
       begin = stop;
     }
     first = last;
+  }
+}
+
+// argmax() of finite values; -1 when one is not.
+int32_t finiteArgmax(const float* values, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    if (!std::isfinite(values[i])) return -1;
+  }
+  return argmax(values, count);
+}
+
+// Greedy rows through the classifier screen: one task per token row.
+struct ScreenedArgmaxJob {
+  ClassifierScreen* screen;  // its scores hold the screened logits [rows][vocab]
+  WeightView classifier;
+  const Activations* x;  // the final-normed rows with their q8 activations
+  int32_t* tokens;
+};
+
+// One row's f32 logit of classifier row r, by the classifier's own kernel (the bits the full product
+// gives: see matmul.h), written over the row's screened value, which is no longer needed.
+struct ExactRow {
+  const WeightView* classifier;
+  Activations row;
+  float* scores;
+};
+
+float exactLogit(void* context, int32_t r) {
+  ExactRow& exact = *static_cast<ExactRow*>(context);
+  matmulRows(*exact.classifier, exact.row, exact.scores, 0, r, r + 1);
+  return exact.scores[r];
+}
+
+void runScreenedArgmax(void* context, int32_t begin, int32_t end, int32_t) {
+  const ScreenedArgmaxJob& job = *static_cast<const ScreenedArgmaxJob*>(context);
+  const int32_t dim = job.x->cols, vocab = job.classifier.rows;
+  for (int32_t t = begin; t < end; t++) {
+    ExactRow exact{&job.classifier, Activations(), job.screen->scores.data() + static_cast<size_t>(t) * vocab};
+    exact.row.values = exact.row.packed = job.x->values + static_cast<size_t>(t) * dim;
+    exact.row.rows = 1;
+    exact.row.cols = dim;
+    const ScreenTerms terms = screenTerms(exact.row.values, job.x->q32 + static_cast<size_t>(t) * dim, job.x->d32 + static_cast<size_t>(t) * (dim / 32), dim);
+    int32_t token = screenedArgmax(*job.screen, terms, exact.scores, exactLogit, &exact);
+    if (token < 0) {  // not finite somewhere: every logit, as without a screen, says whether it is so
+      matmulRows(job.classifier, exact.row, exact.scores, 0, 0, vocab);
+      token = finiteArgmax(exact.scores, vocab);
+    }
+    job.tokens[t] = token;
   }
 }
 
@@ -174,13 +227,49 @@ class Pass {
 
   // Final norm of `row` and the classifier into logits [vocab].
   Status classify(int32_t firstRow, int32_t rows, float* logits) {
-    rmsnorm(w_.normed, w_.x + static_cast<size_t>(firstRow) * c_.dim, model_->global[kSlotFinalNorm].f32(), rows,
-            c_.dim, c_.normEps);
+    finalNorm(firstRow, rows);
     const Tensor& classifier = model_->classifier();
     const Tensor* readers[] = {&classifier};
     const Activations a = prepare(w_.normed, rows, c_.dim, readers, 1);
     return matmul(a, {{&classifier, logits}});
   }
+
+  // Each row's argmax token (-1 where a logit is not finite). With logits, over them; without, through
+  // the classifier screen when the model has one and the batch is small (exactly the same tokens),
+  // else over work logits.
+  Status pickGreedy(int32_t rows, float* logits, int32_t* tokens) {
+    ClassifierScreen& screen = *model_->screen;
+    const int32_t vocab = c_.vocabSize;
+    if (logits == nullptr) {
+      if (!screen.scores.resize(static_cast<size_t>(rows) * vocab, 0.0f)) return kOutOfMemory;
+      if (screen.built() && rows <= kScreenMaxRows) return pickScreened(rows, tokens);
+      logits = screen.scores.data();
+    }
+    const Status status = classify(0, rows, logits);
+    if (status != kOk) return status;
+    for (int32_t t = 0; t < rows; t++) tokens[t] = finiteArgmax(logits + static_cast<size_t>(t) * vocab, vocab);
+    return kOk;
+  }
+
+ private:
+  void finalNorm(int32_t firstRow, int32_t rows) {
+    rmsnorm(w_.normed, w_.x + static_cast<size_t>(firstRow) * c_.dim, model_->global[kSlotFinalNorm].f32(), rows,
+            c_.dim, c_.normEps);
+  }
+
+  // Screened logits for every row, then each row's argmax from them (rows split over the threads).
+  Status pickScreened(int32_t rows, int32_t* tokens) {
+    ClassifierScreen& screen = *model_->screen;
+    finalNorm(0, rows);
+    const Tensor* readers[] = {&screen.weights};
+    const Activations a = prepare(w_.normed, rows, c_.dim, readers, 1);
+    const Status status = matmul(a, {{&screen.weights, screen.scores.data()}});
+    if (status != kOk) return status;
+    ScreenedArgmaxJob job{&screen, model_->classifier().view(), &a, tokens};
+    return parallelFor(rows, runScreenedArgmax, &job);
+  }
+
+ public:
 
  private:
   Model* model_;
@@ -293,11 +382,11 @@ Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* toke
 }
 
 Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_t* tokens, const int32_t* positions,
-              int32_t batch, float* logits, float* queries) {
+              int32_t batch, float* logits, int32_t* argmax, float* queries) {
   const ModelConfig& c = model->config;
   Status status = checkComplete(model);
   if (status != kOk) return status;
-  if (batch <= 0 || sequences == nullptr || tokens == nullptr || positions == nullptr || logits == nullptr) {
+  if (batch <= 0 || sequences == nullptr || tokens == nullptr || positions == nullptr || (logits == nullptr && argmax == nullptr)) {
     return kInvalidArgument;
   }
   BlockNeeds needed;
@@ -349,7 +438,7 @@ Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_
     if ((status = parallelFor(batch * c.kvHeads, runDecodeAttention, &job)) != kOk) return status;
     if ((status = pass.attentionOutputAndFeedForward(layer, batch)) != kOk) return status;
   }
-  return pass.classify(0, batch, logits);
+  return argmax != nullptr ? pass.pickGreedy(batch, logits, argmax) : pass.classify(0, batch, logits);
 }
 
 }  // namespace engine

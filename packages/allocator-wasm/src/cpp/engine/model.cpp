@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "classifier_screen.h"
 #include "formats.h"
 
 namespace adakv {
@@ -59,8 +60,11 @@ Status createModel(const ModelConfig& config, Model** out) {
   Model* model = new (std::nothrow) Model();
   if (model == nullptr) return kOutOfMemory;
   model->config = config;
+  model->screen = new (std::nothrow) ClassifierScreen();
   model->layers = new (std::nothrow) Tensor[static_cast<size_t>(config.layers) * kLayerSlots];
-  if (model->layers == nullptr) {
+  if (model->layers == nullptr || model->screen == nullptr) {
+    delete[] model->layers;
+    delete model->screen;
     delete model;
     return kOutOfMemory;
   }
@@ -72,6 +76,7 @@ void destroyModel(Model* model) {
   for (Tensor& tensor : model->global) freeTensor(tensor);
   for (int32_t i = 0; i < model->config.layers * kLayerSlots; i++) freeTensor(model->layers[i]);
   delete[] model->layers;
+  delete model->screen;
   std::free(model->work.block);
   delete model;
 }
@@ -101,6 +106,8 @@ Status reserveTensor(Model* model, int32_t slot, int32_t layer, int32_t type, si
   uint8_t* data = static_cast<uint8_t*>(std::malloc(static_cast<size_t>(expected) + 16));
   if (data == nullptr) return kOutOfMemory;
   freeTensor(*tensor);
+  // the screen copies the classifier: a new classifier needs a new screen
+  if (slot == kSlotClassifier || (slot == kSlotEmbedding && c.tiedClassifier)) dropClassifierScreen(model->screen);
   tensor->type = type;
   tensor->rows = rows;
   tensor->cols = cols;

@@ -95,11 +95,14 @@ struct Workspace {
   void* block = nullptr;     // the one allocation all of the above live in
 };
 
+struct ClassifierScreen;
+
 struct Model {
   ModelConfig config;
   Tensor global[kGlobalSlots];
   Tensor* layers = nullptr;  // [layers][kLayerSlots]
   Workspace work;
+  ClassifierScreen* screen = nullptr;  // greedy decode's q8_0 copy of an f32 classifier (classifier_screen.h)
 
   Tensor& layer(int32_t l, int32_t slot) { return layers[l * kLayerSlots + (slot - kSlotAttentionNorm)]; }
   const Tensor& layer(int32_t l, int32_t slot) const { return layers[l * kLayerSlots + (slot - kSlotAttentionNorm)]; }

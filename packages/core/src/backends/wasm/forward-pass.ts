@@ -1,24 +1,23 @@
-import type { Engine, WasmModel } from '@adakv/allocator-wasm';
+import type { Engine, ModelLoadOptions, WasmModel } from '@adakv/allocator-wasm';
 import { OptionError } from '../../errors.js';
 import type { PrefillOptions, PrefillOutput } from '../../model/forward.js';
-import { checkLogits, checkPosition, checkPrefillInput, checkToken } from '../../model/forward-checks.js';
+import { checkPosition, checkPrefillInput, checkToken, nonFiniteLogits } from '../../model/forward-checks.js';
 import type { Model } from '../../model/model.js';
-import { argmax } from '../../model/sampler.js';
 import type { KvStore } from '../../store.js';
 import type { ForwardPass } from '../backend.js';
 import { translated } from './paged-errors.js';
 import { PagedStore } from './paged-store.js';
 
-/** One upload of a model's weights per engine. */
+/** One upload of a model's weights per engine (a backend has its own engine, so one set of load options). */
 const uploads = new WeakMap<Engine, WeakMap<Model, WasmModel>>();
 
-function weightsOn(engine: Engine, model: Model): WasmModel {
+function weightsOn(engine: Engine, model: Model, options: ModelLoadOptions): WasmModel {
   let models = uploads.get(engine);
   if (!models) uploads.set(engine, (models = new WeakMap()));
   let uploaded = models.get(model);
   if (!uploaded || uploaded.disposed) {
     // quantized weights as stored: the engine reads them in place (no f32 copy is ever made)
-    uploaded = translated(() => engine.loadModel(model.config, model.storedWeights ?? model.weights));
+    uploaded = translated(() => engine.loadModel(model.config, model.storedWeights ?? model.weights, options));
     models.set(model, uploaded);
   }
   return uploaded;
@@ -35,11 +34,11 @@ function weightsOn(engine: Engine, model: Model): WasmModel {
 export class WasmForwardPass implements ForwardPass {
   private readonly uploaded: WasmModel;
   /** In the engine's memory, each tensor in its own format. */
-  readonly weights: { readonly residentBytes: number; readonly parameters: number };
+  readonly weights: { readonly residentBytes: number; readonly parameters: number; readonly screenBytes: number };
 
-  constructor(private readonly engine: Engine, readonly model: Model) {
-    this.uploaded = weightsOn(engine, model);
-    this.weights = { residentBytes: this.uploaded.residentWeightBytes, parameters: this.uploaded.parameterCount };
+  constructor(private readonly engine: Engine, readonly model: Model, options: ModelLoadOptions = {}) {
+    this.uploaded = weightsOn(engine, model, options);
+    this.weights = { residentBytes: this.uploaded.residentWeightBytes, parameters: this.uploaded.parameterCount, screenBytes: this.uploaded.screenBytes };
   }
 
   async prefill(tokens: ArrayLike<number>, store: KvStore, options: PrefillOptions = {}): Promise<PrefillOutput> {
@@ -62,17 +61,22 @@ export class WasmForwardPass implements ForwardPass {
   }
 
   async decodeBatch(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<Float32Array[]> {
-    const { logits } = this.step(tokens, positions, stores);
+    const { logits } = this.step(tokens, positions, stores, false);
     const vocab = this.model.config.vocabSize;
-    return tokens.map((_, i) => logits.subarray(i * vocab, (i + 1) * vocab));
+    return tokens.map((_, i) => logits!.subarray(i * vocab, (i + 1) * vocab));
   }
 
+  /** The argmax in the engine, without the logits (through its classifier screen when it has one). */
   async decodeGreedy(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): Promise<number[]> {
-    return (await this.decodeBatch(tokens, positions, stores)).map((row, i) => argmax(checkLogits(row, positions[i]! + 1)));
+    const { argmax } = this.step(tokens, positions, stores, true);
+    return Array.from(argmax!, (token, i) => {
+      if (token < 0) throw nonFiniteLogits(positions[i]! + 1);
+      return token;
+    });
   }
 
   /** One engine call for the batch; each recording store gets its step's queries. */
-  private step(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[]): { logits: Float32Array } {
+  private step(tokens: readonly number[], positions: readonly number[], stores: readonly KvStore[], greedy: boolean): { logits?: Float32Array; argmax?: Int32Array } {
     const { config } = this.model;
     if (tokens.length !== positions.length || tokens.length !== stores.length || tokens.length === 0) {
       throw new OptionError(`decode: ${tokens.length} tokens, ${positions.length} positions and ${stores.length} stores must match (at least one).`);
@@ -86,7 +90,7 @@ export class WasmForwardPass implements ForwardPass {
     positions.forEach((position) => checkPosition(config, position));
     const recording = paged.some((store) => store.recording);
     const steps = paged.map((store, i) => ({ sequence: store.handle, token: tokens[i]!, position: positions[i]! }));
-    const { logits, queries } = translated(() => this.uploaded.decodeBatch(pool, steps, { queries: recording }));
+    const { logits, argmax, queries } = translated(() => this.uploaded.decodeBatch(pool, steps, { queries: recording, logits: !greedy, argmax: greedy }));
     if (recording) {
       const rowFloats = config.queryHeads * config.headDim;
       const layerFloats = tokens.length * rowFloats;
@@ -96,7 +100,7 @@ export class WasmForwardPass implements ForwardPass {
         store.recordStep(Int32Array.of(positions[i]!), (layer) => queries!.subarray(layer * layerFloats + offset, layer * layerFloats + offset + rowFloats));
       });
     }
-    return { logits: logits! };
+    return { logits, argmax };
   }
 
   private inEngine(store: KvStore): PagedStore {
