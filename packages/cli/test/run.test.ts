@@ -112,11 +112,15 @@ describe('adakv run', () => {
 
   it('runs on the WebGPU backend (Dawn over SwiftShader here) with the same greedy tokens as wasm', async () => {
     const outputs = [];
+    const screens = [];
     for (const backend of ['webgpu', 'wasm']) {
       const io = captureIo();
       expect(await runCli(['run', '--steps', '10', '--backend', backend, '--json', '--no-compare'], io)).toBe(0);
       outputs.push(JSON.parse(io.out()).tokens);
+      screens.push(JSON.parse(io.out()).classifierScreenBytes);
     }
+    // the wasm engine reads stories15M's f32 classifier through its q8_0 screen (34 bytes per 32 weights, 12 per row)
+    expect(screens).toEqual([0, (32000 * 288 * 34) / 32 + 32000 * 12]);
     expect(outputs[0]).toHaveLength(10);
     expect(outputs[0]).toEqual(outputs[1]);
   });
