@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "formats.h"
+#include "ops.h"
 #include "simd.h"
+#include "threads.h"
 
 namespace adakv {
 namespace engine {
@@ -206,6 +208,55 @@ int32_t screenedArgmax(const ClassifierScreen& screen, const ScreenTerms& terms,
     if (screened[r] + screenBound(screen, terms, r, screened[r]) >= floor && !consider(r)) return -1;
   }
   return argmax;
+}
+
+namespace {
+
+struct ScreenedTokensJob {
+  ClassifierScreen* screen;
+  const WeightView* classifier;
+  const Activations* x;
+  int32_t* tokens;
+};
+
+// One row's f32 logit of classifier row r, by the classifier's own kernel (the bits the full product
+// gives: see matmul.h), written over the row's screened value, which is no longer needed.
+struct ExactRow {
+  const WeightView* classifier;
+  Activations row;
+  float* scores;
+};
+
+float exactLogit(void* context, int32_t r) {
+  ExactRow& exact = *static_cast<ExactRow*>(context);
+  matmulRows(*exact.classifier, exact.row, exact.scores, 0, r, r + 1);
+  return exact.scores[r];
+}
+
+void runScreenedTokens(void* context, int32_t begin, int32_t end, int32_t) {
+  const ScreenedTokensJob& job = *static_cast<const ScreenedTokensJob*>(context);
+  const int32_t dim = job.x->cols, vocab = job.classifier->rows;
+  for (int32_t t = begin; t < end; t++) {
+    ExactRow exact{job.classifier, Activations(), job.screen->scores.data() + static_cast<size_t>(t) * vocab};
+    exact.row.values = exact.row.packed = job.x->values + static_cast<size_t>(t) * dim;
+    exact.row.rows = 1;
+    exact.row.cols = dim;
+    const ScreenTerms terms =
+        screenTerms(exact.row.values, job.x->q32 + static_cast<size_t>(t) * dim, job.x->d32 + static_cast<size_t>(t) * (dim / 32), dim);
+    int32_t token = screenedArgmax(*job.screen, terms, exact.scores, exactLogit, &exact);
+    if (token < 0) {  // not finite somewhere: every logit, as without a screen, says whether it is so
+      matmulRows(*job.classifier, exact.row, exact.scores, 0, 0, vocab);
+      token = finiteArgmax(exact.scores, vocab);
+    }
+    job.tokens[t] = token;
+  }
+}
+
+}  // namespace
+
+Status screenedTokens(ClassifierScreen* screen, const WeightView& classifier, const Activations& x, int32_t* tokens) {
+  ScreenedTokensJob job{screen, &classifier, &x, tokens};
+  return parallelFor(x.rows, runScreenedTokens, &job);
 }
 
 }  // namespace engine

@@ -12,6 +12,8 @@
 
 #include "../grow_array.h"
 #include "../status.h"
+#include "activations.h"
+#include "matmul.h"
 #include "model.h"
 
 namespace adakv {
@@ -54,6 +56,12 @@ float screenBound(const ClassifierScreen& screen, const ScreenTerms& terms, int3
 using ExactLogit = float (*)(void* context, int32_t row);
 int32_t screenedArgmax(const ClassifierScreen& screen, const ScreenTerms& terms, const float* screened, ExactLogit exact,
                        void* context);
+
+// Greedy tokens of x's rows (x: the final-normed rows with their q8 activations) whose screened logits
+// screen->scores holds ([rows][vocab]), rows split over the threads; each row's argmax through
+// screenedArgmax with `classifier` recomputing its candidates, or over every f32 logit when that
+// cannot decide (-1 then when one is not finite).
+Status screenedTokens(ClassifierScreen* screen, const WeightView& classifier, const Activations& x, int32_t* tokens);
 
 }  // namespace engine
 }  // namespace adakv

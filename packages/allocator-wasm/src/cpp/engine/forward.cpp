@@ -58,54 +58,6 @@ void runMatmul(void* context, int32_t begin, int32_t end, int32_t) {
   }
 }
 
-// argmax() of finite values; -1 when one is not.
-int32_t finiteArgmax(const float* values, int32_t count) {
-  for (int32_t i = 0; i < count; i++) {
-    if (!std::isfinite(values[i])) return -1;
-  }
-  return argmax(values, count);
-}
-
-// Greedy rows through the classifier screen: one task per token row.
-struct ScreenedArgmaxJob {
-  ClassifierScreen* screen;  // its scores hold the screened logits [rows][vocab]
-  WeightView classifier;
-  const Activations* x;  // the final-normed rows with their q8 activations
-  int32_t* tokens;
-};
-
-// One row's f32 logit of classifier row r, by the classifier's own kernel (the bits the full product
-// gives: see matmul.h), written over the row's screened value, which is no longer needed.
-struct ExactRow {
-  const WeightView* classifier;
-  Activations row;
-  float* scores;
-};
-
-float exactLogit(void* context, int32_t r) {
-  ExactRow& exact = *static_cast<ExactRow*>(context);
-  matmulRows(*exact.classifier, exact.row, exact.scores, 0, r, r + 1);
-  return exact.scores[r];
-}
-
-void runScreenedArgmax(void* context, int32_t begin, int32_t end, int32_t) {
-  const ScreenedArgmaxJob& job = *static_cast<const ScreenedArgmaxJob*>(context);
-  const int32_t dim = job.x->cols, vocab = job.classifier.rows;
-  for (int32_t t = begin; t < end; t++) {
-    ExactRow exact{&job.classifier, Activations(), job.screen->scores.data() + static_cast<size_t>(t) * vocab};
-    exact.row.values = exact.row.packed = job.x->values + static_cast<size_t>(t) * dim;
-    exact.row.rows = 1;
-    exact.row.cols = dim;
-    const ScreenTerms terms = screenTerms(exact.row.values, job.x->q32 + static_cast<size_t>(t) * dim, job.x->d32 + static_cast<size_t>(t) * (dim / 32), dim);
-    int32_t token = screenedArgmax(*job.screen, terms, exact.scores, exactLogit, &exact);
-    if (token < 0) {  // not finite somewhere: every logit, as without a screen, says whether it is so
-      matmulRows(job.classifier, exact.row, exact.scores, 0, 0, vocab);
-      token = finiteArgmax(exact.scores, vocab);
-    }
-    job.tokens[t] = token;
-  }
-}
-
 class Pass {
  public:
   Pass(Model* model) : model_(model), c_(model->config), w_(model->work) {}
@@ -265,13 +217,9 @@ class Pass {
     const Activations a = prepare(w_.normed, rows, c_.dim, readers, 1);
     const Status status = matmul(a, {{&screen.weights, screen.scores.data()}});
     if (status != kOk) return status;
-    ScreenedArgmaxJob job{&screen, model_->classifier().view(), &a, tokens};
-    return parallelFor(rows, runScreenedArgmax, &job);
+    return screenedTokens(&screen, model_->classifier().view(), a, tokens);
   }
 
- public:
-
- private:
   Model* model_;
   const ModelConfig& c_;
   Workspace& w_;

@@ -104,6 +104,13 @@ int32_t argmax(const float* x, int32_t count) {
   return best;
 }
 
+int32_t finiteArgmax(const float* x, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    if (!std::isfinite(x[i])) return -1;
+  }
+  return argmax(x, count);
+}
+
 void addInPlace(float* a, const float* b, int32_t count) {
   int32_t i = 0;
   for (; i + 4 <= count; i += 4) store(a + i, add(load(a + i), load(b + i)));

@@ -27,6 +27,8 @@ void softmax(float* x, int32_t count);
 
 // Index of the largest value; the first one on ties; NaN is never the largest.
 int32_t argmax(const float* x, int32_t count);
+// argmax() when every value is finite, else -1 (greedy decode's report of a broken model).
+int32_t finiteArgmax(const float* x, int32_t count);
 
 // a += b over `count` values.
 void addInPlace(float* a, const float* b, int32_t count);
