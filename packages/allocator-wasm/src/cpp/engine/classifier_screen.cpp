@@ -50,15 +50,20 @@ bool quantizeBlock(const float* w, uint8_t* block, double* maxError, double* abs
   const float scale = halfToFloat(bits);
   block[0] = static_cast<uint8_t>(bits & 0xff);
   block[1] = static_cast<uint8_t>(bits >> 8);
+  // Any nearby q will do (its error is measured exactly below), so a multiply by the inverse.
+  const float inverse = scale == 0.0f ? 0.0f : 1.0f / scale;
+  double error = 0, sum = 0;
   for (int32_t i = 0; i < 32; i++) {
-    float q = scale == 0.0f ? 0.0f : std::nearbyint(w[i] / scale);
+    float q = std::nearbyint(w[i] * inverse);
     q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
     block[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(q));
-    const double quantized = static_cast<double>(scale) * q;
-    *maxError = std::fmax(*maxError, std::fabs(static_cast<double>(w[i]) - quantized));
-    *absSum += std::fabs(quantized);
-    *maxWeight = std::fmax(*maxWeight, std::fabs(static_cast<double>(w[i])));
+    const double quantized = static_cast<double>(scale) * q;  // exact: 11 x 8 significant bits
+    error = std::fmax(error, std::fabs(static_cast<double>(w[i]) - quantized));
+    sum += std::fabs(quantized);
   }
+  *maxError = std::fmax(*maxError, error);
+  *absSum += sum;
+  *maxWeight = std::fmax(*maxWeight, static_cast<double>(amax));
   return true;
 }
 
