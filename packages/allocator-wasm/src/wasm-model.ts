@@ -398,7 +398,7 @@ export class WasmModel {
     const wantArgmax = options.argmax === true;
     const wantLogits = options.logits !== false || !wantArgmax;
     const queryFloats = options.queries === true ? this.config.layers * batch * this.config.queryHeads * this.config.headDim : 0;
-    const [sequences, tokens, positions, logits, argmax, queries] = allocator.scratch.regions(batch * 4, batch * 4, batch * 4, batch * vocabSize * 4, batch * 4, queryFloats * 4) as [number, number, number, number, number, number];
+    const [sequences, tokens, positions, logits, argmax, queries] = allocator.scratch.regions(batch * 4, batch * 4, batch * 4, wantLogits ? batch * vocabSize * 4 : 0, batch * 4, queryFloats * 4) as [number, number, number, number, number, number];
     allocator.i32(sequences, batch).set(steps.map((s) => s.sequence));
     allocator.i32(tokens, batch).set(steps.map((s) => s.token));
     allocator.i32(positions, batch).set(steps.map((s) => s.position));

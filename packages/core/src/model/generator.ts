@@ -197,14 +197,7 @@ export class Generator {
   }
 
   /** The model's weights as the backend holds them: bytes resident and parameters (bytes per parameter = their ratio). */
-  get weights(): {
-    /** Bytes the weights occupy where the backend holds them. */
-    readonly residentBytes: number;
-    /** Weights (parameters) the model holds. */
-    readonly parameters: number;
-    /** Bytes of the wasm backend's q8_0 classifier screen for greedy decode, beside `residentBytes` (absent or 0 without one). */
-    readonly screenBytes?: number;
-  } {
+  get weights(): ForwardPass['weights'] {
     return this.transformer.weights;
   }
 

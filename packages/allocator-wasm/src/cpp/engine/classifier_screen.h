@@ -26,6 +26,8 @@ struct ClassifierScreen {
   GrowArray<float> scores;  // work: [batch][vocab] screened logits, then the recomputed ones
 
   bool built() const { return weights.data != nullptr; }
+  // What the screen holds beside the model's weights: the q8_0 rows and the three bounds per row.
+  size_t bytes() const { return built() ? weights.bytes + maxError.size() * 3 * sizeof(float) : 0; }
   ~ClassifierScreen();
 };
 

@@ -92,7 +92,7 @@ ADAKV_EXPORT int32_t adakv_model_stats(int32_t handle, double* out) {
   if (out == nullptr) return adakv::kInvalidArgument;
   out[0] = adakv::engine::residentWeightBytes(model);
   out[1] = adakv::engine::parameterCount(model);
-  out[2] = model->screen->built() ? static_cast<double>(model->screen->weights.bytes + model->screen->maxError.size() * 12) : 0.0;
+  out[2] = static_cast<double>(model->screen->bytes());
   return 3;
 }
 

@@ -27,8 +27,9 @@ Status prefill(Model* model, Pool* pool, Sequence* sequence, const int32_t* toke
 // attention over that sequence's paged cache in place; logits [batch][vocab]. The matrix products read
 // each weight row once for the whole batch. When argmax is not null it receives each row's argmax
 // token (-1 where a logit is not finite); logits may then be null, and the classifier screen
-// (classifier_screen.h) gives the same tokens without computing every logit. When not null, queries receives each layer's post-RoPE
-// query rows [layers][batch][queryHeads][headDim] (what decode-time eviction scores with).
+// (classifier_screen.h) gives the same tokens without computing every logit. When not null, queries
+// receives each layer's post-RoPE query rows [layers][batch][queryHeads][headDim] (what decode-time
+// eviction scores with).
 Status decode(Model* model, Pool* pool, Sequence* const* sequences, const int32_t* tokens, const int32_t* positions,
               int32_t batch, float* logits, int32_t* argmax, float* queries);
 
